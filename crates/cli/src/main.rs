@@ -1,0 +1,41 @@
+//! `numaboot`: the command-line front end of the numaboot crates.
+//!
+//! Each subcommand lives in its own module under `cmd/` and owns its clap arguments;
+//! this file only dispatches. User errors are printed as one line on stderr (no
+//! backtrace) and give exit status 2; a command that checks something and finds a
+//! problem chooses its own status (1).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// NUMA-aware early-boot allocation of POWER per-CPU structures, and the PAPR VPA protocol.
+#[derive(Parser)]
+#[command(name = "numaboot", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Linux memblock: replay a trace of operations, or benchmark the allocator.
+    #[command(subcommand)]
+    Memblock(cmd::memblock::MemblockCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Memblock(c) => cmd::memblock::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("numaboot: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
