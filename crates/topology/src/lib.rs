@@ -1,5 +1,12 @@
 //! NUMA topology of a POWER machine from its flattened device tree or a TOML description.
 //!
-//! Not implemented yet: this crate is a placeholder for issue 5 and exports nothing.
+//! Work in progress (issue 5): the [`Topology`] model is defined; parsers are being added.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod model;
+
+pub use model::{Cpu, MemoryRange, Node, Topology};
