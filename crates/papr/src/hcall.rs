@@ -318,6 +318,26 @@ mod tests {
         assert_eq!(ReturnCode::H_RESOURCE.raw(), -16);
     }
 
+    proptest::proptest! {
+        /// Every flags word decodes to the subfunction in bits 45..48 or to the reserved
+        /// code found there, and a decoded subfunction encodes back to exactly that field.
+        #[test]
+        fn flags_decode_encode(flags: u64) {
+            let field = (flags >> 45) & 7;
+            match VpaSubfunction::from_flags(flags) {
+                Ok(sub) => {
+                    proptest::prop_assert_eq!(u64::from(sub.code()), field);
+                    proptest::prop_assert_eq!(sub.to_flags(), field << 45);
+                    proptest::prop_assert_eq!(sub.is_register(), field < 4);
+                }
+                Err(ReservedSubfunction(code)) => {
+                    proptest::prop_assert!(code == 0 || code == 4);
+                    proptest::prop_assert_eq!(u64::from(code), field);
+                }
+            }
+        }
+    }
+
     #[test]
     fn display() {
         extern crate std;

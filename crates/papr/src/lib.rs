@@ -40,6 +40,12 @@
 
 use core::fmt;
 
+/// The big-endian field types the structures use (zerocopy's), re-exported so that
+/// users can build field values without naming zerocopy: `be::U32::new(x)`, `.get()`.
+pub mod be {
+    pub use zerocopy::byteorder::big_endian::{U16, U32, U64};
+}
+
 pub mod dtl;
 pub mod hcall;
 pub mod layout;

@@ -102,7 +102,7 @@ papr_struct! {
         cmo_faults: U64 => Hypervisor,
         /// Hypervisor: time spent in CMO page faults, in timebase ticks.
         cmo_fault_time: U64 => Hypervisor,
-        /// Reserved (PAPR: [S]PURR expropriated/donated counters).
+        /// Reserved (Linux notes: SPURR/PURR expropriated and donated counters).
         reserved10: [u8; 64] => Reserved,
         /// Hypervisor: total timebase ticks from enqueue to dispatch.
         enqueue_dispatch_tb: U64 => Hypervisor,
