@@ -7,9 +7,11 @@ use core::fmt;
 use papr::hcall::{HcallResult, Hypervisor, Opcode, ReturnCode, VpaSubfunction};
 use phys::{PhysAddr, PhysSize};
 
-use crate::layout::{self, dtl};
+use crate::layout;
 use crate::memory::GuestRam;
 use crate::profile::{HostPageSize, Profile, Rule};
+use papr::be;
+use papr::DtlEntry;
 
 /// A registered guest area: where it is and how long the hypervisor takes it to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -480,10 +482,7 @@ impl<M: GuestRam> Partition<M> {
 
     /// `h_register_vpa` and its helpers in QEMU 7.2 `hw/ppc/spapr_hcall.c`.
     fn qemu_register(&mut self, idx: usize, flags: u64, addr: u64) -> Verdict {
-        let Some(sub) = VpaSubfunction::ALL
-            .into_iter()
-            .find(|s| s.to_flags() == flags)
-        else {
+        let Some(sub) = VpaSubfunction::from_flags_exact(flags) else {
             return Verdict::param(Rule::ReservedSubfunction);
         };
         let start = PhysAddr::new(addr);
@@ -755,19 +754,21 @@ fn kvm_update_vpas<M: GuestRam>(memory: &mut M, v: &mut Vcpu) {
 /// `__kvmppc_create_dtl_entry`: one entry at the ring's write pointer, which wraps at
 /// the (whole-entry) end of the registered area.
 fn kvm_dtl_entry<M: GuestRam>(memory: &mut M, v: &mut Vcpu, log: Area, info: &DispatchInfo) {
-    let mut e = [0u8; layout::DTL_ENTRY_SIZE as usize];
-    e[dtl::DISPATCH_REASON] = 7;
-    e[dtl::PREEMPT_REASON] = 0;
-    e[dtl::PROCESSOR_ID..dtl::PROCESSOR_ID + 2].copy_from_slice(&info.physical_cpu.to_be_bytes());
     // cpu_to_be32(stolen): the C assignment keeps the low 32 bits.
     let stolen = u32::try_from(info.stolen & 0xffff_ffff).unwrap_or(0);
-    e[dtl::ENQUEUE_TO_DISPATCH_TIME..dtl::ENQUEUE_TO_DISPATCH_TIME + 4]
-        .copy_from_slice(&stolen.to_be_bytes());
-    e[dtl::TIMEBASE..dtl::TIMEBASE + 8].copy_from_slice(&info.timebase.to_be_bytes());
-    e[dtl::SRR0..dtl::SRR0 + 8].copy_from_slice(&info.srr0.to_be_bytes());
-    e[dtl::SRR1..dtl::SRR1 + 8].copy_from_slice(&info.srr1.to_be_bytes());
+    let entry = DtlEntry {
+        dispatch_reason: layout::KVM_DTL_DISPATCH_REASON,
+        preempt_reason: 0,
+        processor_id: be::U16::new(info.physical_cpu),
+        enqueue_to_dispatch_time: be::U32::new(stolen),
+        timebase: be::U64::new(info.timebase),
+        srr0: be::U64::new(info.srr0),
+        srr1: be::U64::new(info.srr1),
+        ..DtlEntry::ZEROED
+    };
+    let e = entry.as_bytes();
     if let Some(at) = log.addr.checked_add(PhysSize::new(v.dtl_next)) {
-        let _ = memory.write(at, &e);
+        let _ = memory.write(at, e);
     }
     v.dtl_next = v.dtl_next.saturating_add(layout::DTL_ENTRY_SIZE);
     if v.dtl_next >= log.len.as_u64() {
