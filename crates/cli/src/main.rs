@@ -24,12 +24,15 @@ enum Command {
     /// Linux memblock: replay a trace of operations, or benchmark the allocator.
     #[command(subcommand)]
     Memblock(cmd::memblock::MemblockCommand),
+    /// Byte layout of a PAPR structure (lppaca, slb-shadow, dtl-entry), Linux's field names.
+    Layout(cmd::layout::LayoutArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Memblock(c) => cmd::memblock::run(c),
+        Command::Layout(a) => cmd::layout::run(a),
     };
     match result {
         Ok(code) => code,

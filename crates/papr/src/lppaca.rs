@@ -43,8 +43,9 @@ papr_struct! {
     /// matters for values placed in memory by Rust; [`Lppaca::from_bytes`] reads from
     /// any byte slice.
     ///
-    /// The `volatile` qualifiers of the C header mark hypervisor-written fields; code
-    /// that shares a live VPA must read them through volatile or atomic accesses.
+    /// Linux declares most hypervisor-written fields `volatile`; code that shares a live
+    /// VPA with a running hypervisor must access those through volatile or atomic
+    /// operations, not through a plain copy of this struct.
     pub struct Lppaca: c_name = "lppaca", size = 640, align = 128 {
         /// OS: eye catcher [`LPPACA_DESC`] ("LpPa").
         desc: U32 => Os,
@@ -84,8 +85,8 @@ papr_struct! {
         pmcregs_in_use: u8 => Os,
         /// Reserved.
         reserved8: [u8; 28] => Reserved,
-        /// Hypervisor: cycles this processor spent in wait state.
-        wait_state_cycles: U64 => Hypervisor,
+        /// OS: PURR cycles spent idle; Linux's idle loop accumulates them for the hypervisor.
+        wait_state_cycles: U64 => Os,
         /// Reserved.
         reserved9: [u8; 28] => Reserved,
         /// OS: number of SLB entries the hypervisor must preserve across a dispatch.
