@@ -11,18 +11,17 @@
 #![no_builtins]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[macro_use]
 mod console;
 mod hv;
 mod mem;
 mod rtas;
 
-use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use papr::hcall::{Hypervisor, Opcode, ReturnCode, VpaSubfunction};
 use papr::Lppaca;
 
-use crate::console::Console;
 use crate::hv::SystemHypervisor;
 
 /// Hardware ids of secondaries that finished their checks.
@@ -70,9 +69,7 @@ fn case(hv: &mut SystemHypervisor, name: &str, sub: VpaSubfunction, proc_no: u64
     } else {
         0
     };
-    let _ = writeln!(
-        Console,
-        "NB hcall name={name} sub={} proc={proc_no} addr={addr:#x} size={size:#x} rc={}",
+    nb!("hcall name={name} sub={} proc={proc_no} addr={addr:#x} size={size:#x} rc={}",
         sub.code(),
         rc.raw()
     );
@@ -83,7 +80,7 @@ fn case(hv: &mut SystemHypervisor, name: &str, sub: VpaSubfunction, proc_no: u64
 #[no_mangle]
 pub extern "C" fn guest_main(r3: u64, r4: u64) -> ! {
     let mut hv = SystemHypervisor;
-    let _ = writeln!(Console, "NB begin r3={r3:#x} r4={r4:#x}");
+    nb!("begin r3={r3:#x} r4={r4:#x}");
 
     // Count CPUs by asking RTAS which ids exist (query-cpu-stopped-state fails with -3 for
     // an id that does not exist). The boot CPU is hw id 0 on QEMU pseries.
@@ -91,7 +88,7 @@ pub extern "C" fn guest_main(r3: u64, r4: u64) -> ! {
     while ncpus < MAX_CPUS && rtas::query_cpu_stopped_state(ncpus).is_ok() {
         ncpus += 1;
     }
-    let _ = writeln!(Console, "NB cpus {ncpus}");
+    nb!("cpus {ncpus}");
 
     // Positive path: every CPU's VPA registered by the boot CPU, as the hypervisor allows.
     for cpu in 0..ncpus {
@@ -120,7 +117,7 @@ pub extern "C" fn guest_main(r3: u64, r4: u64) -> ! {
     // Secondaries check their own VPA and home node.
     for cpu in 1..ncpus {
         let rc = rtas::start_cpu(cpu, hv::secondary_entry(), cpu);
-        let _ = writeln!(Console, "NB start-cpu {cpu} rc={rc}");
+        nb!("start-cpu {cpu} rc={rc}");
     }
     let mut spins: u64 = 0;
     while u64::from(SECONDARIES_DONE.load(Ordering::Acquire)) + 1 < ncpus && spins < 200_000_000 {
@@ -128,8 +125,8 @@ pub extern "C" fn guest_main(r3: u64, r4: u64) -> ! {
         core::hint::spin_loop();
     }
     let done = SECONDARIES_DONE.load(Ordering::Acquire);
-    let _ = writeln!(Console, "NB secondaries-done {done}");
-    let _ = writeln!(Console, "NB end");
+    nb!("secondaries-done {done}");
+    nb!("end");
     rtas::power_off()
 }
 
@@ -147,9 +144,7 @@ pub extern "C" fn secondary_main(cpu: u64) -> ! {
         u32::from_be_bytes([p.read_volatile(), p.add(1).read_volatile(), p.add(2).read_volatile(), p.add(3).read_volatile()])
     };
     let home = hv.hcall(Opcode::H_HOME_NODE_ASSOCIATIVITY, &[1, cpu]);
-    let _ = writeln!(
-        Console,
-        "NB cpu {cpu} status={status:#x} yield={yc} home_rc={} home={:#x},{:#x}",
+    nb!("cpu {cpu} status={status:#x} yield={yc} home_rc={} home={:#x},{:#x}",
         home.ret.raw(),
         home.out[0],
         home.out[1]
@@ -160,6 +155,6 @@ pub extern "C" fn secondary_main(cpu: u64) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    let _ = writeln!(Console, "NB panic {info}");
+    nb!("panic {info}");
     rtas::power_off()
 }

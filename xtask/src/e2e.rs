@@ -51,7 +51,7 @@ pub fn run(args: &E2eArgs) -> Result<()> {
     let report = Report::parse(&console)?;
     check(args, &machine, &report)?;
     println!(
-        "e2e: PASS: {} CPUs on {} nodes ({:?}), {} hcalls checked, boot-to-report {:.2} s",
+        "e2e: PASS: {} CPUs on {} nodes ({:?}), {} hcalls match the vpa-hv Qemu model, boot-to-report {:.2} s",
         args.smp,
         args.nodes,
         args.firmware,
@@ -287,6 +287,20 @@ fn check(args: &E2eArgs, machine: &Machine, report: &Report) -> Result<()> {
             "e2e: {:<20} sub={} proc={:<3} addr={:#010x} size={:#06x} rc={}",
             h.name, h.sub, h.proc_no, h.addr, h.size, h.rc
         );
+    }
+    let mem_bytes = machine.node_mib.iter().sum::<u64>() << 20;
+    for m in crate::predict::compare(mem_bytes, args.smp, &report.hcalls)? {
+        failures.push(format!(
+            "hcall {} (sub {} proc {} addr {:#x} size {:#x}): QEMU returned {}, the vpa-hv Qemu model predicts {} ({})",
+            m.line.name,
+            m.line.sub,
+            m.line.proc_no,
+            m.line.addr,
+            m.line.size,
+            papr::hcall::ReturnCode::from_raw(m.line.rc),
+            m.predicted,
+            m.rule
+        ));
     }
     if !failures.is_empty() {
         bail!(

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod e2e;
+mod predict;
 mod report;
 
 #[derive(Parser)]
