@@ -138,10 +138,17 @@ pub extern "C" fn secondary_main(cpu: u64) -> ! {
     // SAFETY: the boot CPU wrote and registered this CPU's VPA before starting it; byte 9 is
     // __old_status, written by the hypervisor, read here volatile.
     let status = unsafe { ((addr + 9) as *const u8).read_volatile() };
-    // SAFETY: yield_count is a be32 at offset 0x80 of the VPA.
+    let yc_at = addr + core::mem::offset_of!(Lppaca, yield_count) as u64;
+    // SAFETY: yield_count is a be32 inside this CPU's registered VPA, written by the
+    // hypervisor, so it is read volatile.
     let yc = unsafe {
-        let p = (addr + 0x80) as *const u8;
-        u32::from_be_bytes([p.read_volatile(), p.add(1).read_volatile(), p.add(2).read_volatile(), p.add(3).read_volatile()])
+        let p = yc_at as *const u8;
+        u32::from_be_bytes([
+            p.read_volatile(),
+            p.add(1).read_volatile(),
+            p.add(2).read_volatile(),
+            p.add(3).read_volatile(),
+        ])
     };
     let home = hv.hcall(Opcode::H_HOME_NODE_ASSOCIATIVITY, &[1, cpu]);
     nb!("cpu {cpu} status={status:#x} yield={yc} home_rc={} home={:#x},{:#x}",
