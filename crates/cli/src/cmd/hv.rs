@@ -29,6 +29,7 @@ use vpa_hv::{AreaKind, AreaState, GuestRam, HostPageSize, Partition, Profile};
 #[derive(Subcommand)]
 pub enum HvCommand {
     /// Replay a script of guest-memory writes, H_REGISTER_VPA calls and dispatches.
+    #[command(after_help = SCRIPT_HELP)]
     Replay(ReplayArgs),
 }
 
@@ -95,6 +96,19 @@ impl From<PageArg> for HostPageSize {
         }
     }
 }
+
+const SCRIPT_HELP: &str = "\
+Script lines (numbers decimal or 0x hex, # starts a comment):
+  write ADDR HEXBYTES     store bytes in guest memory
+  write16 ADDR VALUE      store a big-endian 16-bit value (a VPA size field)
+  hcall FLAGS PROC ADDR   H_REGISTER_VPA (flags = subfunction << 45); prints the code
+  dispatch CPU            the vCPU enters the guest
+  preempt CPU             the vCPU leaves the guest
+  read ADDR LEN           print LEN bytes of guest memory in hex
+  state CPU               print what the vCPU has registered
+`hcall` is the bare handler: no guest exit is implied. Under the KVM profiles a
+registration takes effect at the vCPU's next `dispatch`, as in KVM.
+Script errors print `line N: ...` and exit with status 2.";
 
 /// Most vCPUs a replay may have.
 const MAX_CPUS: u32 = 65_536;
