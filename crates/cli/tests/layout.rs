@@ -27,6 +27,18 @@ fn slb_shadow_text() {
 }
 
 #[test]
+fn linux_spellings_are_accepted() {
+    assert_eq!(
+        stdout_of(&["layout", "slb_shadow"]),
+        stdout_of(&["layout", "slb-shadow"])
+    );
+    assert_eq!(
+        stdout_of(&["layout", "dtl_entry"]),
+        stdout_of(&["layout", "dtl-entry"])
+    );
+}
+
+#[test]
 fn dtl_entry_text() {
     assert_eq!(
         stdout_of(&["layout", "dtl-entry"]),

@@ -35,7 +35,7 @@ papr_struct! {
     /// Every multi-byte field is big-endian regardless of the guest's endianness, as
     /// PAPR defines it; the zerocopy byte-order types make the in-memory bytes exact on
     /// any host. Those types have alignment 1, so the offsets here equal C's only because
-    /// Linux's layout has no implicit padding; the tests prove that against a C compiler.
+    /// Linux's layout has no implicit padding; the tests check that with a C compiler.
     ///
     /// Linux marks the struct `____cacheline_aligned`, i.e. aligned to 128 bytes on
     /// PPC64; `#[repr(align(128))]` reproduces that. 640 is a multiple of 128, so the

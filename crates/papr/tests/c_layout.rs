@@ -6,6 +6,7 @@
 //! `CI` environment variable set), where it fails: CI must install gcc.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,7 +32,9 @@ fn c_output() -> Option<String> {
                    !!! papr C layout cross-check NOT RUN: no C compiler (cc/gcc/$CC) !!!\n\
                    !!! install gcc to compare the Rust structs with C's offsetof.   !!!\n\
                    !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n";
-        eprintln!("{msg}");
+        // Written to the stderr handle, not with eprintln!, which the test harness
+        // captures and hides for a passing test.
+        let _ = writeln!(std::io::stderr(), "{msg}");
         assert!(
             std::env::var_os("CI").is_none(),
             "CI is set but no C compiler was found"

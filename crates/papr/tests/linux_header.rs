@@ -6,6 +6,7 @@
 //! an independent C declaration. Nothing from the kernel is copied into this
 //! repository; the struct bodies are cut out of the headers at test time.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -89,7 +90,10 @@ fn member_names(body: &str) -> Vec<String> {
 #[test]
 fn rust_layout_equals_linux_header() {
     let Some(src) = linux_src() else {
-        eprintln!("linux_header: no Linux tree (set NUMABOOT_LINUX_SRC); comparison skipped");
+        let _ = writeln!(
+            std::io::stderr(),
+            "linux_header: no Linux tree (set NUMABOOT_LINUX_SRC); comparison skipped"
+        );
         return;
     };
     if Command::new("cc").arg("--version").output().is_err() {

@@ -25,8 +25,10 @@ pub enum Structure {
     /// Linux `struct lppaca`, the Virtual Processor Area.
     Lppaca,
     /// Linux `struct slb_shadow`, the SLB shadow buffer.
+    #[value(alias = "slb_shadow")]
     SlbShadow,
     /// Linux `struct dtl_entry`, one Dispatch Trace Log record.
+    #[value(alias = "dtl_entry")]
     DtlEntry,
 }
 
