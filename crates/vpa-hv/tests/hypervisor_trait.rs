@@ -35,11 +35,11 @@ fn missing_arguments_read_as_zero() {
 fn register_vpa_default_method_through_a_mut_reference() {
     let mut hv = partition(Profile::Kvm, 2);
     set_vpa_size(&mut hv, 0x3000, 640);
-    let mut by_ref = &mut hv;
-    assert_eq!(
-        by_ref.register_vpa(VpaSubfunction::RegisterVpa, 1, 0x3000),
-        ReturnCode::H_SUCCESS
-    );
+    // Guest-side code takes any `H: Hypervisor`; `&mut Partition` is one.
+    fn guest_registers<H: Hypervisor>(mut hv: H) -> ReturnCode {
+        hv.register_vpa(VpaSubfunction::RegisterVpa, 1, 0x3000)
+    }
+    assert_eq!(guest_registers(&mut hv), ReturnCode::H_SUCCESS);
     // No caller named: no exit/entry, so KVM has not applied it yet.
     assert_eq!(hv.yield_count(1), None);
     hv.dispatch(1).unwrap();
