@@ -26,6 +26,9 @@ enum Command {
     Memblock(cmd::memblock::MemblockCommand),
     /// Byte layout of a PAPR structure (lppaca, slb-shadow, dtl-entry), Linux's field names.
     Layout(cmd::layout::LayoutArgs),
+    /// The hypervisor side of H_REGISTER_VPA: replay a script against a KVM or QEMU model.
+    #[command(subcommand)]
+    Hv(cmd::hv::HvCommand),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Memblock(c) => cmd::memblock::run(c),
         Command::Layout(a) => cmd::layout::run(a),
+        Command::Hv(c) => cmd::hv::run(c),
     };
     match result {
         Ok(code) => code,

@@ -9,8 +9,10 @@
 //! subfunctions and the reserved ones, reading the size field from guest memory as the
 //! chosen hypervisor does; [`Partition::dispatch`] and [`Partition::preempt`] are the
 //! hooks a VMM calls when a vCPU enters and leaves the guest, and keep the VPA's
-//! `yield_count` even while the vCPU runs and odd while it does not (writing a DTL
-//! entry per dispatch under KVM). Any `u64` arguments are accepted without panicking,
+//! `yield_count` even while the vCPU runs and odd while it does not. Under KVM a
+//! registered DTL ring also gets one entry per preemption, written when the vCPU is
+//! dispatched again (that is when KVM knows the stolen time). Any `u64` arguments are
+//! accepted without panicking,
 //! and a call that does not succeed changes neither the registrations nor memory.
 //! [`Partition`] also implements [`papr::hcall::Hypervisor`], so guest-side code can be
 //! tested against it.
@@ -94,6 +96,12 @@
 //! `KvmPre414` also refuses the test's 640-byte VPA, which is why Linux kept
 //! advertising 1 KiB. QEMU fails the test's "dispatch count is odd after deregister",
 //! as the test itself records.
+//!
+//! # Fuzzing
+//!
+//! `fuzz/` holds one `cargo fuzz` target per profile (`hcalls_kvm`,
+//! `hcalls_kvm_pre414`, `hcalls_qemu`) feeding arbitrary hcall, dispatch and
+//! guest-write sequences; see `fuzz/README.md`.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
