@@ -1,0 +1,1 @@
+//! The replay language of `numaboot memblock replay` (placeholder, filled in next).

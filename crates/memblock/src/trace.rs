@@ -1,0 +1,1 @@
+//! The boot-like benchmark trace (placeholder, filled in next).
