@@ -6,7 +6,7 @@ use crate::iter::FreeRanges;
 use crate::store::Store;
 use crate::{
     AllocError, AllocLimit, ArrayKind, Config, Error, NodeId, PhysAddr, PhysSize, Region,
-    RegionFlags, REGION_RECORD_SIZE,
+    RegionFlags,
 };
 
 /// One of Linux's `struct memblock_type`.
@@ -634,7 +634,7 @@ impl Memblock {
             let new_max = old_max.checked_mul(2).ok_or(fail)?;
             let old_size = u64::try_from(old_max)
                 .ok()
-                .and_then(|m| m.checked_mul(REGION_RECORD_SIZE))
+                .and_then(|m| m.checked_mul(crate::REGION_RECORD_SIZE))
                 .ok_or(fail)?;
             let new_size = old_size.checked_mul(2).ok_or(fail)?;
             let old_alloc_size = page_align(old_size).ok_or(fail)?;
@@ -718,6 +718,7 @@ impl Memblock {
     // ---------------------------------------------------------------- allocation
 
     /// `memblock_find_in_range`: a free range anywhere (no node), 0 if none.
+    #[cfg(feature = "alloc")]
     fn find_in_range(&self, start: u64, end: u64, size: u64, align: u64) -> u64 {
         self.find_in_range_node(size, align, start, end, None, RegionFlags::NONE)
     }

@@ -101,6 +101,7 @@ mod imp {
             }
             self.len -= end - start;
         }
+        #[allow(dead_code)] // Only growth calls it, and growth needs `alloc`.
         pub(crate) fn reserve_to(&mut self, n: usize) -> bool {
             n <= CAPACITY
         }
