@@ -315,8 +315,8 @@ impl Placement {
         self.live().filter(|a| !a.in_array)
     }
 
-    /// The memblock calls as a `numaboot memblock replay` script, one per line, ending
-    /// with `dump`.
+    /// The memblock calls as a `numaboot memblock replay` script, one per line. The
+    /// replayer prints a final `dump` by itself ([`memblock::replay::run`]).
     pub fn replay_script(&self) -> String {
         use core::fmt::Write;
         let mut s = String::new();
@@ -324,7 +324,6 @@ impl Placement {
             // Writing to a String cannot fail.
             let _ = writeln!(s, "{op}");
         }
-        s.push_str("dump\n");
         s
     }
 
