@@ -6,84 +6,9 @@ mod common;
 use common::*;
 use papr::lppaca::vpa_placement_ok;
 use percpu::{
-    FallbackReason, Finding, NoNodeReason, Outcome, PlanConfig, Strategy, StructureKind as K,
+    FallbackReason, Finding, Outcome, Strategy, StructureKind as K,
 };
 use phys::{PhysAddr, PhysSize};
-use topology::Topology;
-
-/// The limit Linux 6.1 allocates each per-CPU structure below, straight from the code:
-/// `allocate_paca` and `emergency_stack_init` use min(ppc64_bolted_size(),
-/// ppc64_rma_size); the machine-check stack of an LPAR additionally stays below 4 GiB;
-/// `irqstack_early_init` uses ppc64_bolted_size() alone. All go through
-/// `memblock_alloc_try_nid`, whose `memblock_alloc_internal` clamps the limit to
-/// `memblock.current_limit` — the RMA of a hash guest (`hash__setup_initial_memory_limit`).
-fn linux61_limit(kind: K, topo: &Topology, cfg: &PlanConfig) -> u64 {
-    let bolted = if cfg.radix { u64::MAX } else { 1u64 << 40 };
-    let rma = if cfg.radix || cfg.hypervisor_mode {
-        u64::MAX
-    } else {
-        topo.rma_size.as_u64()
-    };
-    let low = bolted.min(rma);
-    let current_limit = rma;
-    let limit = match kind {
-        K::SoftirqStack | K::HardirqStack => bolted,
-        K::McEmergencyStack if !cfg.hypervisor_mode => low.min(1 << 32),
-        _ => low,
-    };
-    limit.min(current_limit)
-}
-
-/// Whether node `n` has any memory below `limit` (a first-order oracle: these machines
-/// are large enough that "has memory below the limit" means "has room").
-fn node_has_memory_below(topo: &Topology, n: phys::NodeId, limit: u64) -> bool {
-    topo.memory
-        .iter()
-        .any(|r| r.node == Some(n) && r.base.as_u64() < limit)
-}
-
-fn check_linux61_locality(topo: &Topology, cfg: &PlanConfig) {
-    let (_, p) = run(topo, cfg);
-    let mut checked = 0;
-    for a in p.live().filter(|a| a.kind.is_per_cpu()) {
-        let cpu = a.cpu.unwrap();
-        let home = topo.cpus[cpu as usize].node.unwrap();
-        let limit = linux61_limit(a.kind, topo, cfg);
-        assert!(
-            a.end().as_u64() <= limit,
-            "{} of CPU {cpu} at {} ends above its limit {limit:#x}",
-            a.kind,
-            a.addr
-        );
-        let boot_paca_data =
-            cpu == cfg.boot_cpu && matches!(a.kind, K::Paca | K::Lppaca | K::SlbShadow);
-        if boot_paca_data {
-            // alloc_paca_data: NUMA_NO_NODE, bottom-up → the lowest free memory.
-            assert_eq!(a.requested_node, None);
-            assert_eq!(
-                a.outcome,
-                Outcome::NoNodeRequested(NoNodeReason::BootCpuBeforeNuma)
-            );
-            assert_eq!(a.memory_node, topo.memory[0].node, "bottom-up from the lowest memory");
-            continue;
-        }
-        assert_eq!(a.requested_node, Some(home), "{} of CPU {cpu}", a.kind);
-        if node_has_memory_below(topo, home, limit) {
-            assert_eq!(a.outcome, Outcome::Local, "{} of CPU {cpu}", a.kind);
-            assert_eq!(a.memory_node, Some(home));
-        } else {
-            assert_eq!(
-                a.outcome,
-                Outcome::Fallback(FallbackReason::NodeMemoryAboveLimit),
-                "{} of CPU {cpu}",
-                a.kind
-            );
-            assert_ne!(a.memory_node, Some(home));
-        }
-        checked += 1;
-    }
-    assert!(checked > 0);
-}
 
 #[test]
 fn radix_everything_is_node_local() {
