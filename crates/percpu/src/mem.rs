@@ -12,13 +12,23 @@ use phys::{NodeId, PhysAddr, PhysSize};
 /// `Clone` lets [`crate::plan`] take a snapshot and restore it when the plan fails.
 pub trait MemblockOps: Clone {
     /// `memblock_add_node(base, size, nid, MEMBLOCK_NONE)` (`memblock_add` for `None`).
-    fn add(&mut self, base: PhysAddr, size: PhysSize, nid: Option<NodeId>) -> Result<(), memblock::Error>;
+    fn add(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: Option<NodeId>,
+    ) -> Result<(), memblock::Error>;
     /// `memblock_reserve`.
     fn reserve(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), memblock::Error>;
     /// `memblock_phys_free`.
     fn free(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), memblock::Error>;
     /// `memblock_set_node(base, size, &memblock.memory, nid)`.
-    fn set_node(&mut self, base: PhysAddr, size: PhysSize, nid: NodeId) -> Result<(), memblock::Error>;
+    fn set_node(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: NodeId,
+    ) -> Result<(), memblock::Error>;
     /// `memblock_set_current_limit`.
     fn set_current_limit(&mut self, limit: PhysAddr);
     /// `memblock.current_limit`.
@@ -51,7 +61,12 @@ pub trait MemblockOps: Clone {
 }
 
 impl MemblockOps for Memblock {
-    fn add(&mut self, base: PhysAddr, size: PhysSize, nid: Option<NodeId>) -> Result<(), memblock::Error> {
+    fn add(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: Option<NodeId>,
+    ) -> Result<(), memblock::Error> {
         match nid {
             Some(_) => Memblock::add_node(self, base, size, nid, memblock::RegionFlags::NONE),
             None => Memblock::add(self, base, size),
@@ -63,7 +78,12 @@ impl MemblockOps for Memblock {
     fn free(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), memblock::Error> {
         Memblock::free(self, base, size)
     }
-    fn set_node(&mut self, base: PhysAddr, size: PhysSize, nid: NodeId) -> Result<(), memblock::Error> {
+    fn set_node(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: NodeId,
+    ) -> Result<(), memblock::Error> {
         Memblock::set_node(self, base, size, nid)
     }
     fn set_current_limit(&mut self, limit: PhysAddr) {
@@ -97,7 +117,10 @@ impl MemblockOps for Memblock {
         Memblock::alloc_range_nid(self, size, align, start, end, nid, exact_nid).ok()
     }
     fn memory_ranges(&self) -> Vec<(PhysAddr, PhysSize, Option<NodeId>)> {
-        self.memory().iter().map(|r| (r.base, r.size, r.nid)).collect()
+        self.memory()
+            .iter()
+            .map(|r| (r.base, r.size, r.nid))
+            .collect()
     }
     fn reserved_ranges(&self) -> Vec<(PhysAddr, PhysSize)> {
         self.reserved().iter().map(|r| (r.base, r.size)).collect()

@@ -33,12 +33,13 @@ pub fn init_memblock<M: MemblockOps>(
     cfg.validate()?;
     let mut ops = Vec::new();
     for r in &topo.memory {
-        mb.add(r.base, r.size, None).map_err(|error| PlanError::Memblock {
-            op: "add",
-            base: r.base,
-            size: r.size,
-            error,
-        })?;
+        mb.add(r.base, r.size, None)
+            .map_err(|error| PlanError::Memblock {
+                op: "add",
+                base: r.base,
+                size: r.size,
+                error,
+            })?;
         ops.push(MemOp::Add {
             base: r.base,
             size: r.size,
@@ -130,7 +131,9 @@ pub fn plan<M: MemblockOps>(
 pub fn node_of_addr(topo: &Topology, addr: PhysAddr) -> Option<NodeId> {
     let idx = topo.memory.partition_point(|r| r.base <= addr);
     let r = topo.memory.get(idx.checked_sub(1)?)?;
-    (addr < r.base.saturating_add(r.size)).then_some(r.node).flatten()
+    (addr < r.base.saturating_add(r.size))
+        .then_some(r.node)
+        .flatten()
 }
 
 /// `first_online_node` after `parse_numa_properties`: the lowest node with memory or a
@@ -267,7 +270,8 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         let result = if r.try_nid {
             self.mb.alloc_try_nid(size, r.align, min, max, r.nid)
         } else {
-            self.mb.alloc_range_nid(size, r.align, min, max, r.nid, false)
+            self.mb
+                .alloc_range_nid(size, r.align, min, max, r.nid, false)
         };
         self.ops.push(if r.try_nid {
             MemOp::AllocTryNid {
@@ -386,7 +390,12 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
 
     /// `alloc_stack(limit, cpu)`: `memblock_alloc_try_nid(THREAD_SIZE, THREAD_ALIGN,
     /// MEMBLOCK_LOW_LIMIT, limit, early_cpu_to_node(cpu))`.
-    fn alloc_stack61(&mut self, kind: StructureKind, limit: u64, cpu: u32) -> Result<(), PlanError> {
+    fn alloc_stack61(
+        &mut self,
+        kind: StructureKind,
+        limit: u64,
+        cpu: u32,
+    ) -> Result<(), PlanError> {
         let ts = self.cfg.thread_size();
         self.alloc(Request {
             kind,
@@ -405,7 +414,12 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
     }
 
     /// Linux 4.15 `memblock_alloc_base(THREAD_SIZE, THREAD_SIZE, limit)`.
-    fn alloc_stack415(&mut self, kind: StructureKind, limit: u64, cpu: u32) -> Result<(), PlanError> {
+    fn alloc_stack415(
+        &mut self,
+        kind: StructureKind,
+        limit: u64,
+        cpu: u32,
+    ) -> Result<(), PlanError> {
         let ts = self.cfg.thread_size();
         self.alloc(Request {
             kind,
@@ -497,7 +511,10 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         let nr1 = u64::from(cfg.final_nr_cpu_ids());
         let new_ptrs = consts::PACA_PTR_SIZE * nr1;
         if new_ptrs < ptrs_size {
-            self.free(ptrs.saturating_add(PhysSize::new(new_ptrs)), ptrs_size - new_ptrs)?;
+            self.free(
+                ptrs.saturating_add(PhysSize::new(new_ptrs)),
+                ptrs_size - new_ptrs,
+            )?;
             if let Some(a) = self
                 .allocs
                 .iter_mut()
@@ -590,7 +607,11 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         let pacas = self.alloc_array(StructureKind::PacaArray, paca_size, page, limit)?;
         // allocate_lppacas(): CPU 0 uses the static lppaca[0] in the kernel image; the
         // others an array of 1 KiB-aligned (sizeof = 0x400) entries.
-        let lp_size = if nr0 > 1 { page_align(LPPACA_SIZE * (nr0 - 1)) } else { 0 };
+        let lp_size = if nr0 > 1 {
+            page_align(LPPACA_SIZE * (nr0 - 1))
+        } else {
+            0
+        };
         let lppacas = if lp_size > 0 {
             Some(self.alloc_array(StructureKind::LppacaArray, lp_size, page, limit)?)
         } else {
@@ -615,13 +636,20 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         let new_paca = page_align(ps * nr1);
         let mut paca_kept = paca_size;
         if new_paca < paca_size {
-            self.free(pacas.saturating_add(PhysSize::new(new_paca)), paca_size - new_paca)?;
+            self.free(
+                pacas.saturating_add(PhysSize::new(new_paca)),
+                paca_size - new_paca,
+            )?;
             paca_kept = new_paca;
         }
         let mut lp_kept = lp_size;
         if let Some(lp) = lppacas {
             let nposs = possible.len() as u64;
-            let new_lp = if nposs > 1 { page_align((nposs - 1) * LPPACA_SIZE) } else { 0 };
+            let new_lp = if nposs > 1 {
+                page_align((nposs - 1) * LPPACA_SIZE)
+            } else {
+                0
+            };
             if new_lp < lp_size {
                 self.free(lp.saturating_add(PhysSize::new(new_lp)), lp_size - new_lp)?;
                 lp_kept = new_lp;
@@ -633,7 +661,16 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         // The per-CPU slots inside the arrays, for the report.
         for &cpu in &possible {
             let c = u64::from(cpu);
-            self.slot(StructureKind::Paca, cpu, pacas, c * ps, ps, ps, paca_kept, page);
+            self.slot(
+                StructureKind::Paca,
+                cpu,
+                pacas,
+                c * ps,
+                ps,
+                ps,
+                paca_kept,
+                page,
+            );
             if cpu > 0 {
                 if let Some(lp) = lppacas {
                     let off = (c - 1) * LPPACA_SIZE;
@@ -847,7 +884,23 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                         },
                     })?;
                 }
-                addr = addr.saturating_add(map);
+                // Up to the next boundary of the level above, the following mappings have
+                // the same size (they are `map`-aligned but not aligned to the next size)
+                // and find their tables present: jump over them instead of walking each,
+                // so the walk costs one step per table, not per mapping.
+                let boundary = match map {
+                    m if m == consts::RADIX_PUD_SIZE => consts::RADIX_PGDIR_SIZE,
+                    m if m == consts::RADIX_PMD_SIZE => consts::RADIX_PUD_SIZE,
+                    _ => consts::RADIX_PMD_SIZE,
+                };
+                let next_boundary = (addr / boundary).saturating_add(1).saturating_mul(boundary);
+                let same_size_end = end / map * map;
+                let skip = next_boundary.min(same_size_end);
+                addr = if skip > addr {
+                    skip
+                } else {
+                    addr.saturating_add(map)
+                };
             }
         }
         Ok(())
@@ -902,7 +955,10 @@ fn totals(
         }
         if !a.in_array {
             t.allocations += 1;
-            blocks.push((a.addr.as_u64(), a.addr.as_u64().saturating_add(a.reserved.as_u64())));
+            blocks.push((
+                a.addr.as_u64(),
+                a.addr.as_u64().saturating_add(a.reserved.as_u64()),
+            ));
             if matches!(a.kind, StructureKind::PacaPtrs | StructureKind::CpuToPhysId) {
                 t.used += a.size.as_u64();
             }

@@ -367,7 +367,12 @@ impl fmt::Display for Placement {
             writeln!(
                 f,
                 " {:>9} {:>9} {:>6} {:>7} {:>8} {:>7}",
-                t.used, t.padding, t.alignment_gaps, t.allocations, t.reserved_regions, t.remote_structures
+                t.used,
+                t.padding,
+                t.alignment_gaps,
+                t.allocations,
+                t.reserved_regions,
+                t.remote_structures
             )?;
         }
         for a in self.live().filter(|a| a.kind.is_per_cpu() && !a.is_local()) {

@@ -45,7 +45,9 @@ impl Paca {
             paca_index: cpu,
             hw_cpu_id,
             lppaca_ptr: placement.find(cpu, StructureKind::Lppaca).map(|a| a.addr),
-            slb_shadow_ptr: placement.find(cpu, StructureKind::SlbShadow).map(|a| a.addr),
+            slb_shadow_ptr: placement
+                .find(cpu, StructureKind::SlbShadow)
+                .map(|a| a.addr),
             dispatch_log: None,
             data_offset: DATA_OFFSET_POISON,
         })

@@ -104,7 +104,14 @@ fn eight_thousand_cpus_on_256_nodes() {
         for radix in [false, true] {
             let c = cfg(&topo, strategy, radix);
             let (mb, p) = run(&topo, &c);
-            assert_eq!(check_lppacas(&p), if strategy == Strategy::Linux61 { 8192 } else { 8191 });
+            assert_eq!(
+                check_lppacas(&p),
+                if strategy == Strategy::Linux61 {
+                    8192
+                } else {
+                    8191
+                }
+            );
             // Per-node totals add up to what memblock holds beyond the kernel image.
             let t = p.total();
             let plan_reserved = mb.reserved_size().as_u64() - c.kernel_reserve.as_u64();

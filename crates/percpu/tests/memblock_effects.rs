@@ -51,20 +51,18 @@ fn freeing_leaves_what_a_boot_without_those_cpus_reserves() {
         let (mb_small, p_small) = run(&topo, &small);
         let leak = (2048 - 8) * 4;
         assert_eq!(reserved_bytes(&mb_big), reserved_bytes(&mb_small) + leak);
-        assert!(p_big
-            .findings
-            .contains(&Finding::Leak {
-                kind: K::CpuToPhysId,
-                addr: p_big
-                    .allocations
-                    .iter()
-                    .find(|a| a.kind == K::CpuToPhysId)
-                    .unwrap()
-                    .addr
-                    .checked_add(PhysSize::new(32))
-                    .unwrap(),
-                size: PhysSize::new(leak),
-            }));
+        assert!(p_big.findings.contains(&Finding::Leak {
+            kind: K::CpuToPhysId,
+            addr: p_big
+                .allocations
+                .iter()
+                .find(|a| a.kind == K::CpuToPhysId)
+                .unwrap()
+                .addr
+                .checked_add(PhysSize::new(32))
+                .unwrap(),
+            size: PhysSize::new(leak),
+        }));
         assert!(p_small.findings.is_empty());
         // paca_ptrs shrank to 8 pointers in both.
         for p in [&p_big, &p_small] {
@@ -73,8 +71,14 @@ fn freeing_leaves_what_a_boot_without_those_cpus_reserves() {
         }
         // Same structures, same sizes, per CPU.
         for cpu in 0..8 {
-            let a: Vec<_> = p_big.cpu_structures(cpu).map(|a| (a.kind, a.reserved)).collect();
-            let b: Vec<_> = p_small.cpu_structures(cpu).map(|a| (a.kind, a.reserved)).collect();
+            let a: Vec<_> = p_big
+                .cpu_structures(cpu)
+                .map(|a| (a.kind, a.reserved))
+                .collect();
+            let b: Vec<_> = p_small
+                .cpu_structures(cpu)
+                .map(|a| (a.kind, a.reserved))
+                .collect();
             assert_eq!(a, b);
         }
     }
@@ -91,7 +95,10 @@ fn no_structure_of_an_impossible_cpu_survives() {
             assert_eq!(p.cpu_structures(cpu).count(), 0, "{strategy} CPU {cpu}");
         }
         // Every live block is reserved in memblock, and none overlap.
-        let mut blocks: Vec<_> = p.live_blocks().map(|a| (a.addr, a.addr.saturating_add(a.reserved))).collect();
+        let mut blocks: Vec<_> = p
+            .live_blocks()
+            .map(|a| (a.addr, a.addr.saturating_add(a.reserved)))
+            .collect();
         blocks.sort();
         for w in blocks.windows(2) {
             assert!(w[0].1 <= w[1].0, "{strategy}: overlapping blocks {w:?}");
@@ -147,7 +154,9 @@ fn a_plan_that_cannot_fit_names_the_cpu_and_leaves_memblock_untouched() {
         let before = mb.clone();
         let err = percpu::plan(&mut mb, &topo, &c).unwrap_err();
         match err {
-            PlanError::CannotFit { kind, cpu, limit, .. } => {
+            PlanError::CannotFit {
+                kind, cpu, limit, ..
+            } => {
                 assert!(kind.is_per_cpu() && cpu.is_some(), "{kind}");
                 assert_eq!(limit, 64 * MIB);
                 let msg = err.to_string();

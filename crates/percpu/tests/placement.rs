@@ -5,9 +5,7 @@ mod common;
 
 use common::*;
 use papr::lppaca::vpa_placement_ok;
-use percpu::{
-    FallbackReason, Finding, Outcome, Strategy, StructureKind as K,
-};
+use percpu::{FallbackReason, Finding, Outcome, Strategy, StructureKind as K};
 use phys::{PhysAddr, PhysSize};
 
 #[test]
@@ -26,10 +24,16 @@ fn hash_guest_falls_back_exactly_where_the_rma_excludes_the_node() {
     check_linux61_locality(&topo, &cfg);
     let (_, p) = run(&topo, &cfg);
     let a = p.find(7, K::SoftirqStack).unwrap();
-    assert_eq!(a.outcome, Outcome::Fallback(FallbackReason::NodeMemoryAboveLimit));
+    assert_eq!(
+        a.outcome,
+        Outcome::Fallback(FallbackReason::NodeMemoryAboveLimit)
+    );
     assert_eq!(p.find(1, K::SoftirqStack).unwrap().outcome, Outcome::Local);
     let a = p.find(7, K::Lppaca).unwrap();
-    assert_eq!(a.outcome, Outcome::Fallback(FallbackReason::NodeMemoryAboveLimit));
+    assert_eq!(
+        a.outcome,
+        Outcome::Fallback(FallbackReason::NodeMemoryAboveLimit)
+    );
 }
 
 #[test]
@@ -67,7 +71,11 @@ fn every_lppaca_obeys_papr_and_linux_size_and_alignment() {
             vpa_placement_ok(a.addr, PhysSize::new(0x400)).unwrap();
         }
         // 4.15: CPU 0's lppaca is the static one in the kernel image.
-        let expect = if strategy == Strategy::Linux415 { 14 } else { 15 };
+        let expect = if strategy == Strategy::Linux415 {
+            14
+        } else {
+            15
+        };
         assert_eq!(n, expect, "{strategy}");
     }
     // What Linux writes into each lppaca before registering it.
@@ -197,7 +205,10 @@ fn full_node_below_the_limit_falls_back_with_that_reason() {
         })
         .max()
         .unwrap_or(0);
-    assert!(free_in_node1 < 16384, "room for a stack left on node 1: {free_in_node1}");
+    assert!(
+        free_in_node1 < 16384,
+        "room for a stack left on node 1: {free_in_node1}"
+    );
 }
 
 fn free_ranges(mb: &memblock::Memblock) -> Vec<(u64, u64)> {
@@ -236,7 +247,12 @@ fn radix_page_tables_stay_inside_the_mapped_region() {
     // blocks, one PMD page per GiB: 1 + 4 = 5 pages of 64 KiB.
     assert_eq!(tables.len(), 10);
     for t in &tables {
-        assert!(t.is_local(), "table at {} maps node {:?}", t.addr, t.home_node);
+        assert!(
+            t.is_local(),
+            "table at {} maps node {:?}",
+            t.addr,
+            t.home_node
+        );
         assert_eq!(t.reserved, PhysSize::new(0x10000));
         assert!(t.addr.is_aligned(0x10000));
     }
@@ -248,7 +264,10 @@ fn radix_page_tables_stay_inside_the_mapped_region() {
         .live()
         .filter(|a| a.kind == K::PageTable && !a.is_local())
         .count();
-    assert_eq!(remote, 5, "node 0: the PUD page (it maps address 0) and four PMD pages");
+    assert_eq!(
+        remote, 5,
+        "node 0: the PUD page (it maps address 0) and four PMD pages"
+    );
 }
 
 #[test]
@@ -260,7 +279,10 @@ fn linux415_arrays_are_page_aligned_with_tails_freed() {
     let pa = |x: u64| x.div_ceil(page) * page;
     let arr = |k| p.live().find(|a| a.kind == k).unwrap();
     // Kept after free_unused_pacas: nr_cpu_ids = 8 pacas, 7 lppacas, 2048 SLB shadows.
-    assert_eq!(arr(K::PacaArray).reserved.as_u64(), pa(8 * c.paca_size.as_u64()));
+    assert_eq!(
+        arr(K::PacaArray).reserved.as_u64(),
+        pa(8 * c.paca_size.as_u64())
+    );
     assert_eq!(arr(K::LppacaArray).reserved.as_u64(), pa(7 * 0x400));
     assert_eq!(arr(K::SlbShadowArray).reserved.as_u64(), pa(2048 * 128));
     for k in [K::PacaArray, K::LppacaArray, K::SlbShadowArray] {
@@ -271,7 +293,10 @@ fn linux415_arrays_are_page_aligned_with_tails_freed() {
     let base = arr(K::PacaArray).addr.as_u64();
     for cpu in 0..8u32 {
         let a = p.find(cpu, K::Paca).unwrap();
-        assert_eq!(a.addr.as_u64(), base + u64::from(cpu) * c.paca_size.as_u64());
+        assert_eq!(
+            a.addr.as_u64(),
+            base + u64::from(cpu) * c.paca_size.as_u64()
+        );
         assert!(a.in_array);
     }
 }
@@ -281,7 +306,7 @@ fn linux415_sparse_possible_mask_frees_lppacas_in_use() {
     // free_lppacas keeps num_possible_cpus() - 1 entries, not nr_cpu_ids - 1.
     let topo = machine(1, 80, 8 * GIB, GIB);
     let mut c = cfg(&topo, Strategy::Linux415, false);
-    c.possible = (0..80).map(|i| i < 4 || i >= 76).collect();
+    c.possible = (0..80).map(|i| !(4..76).contains(&i)).collect();
     let (_, p) = run(&topo, &c);
     // 8 possible: keep PAGE_ALIGN(7 KiB) = 64 KiB = 64 entries: CPUs 1..=64 survive;
     // CPUs 76..79 (entries 75..78) are freed while possible.

@@ -6,7 +6,7 @@ use common::*;
 use papr::hcall::{HcallResult, Hypervisor, Opcode, ReturnCode, VpaSubfunction as Sub};
 use papr::Lppaca;
 use percpu::vpa::{
-    kexec_cpu_down, vpa_init, CrashPolicy, GuestFeatures, Paca, VphnCounters, VpaError,
+    kexec_cpu_down, vpa_init, CrashPolicy, GuestFeatures, Paca, VpaError, VphnCounters,
     KEXEC_DATA_OFFSET_POISON,
 };
 use percpu::{Strategy, StructureKind as K};
@@ -73,7 +73,11 @@ fn registration_is_vpa_then_slb_shadow_then_dtl() {
         hv.vpa_calls(),
         vec![
             (Sub::RegisterVpa, 0x102, paca.lppaca_ptr.unwrap().as_u64()),
-            (Sub::RegisterSlb, 0x102, paca.slb_shadow_ptr.unwrap().as_u64()),
+            (
+                Sub::RegisterSlb,
+                0x102,
+                paca.slb_shadow_ptr.unwrap().as_u64()
+            ),
             (Sub::RegisterDtl, 0x102, 0x4000_0000),
         ]
     );
@@ -151,7 +155,14 @@ fn kexec_deregisters_dtl_slb_vpa_in_that_order() {
     // Without a DTL enabled, only SLB shadow and VPA (unregister_slb_shadow is called
     // unconditionally, even under radix).
     let mut hv = Recorder::default();
-    kexec_cpu_down(&mut hv, &paca, &Lppaca::linux_init(), true, false, CrashPolicy::Deregister);
+    kexec_cpu_down(
+        &mut hv,
+        &paca,
+        &Lppaca::linux_init(),
+        true,
+        false,
+        CrashPolicy::Deregister,
+    );
     let subs: Vec<_> = hv.vpa_calls().into_iter().map(|c| c.0).collect();
     assert_eq!(subs, vec![Sub::DeregisterSlb, Sub::DeregisterVpa]);
 }
@@ -172,7 +183,14 @@ fn crash_shutdown_makes_no_hcall_before_61_and_deregisters_in_61() {
     );
     assert!(calls.is_empty() && hv.calls.is_empty());
     let mut hv = Recorder::default();
-    kexec_cpu_down(&mut hv, &paca, &lp, true, true, CrashPolicy::of(Strategy::Linux61));
+    kexec_cpu_down(
+        &mut hv,
+        &paca,
+        &lp,
+        true,
+        true,
+        CrashPolicy::of(Strategy::Linux61),
+    );
     assert_eq!(hv.calls.len(), 3);
     // No SPLPAR: nothing at all.
     let mut hv = Recorder::default();
@@ -187,7 +205,14 @@ fn failed_deregistrations_do_not_stop_the_sequence() {
         fail: Some((Sub::DeregisterSlb, ReturnCode::H_PARAMETER)),
         ..Recorder::default()
     };
-    let calls = kexec_cpu_down(&mut hv, &paca, &Lppaca::linux_init(), true, false, CrashPolicy::Deregister);
+    let calls = kexec_cpu_down(
+        &mut hv,
+        &paca,
+        &Lppaca::linux_init(),
+        true,
+        false,
+        CrashPolicy::Deregister,
+    );
     assert_eq!(
         calls,
         vec![
@@ -204,7 +229,10 @@ fn kexec_paca_copy_has_a_null_lppaca() {
     assert_eq!(k.lppaca_ptr, None);
     assert_eq!(k.data_offset, KEXEC_DATA_OFFSET_POISON);
     assert_eq!(k.data_offset, 0xedeaddeadeeeeeee);
-    assert_eq!((k.paca_index, k.hw_cpu_id, k.slb_shadow_ptr), (2, 0x102, paca.slb_shadow_ptr));
+    assert_eq!(
+        (k.paca_index, k.hw_cpu_id, k.slb_shadow_ptr),
+        (2, 0x102, paca.slb_shadow_ptr)
+    );
 }
 
 #[test]
@@ -235,7 +263,11 @@ fn vphn_marks_whole_cores_whose_counters_moved() {
     lps[6].vphn_assoc_counts[0] = 9;
     assert_eq!(v.update(|c| lps.get(c as usize)).unwrap(), 4);
     v.clear_changes();
-    assert_eq!(v.update(|c| lps.get(c as usize)).unwrap(), 4, "CPU 6's change seen now");
+    assert_eq!(
+        v.update(|c| lps.get(c as usize)).unwrap(),
+        4,
+        "CPU 6's change seen now"
+    );
 }
 
 #[test]

@@ -2,7 +2,10 @@
 #![allow(dead_code)]
 
 use memblock::Memblock;
-use percpu::{FallbackReason, MemOp, NoNodeReason, Outcome, Placement, PlanConfig, Strategy, StructureKind as K};
+use percpu::{
+    FallbackReason, MemOp, NoNodeReason, Outcome, Placement, PlanConfig, Strategy,
+    StructureKind as K,
+};
 use phys::{NodeId, PhysAddr, PhysSize};
 use topology::{Cpu, MemoryRange, Node, Topology};
 
@@ -117,7 +120,10 @@ pub fn check_linux61_locality_of(topo: &Topology, cfg: &PlanConfig, p: &Placemen
                 a.outcome,
                 Outcome::NoNodeRequested(NoNodeReason::BootCpuBeforeNuma)
             );
-            assert_eq!(a.memory_node, topo.memory[0].node, "bottom-up from the lowest memory");
+            assert_eq!(
+                a.memory_node, topo.memory[0].node,
+                "bottom-up from the lowest memory"
+            );
             continue;
         }
         assert_eq!(a.requested_node, Some(home), "{} of CPU {cpu}", a.kind);
@@ -142,7 +148,6 @@ pub fn check_linux61_locality_of(topo: &Topology, cfg: &PlanConfig, p: &Placemen
     }
     assert!(checked > 0);
 }
-
 
 /// Feeding the plan's calls to `numaboot memblock replay`'s engine reproduces every
 /// allocation address and the final memory and reserved arrays.
