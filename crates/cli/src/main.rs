@@ -24,12 +24,19 @@ enum Command {
     /// Linux memblock: replay a trace of operations, or benchmark the allocator.
     #[command(subcommand)]
     Memblock(cmd::memblock::MemblockCommand),
+    /// Byte layout of a PAPR structure (lppaca, slb-shadow, dtl-entry), Linux's field names.
+    Layout(cmd::layout::LayoutArgs),
+    /// The hypervisor side of H_REGISTER_VPA: replay a script against a KVM or QEMU model.
+    #[command(subcommand)]
+    Hv(cmd::hv::HvCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Memblock(c) => cmd::memblock::run(c),
+        Command::Layout(a) => cmd::layout::run(a),
+        Command::Hv(c) => cmd::hv::run(c),
     };
     match result {
         Ok(code) => code,

@@ -89,8 +89,9 @@ impl VpaSubfunction {
         (self as u64) << H_VPA_FUNC_SHIFT
     }
 
-    /// Decodes the subfunction from a flags word as hypervisors do: only the 3-bit field
-    /// is looked at; other bits are ignored (both KVM and QEMU ignore them).
+    /// Decodes the subfunction from a flags word as KVM does: only the 3-bit field is
+    /// looked at and other bits are ignored. QEMU is stricter (it matches the whole
+    /// word), see [`VpaSubfunction::from_flags_exact`].
     pub const fn from_flags(flags: u64) -> Result<Self, ReservedSubfunction> {
         let code = ((flags >> H_VPA_FUNC_SHIFT) & H_VPA_FUNC_MASK) as u8;
         match code {
@@ -101,6 +102,16 @@ impl VpaSubfunction {
             6 => Ok(Self::DeregisterDtl),
             7 => Ok(Self::DeregisterSlb),
             other => Err(ReservedSubfunction(other)),
+        }
+    }
+
+    /// Decodes a flags word as QEMU's `h_register_vpa` does: it compares the whole word
+    /// with the six `code << 45` values, so any other set bit makes the call fail with
+    /// `H_PARAMETER`. `None` for every word that is not exactly `sub.to_flags()`.
+    pub const fn from_flags_exact(flags: u64) -> Option<Self> {
+        match Self::from_flags(flags) {
+            Ok(sub) if sub.to_flags() == flags => Some(sub),
+            _ => None,
         }
     }
 
@@ -296,6 +307,20 @@ mod tests {
                 Ok(sub)
             );
         }
+        for sub in VpaSubfunction::ALL {
+            assert_eq!(VpaSubfunction::from_flags_exact(sub.to_flags()), Some(sub));
+            assert_eq!(VpaSubfunction::from_flags_exact(sub.to_flags() | 1), None);
+        }
+        // QEMU's FLAGS_REGISTER_VPA .. FLAGS_DEREGISTER_SLBSHADOW.
+        assert_eq!(
+            VpaSubfunction::RegisterVpa.to_flags(),
+            0x0000_2000_0000_0000
+        );
+        assert_eq!(
+            VpaSubfunction::DeregisterSlb.to_flags(),
+            0x0000_e000_0000_0000
+        );
+        assert_eq!(VpaSubfunction::from_flags_exact(4 << 45), None);
         assert_eq!(VpaSubfunction::from_flags(0), Err(ReservedSubfunction(0)));
         assert_eq!(
             VpaSubfunction::from_flags(4 << 45),
@@ -316,6 +341,31 @@ mod tests {
         assert_eq!(ReturnCode::H_HARDWARE.raw(), -1);
         assert_eq!(ReturnCode::H_FUNCTION.raw(), -2);
         assert_eq!(ReturnCode::H_RESOURCE.raw(), -16);
+    }
+
+    proptest::proptest! {
+        /// Every flags word decodes to the subfunction in bits 45..48 or to the reserved
+        /// code found there, and a decoded subfunction encodes back to exactly that field.
+        #[test]
+        fn flags_decode_encode(flags: u64) {
+            let field = (flags >> 45) & 7;
+            match VpaSubfunction::from_flags(flags) {
+                Ok(sub) => {
+                    proptest::prop_assert_eq!(u64::from(sub.code()), field);
+                    proptest::prop_assert_eq!(sub.to_flags(), field << 45);
+                    proptest::prop_assert_eq!(sub.is_register(), field < 4);
+                }
+                Err(ReservedSubfunction(code)) => {
+                    proptest::prop_assert!(code == 0 || code == 4);
+                    proptest::prop_assert_eq!(u64::from(code), field);
+                }
+            }
+            let exact = VpaSubfunction::from_flags_exact(flags);
+            proptest::prop_assert_eq!(exact.is_some(), flags & !(7 << 45) == 0 && field != 0 && field != 4);
+            if let Some(sub) = exact {
+                proptest::prop_assert_eq!(sub.to_flags(), flags);
+            }
+        }
     }
 
     #[test]

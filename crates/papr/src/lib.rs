@@ -40,6 +40,12 @@
 
 use core::fmt;
 
+/// The big-endian field types the structures use (zerocopy's), re-exported so that
+/// users can build field values without naming zerocopy: `be::U32::new(x)`, `.get()`.
+pub mod be {
+    pub use zerocopy::byteorder::big_endian::{U16, U32, U64};
+}
+
 pub mod dtl;
 pub mod hcall;
 pub mod layout;
@@ -51,7 +57,8 @@ pub use hcall::{HcallResult, Hypervisor, Opcode, ReturnCode, VpaSubfunction};
 pub use layout::{BufferTooShort, FieldLayout, StructLayout, Writer};
 pub use lppaca::{
     vpa_placement_ok, Lppaca, VpaPlacementError, L1_CACHE_BYTES, LPPACA_ALLOC_ALIGN,
-    LPPACA_ALLOC_SIZE, LPPACA_DESC, LPPACA_OLD_SHARED_PROC, VPA_BOUNDARY, VPA_MIN_SIZE,
+    LPPACA_ALLOC_SIZE, LPPACA_DESC, LPPACA_LINUX_SLB_COUNT, LPPACA_OLD_SHARED_PROC, VPA_BOUNDARY,
+    VPA_MIN_SIZE,
 };
 pub use slb_shadow::{SlbShadow, SlbShadowEntry, SLB_NUM_BOLTED, SLB_SHADOW_SIZE};
 

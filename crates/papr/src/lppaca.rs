@@ -35,7 +35,7 @@ papr_struct! {
     /// Every multi-byte field is big-endian regardless of the guest's endianness, as
     /// PAPR defines it; the zerocopy byte-order types make the in-memory bytes exact on
     /// any host. Those types have alignment 1, so the offsets here equal C's only because
-    /// Linux's layout has no implicit padding; the tests prove that against a C compiler.
+    /// Linux's layout has no implicit padding; the tests check that with a C compiler.
     ///
     /// Linux marks the struct `____cacheline_aligned`, i.e. aligned to 128 bytes on
     /// PPC64; `#[repr(align(128))]` reproduces that. 640 is a multiple of 128, so the
@@ -43,8 +43,9 @@ papr_struct! {
     /// matters for values placed in memory by Rust; [`Lppaca::from_bytes`] reads from
     /// any byte slice.
     ///
-    /// The `volatile` qualifiers of the C header mark hypervisor-written fields; code
-    /// that shares a live VPA must read them through volatile or atomic accesses.
+    /// Linux declares most hypervisor-written fields `volatile`; code that shares a live
+    /// VPA with a running hypervisor must access those through volatile or atomic
+    /// operations, not through a plain copy of this struct.
     pub struct Lppaca: c_name = "lppaca", size = 640, align = 128 {
         /// OS: eye catcher [`LPPACA_DESC`] ("LpPa").
         desc: U32 => Os,
@@ -84,8 +85,8 @@ papr_struct! {
         pmcregs_in_use: u8 => Os,
         /// Reserved.
         reserved8: [u8; 28] => Reserved,
-        /// Hypervisor: cycles this processor spent in wait state.
-        wait_state_cycles: U64 => Hypervisor,
+        /// OS: PURR cycles spent idle; Linux's idle loop accumulates them for the hypervisor.
+        wait_state_cycles: U64 => Os,
         /// Reserved.
         reserved9: [u8; 28] => Reserved,
         /// OS: number of SLB entries the hypervisor must preserve across a dispatch.
@@ -102,7 +103,7 @@ papr_struct! {
         cmo_faults: U64 => Hypervisor,
         /// Hypervisor: time spent in CMO page faults, in timebase ticks.
         cmo_fault_time: U64 => Hypervisor,
-        /// Reserved (PAPR: [S]PURR expropriated/donated counters).
+        /// Reserved (Linux notes: SPURR/PURR expropriated and donated counters).
         reserved10: [u8; 64] => Reserved,
         /// Hypervisor: total timebase ticks from enqueue to dispatch.
         enqueue_dispatch_tb: U64 => Hypervisor,

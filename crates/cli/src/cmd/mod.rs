@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
+pub mod hv;
+pub mod layout;
 pub mod memblock;
