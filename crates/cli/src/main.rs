@@ -24,12 +24,15 @@ enum Command {
     /// Linux memblock: replay a trace of operations, or benchmark the allocator.
     #[command(subcommand)]
     Memblock(cmd::memblock::MemblockCommand),
+    /// NUMA topology from a device tree blob or a TOML description.
+    Topology(cmd::topology::TopologyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Memblock(c) => cmd::memblock::run(c),
+        Command::Topology(a) => cmd::topology::run(a),
     };
     match result {
         Ok(code) => code,
