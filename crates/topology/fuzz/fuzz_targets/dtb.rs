@@ -13,10 +13,23 @@ mod check;
 fuzz_target!(|data: &[u8]| {
     let opts = match data.len() % 5 {
         0 => DtbOptions::default(),
-        1 => DtbOptions { affinity: Some(AffinityForm::Form0), ..Default::default() },
-        2 => DtbOptions { affinity: Some(AffinityForm::Form2), ..Default::default() },
-        3 => DtbOptions { mmu: Mmu::Radix, arch_300: Some(false), ..Default::default() },
-        _ => DtbOptions { affinity: Some(AffinityForm::Form1), ..Default::default() },
+        1 => DtbOptions {
+            affinity: Some(AffinityForm::Form0),
+            ..Default::default()
+        },
+        2 => DtbOptions {
+            affinity: Some(AffinityForm::Form2),
+            ..Default::default()
+        },
+        3 => DtbOptions {
+            mmu: Mmu::Radix,
+            arch_300: Some(false),
+            ..Default::default()
+        },
+        _ => DtbOptions {
+            affinity: Some(AffinityForm::Form1),
+            ..Default::default()
+        },
     };
     match parse_dtb(data, &opts) {
         Ok(r) => check::check(&r.topology),

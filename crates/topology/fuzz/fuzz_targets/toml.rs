@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 mod check;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     match topology::topology_from_toml(text) {
         Ok(t) => check::check(&t),
         Err(e) => {
