@@ -45,7 +45,10 @@ impl Write for Line {
 
 /// Prints one whole line atomically with respect to other CPUs.
 pub fn line(args: fmt::Arguments<'_>) {
-    let mut l = Line { buf: [0; 256], len: 0 };
+    let mut l = Line {
+        buf: [0; 256],
+        len: 0,
+    };
     let _ = l.write_fmt(args);
     let _ = l.write_str("\n");
     while LOCK

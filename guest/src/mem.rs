@@ -80,3 +80,18 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: same contract as memcmp.
     unsafe { memcmp(a, b, n) }
 }
+
+// The prebuilt `alloc` of this target was compiled with unwinding, so its landing pads
+// name the unwinder's symbols even though this guest aborts on panic and never unwinds.
+// These definitions only satisfy the linker; reaching one means a bug, so power off.
+
+/// Unwinder entry that `alloc`'s landing pads reference; never reached with panic=abort.
+#[no_mangle]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    crate::nb!("panic unwinder reached");
+    crate::rtas::power_off()
+}
+
+/// Personality routine `alloc`'s unwind tables reference; never called without unwinding.
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}

@@ -7,7 +7,6 @@ use crate::hv::hcall_raw;
 
 const H_RTAS: u64 = 0xf000;
 const RTAS_POWER_OFF: u32 = 0x2003;
-const RTAS_QUERY_CPU_STOPPED_STATE: u32 = 0x2005;
 const RTAS_START_CPU: u32 = 0x2006;
 const RTAS_STOP_SELF: u32 = 0x2007;
 
@@ -33,16 +32,6 @@ fn call(token: u32, args: &[u32], nret: usize) -> [u32; 4] {
         *r = u32::from_be(unsafe { core::ptr::read_volatile(&buf.0[first + i]) });
     }
     rets
-}
-
-/// RTAS status of query-cpu-stopped-state for `cpu`; `Err` for a CPU that does not exist.
-pub fn query_cpu_stopped_state(cpu: u64) -> Result<u32, i32> {
-    let r = call(RTAS_QUERY_CPU_STOPPED_STATE, &[cpu as u32], 2);
-    if r[0] == 0 {
-        Ok(r[1])
-    } else {
-        Err(r[0] as i32)
-    }
 }
 
 /// Starts `cpu` at `entry` with `r3` in its r3; returns the RTAS status.

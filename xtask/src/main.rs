@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod check;
 mod e2e;
 mod predict;
 mod report;
@@ -50,6 +51,10 @@ pub struct E2eArgs {
     /// Seconds before the QEMU run counts as hung.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+    /// Make the guest advertise a 256-byte lppaca (below PAPR's 640): the run must fail,
+    /// which shows that the check catches a broken VPA.
+    #[arg(long)]
+    pub break_lppaca: bool,
 }
 
 /// The pseries firmware QEMU runs before the guest.
