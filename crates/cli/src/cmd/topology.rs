@@ -200,7 +200,8 @@ fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str) -> String {
         human(t.rma_size)
     );
     if let Some(r) = r {
-        if let Some((base, size)) = r.first_memory_block {
+        let limited = t.rma_size != PhysSize::MAX;
+        if let (Some((base, size)), true) = (r.first_memory_block, limited) {
             let clamp = if r.arch_300 {
                 "ISA 3.0 clamp 1 TiB"
             } else {
