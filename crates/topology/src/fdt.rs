@@ -1,14 +1,7 @@
-//! A small, checked reader for flattened device tree blobs.
-//!
-//! The `fdt` crate (0.1.5) was the first choice, but it trusts the blob: `Fdt::new`
-//! checks only the magic and `totalsize`, and walking nodes then slices the structure
-//! and strings blocks without bounds checks and `expect`s NUL-terminated UTF-8 names
-//! (`Fdt::structs_block`, `Fdt::str_at_offset`, `FdtNode::children`). A truncated or
-//! corrupted blob therefore panics inside it, and its three error values cannot say
-//! where a blob went wrong. Early-boot parsing of firmware input must not panic, so
-//! this module walks the blob itself: one pass over the structure block that checks
-//! every offset, token and string, and builds an owned index of nodes (with their full
-//! paths, for error messages) whose property values borrow from the blob.
+//! A small, checked reader for flattened device tree blobs (why not the `fdt` crate:
+//! see the crate documentation). One pass over the structure block checks every
+//! offset, token and string, and builds an owned index of nodes (with their full paths,
+//! for error messages) whose property values borrow from the blob.
 
 use alloc::string::String;
 use alloc::vec::Vec;
