@@ -219,13 +219,13 @@ fn walk<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<NodeRec<'a>>, Dt
                 let Some(node) = stack.last().and_then(|&n| nodes.get_mut(n)) else {
                     return bad(here, "property outside any node");
                 };
-                if node.children.is_empty() && !node.props.iter().any(|p| p.name == name) {
-                    node.props.push(Prop { name, value });
-                } else if node.props.iter().any(|p| p.name == name) {
-                    return bad(here, "property appears twice in one node");
-                } else {
+                // Linux's of_get_property returns the first of duplicate names, and so
+                // does the lookup here; checking for duplicates would cost quadratic
+                // time on hostile blobs.
+                if !node.children.is_empty() {
                     return bad(here, "property after a child node");
                 }
+                node.props.push(Prop { name, value });
             }
             FDT_NOP => {}
             FDT_END => {
