@@ -128,6 +128,7 @@ fn property_value_past_the_structure_block() {
         matches!(e, DtbError::Blob(BlobError::Structure { offset: 0, .. })),
         "{e}"
     );
+    assert!(e.to_string().contains("(inside /)"), "{e}");
 }
 
 #[test]
