@@ -45,7 +45,7 @@ pub struct TopologyArgs {
     /// Override the RMA size (decimal or 0x hex bytes).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub rma_size: Option<PhysSize>,
-    /// Affinity form for a device tree.
+    /// Affinity form (device tree only).
     #[arg(long, value_enum, default_value_t = AffinityArg::Auto)]
     pub affinity: AffinityArg,
     /// MMU the kernel would use (device tree only).
