@@ -628,7 +628,7 @@ impl Memblock {
                         ..r
                     },
                 );
-                a.total_size -= base - rbase;
+                a.total_size = a.total_size.saturating_sub(base - rbase);
                 a.insert(
                     kind,
                     idx,
@@ -648,7 +648,7 @@ impl Memblock {
                         ..r
                     },
                 );
-                a.total_size -= end - rbase;
+                a.total_size = a.total_size.saturating_sub(end - rbase);
                 a.insert(
                     kind,
                     idx,
