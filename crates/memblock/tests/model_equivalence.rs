@@ -3,6 +3,8 @@
 //! the same state and return the same addresses. Also checks the array invariants and
 //! that a failed operation changes nothing.
 
+#![cfg(feature = "alloc")] // The model grows its arrays; so must the crate.
+
 mod common;
 
 use common::linux_model::{Model, Reg, HOTPLUG, MAX_NUMNODES, NOMAP, NUMA_NO_NODE};
