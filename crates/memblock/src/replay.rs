@@ -33,7 +33,7 @@
 use alloc::string::String;
 use core::fmt::{self, Write};
 
-use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize, Region};
+use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize};
 
 /// One parsed line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,30 +465,9 @@ fn print_alloc(out: &mut impl Write, r: Result<PhysAddr, crate::AllocError>) -> 
     }
 }
 
-/// Writes both arrays in the replay's `dump` format.
+/// Writes both arrays in the replay's `dump` format (the [`Memblock`] `Display`).
 pub fn dump(mb: &Memblock, out: &mut impl Write) -> fmt::Result {
-    dump_array(out, "memory", mb.memory(), mb.phys_mem_size())?;
-    dump_array(out, "reserved", mb.reserved(), mb.reserved_size())
-}
-
-fn dump_array(
-    out: &mut impl Write,
-    name: &str,
-    regions: &[Region],
-    total: PhysSize,
-) -> fmt::Result {
-    writeln!(out, "{name}:")?;
-    for r in regions {
-        writeln!(
-            out,
-            "{} {} {:#x} {:#x}",
-            r.base,
-            r.size,
-            r.flags.bits(),
-            r.linux_nid()
-        )?;
-    }
-    writeln!(out, "total {total}")
+    write!(out, "{mb}")
 }
 
 /// A malformed line: its 1-based number and what is wrong.
