@@ -15,7 +15,7 @@ use memblock::trace::BootTrace;
 pub enum MemblockCommand {
     /// Replay memblock operations, one per line, and print the resulting state.
     ///
-    /// Operations: add BASE SIZE [NID]; reserve, remove, free, hotplug, clear_hotplug,
+    /// Operations: add BASE SIZE, add BASE SIZE NID; reserve, remove, free, hotplug, clear_hotplug,
     /// nomap, clear_nomap BASE SIZE; set_node BASE SIZE NID; limit ADDR; bottom_up 0|1;
     /// movable 0|1; alloc SIZE ALIGN START END NID EXACT; alloc_try_nid SIZE ALIGN MIN
     /// MAX NID; dump; and, before any of these, config KEY VALUE (page_size,
