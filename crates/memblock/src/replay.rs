@@ -1,0 +1,649 @@
+//! The replay language of `numaboot memblock replay`: one memblock operation per line.
+//!
+//! ```text
+//! add BASE SIZE [NID]          # memblock_add / memblock_add_node(.., NID, MEMBLOCK_NONE)
+//! reserve BASE SIZE            # memblock_reserve
+//! remove BASE SIZE             # memblock_remove
+//! free BASE SIZE               # memblock_phys_free
+//! hotplug BASE SIZE            # memblock_mark_hotplug
+//! clear_hotplug BASE SIZE      # memblock_clear_hotplug
+//! nomap BASE SIZE              # memblock_mark_nomap
+//! clear_nomap BASE SIZE        # memblock_clear_nomap
+//! set_node BASE SIZE NID       # memblock_set_node(.., &memblock.memory, NID)
+//! limit ADDR                   # memblock_set_current_limit
+//! bottom_up 0|1                # memblock_set_bottom_up
+//! movable 0|1                  # the movable_node kernel parameter
+//! alloc SIZE ALIGN START END NID EXACT   # memblock_alloc_range_nid
+//! alloc_try_nid SIZE ALIGN MIN MAX NID   # memblock_alloc_try_nid
+//! dump                         # print both arrays
+//! config KEY VALUE             # before any other operation: page_size, initial_regions,
+//!                              # smp_cache_bytes or allow_resize (see memblock::Config)
+//! ```
+//!
+//! Numbers are decimal or `0x` hex. `END`/`MAX` may also be `accessible` or `anywhere`.
+//! A node id is `0..=255`; where "no node" is meaningful, `-1` (`NUMA_NO_NODE`) and `256`
+//! (`MAX_NUMNODES`) both mean none. `EXACT` is `0` or `1`. `#` starts a comment.
+//!
+//! Output: an allocation prints `alloc -> 0x...` or `alloc -> fail`; a region operation
+//! that fails (array full and unable to grow) prints `<op> -> fail`; `dump` prints
+//! `memory:`, one `BASE SIZE FLAGS NID` line per region, `total SIZE`, and the same for
+//! `reserved:`. All output numbers are lowercase `0x` hex, the node id included (the
+//! value Linux stores: `0x100` = `MAX_NUMNODES` for regions without a node).
+
+use alloc::string::String;
+use core::fmt::{self, Write};
+
+use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize};
+
+/// One parsed line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `add BASE SIZE [NID]`: `memblock_add`, or `memblock_add_node` with a node.
+    Add {
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+        /// Node (`None`: `MAX_NUMNODES`).
+        nid: Option<NodeId>,
+    },
+    /// A range operation without further arguments.
+    Range {
+        /// Which operation.
+        kind: RangeOp,
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+    },
+    /// `set_node BASE SIZE NID`.
+    SetNode {
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+        /// Node.
+        nid: NodeId,
+    },
+    /// `limit ADDR`.
+    Limit(PhysAddr),
+    /// `bottom_up 0|1`.
+    BottomUp(bool),
+    /// `movable 0|1`.
+    Movable(bool),
+    /// `alloc SIZE ALIGN START END NID EXACT`.
+    Alloc {
+        /// Size.
+        size: PhysSize,
+        /// Alignment.
+        align: u64,
+        /// Lower bound.
+        start: PhysAddr,
+        /// Upper bound.
+        end: AllocLimit,
+        /// Preferred node.
+        nid: Option<NodeId>,
+        /// No fallback to other nodes.
+        exact: bool,
+    },
+    /// `alloc_try_nid SIZE ALIGN MIN MAX NID`.
+    AllocTryNid {
+        /// Size.
+        size: PhysSize,
+        /// Alignment.
+        align: u64,
+        /// Preferred lower bound (dropped on failure).
+        min: PhysAddr,
+        /// Upper bound, clamped to the current limit.
+        max: AllocLimit,
+        /// Preferred node.
+        nid: Option<NodeId>,
+    },
+    /// `dump`.
+    Dump,
+    /// `config KEY VALUE`: a [`crate::Config`] field, before any other operation.
+    Config(ConfigKey, u64),
+}
+
+/// The [`crate::Config`] fields a replay may set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigKey {
+    /// [`crate::Config::page_size`].
+    PageSize,
+    /// [`crate::Config::initial_regions`].
+    InitialRegions,
+    /// [`crate::Config::smp_cache_bytes`].
+    SmpCacheBytes,
+    /// [`crate::Config::allow_resize`] (0 or 1).
+    AllowResize,
+}
+
+/// The operations that take only `BASE SIZE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeOp {
+    /// `reserve`.
+    Reserve,
+    /// `remove`.
+    Remove,
+    /// `free`.
+    Free,
+    /// `hotplug`.
+    Hotplug,
+    /// `clear_hotplug`.
+    ClearHotplug,
+    /// `nomap`.
+    Nomap,
+    /// `clear_nomap`.
+    ClearNomap,
+}
+
+impl RangeOp {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Reserve => "reserve",
+            Self::Remove => "remove",
+            Self::Free => "free",
+            Self::Hotplug => "hotplug",
+            Self::ClearHotplug => "clear_hotplug",
+            Self::Nomap => "nomap",
+            Self::ClearNomap => "clear_nomap",
+        }
+    }
+}
+
+/// Why a line is malformed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// The first word is not an operation.
+    UnknownOp(String),
+    /// Too few or too many arguments.
+    Arity {
+        /// The operation.
+        op: &'static str,
+        /// What it takes.
+        usage: &'static str,
+    },
+    /// `config` after another operation.
+    LateConfig,
+    /// An argument is not what the operation takes.
+    BadArg {
+        /// The argument's name.
+        what: &'static str,
+        /// The text.
+        text: String,
+        /// Why it was rejected.
+        why: &'static str,
+    },
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownOp(w) => write!(f, "unknown operation `{w}`"),
+            Self::Arity { op, usage } => write!(f, "`{op}` takes: {op} {usage}"),
+            Self::BadArg { what, text, why } => write!(f, "bad {what} `{text}`: {why}"),
+            Self::LateConfig => f.write_str("`config` must come before every other operation"),
+        }
+    }
+}
+
+impl core::error::Error for ParseError {}
+
+fn bad(what: &'static str, text: &str, why: &'static str) -> ParseError {
+    ParseError::BadArg {
+        what,
+        text: String::from(text),
+        why,
+    }
+}
+
+fn num(what: &'static str, text: &str) -> Result<u64, ParseError> {
+    phys::parse_u64(text).map_err(|e| {
+        bad(
+            what,
+            text,
+            match e {
+                phys::ParseNumberError::Empty => "empty number",
+                phys::ParseNumberError::InvalidDigit => "not a decimal or 0x-hex number",
+                phys::ParseNumberError::Overflow => "does not fit in 64 bits",
+            },
+        )
+    })
+}
+
+fn flag(what: &'static str, text: &str) -> Result<bool, ParseError> {
+    match text {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(bad(what, text, "must be 0 or 1")),
+    }
+}
+
+fn node(text: &str) -> Result<NodeId, ParseError> {
+    let n = num("node id", text)?;
+    u32::try_from(n)
+        .ok()
+        .and_then(NodeId::new)
+        .ok_or_else(|| bad("node id", text, "must be below MAX_NUMNODES (256)"))
+}
+
+fn opt_node(text: &str) -> Result<Option<NodeId>, ParseError> {
+    if text == "-1" {
+        return Ok(None);
+    }
+    let n = num("node id", text)?;
+    if n == u64::from(NodeId::MAX_NUMNODES) {
+        return Ok(None);
+    }
+    u32::try_from(n)
+        .ok()
+        .and_then(NodeId::new)
+        .map(Some)
+        .ok_or_else(|| bad("node id", text, "must be 0..=255, -1 or 256"))
+}
+
+fn limit(what: &'static str, text: &str) -> Result<AllocLimit, ParseError> {
+    Ok(match text {
+        "accessible" => AllocLimit::Accessible,
+        "anywhere" => AllocLimit::Anywhere,
+        _ => AllocLimit::Addr(PhysAddr::new(num(what, text)?)),
+    })
+}
+
+/// Parses one line; `Ok(None)` for a blank or comment-only line.
+pub fn parse_line(line: &str) -> Result<Option<Op>, ParseError> {
+    let code = line.split('#').next().unwrap_or("");
+    let mut words = code.split_whitespace();
+    let Some(op) = words.next() else {
+        return Ok(None);
+    };
+    let mut args: [&str; 6] = [""; 6];
+    let mut n = 0;
+    for w in words {
+        match args.get_mut(n) {
+            Some(slot) => *slot = w,
+            None => return Err(arity_error(op)),
+        }
+        n += 1;
+    }
+    let [a0, a1, a2, a3, a4, a5] = args;
+    let want = |usage: &'static str, counts: &[usize], name: &'static str| {
+        if counts.contains(&n) {
+            Ok(())
+        } else {
+            Err(ParseError::Arity { op: name, usage })
+        }
+    };
+    let range = |kind: RangeOp| -> Result<Option<Op>, ParseError> {
+        want("BASE SIZE", &[2], kind.name())?;
+        Ok(Some(Op::Range {
+            kind,
+            base: PhysAddr::new(num("base", a0)?),
+            size: PhysSize::new(num("size", a1)?),
+        }))
+    };
+    match op {
+        "add" => {
+            want("BASE SIZE [NID]", &[2, 3], "add")?;
+            let nid = if n == 3 { opt_node(a2)? } else { None };
+            Ok(Some(Op::Add {
+                base: PhysAddr::new(num("base", a0)?),
+                size: PhysSize::new(num("size", a1)?),
+                nid,
+            }))
+        }
+        "reserve" => range(RangeOp::Reserve),
+        "remove" => range(RangeOp::Remove),
+        "free" => range(RangeOp::Free),
+        "hotplug" => range(RangeOp::Hotplug),
+        "clear_hotplug" => range(RangeOp::ClearHotplug),
+        "nomap" => range(RangeOp::Nomap),
+        "clear_nomap" => range(RangeOp::ClearNomap),
+        "set_node" => {
+            want("BASE SIZE NID", &[3], "set_node")?;
+            Ok(Some(Op::SetNode {
+                base: PhysAddr::new(num("base", a0)?),
+                size: PhysSize::new(num("size", a1)?),
+                nid: node(a2)?,
+            }))
+        }
+        "limit" => {
+            want("ADDR", &[1], "limit")?;
+            Ok(Some(Op::Limit(PhysAddr::new(num("limit", a0)?))))
+        }
+        "bottom_up" => {
+            want("0|1", &[1], "bottom_up")?;
+            Ok(Some(Op::BottomUp(flag("bottom_up", a0)?)))
+        }
+        "movable" => {
+            want("0|1", &[1], "movable")?;
+            Ok(Some(Op::Movable(flag("movable", a0)?)))
+        }
+        "alloc" => {
+            want("SIZE ALIGN START END NID EXACT", &[6], "alloc")?;
+            Ok(Some(Op::Alloc {
+                size: PhysSize::new(num("size", a0)?),
+                align: num("align", a1)?,
+                start: PhysAddr::new(num("start", a2)?),
+                end: limit("end", a3)?,
+                nid: opt_node(a4)?,
+                exact: flag("exact", a5)?,
+            }))
+        }
+        "alloc_try_nid" => {
+            want("SIZE ALIGN MIN MAX NID", &[5], "alloc_try_nid")?;
+            Ok(Some(Op::AllocTryNid {
+                size: PhysSize::new(num("size", a0)?),
+                align: num("align", a1)?,
+                min: PhysAddr::new(num("min", a2)?),
+                max: limit("max", a3)?,
+                nid: opt_node(a4)?,
+            }))
+        }
+        "dump" => {
+            want("(no arguments)", &[0], "dump")?;
+            Ok(Some(Op::Dump))
+        }
+        "config" => {
+            want("KEY VALUE", &[2], "config")?;
+            let key = match a0 {
+                "page_size" => ConfigKey::PageSize,
+                "initial_regions" => ConfigKey::InitialRegions,
+                "smp_cache_bytes" => ConfigKey::SmpCacheBytes,
+                "allow_resize" => ConfigKey::AllowResize,
+                _ => {
+                    return Err(bad(
+                        "config key",
+                        a0,
+                        "must be page_size, initial_regions, smp_cache_bytes or allow_resize",
+                    ))
+                }
+            };
+            let value = match key {
+                ConfigKey::AllowResize => u64::from(flag("allow_resize", a1)?),
+                _ => num("config value", a1)?,
+            };
+            Ok(Some(Op::Config(key, value)))
+        }
+        other => Err(ParseError::UnknownOp(String::from(other))),
+    }
+}
+
+fn arity_error(op: &str) -> ParseError {
+    match parse_line(op) {
+        // Re-parse the bare word to find its usage text; an unknown word stays unknown.
+        Err(e @ ParseError::Arity { .. }) | Err(e @ ParseError::UnknownOp(_)) => e,
+        _ => ParseError::Arity {
+            op: "dump",
+            usage: "(no arguments)",
+        },
+    }
+}
+
+/// Applies `op` to `mb`, writing what it prints.
+pub fn apply(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> fmt::Result {
+    let result = |out: &mut dyn Write, name: &str, ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            writeln!(out, "{name} -> fail")
+        }
+    };
+    match *op {
+        Op::Add { base, size, nid } => {
+            let r = match nid {
+                None => mb.add(base, size),
+                Some(_) => mb.add_node(base, size, nid, crate::RegionFlags::NONE),
+            };
+            result(out, "add", r.is_ok())
+        }
+        Op::Range { kind, base, size } => {
+            let r = match kind {
+                RangeOp::Reserve => mb.reserve(base, size),
+                RangeOp::Remove => mb.remove(base, size),
+                RangeOp::Free => mb.free(base, size),
+                RangeOp::Hotplug => mb.mark_hotplug(base, size),
+                RangeOp::ClearHotplug => mb.clear_hotplug(base, size),
+                RangeOp::Nomap => mb.mark_nomap(base, size),
+                RangeOp::ClearNomap => mb.clear_nomap(base, size),
+            };
+            result(out, kind.name(), r.is_ok())
+        }
+        Op::SetNode { base, size, nid } => {
+            let r = mb.set_node(base, size, nid);
+            result(out, "set_node", r.is_ok())
+        }
+        Op::Limit(a) => {
+            mb.set_current_limit(a);
+            Ok(())
+        }
+        Op::BottomUp(b) => {
+            mb.set_bottom_up(b);
+            Ok(())
+        }
+        Op::Movable(b) => {
+            mb.set_movable_node(b);
+            Ok(())
+        }
+        Op::Alloc {
+            size,
+            align,
+            start,
+            end,
+            nid,
+            exact,
+        } => print_alloc(out, mb.alloc_range_nid(size, align, start, end, nid, exact)),
+        Op::AllocTryNid {
+            size,
+            align,
+            min,
+            max,
+            nid,
+        } => print_alloc(out, mb.alloc_try_nid(size, align, min, max, nid)),
+        Op::Dump => dump(mb, out),
+        Op::Config(key, value) => {
+            // Only meaningful on a fresh memblock; `run` enforces that.
+            let mut c = mb.config();
+            match key {
+                ConfigKey::PageSize => c.page_size = value,
+                ConfigKey::InitialRegions => {
+                    c.initial_regions = usize::try_from(value).unwrap_or(usize::MAX)
+                }
+                ConfigKey::SmpCacheBytes => c.smp_cache_bytes = value,
+                ConfigKey::AllowResize => c.allow_resize = value != 0,
+            }
+            *mb = Memblock::with_config(c);
+            Ok(())
+        }
+    }
+}
+
+fn print_alloc(out: &mut impl Write, r: Result<PhysAddr, crate::AllocError>) -> fmt::Result {
+    match r {
+        Ok(a) => writeln!(out, "alloc -> {a}"),
+        Err(_) => writeln!(out, "alloc -> fail"),
+    }
+}
+
+/// Writes both arrays in the replay's `dump` format (the [`Memblock`] `Display`).
+pub fn dump(mb: &Memblock, out: &mut impl Write) -> fmt::Result {
+    write!(out, "{mb}")
+}
+
+/// A malformed line: its 1-based number and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub error: ParseError,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.error)
+    }
+}
+
+impl core::error::Error for LineError {}
+
+/// Replays a whole script on a fresh [`Memblock::new`], returning what it prints
+/// (including the implied final `dump`), or the first malformed line together with
+/// the output printed before it.
+pub fn run(script: &str) -> Result<String, (String, LineError)> {
+    let mut mb = Memblock::new();
+    let mut out = String::new();
+    let mut started = false;
+    for (i, line) in script.lines().enumerate() {
+        let parsed = match parse_line(line) {
+            Ok(Some(Op::Config(..))) if started => Err(ParseError::LateConfig),
+            other => other,
+        };
+        match parsed {
+            Ok(Some(op)) => {
+                started |= !matches!(op, Op::Config(..));
+                // Writing to a String cannot fail.
+                let _ = apply(&mut mb, &op, &mut out);
+            }
+            Ok(None) => {}
+            Err(error) => return Err((out, LineError { line: i + 1, error })),
+        }
+    }
+    let _ = dump(&mb, &mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_operation() {
+        let p = PhysAddr::new;
+        let z = PhysSize::new;
+        assert_eq!(parse_line("  # only a comment"), Ok(None));
+        assert_eq!(parse_line(""), Ok(None));
+        assert_eq!(
+            parse_line("add 0x1000 4096 # trailing comment"),
+            Ok(Some(Op::Add {
+                base: p(0x1000),
+                size: z(4096),
+                nid: None
+            }))
+        );
+        assert_eq!(
+            parse_line("add 0 1 3"),
+            Ok(Some(Op::Add {
+                base: p(0),
+                size: z(1),
+                nid: NodeId::new(3)
+            }))
+        );
+        // -1 and MAX_NUMNODES both mean "no node".
+        for none in ["-1", "256", "0x100"] {
+            let line = alloc::format!("alloc 1 2 3 anywhere {none} 1");
+            assert_eq!(
+                parse_line(&line),
+                Ok(Some(Op::Alloc {
+                    size: z(1),
+                    align: 2,
+                    start: p(3),
+                    end: AllocLimit::Anywhere,
+                    nid: None,
+                    exact: true
+                }))
+            );
+        }
+        assert_eq!(
+            parse_line("alloc_try_nid 0x400 0x400 0 accessible 7"),
+            Ok(Some(Op::AllocTryNid {
+                size: z(0x400),
+                align: 0x400,
+                min: p(0),
+                max: AllocLimit::Accessible,
+                nid: NodeId::new(7)
+            }))
+        );
+        assert_eq!(
+            parse_line("alloc 1 0 0 0x1000_0000 0 0"),
+            Ok(Some(Op::Alloc {
+                size: z(1),
+                align: 0,
+                start: p(0),
+                end: AllocLimit::Addr(p(0x1000_0000)),
+                nid: NodeId::new(0),
+                exact: false
+            }))
+        );
+        assert_eq!(parse_line("limit 0x100"), Ok(Some(Op::Limit(p(0x100)))));
+        assert_eq!(parse_line("bottom_up 1"), Ok(Some(Op::BottomUp(true))));
+        assert_eq!(parse_line("movable 0"), Ok(Some(Op::Movable(false))));
+        assert_eq!(parse_line("dump"), Ok(Some(Op::Dump)));
+        assert_eq!(
+            parse_line("set_node 1 2 255"),
+            Ok(Some(Op::SetNode {
+                base: p(1),
+                size: z(2),
+                nid: NodeId::new(255).unwrap()
+            }))
+        );
+        assert_eq!(
+            parse_line("config allow_resize 0"),
+            Ok(Some(Op::Config(ConfigKey::AllowResize, 0)))
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_lines() {
+        for bad in [
+            "add",
+            "add 1",
+            "add 1 2 3 4",
+            "add 1 2 257",
+            "add -1 2",
+            "set_node 1 2 256",
+            "set_node 1 2 -1",
+            "reserve 0x 1",
+            "bottom_up yes",
+            "alloc 1 2 3 4 5",
+            "alloc 1 2 3 4 5 6 7 8",
+            "alloc 1 2 3 nowhere -1 0",
+            "alloc 1 2 3 anywhere -2 0",
+            "dump 1",
+            "config page_size",
+            "config nothing 1",
+            "ADD 1 2",
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad} parsed");
+        }
+    }
+
+    #[test]
+    fn run_prints_ops_then_the_implied_dump_and_stops_at_errors() {
+        let out = run("add 0 0x20000\nalloc 0x100 0x100 0 anywhere -1 0\n").unwrap();
+        assert_eq!(
+            out,
+            "alloc -> 0x1ff00\nmemory:\n0x0 0x20000 0x0 0x100\ntotal 0x20000\n\
+             reserved:\n0x1ff00 0x100 0x0 0x100\ntotal 0x100\n"
+        );
+        let (out, err) = run("add 0 0x20000\ndump\n\nbogus\ndump\n").unwrap_err();
+        assert_eq!(err.line, 4);
+        assert!(out.starts_with("memory:\n") && out.matches("memory:").count() == 1);
+        let (_, err) = run("dump\nconfig page_size 0x1000\n").unwrap_err();
+        assert_eq!(err.error, ParseError::LateConfig);
+    }
+
+    proptest::proptest! {
+        /// Any text: parsing and replaying never panic.
+        #[test]
+        fn arbitrary_scripts_never_panic(lines in proptest::collection::vec(
+            proptest::string::string_regex(
+                "(add|reserve|remove|free|hotplug|nomap|clear_nomap|set_node|limit|bottom_up|movable|alloc|alloc_try_nid|dump|config)( (0x[0-9a-f]{1,17}|[0-9]{1,21}|-1|anywhere|accessible|page_size|initial_regions)){0,7}"
+            ).unwrap(),
+            0..30,
+        )) {
+            let script = lines.join("\n");
+            let _ = run(&script);
+        }
+    }
+}
