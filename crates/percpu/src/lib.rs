@@ -75,6 +75,6 @@ pub use error::PlanError;
 pub use mem::{MemOp, MemblockOps};
 pub use plan::{boot, early_cpu_to_node, first_online_node, init_memblock, node_of_addr, plan};
 pub use report::{
-    Allocation, FallbackReason, Finding, NoNodeReason, NodeTotals, Outcome, Placement,
-    StructureKind,
+    Allocation, FallbackReason, Finding, LocalitySummary, NoNodeReason, NodeTotals, Outcome,
+    Placement, StructureKind,
 };
