@@ -133,6 +133,13 @@ pub struct VpaInitOutcome {
 /// DTL via `register_dtl_buffer`, which also zeroes `dtl_idx` and sets
 /// `dtl_enable_mask` — even when the hypervisor refused the DTL, as Linux does. A
 /// failed VPA registration stops there.
+///
+/// Registration is issued for `paca.hw_cpu_id`; Linux runs it on that CPU itself. The
+/// areas' contents live in guest memory, which this function does not write: before
+/// calling it the guest must have written the lppaca ([`Lppaca::linux_init`], whose
+/// `size` field the hypervisor reads), the SLB shadow
+/// ([`papr::SlbShadow::linux_init`]) and, for the DTL, the buffer length
+/// (`DISPATCH_LOG_BYTES`, big-endian at offset 4) that `register_dtl_buffer` stores.
 pub fn vpa_init<H: Hypervisor + ?Sized>(
     hv: &mut H,
     paca: &Paca,
