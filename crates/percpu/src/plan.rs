@@ -1026,7 +1026,11 @@ fn totals(
     for w in res.windows(2) {
         let (a, b) = (w[0], w[1]);
         let gap = b.0.saturating_sub(a.1);
-        if gap > 0 && gap < page && is_plan(a.1.saturating_sub(1), a.1) && is_plan(b.0, b.0 + 1) {
+        if gap > 0
+            && gap < page
+            && is_plan(a.1.saturating_sub(1), a.1)
+            && is_plan(b.0, b.0.saturating_add(1))
+        {
             entry(&mut nodes, node_of_addr(topo, PhysAddr::new(a.1))).alignment_gaps += gap;
         }
     }
