@@ -29,6 +29,8 @@ enum Command {
     /// The hypervisor side of H_REGISTER_VPA: replay a script against a KVM or QEMU model.
     #[command(subcommand)]
     Hv(cmd::hv::HvCommand),
+    /// NUMA topology from a device tree blob or a TOML description.
+    Topology(cmd::topology::TopologyArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Memblock(c) => cmd::memblock::run(c),
         Command::Layout(a) => cmd::layout::run(a),
         Command::Hv(c) => cmd::hv::run(c),
+        Command::Topology(a) => cmd::topology::run(a),
     };
     match result {
         Ok(code) => code,

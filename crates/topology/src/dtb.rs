@@ -31,6 +31,13 @@ pub const DRCONF_MEM_AI_INVALID: u32 = 0x40;
 /// `DRCONF_MEM_RESERVED`: the LMB is reserved (QEMU marks boot RAM this way).
 pub const DRCONF_MEM_RESERVED: u32 = 0x80;
 
+/// Linux's `H_MAX_PHYSMEM_BITS` with 64K pages (book3s64 `hash-64k.h`): sparsemem
+/// cannot describe memory above 2 PiB, so a range ending there is not a real layout.
+pub const MAX_PHYSMEM_BITS: u32 = 51;
+const PHYSMEM_END: u64 = 1 << MAX_PHYSMEM_BITS;
+const BEYOND_PHYSMEM: PropProblem =
+    PropProblem::Invalid("memory ends above 2 PiB (MAX_PHYSMEM_BITS 51)");
+
 const DRMEM_PATH: &str = "/ibm,dynamic-reconfiguration-memory";
 
 /// How node distances are described (PAPR "affinity form"), Linux's `affinity_form`.
@@ -552,6 +559,15 @@ impl<'t, 'a> Parser<'t, 'a> {
                 },
             )
         })?;
+        // More entries than MAX_NUMNODES must repeat an id; refusing them also bounds
+        // the n x n distance table.
+        if listed.len() > NodeId::MAX_NUMNODES as usize {
+            return Err(perr(
+                holder,
+                INDEX,
+                PropProblem::Invalid("more domains than MAX_NUMNODES (256)"),
+            ));
+        }
         let mut ids = Vec::with_capacity(listed.len());
         for &d in listed {
             // Linux indexes numa_distance_table[MAX_NUMNODES][MAX_NUMNODES] with these
@@ -602,6 +618,7 @@ impl<'t, 'a> Parser<'t, 'a> {
     fn cpus(&mut self, numa: &mut Numa) -> Result<CpuScan<'t, 'a>, DtbError> {
         let tree = self.tree;
         let phandles = phandle_map(tree)?;
+        let mut chains_ok = BTreeSet::new();
         let mut cpus: Vec<Cpu> = Vec::new();
         let mut seen_hw: BTreeMap<u32, usize> = BTreeMap::new();
         let mut boot = None;
@@ -641,7 +658,7 @@ impl<'t, 'a> Parser<'t, 'a> {
                     },
                 ));
             }
-            check_cache_chain(tree, &phandles, node)?;
+            check_cache_chain(tree, &phandles, node, &mut chains_ok)?;
             first_node.get_or_insert(node);
             let nid = if numa.primary.is_some() {
                 match associativity(node)? {
@@ -758,8 +775,12 @@ impl<'t, 'a> Parser<'t, 'a> {
                 if size.is_zero() {
                     continue;
                 }
-                if base.checked_add(size).is_none() {
-                    return Err(perr(node, prop, PropProblem::Overflow));
+                match base.checked_add(size) {
+                    None => return Err(perr(node, prop, PropProblem::Overflow)),
+                    Some(end) if end.as_u64() > PHYSMEM_END => {
+                        return Err(perr(node, prop, BEYOND_PHYSMEM))
+                    }
+                    Some(_) => {}
                 }
                 if first.is_none_or(|(b, _)| base < b) {
                     first = Some((base, size));
@@ -879,8 +900,12 @@ impl<'t, 'a> Parser<'t, 'a> {
                 .ok_or_else(|| perr(node, prop, PropProblem::Overflow))?;
             let base = PhysAddr::new(base);
             let size = PhysSize::new(size);
-            if base.checked_add(size).is_none() {
-                return Err(perr(node, prop, PropProblem::Overflow));
+            match base.checked_add(size) {
+                None => return Err(perr(node, prop, PropProblem::Overflow)),
+                Some(end) if end.as_u64() > PHYSMEM_END => {
+                    return Err(perr(node, prop, BEYOND_PHYSMEM))
+                }
+                Some(_) => {}
             }
             let nid = if numa.primary.is_none() {
                 Some(NodeId::ZERO)
@@ -1076,6 +1101,7 @@ fn check_cache_chain(
     tree: &Tree<'_>,
     phandles: &BTreeMap<u32, usize>,
     cpu: &NodeRec<'_>,
+    known_ok: &mut BTreeSet<u32>,
 ) -> Result<(), DtbError> {
     let mut seen = BTreeSet::new();
     let mut cur = cpu;
@@ -1087,11 +1113,17 @@ fn check_cache_chain(
                 break;
             }
         }
-        let Some((name, p)) = next else { return Ok(()) };
+        // Chains already walked from an earlier CPU end well; stopping there keeps the
+        // check linear when many CPUs share caches.
+        let Some((name, p)) = next.filter(|(_, p)| !known_ok.contains(p)) else {
+            known_ok.append(&mut seen);
+            return Ok(());
+        };
         if !seen.insert(p) {
             return Err(perr(cur, name, PropProblem::PhandleCycle { phandle: p }));
         }
         let Some(n) = phandles.get(&p).and_then(|&i| tree.node(i)) else {
+            known_ok.append(&mut seen);
             return Ok(());
         };
         if core::ptr::eq(n, cpu) {

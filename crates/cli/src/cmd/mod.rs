@@ -3,3 +3,4 @@
 pub mod hv;
 pub mod layout;
 pub mod memblock;
+pub mod topology;
