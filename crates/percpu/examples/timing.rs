@@ -8,7 +8,10 @@ use percpu::{init_memblock, plan, PlanConfig, Strategy};
 use topology::{synthetic, SyntheticSpec};
 
 fn main() {
-    let cpus: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(8192);
+    let cpus: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(8192);
     let topo = synthetic(&SyntheticSpec {
         nodes: (cpus / 32).clamp(1, 256),
         cpus,

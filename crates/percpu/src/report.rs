@@ -327,7 +327,26 @@ impl Placement {
         s
     }
 
-    /// Sum over all nodes.
+    /// The memblock calls the plan made, in order (what [`Placement::replay_script`]
+    /// prints).
+    pub fn memblock_trace(&self) -> &[MemOp] {
+        &self.ops
+    }
+
+    /// The totals of `node` (all zero if the plan put nothing there), for comparing two
+    /// placements node by node.
+    pub fn node(&self, node: Option<NodeId>) -> NodeTotals {
+        self.nodes
+            .iter()
+            .find(|t| t.node == node)
+            .copied()
+            .unwrap_or(NodeTotals {
+                node,
+                ..NodeTotals::default()
+            })
+    }
+
+    /// Sum over all nodes (`node` is `None` in the result).
     pub fn total(&self) -> NodeTotals {
         let mut t = NodeTotals::default();
         for n in &self.nodes {

@@ -340,3 +340,31 @@ fn the_summary_names_fallbacks_and_findings() {
     );
     assert_eq!(p.total().remote_structures, 2 * 6);
 }
+
+#[test]
+fn comparing_the_strategies_node_by_node() {
+    // The point of the series: on a radix machine Linux 4.15 put every paca, lppaca
+    // and SLB shadow on the node of the highest memory below the limit; 6.1 spreads them.
+    let topo = machine(4, 4, 4 * GIB, GIB);
+    let (_, new) = run(&topo, &cfg(&topo, Strategy::Linux61, true));
+    let (_, old) = run(&topo, &cfg(&topo, Strategy::Linux415, true));
+    let remote = |p: &percpu::Placement| {
+        p.live()
+            .filter(|a| matches!(a.kind, K::Paca | K::Lppaca | K::SlbShadow) && !a.is_local())
+            .count()
+    };
+    assert_eq!(remote(&new), 0);
+    // 4.15: the arrays sit in one node (below the 1 TiB limit: the top node, 3), so
+    // the 12 CPUs of nodes 0..=2 have remote pacas and lppacas (CPU 0's lppaca is the
+    // static one, not counted), no SLB shadow under radix.
+    assert_eq!(remote(&old), 12 + 11);
+    for n in 0..3 {
+        assert_eq!(
+            old.node(Some(nid(n))).allocations,
+            0,
+            "node {n}: stacks only on node 3"
+        );
+    }
+    assert!(new.node(Some(nid(2))).used > 0);
+    assert_eq!(new.memblock_trace(), &new.ops[..]);
+}
