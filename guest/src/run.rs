@@ -111,10 +111,10 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     cfg.nr_cpu_ids = topo.cpus.len() as u32;
     let image_end = (initrd + initrd_size).next_multiple_of(0x1_0000);
     cfg.kernel_reserve = PhysSize::new(image_end);
-    let mut mb = Memblock::new();
-    let placement = boot(&mut mb, &topo, &cfg).map_err(|e| format!("plan: {e}"))?;
     let limit = topo.rma_limit().as_u64();
     READABLE_BELOW.store(limit, Ordering::Relaxed);
+    let mut mb = Memblock::new();
+    let placement = boot(&mut mb, &topo, &cfg).map_err(|e| format!("plan: {e}"))?;
     nb!(
         "plan strategy=linux-6.1 paca_limit={:#x} allocations={} heap={}",
         placement.paca_limit,
@@ -150,13 +150,14 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
             .find(id, StructureKind::Paca)
             .ok_or(format!("CPU {id}: no paca"))?;
         // Linux allocates DTL buffers later from a kmem cache; the guest takes them
-        // node-locally from memblock, below the RMA so that it can write them.
+        // node-locally from memblock, but below the RMA (percpu has lifted memblock's
+        // limit by now, as htab_initialize does) because it runs in real mode.
         let dtl = mb
             .alloc_try_nid(
                 PhysSize::new(DTL_BYTES),
                 DTL_BYTES,
                 PhysAddr::ZERO,
-                AllocLimit::Accessible,
+                AllocLimit::Addr(PhysAddr::new(limit)),
                 cpu.node,
             )
             .map_err(|e| format!("CPU {id}: DTL buffer: {e}"))?;
