@@ -1,17 +1,18 @@
 /* Entry stubs and the hypervisor-call trampoline of the numaboot e2e guest.
  *
  * Firmware (VOF or SLOF) and RTAS start-cpu enter us big-endian, VOF also with MSR[SF]
- * clear. FIXUP_ENDIAN is Linux's trick (arch/powerpc/include/asm/ppc_asm.h): the first
- * word reads as "tdi 0,0,0x48" (never traps) when big-endian and as "b .+8" when
- * little-endian; the byte-swapped words that follow flip MSR[LE] with rfid. After it we
- * set SF|FP|VEC|VSX with a second rfid, because Rust's prebuilt core for this target
- * uses VSX and assumes 64-bit mode.
+ * clear. FIXUP_ENDIAN is Linux's trick (arch/powerpc/include/asm/ppc_asm.h): assembled
+ * little-endian, the first word is "tdi 0,0,0x48" (a trap that never fires); fetched
+ * big-endian, the same bytes are "b .+8", which lands on the byte-swapped words that
+ * flip MSR[LE] with rfid and come back to the "b 1f" in little-endian. After it we set
+ * SF|FP|VEC|VSX and clear EE with a second rfid: Rust's prebuilt core for this target
+ * uses VSX and assumes 64-bit mode, and the guest has no exception vectors.
  */
     .abiversion 2
     .section .text.start, "ax"
     .globl _start
 _start:
-    tdi   0,0,0x48          /* big-endian: no-op; little-endian: b .+8 */
+    tdi   0,0,0x48          /* little-endian: no-op; fetched big-endian: b .+8 */
     b     1f
     .long 0xa600607d        /* mfmsr r11 */
     .long 0x01006b69        /* xori r11,r11,1 (MSR_LE) */
@@ -78,7 +79,7 @@ _secondary:
     bl    secondary_main
 2:  b     2b
 
-/* Sets MSR[SF|FP|VEC|VSX] through rfid and returns to the caller (LR). */
+/* Sets MSR[SF|FP|VEC|VSX], clears MSR[EE], through rfid; returns to the caller (LR). */
 set_msr64:
     mflr  r12
     mfmsr r11
@@ -87,15 +88,22 @@ set_msr64:
     or    r11,r11,r10
     ori   r11,r11,0x2000    /* MSR_FP */
     oris  r11,r11,0x0280    /* MSR_VEC | MSR_VSX */
+    li    r10,0
+    ori   r10,r10,0x8000    /* MSR_EE */
+    andc  r11,r11,r10
     mtsrr0 r12
     mtsrr1 r11
     rfid
 
 /* i64 hcall_out(u64 out[6], u64 opcode, u64 a1..a6): sc 1 with r3 = opcode, r4..r9 = args;
- * returns r3 and stores r4..r9 into out. The out pointer is kept in the ELFv2 red zone. */
+ * returns r3 and stores r4..r9 into out. The out pointer is kept in the ELFv2 red zone.
+ * CR2-CR4 are non-volatile in ELFv2 and PAPR does not promise to preserve CR, so the
+ * whole CR is saved in the caller's CR save word and restored, as Linux's hvCall.S does. */
     .text
     .globl hcall_out
 hcall_out:
+    mfcr  r0
+    stw   r0,8(r1)
     std   r3,-8(r1)
     mr    r3,r4
     mr    r4,r5
@@ -112,4 +120,6 @@ hcall_out:
     std   r7,24(r12)
     std   r8,32(r12)
     std   r9,40(r12)
+    lwz   r0,8(r1)
+    mtcrf 0xff,r0
     blr

@@ -25,18 +25,25 @@ fn put(bytes: &[u8]) {
     }
 }
 
-/// A line being formatted; longer lines are cut at the buffer size.
+/// Longest line printed; a longer one is cut and marked with `~` so that the host sees
+/// a malformed line rather than two merged ones.
+const LINE_MAX: usize = 511;
+
+/// A line being formatted (one byte is kept for the newline).
 struct Line {
-    buf: [u8; 256],
+    buf: [u8; LINE_MAX + 1],
     len: usize,
+    cut: bool,
 }
 
 impl Write for Line {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for &b in s.as_bytes() {
-            if let Some(slot) = self.buf.get_mut(self.len) {
-                *slot = b;
+            if self.len < LINE_MAX {
+                self.buf[self.len] = b;
                 self.len += 1;
+            } else {
+                self.cut = true;
             }
         }
         Ok(())
@@ -46,11 +53,16 @@ impl Write for Line {
 /// Prints one whole line atomically with respect to other CPUs.
 pub fn line(args: fmt::Arguments<'_>) {
     let mut l = Line {
-        buf: [0; 256],
+        buf: [0; LINE_MAX + 1],
         len: 0,
+        cut: false,
     };
     let _ = l.write_fmt(args);
-    let _ = l.write_str("\n");
+    if l.cut {
+        l.buf[LINE_MAX - 1] = b'~';
+    }
+    l.buf[l.len] = b'\n';
+    l.len += 1;
     while LOCK
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()

@@ -18,8 +18,11 @@ extern "C" {
 
 /// Issues hcall `opcode` with six arguments; returns r3 and fills `out` with r4..r9.
 pub fn hcall_raw(out: &mut [u64; 6], opcode: u64, a: [u64; 6]) -> i64 {
-    // SAFETY: hcall_out (start.S) only reads its register arguments, performs `sc 1` and
-    // stores six doublewords through `out`, which is a valid exclusive reference.
+    // SAFETY: hcall_out (start.S) follows the ELFv2 ABI (it preserves CR and every
+    // non-volatile register), performs `sc 1` and stores six doublewords through `out`,
+    // a valid exclusive reference. During the hcall the hypervisor may write guest memory
+    // the arguments name (the RTAS buffer, a VPA); the callers pass only addresses of
+    // memory no Rust reference points into, and read it back with volatile accesses.
     unsafe { hcall_out(out, opcode, a[0], a[1], a[2], a[3], a[4], a[5]) }
 }
 

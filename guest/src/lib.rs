@@ -23,6 +23,7 @@ extern crate alloc;
 mod console;
 mod heap;
 mod hv;
+mod lppaca;
 mod mem;
 mod rtas;
 mod run;

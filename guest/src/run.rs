@@ -12,6 +12,7 @@ use percpu::{boot, PlanConfig, Strategy, StructureKind};
 use phys::{PhysAddr, PhysSize};
 
 use crate::hv::SystemHypervisor;
+use crate::lppaca::LiveLppaca;
 use crate::rtas;
 
 /// The guest has 16 stacks (guest.ld), so it drives at most 16 CPUs.
@@ -90,6 +91,13 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
         topo.memory.len(),
         topo.rma_size.as_u64()
     );
+    if let Some(c) = topo.cpus.iter().find(|c| c.hw_id as usize >= MAX_CPUS) {
+        // start.S indexes the secondaries' stacks by hardware id.
+        return Err(format!(
+            "CPU {} has hardware id {}; the guest has stacks for ids below {MAX_CPUS}",
+            c.logical_id, c.hw_id
+        ));
+    }
     if topo.cpus.len() > MAX_CPUS {
         return Err(format!(
             "{} CPUs; the guest drives at most {MAX_CPUS}",
@@ -162,8 +170,17 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
             )
             .map_err(|e| format!("CPU {id}: DTL buffer: {e}"))?;
         paca.dispatch_log = Some(dtl);
+        // The IRQ stacks are the structures the series made node-local that are not
+        // bound by the RMA (only by the bolted segment), so they show locality on QEMU,
+        // whose RMA is node 0's memory.
+        let stack = |kind| {
+            placement
+                .find(id, kind)
+                .map(|a| a.addr.as_u64())
+                .ok_or(format!("CPU {id}: no {kind:?} planned"))
+        };
         nb!(
-            "plan cpu={id} hw={} node={} paca={:#x} paca_node={} lppaca={:#x} lppaca_node={} lppaca_outcome=\"{}\" slb={:#x} slb_node={} dtl={:#x}",
+            "plan cpu={id} hw={} node={} paca={:#x} paca_node={} lppaca={:#x} lppaca_node={} lppaca_outcome=\"{}\" slb={:#x} slb_node={} dtl={:#x} hardirq={:#x} softirq={:#x}",
             cpu.hw_id,
             // Linux's numa_setup_cpu maps a CPU without valid associativity to the
             // first online node; percpu places by that mapping.
@@ -175,7 +192,9 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
             lp.outcome,
             slb.addr.as_u64(),
             slb.memory_node.map_or(-1, |n| i64::from(n.get())),
-            dtl.as_u64()
+            dtl.as_u64(),
+            stack(StructureKind::HardirqStack)?,
+            stack(StructureKind::SoftirqStack)?
         );
         write_lppaca(lp.addr.as_u64(), if broken_lppaca { 0x100 } else { 0x400 });
         // SAFETY: planned SLB shadow (reserved in memblock, below the RMA).
@@ -195,11 +214,11 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     // Registration, boot CPU on behalf of every CPU, in Linux's order per CPU.
     for paca in &pacas {
         let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
-        // SAFETY: the planned lppaca, 1 KiB aligned (so aligned for Lppaca), reserved in
-        // memblock; the hypervisor writes only its own fields, during hcalls and dispatch.
-        let lppaca = unsafe { &mut *(addr as *mut Lppaca) };
-        let out =
-            vpa_init(&mut hv, paca, lppaca, &features).map_err(|e| format!("vpa_init: {e}"))?;
+        // SAFETY: the planned lppaca: 1 KiB reserved in memblock for it, below the RMA,
+        // never referenced by a Rust reference.
+        let mut lppaca = unsafe { LiveLppaca::new(addr) };
+        let out = vpa_init(&mut hv, paca, &mut lppaca, &features)
+            .map_err(|e| format!("vpa_init: {e}"))?;
         if out.vpa.is_success() {
             if let Some(slot) = LPPACA_OF.get(paca.hw_cpu_id as usize) {
                 slot.store(addr, Ordering::Release);
@@ -238,12 +257,12 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     let before = hv.vpa_calls;
     for paca in &pacas {
         let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
-        // SAFETY: as above; only read.
-        let lppaca = unsafe { &*(addr as *const Lppaca) };
+        // SAFETY: as above.
+        let lppaca = unsafe { LiveLppaca::new(addr) };
         kexec_cpu_down(
             &mut hv,
             &paca.kexec_copy(),
-            lppaca,
+            &lppaca,
             features.splpar,
             true,
             CrashPolicy::NoHcalls,
@@ -255,12 +274,12 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     hv.case = "kexec";
     for paca in &pacas {
         let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
-        // SAFETY: as above; only read.
-        let lppaca = unsafe { &*(addr as *const Lppaca) };
+        // SAFETY: as above.
+        let lppaca = unsafe { LiveLppaca::new(addr) };
         let calls = kexec_cpu_down(
             &mut hv,
             &paca.kexec_copy(),
-            lppaca,
+            &lppaca,
             features.splpar,
             false,
             CrashPolicy::Deregister,
@@ -318,12 +337,12 @@ fn negative_cases(
     reg(hv, "slb_before_vpa", VpaSubfunction::RegisterSlb, p, slb);
     let addr = last.lppaca_ptr.ok_or("no lppaca")?.as_u64();
     // SAFETY: the planned lppaca of this CPU, as in boot_cpu.
-    let lppaca = unsafe { &mut *(addr as *mut Lppaca) };
+    let mut lppaca = unsafe { LiveLppaca::new(addr) };
     hv.case = "reinit";
     // Registering the DTL again needs its length word again (entries overwrite it).
     // SAFETY: the planned DTL buffer, below the RMA.
     unsafe { poke(dtl + 4, &(DTL_BYTES as u32).to_be_bytes()) };
-    vpa_init(hv, last, lppaca, features).map_err(|e| alloc::format!("vpa_init: {e}"))?;
+    vpa_init(hv, last, &mut lppaca, features).map_err(|e| alloc::format!("vpa_init: {e}"))?;
     Ok(())
 }
 
@@ -341,16 +360,9 @@ pub fn secondary(hw_id: u64) {
     if addr == 0 {
         nb!("cpu {hw_id} no-vpa");
     } else {
-        // SAFETY: this CPU's registered lppaca (below the RMA); hypervisor-written fields
-        // are read volatile.
-        let (status, yc) = unsafe {
-            let status = core::ptr::read_volatile((addr + 9) as *const u8);
-            let at = addr + core::mem::offset_of!(Lppaca, yield_count) as u64;
-            (
-                status,
-                u32::from_be_bytes(core::ptr::read_volatile(at as *const [u8; 4])),
-            )
-        };
+        // SAFETY: this CPU's registered lppaca, below the RMA, never referenced.
+        let lp = unsafe { LiveLppaca::new(addr) };
+        let (status, yc) = (lp.old_status(), lp.yield_count());
         let home = hv.hcall(Opcode::H_HOME_NODE_ASSOCIATIVITY, &[1, hw_id]);
         nb!(
             "cpu {hw_id} lppaca={addr:#x} status={status:#x} yield={yc} home_rc={} home={:#x},{:#x}",

@@ -81,6 +81,50 @@ pub struct GuestFeatures {
     pub dtl_mask: u8,
 }
 
+/// The lppaca fields the guest-side paths read or write.
+///
+/// A registered VPA is shared with the hypervisor, which writes its own fields
+/// (`yield_count`, `__old_status`, ...) during hcalls and, on other CPUs, at any time.
+/// Holding a Rust `&`/`&mut Lppaca` over such live memory would promise the compiler
+/// that nothing else writes it, so a guest implements this trait over a raw pointer with
+/// volatile accesses instead. [`Lppaca`] itself implements it for values owned by Rust
+/// (tests, models, a not-yet-registered area).
+pub trait LppacaAccess {
+    /// Writes `vmxregs_in_use`.
+    fn set_vmxregs_in_use(&mut self, value: u8);
+    /// Writes `ebb_regs_in_use`.
+    fn set_ebb_regs_in_use(&mut self, value: u8);
+    /// Writes `dtl_idx`.
+    fn set_dtl_idx(&mut self, value: u64);
+    /// Writes `dtl_enable_mask`.
+    fn set_dtl_enable_mask(&mut self, value: u8);
+    /// Reads `dtl_enable_mask`.
+    fn dtl_enable_mask(&self) -> u8;
+    /// Reads `vphn_assoc_counts`.
+    fn vphn_assoc_counts(&self) -> [u8; 8];
+}
+
+impl LppacaAccess for Lppaca {
+    fn set_vmxregs_in_use(&mut self, value: u8) {
+        self.vmxregs_in_use = value;
+    }
+    fn set_ebb_regs_in_use(&mut self, value: u8) {
+        self.ebb_regs_in_use = value;
+    }
+    fn set_dtl_idx(&mut self, value: u64) {
+        self.dtl_idx = value.into();
+    }
+    fn set_dtl_enable_mask(&mut self, value: u8) {
+        self.dtl_enable_mask = value;
+    }
+    fn dtl_enable_mask(&self) -> u8 {
+        self.dtl_enable_mask
+    }
+    fn vphn_assoc_counts(&self) -> [u8; 8] {
+        self.vphn_assoc_counts
+    }
+}
+
 /// Why the guest path refused to run: Linux would dereference a NULL pointer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VpaError {
@@ -140,20 +184,20 @@ pub struct VpaInitOutcome {
 /// `size` field the hypervisor reads), the SLB shadow
 /// ([`papr::SlbShadow::linux_init`]) and, for the DTL, the buffer length
 /// (`DISPATCH_LOG_BYTES`, big-endian at offset 4) that `register_dtl_buffer` stores.
-pub fn vpa_init<H: Hypervisor + ?Sized>(
+pub fn vpa_init<H: Hypervisor + ?Sized, L: LppacaAccess + ?Sized>(
     hv: &mut H,
     paca: &Paca,
-    lppaca: &mut Lppaca,
+    lppaca: &mut L,
     features: &GuestFeatures,
 ) -> Result<VpaInitOutcome, VpaError> {
     let cpu = paca.paca_index;
     let lp_addr = paca.lppaca_ptr.ok_or(VpaError::NoLppaca { cpu })?;
     let proc_no = u64::from(paca.hw_cpu_id);
     if features.altivec {
-        lppaca.vmxregs_in_use = 1;
+        lppaca.set_vmxregs_in_use(1);
     }
     if features.arch_207s {
-        lppaca.ebb_regs_in_use = 1;
+        lppaca.set_ebb_regs_in_use(1);
     }
     let vpa = hv.register_vpa(VpaSubfunction::RegisterVpa, proc_no, lp_addr.as_u64());
     let mut out = VpaInitOutcome {
@@ -169,9 +213,9 @@ pub fn vpa_init<H: Hypervisor + ?Sized>(
         out.slb_shadow = Some(hv.register_vpa(VpaSubfunction::RegisterSlb, proc_no, slb.as_u64()));
     }
     if let (Some(dtl), true) = (paca.dispatch_log, features.dtl_mask != 0) {
-        lppaca.dtl_idx = 0.into();
+        lppaca.set_dtl_idx(0);
         out.dtl = Some(hv.register_vpa(VpaSubfunction::RegisterDtl, proc_no, dtl.as_u64()));
-        lppaca.dtl_enable_mask = features.dtl_mask;
+        lppaca.set_dtl_enable_mask(features.dtl_mask);
     }
     Ok(out)
 }
@@ -201,10 +245,10 @@ impl CrashPolicy {
 /// unless crashing under [`CrashPolicy::NoHcalls`], deregister the DTL (only if the
 /// lppaca's `dtl_enable_mask` is set), then the SLB shadow, then the VPA. Failures are
 /// only logged by Linux; every call is made regardless. Returns the calls and results.
-pub fn kexec_cpu_down<H: Hypervisor + ?Sized>(
+pub fn kexec_cpu_down<H: Hypervisor + ?Sized, L: LppacaAccess + ?Sized>(
     hv: &mut H,
     paca: &Paca,
-    lppaca: &Lppaca,
+    lppaca: &L,
     splpar: bool,
     crash_shutdown: bool,
     policy: CrashPolicy,
@@ -214,7 +258,7 @@ pub fn kexec_cpu_down<H: Hypervisor + ?Sized>(
         return calls;
     }
     let proc_no = u64::from(paca.hw_cpu_id);
-    if lppaca.dtl_enable_mask != 0 {
+    if lppaca.dtl_enable_mask() != 0 {
         calls.push((
             VpaSubfunction::DeregisterDtl,
             hv.register_vpa(VpaSubfunction::DeregisterDtl, proc_no, 0),
@@ -248,11 +292,11 @@ impl VphnCounters {
     /// `depth` (`distance_ref_points_depth`) counters of its lppaca. `lppaca_of(cpu)`
     /// gives the CPU's lppaca; a possible CPU without one is an error (Linux would
     /// dereference NULL). `threads_per_core` is used to mark whole cores as changed.
-    pub fn setup<'l>(
+    pub fn setup<'l, L: LppacaAccess + ?Sized + 'l>(
         possible: &[bool],
         depth: usize,
         threads_per_core: u32,
-        mut lppaca_of: impl FnMut(u32) -> Option<&'l Lppaca>,
+        mut lppaca_of: impl FnMut(u32) -> Option<&'l L>,
     ) -> Result<Self, VpaError> {
         if depth > 8 {
             return Err(VpaError::TooManyLevels { depth });
@@ -261,7 +305,7 @@ impl VphnCounters {
         for (cpu, _) in possible.iter().enumerate().filter(|(_, p)| **p) {
             let cpu32 = cpu as u32;
             let lp = lppaca_of(cpu32).ok_or(VpaError::NoLppaca { cpu: cpu32 })?;
-            saved[cpu][..depth].copy_from_slice(&lp.vphn_assoc_counts[..depth]);
+            saved[cpu][..depth].copy_from_slice(&lp.vphn_assoc_counts()[..depth]);
         }
         Ok(Self {
             depth,
@@ -278,9 +322,9 @@ impl VphnCounters {
     /// core's last thread (so the siblings' counters are not re-read this round, as in
     /// Linux). The mask accumulates until [`VphnCounters::clear_changes`]. Returns the
     /// number of CPUs in the mask (`cpumask_weight`).
-    pub fn update<'l>(
+    pub fn update<'l, L: LppacaAccess + ?Sized + 'l>(
         &mut self,
-        mut lppaca_of: impl FnMut(u32) -> Option<&'l Lppaca>,
+        mut lppaca_of: impl FnMut(u32) -> Option<&'l L>,
     ) -> Result<usize, VpaError> {
         let n = self.possible.len();
         let tpc = self.threads_per_core as usize;
@@ -291,10 +335,11 @@ impl VphnCounters {
                 continue;
             }
             let lp = lppaca_of(cpu as u32).ok_or(VpaError::NoLppaca { cpu: cpu as u32 })?;
+            let counts = lp.vphn_assoc_counts();
             let mut changed = false;
             for i in 0..self.depth {
-                if lp.vphn_assoc_counts[i] != self.saved[cpu][i] {
-                    self.saved[cpu][i] = lp.vphn_assoc_counts[i];
+                if counts[i] != self.saved[cpu][i] {
+                    self.saved[cpu][i] = counts[i];
                     changed = true;
                 }
             }
