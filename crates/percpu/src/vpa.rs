@@ -337,9 +337,9 @@ impl VphnCounters {
             let lp = lppaca_of(cpu as u32).ok_or(VpaError::NoLppaca { cpu: cpu as u32 })?;
             let counts = lp.vphn_assoc_counts();
             let mut changed = false;
-            for i in 0..self.depth {
-                if counts[i] != self.saved[cpu][i] {
-                    self.saved[cpu][i] = counts[i];
+            for (saved, now) in self.saved[cpu].iter_mut().zip(counts).take(self.depth) {
+                if *saved != now {
+                    *saved = now;
                     changed = true;
                 }
             }
