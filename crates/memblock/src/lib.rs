@@ -1,5 +1,268 @@
-//! Linux-compatible memblock early allocator (mm/memblock.c semantics).
+//! Linux-compatible memblock early allocator (Linux 6.1 `mm/memblock.c` semantics).
 //!
-//! Not implemented yet: this crate is a placeholder for issue 3 and exports nothing.
+//! memblock is the allocator Linux uses before the page allocator exists. It keeps two
+//! sorted arrays of regions: `memory` (what RAM exists, with its NUMA node and
+//! attributes) and `reserved` (what is taken: the kernel image, firmware areas and every
+//! early allocation). Free memory is never stored; it is computed as memory minus
+//! reserved whenever an allocation walks it, top-down by default. [`Memblock`]
+//! reproduces that model operation for operation: the same two-pass insertion and
+//! merging of compatible neighbours, the same splitting when a range is removed or
+//! re-tagged, the same search order and node fallback when allocating, and the same
+//! growth of a full array (Linux's `memblock_double_array`, which allocates the bigger
+//! array *from memblock itself* and reserves it, so it shows up in the reserved list).
+//! A caller who replays the kernel's boot-time calls therefore gets the addresses the
+//! kernel would get.
+//!
+//! The implementation differs from Linux only in cost: positions are found by binary
+//! search instead of linear scans, so an operation costs `O(log n)` comparisons plus one
+//! `memmove` of the array tail, where Linux walks the whole array.
+//!
+//! ```
+//! use memblock::{AllocLimit, Memblock, RegionFlags};
+//! use phys::{NodeId, PhysAddr, PhysSize};
+//!
+//! let gib = |n: u64| n << 30;
+//! let mut mb = Memblock::new();
+//! let node1 = NodeId::new(1);
+//! mb.add_node(PhysAddr::new(0), PhysSize::new(gib(2)), NodeId::new(0), RegionFlags::NONE)
+//!     .unwrap();
+//! mb.add_node(PhysAddr::new(gib(2)), PhysSize::new(gib(2)), node1, RegionFlags::NONE)
+//!     .unwrap();
+//! mb.reserve(PhysAddr::new(0), PhysSize::new(0x100_0000)).unwrap(); // kernel image
+//!
+//! // Top-down, node-local: the last 64 KiB of node 1.
+//! let a = mb
+//!     .alloc_try_nid(PhysSize::new(0x1_0000), 0x1_0000, PhysAddr::ZERO, AllocLimit::Accessible, node1)
+//!     .unwrap();
+//! assert_eq!(a, PhysAddr::new(gib(4) - 0x1_0000));
+//! assert!(mb.is_region_reserved(a, PhysSize::new(1)));
+//! assert_eq!(mb.reserved().len(), 2);
+//! ```
+//!
+//! # Node ids
+//!
+//! Linux stores a node id in every region. [`Region::nid`] is `Some(node)` for a real
+//! node and `None` for the value Linux's `memblock_add` and `memblock_reserve` store,
+//! `MAX_NUMNODES` (256 on ppc64, [`NodeId::MAX_NUMNODES`]); [`Region::linux_nid`] gives
+//! the number as Linux stores it. Linux could in principle also store `NUMA_NO_NODE`
+//! (-1) through `memblock_add_node(.., NUMA_NO_NODE, ..)`; no ppc64 boot path does, and
+//! here `add_node(.., None, ..)` stores `MAX_NUMNODES` like `memblock_add`.
+//!
+//! # Features
+//!
+//! `alloc` (on by default) lets the region arrays grow past their initial capacity as
+//! Linux's do, and provides the [`replay`] language and the [`trace`] benchmark. Without
+//! it the crate still works on fixed arrays of Linux's initial 128 entries; an operation
+//! that would need more fails with [`Error::NoMemory`], as Linux does before
+//! `memblock_allow_resize()`.
+//!
+//! # Where this crate knowingly differs from Linux
+//!
+//! * A failed operation changes nothing. Linux can leave a grown array behind when an
+//!   operation needs two doublings and the second fails; here the state is rolled back.
+//! * Mirrored memory is not modelled (`choose_memblock_flags()` is always
+//!   `MEMBLOCK_NONE`, as on every system without `kernelcore=mirror`).
+//! * Arrays are never in slab memory: every growth is memblock-allocated, as before
+//!   `slab_is_available()`.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+use core::fmt;
+
+pub use phys::{NodeId, PhysAddr, PhysSize};
+
+mod iter;
+mod memblock;
+mod store;
+
+#[cfg(feature = "alloc")]
+pub mod replay;
+#[cfg(feature = "alloc")]
+pub mod trace;
+
+pub use iter::FreeRanges;
+pub use memblock::Memblock;
+
+/// Size in bytes of Linux's `struct memblock_region` on a 64-bit kernel with
+/// `CONFIG_NUMA` (base, size, flags, nid: 8 + 8 + 4 + 4). It decides how big the array
+/// that `memblock_double_array` allocates is.
+pub const REGION_RECORD_SIZE: u64 = 24;
+
+/// Linux's `INIT_MEMBLOCK_REGIONS`: the initial capacity of each region array.
+pub const INIT_MEMBLOCK_REGIONS: usize = 128;
+
+bitflags::bitflags! {
+    /// Attributes of a memory region (Linux's `enum memblock_flags`, same bit values).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct RegionFlags: u32 {
+        /// `MEMBLOCK_HOTPLUG`: firmware says the range may be hot-removed; skipped by
+        /// allocations while movable-node is set.
+        const HOTPLUG = 0x1;
+        /// `MEMBLOCK_MIRROR`: mirrored memory.
+        const MIRROR = 0x2;
+        /// `MEMBLOCK_NOMAP`: not in the kernel's direct map; never allocated from.
+        const NOMAP = 0x4;
+        /// `MEMBLOCK_DRIVER_MANAGED`: added by a driver; never allocated from.
+        const DRIVER_MANAGED = 0x8;
+    }
+}
+
+impl RegionFlags {
+    /// `MEMBLOCK_NONE`.
+    pub const NONE: Self = Self::empty();
+}
+
+/// One region of the `memory` or `reserved` array (Linux's `struct memblock_region`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Region {
+    /// First byte.
+    pub base: PhysAddr,
+    /// Length; never zero in a [`Memblock`] array.
+    pub size: PhysSize,
+    /// Attributes.
+    pub flags: RegionFlags,
+    /// Node, or `None` for Linux's `MAX_NUMNODES` ("no node"); see the crate docs.
+    pub nid: Option<NodeId>,
+}
+
+impl Region {
+    #[cfg(not(feature = "alloc"))]
+    pub(crate) const EMPTY: Self = Self {
+        base: PhysAddr::ZERO,
+        size: PhysSize::ZERO,
+        flags: RegionFlags::NONE,
+        nid: None,
+    };
+
+    /// One past the last byte. Regions in a [`Memblock`] never pass the top of the
+    /// address space (Linux's `memblock_cap_size` trims them), so this does not clamp
+    /// for them.
+    pub const fn end(&self) -> PhysAddr {
+        self.base.saturating_add(self.size)
+    }
+
+    /// The node id as Linux stores it in `memblock_region.nid`: the node number, or
+    /// `MAX_NUMNODES` (256) for `None`.
+    pub const fn linux_nid(&self) -> u32 {
+        match self.nid {
+            Some(n) => n.get(),
+            None => NodeId::MAX_NUMNODES,
+        }
+    }
+}
+
+/// The upper end of an allocation request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocLimit {
+    /// `MEMBLOCK_ALLOC_ACCESSIBLE`: the current limit ([`Memblock::set_current_limit`]).
+    Accessible,
+    /// `MEMBLOCK_ALLOC_ANYWHERE`: no limit (`~0`). [`Memblock::alloc_try_nid`] still
+    /// clamps it to the current limit, as `memblock_alloc_internal` does.
+    Anywhere,
+    /// An explicit end address. As in Linux, 0 and 1 (the raw values of
+    /// `MEMBLOCK_ALLOC_ACCESSIBLE` and `MEMBLOCK_ALLOC_NOLEAKTRACE`) mean the current
+    /// limit, and `~0` means anywhere.
+    Addr(PhysAddr),
+}
+
+impl AllocLimit {
+    /// The `phys_addr_t` Linux passes for this limit.
+    pub const fn raw(self) -> u64 {
+        match self {
+            Self::Accessible => 0,
+            Self::Anywhere => u64::MAX,
+            Self::Addr(a) => a.as_u64(),
+        }
+    }
+}
+
+/// Tunables; [`Config::default`] is Linux ppc64 (64 KiB pages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `PAGE_SIZE`: the lowest address an allocation may return, and the alignment and
+    /// size granule of grown region arrays. Rounded up to a power of two.
+    pub page_size: u64,
+    /// Initial capacity of each region array (`INIT_MEMBLOCK_REGIONS`); at least 1.
+    /// Without the `alloc` feature at most [`INIT_MEMBLOCK_REGIONS`].
+    pub initial_regions: usize,
+    /// `SMP_CACHE_BYTES`, the alignment used when an allocation asks for alignment 0
+    /// (128 on ppc64).
+    pub smp_cache_bytes: u64,
+    /// Whether full arrays may grow (`memblock_allow_resize()` has run, as it has on
+    /// ppc64 once `early_init_devtree` is done). Growth also needs the `alloc` feature.
+    pub allow_resize: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            page_size: 0x1_0000,
+            initial_regions: INIT_MEMBLOCK_REGIONS,
+            smp_cache_bytes: 128,
+            allow_resize: true,
+        }
+    }
+}
+
+/// Which region array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArrayKind {
+    /// `memblock.memory`.
+    Memory,
+    /// `memblock.reserved`.
+    Reserved,
+}
+
+impl fmt::Display for ArrayKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Memory => "memory",
+            Self::Reserved => "reserved",
+        })
+    }
+}
+
+/// Why a region operation failed. The state is unchanged after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// Linux's `-ENOMEM`: the array is full and could not grow (growth not allowed, no
+    /// free memory for a bigger array, or no heap).
+    NoMemory {
+        /// The array that was full.
+        array: ArrayKind,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoMemory { array } => {
+                write!(f, "the {array} region array is full and cannot grow")
+            }
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Why an allocation failed (Linux returns 0). Nothing was reserved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocError {
+    /// No free range fits the request on the node, nor on any node when fallback was
+    /// allowed; or the reserved array could not grow to record the allocation.
+    NoFit,
+}
+
+impl fmt::Display for AllocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoFit => f.write_str("no free memory range fits the allocation"),
+        }
+    }
+}
+
+impl core::error::Error for AllocError {}

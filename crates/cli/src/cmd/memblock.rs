@@ -1,14 +1,113 @@
-//! `numaboot memblock ...`.
+//! `numaboot memblock ...`: replay a trace of memblock operations, or benchmark the
+//! allocator on a boot-like trace.
 
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
+use anyhow::Context;
 use clap::Subcommand;
+use memblock::trace::BootTrace;
 
 /// The `memblock` subcommands.
 #[derive(Subcommand)]
-pub enum MemblockCommand {}
+pub enum MemblockCommand {
+    /// Replay memblock operations, one per line, and print the resulting state.
+    ///
+    /// Operations: add BASE SIZE [NID], reserve|remove|free|hotplug|clear_hotplug|nomap|
+    /// clear_nomap BASE SIZE, set_node BASE SIZE NID, limit ADDR, bottom_up 0|1,
+    /// movable 0|1, alloc SIZE ALIGN START END NID EXACT, alloc_try_nid SIZE ALIGN MIN
+    /// MAX NID, dump. A dump is implied at the end.
+    Replay {
+        /// The script; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Time the boot-like trace (per-CPU allocations on a large NUMA machine, then frees
+    /// for CPUs that are not possible) and print operations per second.
+    Bench {
+        /// Number of CPUs.
+        #[arg(long, default_value_t = 8192)]
+        cpus: u32,
+        /// Number of NUMA nodes (at most 256).
+        #[arg(long, default_value_t = 256)]
+        nodes: u32,
+        /// How many times to run the trace; the best run is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+    },
+}
 
 /// Runs a `memblock` subcommand.
 pub fn run(cmd: MemblockCommand) -> anyhow::Result<ExitCode> {
-    match cmd {}
+    match cmd {
+        MemblockCommand::Replay { file } => replay(&file),
+        MemblockCommand::Bench { cpus, nodes, runs } => bench(cpus, nodes, runs),
+    }
+}
+
+fn replay(file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let mut script = String::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut script)
+            .context("reading standard input")?;
+    } else {
+        script =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    match memblock::replay::run(&script) {
+        Ok(out) => {
+            stdout.write_all(out.as_bytes())?;
+            stdout.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((out, err)) => {
+            stdout.write_all(out.as_bytes())?;
+            stdout.flush()?;
+            eprintln!("{err}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn bench(cpus: u32, nodes: u32, runs: u32) -> anyhow::Result<ExitCode> {
+    if nodes == 0 || nodes > phys::NodeId::MAX_NUMNODES {
+        anyhow::bail!("--nodes must be 1..=256");
+    }
+    if cpus == 0 {
+        anyhow::bail!("--cpus must be at least 1");
+    }
+    let trace = BootTrace {
+        cpus,
+        nodes,
+        ..BootTrace::default()
+    };
+    let base = trace.setup();
+    let mut best = f64::INFINITY;
+    let mut stats = None;
+    for _ in 0..runs.max(1) {
+        let mut mb = base.clone();
+        let t = Instant::now();
+        let s = trace.run(&mut mb);
+        best = best.min(t.elapsed().as_secs_f64());
+        stats = Some(s);
+    }
+    let Some(s) = stats else {
+        anyhow::bail!("no run");
+    };
+    let ops = s.ops();
+    println!("trace: {cpus} CPUs on {nodes} nodes, 4 allocations per CPU, frees for every 4th CPU");
+    println!(
+        "ops: {ops} ({} allocs, {} failed; {} frees)",
+        s.allocs, s.failed_allocs, s.frees
+    );
+    println!("best of {}: {:.3} ms", runs.max(1), best * 1e3);
+    println!("ops/s: {:.0}", ops as f64 / best);
+    println!(
+        "final regions: memory {}, reserved {} (reserved array capacity {})",
+        s.memory_regions, s.reserved_regions, s.reserved_capacity
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,2 @@
+//! Criterion benchmark of the boot-like trace (placeholder).
+fn main() {}

@@ -1,0 +1,952 @@
+//! The allocator state and its operations, following `mm/memblock.c` function by
+//! function. Internal arithmetic is on raw `u64` (Linux's `phys_addr_t`) so that the
+//! code can be read side by side with the C; the public methods take the typed values.
+
+use crate::iter::FreeRanges;
+use crate::store::Store;
+use crate::{
+    AllocError, AllocLimit, ArrayKind, Config, Error, NodeId, PhysAddr, PhysSize, Region,
+    RegionFlags,
+};
+
+/// One of Linux's `struct memblock_type`.
+#[derive(Clone, Debug, Default)]
+struct RegionArray {
+    regions: Store,
+    /// `type->max`: the capacity Linux's array has. It decides when the array doubles.
+    max: usize,
+    /// `type->total_size`.
+    total_size: u64,
+    /// Where Linux's array lives when memblock allocated it; `None` for the static
+    /// initial array (`memblock_*_init_regions`), which is never freed.
+    location: Option<u64>,
+}
+
+impl RegionArray {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            ..Self::default()
+        }
+    }
+
+    fn regions(&self) -> &[Region] {
+        self.regions.as_slice()
+    }
+
+    /// `type->cnt`: Linux keeps one zero-sized dummy entry in an empty array.
+    fn cnt(&self) -> usize {
+        self.regions().len().max(1)
+    }
+
+    /// Index of the first region that ends above `addr`: where Linux's loops stop
+    /// `continue`-ing past regions with `rend <= base`.
+    fn first_ending_after(&self, addr: u64) -> usize {
+        self.regions().partition_point(|r| r.end().as_u64() <= addr)
+    }
+
+    fn insert(&mut self, kind: ArrayKind, idx: usize, r: Region) -> Result<(), Error> {
+        if !self.regions.insert(idx, r) {
+            return Err(Error::NoMemory { array: kind });
+        }
+        self.total_size = self.total_size.saturating_add(r.size.as_u64());
+        Ok(())
+    }
+
+    fn get(&self, idx: usize) -> Option<Region> {
+        self.regions().get(idx).copied()
+    }
+
+    fn set(&mut self, idx: usize, r: Region) {
+        if let Some(slot) = self.regions.as_mut_slice().get_mut(idx) {
+            *slot = r;
+        }
+    }
+
+    /// `memblock_merge_regions`, restricted to the pairs `(i, i + 1)` for `lo <= i <=
+    /// hi`. Every operation leaves the array fully merged, so only the neighbourhood of
+    /// what it changed can merge, and merging that window gives what Linux's whole-array
+    /// scan gives.
+    fn merge(&mut self, lo: usize, mut hi: usize) {
+        let mut i = lo;
+        while i <= hi {
+            let (Some(this), Some(next)) = (self.get(i), self.get(i + 1)) else {
+                return;
+            };
+            if this.end() != next.base || this.nid != next.nid || this.flags != next.flags {
+                i += 1;
+                continue;
+            }
+            self.set(
+                i,
+                Region {
+                    size: this.size.saturating_add(next.size),
+                    ..this
+                },
+            );
+            self.regions.remove_range(i + 1, i + 2);
+            hi = hi.saturating_sub(1);
+        }
+    }
+}
+
+/// Everything an operation can change, kept so that a failing operation can be undone.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug)]
+struct Snapshot {
+    memory: RegionArray,
+    reserved: RegionArray,
+}
+
+/// The memblock allocator: Linux's `struct memblock` plus its global switches.
+///
+/// See the crate documentation for the model. All methods follow the Linux function
+/// named in their documentation; a method that fails leaves the state unchanged.
+#[derive(Clone, Debug)]
+pub struct Memblock {
+    memory: RegionArray,
+    reserved: RegionArray,
+    bottom_up: bool,
+    current_limit: u64,
+    movable_node: bool,
+    config: Config,
+    /// Taken by the first array growth of a public operation (growth is the only step
+    /// that can fail after something changed).
+    #[cfg(feature = "alloc")]
+    snapshot: Option<Snapshot>,
+}
+
+impl Default for Memblock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `memblock_cap_size`: trims `size` so that `base + size` does not pass `PHYS_ADDR_MAX`.
+fn cap_size(base: u64, size: u64) -> u64 {
+    size.min(u64::MAX - base)
+}
+
+/// Linux's `round_up` (mask arithmetic, wrapping like C for a power-of-two `align`).
+fn round_up(x: u64, align: u64) -> u64 {
+    (x.wrapping_sub(1) | align.wrapping_sub(1)).wrapping_add(1)
+}
+
+/// Linux's `round_down`.
+fn round_down(x: u64, align: u64) -> u64 {
+    x & !align.wrapping_sub(1)
+}
+
+impl Memblock {
+    /// An empty memblock with Linux's defaults: 128 regions per array, 64 KiB pages,
+    /// top-down, current limit `MEMBLOCK_ALLOC_ANYWHERE`, movable-node off.
+    pub fn new() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// An empty memblock with the given tunables. Out-of-range values are corrected as
+    /// [`Config`] documents (page size rounded up to a power of two, at least one region
+    /// per array).
+    pub fn with_config(config: Config) -> Self {
+        let page_size = config
+            .page_size
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 63);
+        let initial = config.initial_regions.max(1);
+        #[cfg(not(feature = "alloc"))]
+        let initial = initial.min(crate::store::CAPACITY);
+        let config = Config {
+            page_size,
+            initial_regions: initial,
+            smp_cache_bytes: config.smp_cache_bytes.max(1),
+            allow_resize: config.allow_resize,
+        };
+        Self {
+            memory: RegionArray::new(initial),
+            reserved: RegionArray::new(initial),
+            bottom_up: false,
+            current_limit: u64::MAX,
+            movable_node: false,
+            config,
+            #[cfg(feature = "alloc")]
+            snapshot: None,
+        }
+    }
+
+    /// The tunables in force (after correction).
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    fn arr(&self, kind: ArrayKind) -> &RegionArray {
+        match kind {
+            ArrayKind::Memory => &self.memory,
+            ArrayKind::Reserved => &self.reserved,
+        }
+    }
+
+    fn arr_mut(&mut self, kind: ArrayKind) -> &mut RegionArray {
+        match kind {
+            ArrayKind::Memory => &mut self.memory,
+            ArrayKind::Reserved => &mut self.reserved,
+        }
+    }
+
+    /// Runs one public operation so that a failure leaves no trace.
+    fn guarded<T, E>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, E>) -> Result<T, E> {
+        #[cfg(feature = "alloc")]
+        {
+            self.snapshot = None;
+        }
+        let r = f(self);
+        #[cfg(feature = "alloc")]
+        if let Some(s) = self.snapshot.take() {
+            if r.is_err() {
+                self.memory = s.memory;
+                self.reserved = s.reserved;
+            }
+        }
+        r
+    }
+
+    // ---------------------------------------------------------------- region arrays
+
+    /// The memory regions, sorted by base, disjoint, merged.
+    pub fn memory(&self) -> &[Region] {
+        self.memory.regions()
+    }
+
+    /// The reserved regions, sorted by base, disjoint, merged. Their `nid` is always
+    /// `None` (Linux stores `MAX_NUMNODES`).
+    pub fn reserved(&self) -> &[Region] {
+        self.reserved.regions()
+    }
+
+    /// The capacity Linux's array would have now (`type->max`): 128 until it doubles.
+    pub fn capacity(&self, kind: ArrayKind) -> usize {
+        self.arr(kind).max
+    }
+
+    /// Where the array lives if memblock allocated it by growing (its base address),
+    /// `None` while it is Linux's static initial array.
+    pub fn array_location(&self, kind: ArrayKind) -> Option<PhysAddr> {
+        self.arr(kind).location.map(PhysAddr::new)
+    }
+
+    /// `memblock_phys_mem_size`: total bytes of memory.
+    pub fn phys_mem_size(&self) -> PhysSize {
+        PhysSize::new(self.memory.total_size)
+    }
+
+    /// `memblock_reserved_size`: total bytes reserved.
+    pub fn reserved_size(&self) -> PhysSize {
+        PhysSize::new(self.reserved.total_size)
+    }
+
+    /// `memblock_start_of_DRAM`: base of the lowest memory region (0 if there is none,
+    /// as Linux reads its dummy entry).
+    pub fn start_of_dram(&self) -> PhysAddr {
+        self.memory().first().map_or(PhysAddr::ZERO, |r| r.base)
+    }
+
+    /// `memblock_end_of_DRAM`: end of the highest memory region (0 if there is none).
+    pub fn end_of_dram(&self) -> PhysAddr {
+        self.memory().last().map_or(PhysAddr::ZERO, Region::end)
+    }
+
+    /// `memblock_search` on memory: the region containing `addr`.
+    pub fn memory_region_containing(&self, addr: PhysAddr) -> Option<&Region> {
+        search(self.memory(), addr.as_u64())
+    }
+
+    /// `memblock_is_memory`.
+    pub fn is_memory(&self, addr: PhysAddr) -> bool {
+        search(self.memory(), addr.as_u64()).is_some()
+    }
+
+    /// `memblock_is_reserved`.
+    pub fn is_reserved(&self, addr: PhysAddr) -> bool {
+        search(self.reserved(), addr.as_u64()).is_some()
+    }
+
+    /// `memblock_is_region_memory`: whether `[base, base + size)` (size capped at the top
+    /// of the address space) lies inside one memory region.
+    pub fn is_region_memory(&self, base: PhysAddr, size: PhysSize) -> bool {
+        let (base, size) = (base.as_u64(), size.as_u64());
+        let end = base + cap_size(base, size);
+        search(self.memory(), base).is_some_and(|r| r.end().as_u64() >= end)
+    }
+
+    /// `memblock_is_region_reserved`: whether `[base, base + size)` intersects a reserved
+    /// region. As in Linux, a zero size still counts as intersecting when `base` lies
+    /// strictly inside a reserved region.
+    pub fn is_region_reserved(&self, base: PhysAddr, size: PhysSize) -> bool {
+        let (base, size) = (base.as_u64(), size.as_u64());
+        let end = base + cap_size(base, size);
+        let regions = self.reserved();
+        let i = regions.partition_point(|r| r.end().as_u64() <= base);
+        regions
+            .get(i)
+            .is_some_and(|r| r.base.as_u64() < end && base < r.end().as_u64())
+    }
+
+    // ---------------------------------------------------------------- switches
+
+    /// `memblock_set_current_limit`: the end used for [`AllocLimit::Accessible`].
+    pub fn set_current_limit(&mut self, limit: PhysAddr) {
+        self.current_limit = limit.as_u64();
+    }
+
+    /// `memblock_get_current_limit`.
+    pub fn current_limit(&self) -> PhysAddr {
+        PhysAddr::new(self.current_limit)
+    }
+
+    /// `memblock_set_bottom_up`.
+    pub fn set_bottom_up(&mut self, enable: bool) {
+        self.bottom_up = enable;
+    }
+
+    /// `memblock_bottom_up`.
+    pub fn bottom_up(&self) -> bool {
+        self.bottom_up
+    }
+
+    /// The `movable_node` kernel parameter (`movable_node_is_enabled()`): allocations
+    /// then skip memory marked hotpluggable.
+    pub fn set_movable_node(&mut self, enable: bool) {
+        self.movable_node = enable;
+    }
+
+    /// Whether movable-node is set.
+    pub fn movable_node(&self) -> bool {
+        self.movable_node
+    }
+
+    // ---------------------------------------------------------------- region operations
+
+    /// `memblock_add`: adds memory with no node (`MAX_NUMNODES`) and no flags. Parts that
+    /// are already memory are left as they are.
+    pub fn add(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), Error> {
+        self.add_node(base, size, None, RegionFlags::NONE)
+    }
+
+    /// `memblock_add_node`: adds memory on a node with flags (`None` stores
+    /// `MAX_NUMNODES`, see the crate docs).
+    pub fn add_node(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> Result<(), Error> {
+        self.guarded(|mb| mb.add_range(ArrayKind::Memory, base.as_u64(), size.as_u64(), nid, flags))
+    }
+
+    /// `memblock_remove`: removes memory, splitting regions at the boundaries.
+    pub fn remove(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), Error> {
+        self.guarded(|mb| mb.remove_range(ArrayKind::Memory, base.as_u64(), size.as_u64()))
+    }
+
+    /// `memblock_reserve`. The range need not be memory.
+    pub fn reserve(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), Error> {
+        self.guarded(|mb| {
+            mb.add_range(
+                ArrayKind::Reserved,
+                base.as_u64(),
+                size.as_u64(),
+                None,
+                RegionFlags::NONE,
+            )
+        })
+    }
+
+    /// `memblock_phys_free`: drops a range from the reserved array.
+    pub fn free(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), Error> {
+        self.guarded(|mb| mb.remove_range(ArrayKind::Reserved, base.as_u64(), size.as_u64()))
+    }
+
+    /// `memblock_mark_hotplug`.
+    pub fn mark_hotplug(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), Error> {
+        self.setclr_flag(base, size, true, RegionFlags::HOTPLUG)
+    }
+
+    /// `memblock_clear_hotplug`.
+    pub fn clear_hotplug(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), Error> {
+        self.setclr_flag(base, size, false, RegionFlags::HOTPLUG)
+    }
+
+    /// `memblock_mark_nomap`.
+    pub fn mark_nomap(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), Error> {
+        self.setclr_flag(base, size, true, RegionFlags::NOMAP)
+    }
+
+    /// `memblock_clear_nomap`.
+    pub fn clear_nomap(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), Error> {
+        self.setclr_flag(base, size, false, RegionFlags::NOMAP)
+    }
+
+    /// `memblock_set_node(base, size, &memblock.memory, nid)`: assigns a node to the
+    /// memory in the range, splitting regions at its boundaries.
+    pub fn set_node(&mut self, base: PhysAddr, size: PhysSize, nid: NodeId) -> Result<(), Error> {
+        self.set_node_raw(base, size, Some(nid))
+    }
+
+    /// As [`Memblock::set_node`], but `None` stores `MAX_NUMNODES` (what x86 does to
+    /// reset nodes).
+    pub fn set_node_raw(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: Option<NodeId>,
+    ) -> Result<(), Error> {
+        self.guarded(|mb| {
+            let (s, e) = mb.isolate_range(ArrayKind::Memory, base.as_u64(), size.as_u64())?;
+            for i in s..e {
+                if let Some(r) = mb.memory.get(i) {
+                    mb.memory.set(i, Region { nid, ..r });
+                }
+            }
+            if e > 0 {
+                mb.memory.merge(s.saturating_sub(1), e);
+            }
+            Ok(())
+        })
+    }
+
+    /// `memblock_setclr_flag`.
+    fn setclr_flag(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        set: bool,
+        flag: RegionFlags,
+    ) -> Result<(), Error> {
+        self.guarded(|mb| {
+            let (s, e) = mb.isolate_range(ArrayKind::Memory, base.as_u64(), size.as_u64())?;
+            for i in s..e {
+                if let Some(mut r) = mb.memory.get(i) {
+                    r.flags.set(flag, set);
+                    mb.memory.set(i, r);
+                }
+            }
+            if e > 0 {
+                mb.memory.merge(s.saturating_sub(1), e);
+            }
+            Ok(())
+        })
+    }
+
+    /// `memblock_add_range`: inserts the parts of `[base, base + size)` not yet covered,
+    /// in two passes when the array might overflow (count, grow, insert), then merges.
+    fn add_range(
+        &mut self,
+        kind: ArrayKind,
+        base: u64,
+        size: u64,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> Result<(), Error> {
+        let size = cap_size(base, size);
+        let end = base + size;
+        if size == 0 {
+            return Ok(());
+        }
+        let region = |b: u64, e: u64| Region {
+            base: PhysAddr::new(b),
+            size: PhysSize::new(e - b),
+            flags,
+            nid,
+        };
+        if self.arr(kind).regions().is_empty() {
+            // Linux's special case: the dummy entry is overwritten in place.
+            let a = self.arr_mut(kind);
+            a.insert(kind, 0, region(base, end))?;
+            return Ok(());
+        }
+        let mut insert =
+            self.arr(kind).cnt().saturating_mul(2).saturating_add(1) < self.arr(kind).max;
+        loop {
+            let a = self.arr_mut(kind);
+            let mut b = base;
+            let mut nr_new = 0usize;
+            let first = a.first_ending_after(base);
+            let mut idx = first;
+            while let Some(r) = a.get(idx) {
+                let (rbase, rend) = (r.base.as_u64(), r.end().as_u64());
+                if rbase >= end {
+                    break;
+                }
+                if rend <= b {
+                    idx += 1;
+                    continue;
+                }
+                // @rgn overlaps. If it separates the lower part of new area, insert that
+                // portion.
+                if rbase > b {
+                    nr_new += 1;
+                    if insert {
+                        a.insert(kind, idx, region(b, rbase))?;
+                        idx += 1;
+                    }
+                }
+                b = rend.min(end);
+                idx += 1;
+            }
+            if b < end {
+                nr_new += 1;
+                if insert {
+                    a.insert(kind, idx, region(b, end))?;
+                }
+            }
+            if nr_new == 0 {
+                return Ok(());
+            }
+            if insert {
+                a.merge(first.saturating_sub(1), idx);
+                return Ok(());
+            }
+            while self.arr(kind).cnt().saturating_add(nr_new) > self.arr(kind).max {
+                self.double_array(kind, base, size)?;
+            }
+            insert = true;
+        }
+    }
+
+    /// `memblock_isolate_range`: splits regions crossing `base` or `base + size`, and
+    /// returns the index range of the regions inside (`(0, 0)` if none).
+    fn isolate_range(
+        &mut self,
+        kind: ArrayKind,
+        base: u64,
+        size: u64,
+    ) -> Result<(usize, usize), Error> {
+        let size = cap_size(base, size);
+        let end = base + size;
+        if size == 0 {
+            return Ok((0, 0));
+        }
+        // We'll create at most two more regions.
+        while self.arr(kind).cnt().saturating_add(2) > self.arr(kind).max {
+            self.double_array(kind, base, size)?;
+        }
+        let a = self.arr_mut(kind);
+        let (mut start_rgn, mut end_rgn) = (0, 0);
+        let mut idx = a.first_ending_after(base);
+        while let Some(r) = a.get(idx) {
+            let (rbase, rend) = (r.base.as_u64(), r.end().as_u64());
+            if rbase >= end {
+                break;
+            }
+            if rend <= base {
+                idx += 1;
+                continue;
+            }
+            if rbase < base {
+                // Intersects from below: split, then process the new top half.
+                a.set(
+                    idx,
+                    Region {
+                        base: PhysAddr::new(base),
+                        size: PhysSize::new(rend - base),
+                        ..r
+                    },
+                );
+                a.total_size -= base - rbase;
+                a.insert(
+                    kind,
+                    idx,
+                    Region {
+                        size: PhysSize::new(base - rbase),
+                        ..r
+                    },
+                )?;
+                idx += 1;
+            } else if rend > end {
+                // Intersects from above: split, then redo the new bottom half.
+                a.set(
+                    idx,
+                    Region {
+                        base: PhysAddr::new(end),
+                        size: PhysSize::new(rend - end),
+                        ..r
+                    },
+                );
+                a.total_size -= end - rbase;
+                a.insert(
+                    kind,
+                    idx,
+                    Region {
+                        size: PhysSize::new(end - rbase),
+                        ..r
+                    },
+                )?;
+            } else {
+                if end_rgn == 0 {
+                    start_rgn = idx;
+                }
+                end_rgn = idx + 1;
+                idx += 1;
+            }
+        }
+        Ok((start_rgn, end_rgn))
+    }
+
+    /// `memblock_remove_range`.
+    fn remove_range(&mut self, kind: ArrayKind, base: u64, size: u64) -> Result<(), Error> {
+        let (s, e) = self.isolate_range(kind, base, size)?;
+        let a = self.arr_mut(kind);
+        let removed: u64 = a
+            .regions()
+            .get(s..e)
+            .unwrap_or(&[])
+            .iter()
+            .map(|r| r.size.as_u64())
+            .fold(0u64, u64::saturating_add);
+        a.total_size = a.total_size.saturating_sub(removed);
+        a.regions.remove_range(s, e);
+        Ok(())
+    }
+
+    /// `memblock_double_array`: allocates an array twice as big from memblock itself
+    /// (avoiding `[new_area_start, +new_area_size)` when growing the reserved array),
+    /// frees the old one if memblock had allocated it, and reserves the new one.
+    #[cfg_attr(not(feature = "alloc"), allow(unused_variables))]
+    fn double_array(
+        &mut self,
+        kind: ArrayKind,
+        new_area_start: u64,
+        new_area_size: u64,
+    ) -> Result<(), Error> {
+        let fail = Error::NoMemory { array: kind };
+        #[cfg(not(feature = "alloc"))]
+        {
+            Err(fail)
+        }
+        #[cfg(feature = "alloc")]
+        {
+            if !self.config.allow_resize {
+                return Err(fail);
+            }
+            let page = self.config.page_size;
+            let page_align = |x: u64| x.checked_add(page - 1).map(|v| v & !(page - 1));
+            let old_max = self.arr(kind).max;
+            let new_max = old_max.checked_mul(2).ok_or(fail)?;
+            let old_size = u64::try_from(old_max)
+                .ok()
+                .and_then(|m| m.checked_mul(crate::REGION_RECORD_SIZE))
+                .ok_or(fail)?;
+            let new_size = old_size.checked_mul(2).ok_or(fail)?;
+            let old_alloc_size = page_align(old_size).ok_or(fail)?;
+            let new_alloc_size = page_align(new_size).ok_or(fail)?;
+
+            // Only exclude the range when doubling the reserved array.
+            let (nas, nasz) = match kind {
+                ArrayKind::Reserved => (new_area_start, new_area_size),
+                ArrayKind::Memory => (0, 0),
+            };
+            let limit = self.current_limit;
+            let mut addr = self.find_in_range(nas.wrapping_add(nasz), limit, new_alloc_size, page);
+            if addr == 0 && nasz != 0 {
+                addr = self.find_in_range(0, nas.min(limit), new_alloc_size, page);
+            }
+            if addr == 0 {
+                return Err(fail);
+            }
+            if !self.arr_mut(kind).regions.reserve_to(new_max) {
+                return Err(fail);
+            }
+            if self.snapshot.is_none() {
+                self.snapshot = Some(Snapshot {
+                    memory: self.memory.clone(),
+                    reserved: self.reserved.clone(),
+                });
+            }
+            let a = self.arr_mut(kind);
+            let old_location = a.location.replace(addr);
+            a.max = new_max;
+            // Free the old array unless it is the static one.
+            if let Some(old) = old_location {
+                self.remove_range(ArrayKind::Reserved, old, old_alloc_size)?;
+            }
+            // Reserve the new array (Linux: BUG_ON on failure).
+            self.add_range(
+                ArrayKind::Reserved,
+                addr,
+                new_alloc_size,
+                None,
+                RegionFlags::NONE,
+            )
+        }
+    }
+
+    // ---------------------------------------------------------------- free ranges
+
+    /// `for_each_free_mem_range(i, nid, MEMBLOCK_NONE, ..)`: free ranges in ascending
+    /// order, on node `nid` (`None`: any node, `NUMA_NO_NODE`). Memory marked NOMAP or
+    /// DRIVER_MANAGED is never free; HOTPLUG memory is skipped while movable-node is set.
+    pub fn free_ranges(&self, nid: Option<NodeId>) -> FreeRanges<'_> {
+        self.free_ranges_with(nid, RegionFlags::NONE, false)
+    }
+
+    /// `for_each_free_mem_range_reverse`: as [`Memblock::free_ranges`], descending.
+    pub fn free_ranges_rev(&self, nid: Option<NodeId>) -> FreeRanges<'_> {
+        self.free_ranges_with(nid, RegionFlags::NONE, true)
+    }
+
+    /// Free ranges with explicit `flags` (`__for_each_mem_range` over memory minus
+    /// reserved): a flag in `flags` admits regions that carry it (HOTPLUG, NOMAP,
+    /// DRIVER_MANAGED) or requires it (MIRROR).
+    pub fn free_ranges_with(
+        &self,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+        reverse: bool,
+    ) -> FreeRanges<'_> {
+        FreeRanges::new(
+            self.memory(),
+            self.reserved(),
+            nid,
+            flags,
+            self.movable_node,
+            reverse,
+            0,
+            u64::MAX,
+        )
+    }
+
+    // ---------------------------------------------------------------- allocation
+
+    /// `memblock_find_in_range`: a free range anywhere (no node), 0 if none.
+    #[cfg(feature = "alloc")]
+    fn find_in_range(&self, start: u64, end: u64, size: u64, align: u64) -> u64 {
+        self.find_in_range_node(size, align, start, end, None, RegionFlags::NONE)
+    }
+
+    /// `memblock_find_in_range_node`: the address Linux picks, or 0 for none.
+    fn find_in_range_node(
+        &self,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> u64 {
+        // Pump up @end (MEMBLOCK_ALLOC_ACCESSIBLE and MEMBLOCK_ALLOC_NOLEAKTRACE).
+        let end = if end == 0 || end == 1 {
+            self.current_limit
+        } else {
+            end
+        };
+        // Avoid allocating the first page.
+        let start = start.max(self.config.page_size);
+        let end = end.max(start);
+        // A nonzero request can never fit in a free range that clamps to an empty one,
+        // so the walk may start at the bounds. A zero-sized one can (Linux then returns
+        // the bound itself), so it walks everything as Linux does.
+        let (lo, hi) = if size > 0 {
+            (start, end)
+        } else {
+            (0, u64::MAX)
+        };
+        let mut ranges = FreeRanges::new(
+            self.memory(),
+            self.reserved(),
+            nid,
+            flags,
+            self.movable_node,
+            !self.bottom_up,
+            lo,
+            hi,
+        );
+        if self.bottom_up {
+            while let Some((s, e)) = ranges.next_raw() {
+                if size > 0 && s >= end {
+                    break;
+                }
+                let this_start = s.clamp(start, end);
+                let this_end = e.clamp(start, end);
+                let cand = round_up(this_start, align);
+                if cand < this_end && this_end - cand >= size {
+                    return cand;
+                }
+            }
+        } else {
+            while let Some((s, e)) = ranges.next_raw() {
+                if size > 0 && e <= start {
+                    break;
+                }
+                let this_start = s.clamp(start, end);
+                let this_end = e.clamp(start, end);
+                if this_end < size {
+                    continue;
+                }
+                let cand = round_down(this_end - size, align);
+                if cand >= this_start {
+                    return cand;
+                }
+            }
+        }
+        0
+    }
+
+    /// One attempt of `memblock_alloc_range_nid`: find, then reserve; a reserve that
+    /// fails is undone and counts as no fit.
+    fn try_alloc(
+        &mut self,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        nid: Option<NodeId>,
+    ) -> u64 {
+        let found = self.find_in_range_node(size, align, start, end, nid, RegionFlags::NONE);
+        if found == 0 {
+            return 0;
+        }
+        match self
+            .guarded(|mb| mb.add_range(ArrayKind::Reserved, found, size, None, RegionFlags::NONE))
+        {
+            Ok(()) => found,
+            Err(_) => 0,
+        }
+    }
+
+    fn alloc_range_nid_raw(
+        &mut self,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        nid: Option<NodeId>,
+        exact_nid: bool,
+    ) -> u64 {
+        let align = if align == 0 {
+            self.config.smp_cache_bytes
+        } else {
+            align
+        };
+        let found = self.try_alloc(size, align, start, end, nid);
+        if found != 0 {
+            return found;
+        }
+        if nid.is_some() && !exact_nid {
+            return self.try_alloc(size, align, start, end, None);
+        }
+        0
+    }
+
+    /// `memblock_alloc_range_nid`: allocates and reserves `size` bytes aligned to `align`
+    /// in `[start, end)`, top-down (or bottom-up), never in the first page, preferring
+    /// node `nid` and falling back to any node unless `exact_nid`.
+    ///
+    /// `align` 0 means `SMP_CACHE_BYTES` (Linux warns and does the same). Alignments
+    /// that are not powers of two go through Linux's mask arithmetic unchanged. A
+    /// zero `size` returns an address as Linux does, but reserves nothing.
+    pub fn alloc_range_nid(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        start: PhysAddr,
+        end: AllocLimit,
+        nid: Option<NodeId>,
+        exact_nid: bool,
+    ) -> Result<PhysAddr, AllocError> {
+        match self.alloc_range_nid_raw(
+            size.as_u64(),
+            align,
+            start.as_u64(),
+            end.raw(),
+            nid,
+            exact_nid,
+        ) {
+            0 => Err(AllocError::NoFit),
+            a => Ok(PhysAddr::new(a)),
+        }
+    }
+
+    /// `memblock_alloc_internal`: clamps `max` to the current limit, tries
+    /// [`Memblock::alloc_range_nid`], and retries with `min` = 0 on failure.
+    fn alloc_internal(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        min: PhysAddr,
+        max: AllocLimit,
+        nid: Option<NodeId>,
+        exact_nid: bool,
+    ) -> Result<PhysAddr, AllocError> {
+        let (size, min) = (size.as_u64(), min.as_u64());
+        let max = max.raw().min(self.current_limit);
+        let mut found = self.alloc_range_nid_raw(size, align, min, max, nid, exact_nid);
+        if found == 0 && min != 0 {
+            found = self.alloc_range_nid_raw(size, align, 0, max, nid, exact_nid);
+        }
+        match found {
+            0 => Err(AllocError::NoFit),
+            a => Ok(PhysAddr::new(a)),
+        }
+    }
+
+    /// `memblock_alloc_try_nid` (physical address instead of a zeroed pointer): node
+    /// `nid` preferred, any node as fallback, `max` clamped to the current limit, and the
+    /// whole request retried with `min` = 0 if it fails.
+    pub fn alloc_try_nid(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        min: PhysAddr,
+        max: AllocLimit,
+        nid: Option<NodeId>,
+    ) -> Result<PhysAddr, AllocError> {
+        self.alloc_internal(size, align, min, max, nid, false)
+    }
+
+    /// `memblock_alloc_exact_nid_raw`: as [`Memblock::alloc_try_nid`] without the
+    /// fallback to other nodes.
+    pub fn alloc_exact_nid(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        min: PhysAddr,
+        max: AllocLimit,
+        nid: Option<NodeId>,
+    ) -> Result<PhysAddr, AllocError> {
+        self.alloc_internal(size, align, min, max, nid, true)
+    }
+
+    /// `memblock_phys_alloc_range`: any node, in `[start, end)`.
+    pub fn phys_alloc_range(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        start: PhysAddr,
+        end: AllocLimit,
+    ) -> Result<PhysAddr, AllocError> {
+        self.alloc_range_nid(size, align, start, end, None, false)
+    }
+
+    /// `memblock_phys_alloc_try_nid`: below the current limit, node preferred.
+    pub fn phys_alloc_try_nid(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        nid: Option<NodeId>,
+    ) -> Result<PhysAddr, AllocError> {
+        self.alloc_range_nid(
+            size,
+            align,
+            PhysAddr::ZERO,
+            AllocLimit::Accessible,
+            nid,
+            false,
+        )
+    }
+}
+
+/// `memblock_search`: the region containing `addr`.
+fn search(regions: &[Region], addr: u64) -> Option<&Region> {
+    let i = regions.partition_point(|r| r.end().as_u64() <= addr);
+    regions.get(i).filter(|r| r.base.as_u64() <= addr)
+}

@@ -1,0 +1,474 @@
+//! The replay language of `numaboot memblock replay`: one memblock operation per line.
+//!
+//! ```text
+//! add BASE SIZE [NID]          # memblock_add / memblock_add_node(.., NID, MEMBLOCK_NONE)
+//! reserve BASE SIZE            # memblock_reserve
+//! remove BASE SIZE             # memblock_remove
+//! free BASE SIZE               # memblock_phys_free
+//! hotplug BASE SIZE            # memblock_mark_hotplug
+//! clear_hotplug BASE SIZE      # memblock_clear_hotplug
+//! nomap BASE SIZE              # memblock_mark_nomap
+//! clear_nomap BASE SIZE        # memblock_clear_nomap
+//! set_node BASE SIZE NID       # memblock_set_node(.., &memblock.memory, NID)
+//! limit ADDR                   # memblock_set_current_limit
+//! bottom_up 0|1                # memblock_set_bottom_up
+//! movable 0|1                  # the movable_node kernel parameter
+//! alloc SIZE ALIGN START END NID EXACT   # memblock_alloc_range_nid
+//! alloc_try_nid SIZE ALIGN MIN MAX NID   # memblock_alloc_try_nid
+//! dump                         # print both arrays
+//! ```
+//!
+//! Numbers are decimal or `0x` hex. `END`/`MAX` may also be `accessible` or `anywhere`.
+//! A node id is `0..=255`; where "no node" is meaningful, `-1` (`NUMA_NO_NODE`) and `256`
+//! (`MAX_NUMNODES`) both mean none. `EXACT` is `0` or `1`. `#` starts a comment.
+//!
+//! Output: an allocation prints `alloc -> 0x...` or `alloc -> fail`; a region operation
+//! that fails (array full and unable to grow) prints `<op> -> fail`; `dump` prints
+//! `memory:`, one `BASE SIZE FLAGS NID` line per region, `total SIZE`, and the same for
+//! `reserved:`. All output numbers are lowercase `0x` hex, the node id included (the
+//! value Linux stores: `0x100` = `MAX_NUMNODES` for regions without a node).
+
+use alloc::string::String;
+use core::fmt::{self, Write};
+
+use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize, Region};
+
+/// One parsed line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `add BASE SIZE [NID]`: `memblock_add`, or `memblock_add_node` with a node.
+    Add {
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+        /// Node (`None`: `MAX_NUMNODES`).
+        nid: Option<NodeId>,
+    },
+    /// A range operation without further arguments.
+    Range {
+        /// Which operation.
+        kind: RangeOp,
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+    },
+    /// `set_node BASE SIZE NID`.
+    SetNode {
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+        /// Node.
+        nid: NodeId,
+    },
+    /// `limit ADDR`.
+    Limit(PhysAddr),
+    /// `bottom_up 0|1`.
+    BottomUp(bool),
+    /// `movable 0|1`.
+    Movable(bool),
+    /// `alloc SIZE ALIGN START END NID EXACT`.
+    Alloc {
+        /// Size.
+        size: PhysSize,
+        /// Alignment.
+        align: u64,
+        /// Lower bound.
+        start: PhysAddr,
+        /// Upper bound.
+        end: AllocLimit,
+        /// Preferred node.
+        nid: Option<NodeId>,
+        /// No fallback to other nodes.
+        exact: bool,
+    },
+    /// `alloc_try_nid SIZE ALIGN MIN MAX NID`.
+    AllocTryNid {
+        /// Size.
+        size: PhysSize,
+        /// Alignment.
+        align: u64,
+        /// Preferred lower bound (dropped on failure).
+        min: PhysAddr,
+        /// Upper bound, clamped to the current limit.
+        max: AllocLimit,
+        /// Preferred node.
+        nid: Option<NodeId>,
+    },
+    /// `dump`.
+    Dump,
+}
+
+/// The operations that take only `BASE SIZE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeOp {
+    /// `reserve`.
+    Reserve,
+    /// `remove`.
+    Remove,
+    /// `free`.
+    Free,
+    /// `hotplug`.
+    Hotplug,
+    /// `clear_hotplug`.
+    ClearHotplug,
+    /// `nomap`.
+    Nomap,
+    /// `clear_nomap`.
+    ClearNomap,
+}
+
+impl RangeOp {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Reserve => "reserve",
+            Self::Remove => "remove",
+            Self::Free => "free",
+            Self::Hotplug => "hotplug",
+            Self::ClearHotplug => "clear_hotplug",
+            Self::Nomap => "nomap",
+            Self::ClearNomap => "clear_nomap",
+        }
+    }
+}
+
+/// Why a line is malformed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// The first word is not an operation.
+    UnknownOp(String),
+    /// Too few or too many arguments.
+    Arity {
+        /// The operation.
+        op: &'static str,
+        /// What it takes.
+        usage: &'static str,
+    },
+    /// An argument is not what the operation takes.
+    BadArg {
+        /// The argument's name.
+        what: &'static str,
+        /// The text.
+        text: String,
+        /// Why it was rejected.
+        why: &'static str,
+    },
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownOp(w) => write!(f, "unknown operation `{w}`"),
+            Self::Arity { op, usage } => write!(f, "`{op}` takes: {op} {usage}"),
+            Self::BadArg { what, text, why } => write!(f, "bad {what} `{text}`: {why}"),
+        }
+    }
+}
+
+impl core::error::Error for ParseError {}
+
+fn bad(what: &'static str, text: &str, why: &'static str) -> ParseError {
+    ParseError::BadArg {
+        what,
+        text: String::from(text),
+        why,
+    }
+}
+
+fn num(what: &'static str, text: &str) -> Result<u64, ParseError> {
+    phys::parse_u64(text).map_err(|e| {
+        bad(
+            what,
+            text,
+            match e {
+                phys::ParseNumberError::Empty => "empty number",
+                phys::ParseNumberError::InvalidDigit => "not a decimal or 0x-hex number",
+                phys::ParseNumberError::Overflow => "does not fit in 64 bits",
+            },
+        )
+    })
+}
+
+fn flag(what: &'static str, text: &str) -> Result<bool, ParseError> {
+    match text {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(bad(what, text, "must be 0 or 1")),
+    }
+}
+
+fn node(text: &str) -> Result<NodeId, ParseError> {
+    let n = num("node id", text)?;
+    u32::try_from(n)
+        .ok()
+        .and_then(NodeId::new)
+        .ok_or_else(|| bad("node id", text, "must be below MAX_NUMNODES (256)"))
+}
+
+fn opt_node(text: &str) -> Result<Option<NodeId>, ParseError> {
+    if text == "-1" {
+        return Ok(None);
+    }
+    let n = num("node id", text)?;
+    if n == u64::from(NodeId::MAX_NUMNODES) {
+        return Ok(None);
+    }
+    u32::try_from(n)
+        .ok()
+        .and_then(NodeId::new)
+        .map(Some)
+        .ok_or_else(|| bad("node id", text, "must be 0..=255, -1 or 256"))
+}
+
+fn limit(what: &'static str, text: &str) -> Result<AllocLimit, ParseError> {
+    Ok(match text {
+        "accessible" => AllocLimit::Accessible,
+        "anywhere" => AllocLimit::Anywhere,
+        _ => AllocLimit::Addr(PhysAddr::new(num(what, text)?)),
+    })
+}
+
+/// Parses one line; `Ok(None)` for a blank or comment-only line.
+pub fn parse_line(line: &str) -> Result<Option<Op>, ParseError> {
+    let code = line.split('#').next().unwrap_or("");
+    let mut words = code.split_whitespace();
+    let Some(op) = words.next() else {
+        return Ok(None);
+    };
+    let mut args: [&str; 6] = [""; 6];
+    let mut n = 0;
+    for w in words {
+        match args.get_mut(n) {
+            Some(slot) => *slot = w,
+            None => return Err(arity_error(op)),
+        }
+        n += 1;
+    }
+    let [a0, a1, a2, a3, a4, a5] = args;
+    let want = |usage: &'static str, counts: &[usize], name: &'static str| {
+        if counts.contains(&n) {
+            Ok(())
+        } else {
+            Err(ParseError::Arity { op: name, usage })
+        }
+    };
+    let range = |kind: RangeOp| -> Result<Option<Op>, ParseError> {
+        want("BASE SIZE", &[2], kind.name())?;
+        Ok(Some(Op::Range {
+            kind,
+            base: PhysAddr::new(num("base", a0)?),
+            size: PhysSize::new(num("size", a1)?),
+        }))
+    };
+    match op {
+        "add" => {
+            want("BASE SIZE [NID]", &[2, 3], "add")?;
+            let nid = if n == 3 { opt_node(a2)? } else { None };
+            Ok(Some(Op::Add {
+                base: PhysAddr::new(num("base", a0)?),
+                size: PhysSize::new(num("size", a1)?),
+                nid,
+            }))
+        }
+        "reserve" => range(RangeOp::Reserve),
+        "remove" => range(RangeOp::Remove),
+        "free" => range(RangeOp::Free),
+        "hotplug" => range(RangeOp::Hotplug),
+        "clear_hotplug" => range(RangeOp::ClearHotplug),
+        "nomap" => range(RangeOp::Nomap),
+        "clear_nomap" => range(RangeOp::ClearNomap),
+        "set_node" => {
+            want("BASE SIZE NID", &[3], "set_node")?;
+            Ok(Some(Op::SetNode {
+                base: PhysAddr::new(num("base", a0)?),
+                size: PhysSize::new(num("size", a1)?),
+                nid: node(a2)?,
+            }))
+        }
+        "limit" => {
+            want("ADDR", &[1], "limit")?;
+            Ok(Some(Op::Limit(PhysAddr::new(num("limit", a0)?))))
+        }
+        "bottom_up" => {
+            want("0|1", &[1], "bottom_up")?;
+            Ok(Some(Op::BottomUp(flag("bottom_up", a0)?)))
+        }
+        "movable" => {
+            want("0|1", &[1], "movable")?;
+            Ok(Some(Op::Movable(flag("movable", a0)?)))
+        }
+        "alloc" => {
+            want("SIZE ALIGN START END NID EXACT", &[6], "alloc")?;
+            Ok(Some(Op::Alloc {
+                size: PhysSize::new(num("size", a0)?),
+                align: num("align", a1)?,
+                start: PhysAddr::new(num("start", a2)?),
+                end: limit("end", a3)?,
+                nid: opt_node(a4)?,
+                exact: flag("exact", a5)?,
+            }))
+        }
+        "alloc_try_nid" => {
+            want("SIZE ALIGN MIN MAX NID", &[5], "alloc_try_nid")?;
+            Ok(Some(Op::AllocTryNid {
+                size: PhysSize::new(num("size", a0)?),
+                align: num("align", a1)?,
+                min: PhysAddr::new(num("min", a2)?),
+                max: limit("max", a3)?,
+                nid: opt_node(a4)?,
+            }))
+        }
+        "dump" => {
+            want("(no arguments)", &[0], "dump")?;
+            Ok(Some(Op::Dump))
+        }
+        other => Err(ParseError::UnknownOp(String::from(other))),
+    }
+}
+
+fn arity_error(op: &str) -> ParseError {
+    match parse_line(op) {
+        // Re-parse the bare word to find its usage text; an unknown word stays unknown.
+        Err(e @ ParseError::Arity { .. }) | Err(e @ ParseError::UnknownOp(_)) => e,
+        _ => ParseError::Arity {
+            op: "dump",
+            usage: "(no arguments)",
+        },
+    }
+}
+
+/// Applies `op` to `mb`, writing what it prints.
+pub fn apply(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> fmt::Result {
+    let result = |out: &mut dyn Write, name: &str, ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            writeln!(out, "{name} -> fail")
+        }
+    };
+    match *op {
+        Op::Add { base, size, nid } => {
+            let r = match nid {
+                None => mb.add(base, size),
+                Some(_) => mb.add_node(base, size, nid, crate::RegionFlags::NONE),
+            };
+            result(out, "add", r.is_ok())
+        }
+        Op::Range { kind, base, size } => {
+            let r = match kind {
+                RangeOp::Reserve => mb.reserve(base, size),
+                RangeOp::Remove => mb.remove(base, size),
+                RangeOp::Free => mb.free(base, size),
+                RangeOp::Hotplug => mb.mark_hotplug(base, size),
+                RangeOp::ClearHotplug => mb.clear_hotplug(base, size),
+                RangeOp::Nomap => mb.mark_nomap(base, size),
+                RangeOp::ClearNomap => mb.clear_nomap(base, size),
+            };
+            result(out, kind.name(), r.is_ok())
+        }
+        Op::SetNode { base, size, nid } => {
+            let r = mb.set_node(base, size, nid);
+            result(out, "set_node", r.is_ok())
+        }
+        Op::Limit(a) => {
+            mb.set_current_limit(a);
+            Ok(())
+        }
+        Op::BottomUp(b) => {
+            mb.set_bottom_up(b);
+            Ok(())
+        }
+        Op::Movable(b) => {
+            mb.set_movable_node(b);
+            Ok(())
+        }
+        Op::Alloc {
+            size,
+            align,
+            start,
+            end,
+            nid,
+            exact,
+        } => print_alloc(out, mb.alloc_range_nid(size, align, start, end, nid, exact)),
+        Op::AllocTryNid {
+            size,
+            align,
+            min,
+            max,
+            nid,
+        } => print_alloc(out, mb.alloc_try_nid(size, align, min, max, nid)),
+        Op::Dump => dump(mb, out),
+    }
+}
+
+fn print_alloc(out: &mut impl Write, r: Result<PhysAddr, crate::AllocError>) -> fmt::Result {
+    match r {
+        Ok(a) => writeln!(out, "alloc -> {a}"),
+        Err(_) => writeln!(out, "alloc -> fail"),
+    }
+}
+
+/// Writes both arrays in the replay's `dump` format.
+pub fn dump(mb: &Memblock, out: &mut impl Write) -> fmt::Result {
+    dump_array(out, "memory", mb.memory(), mb.phys_mem_size())?;
+    dump_array(out, "reserved", mb.reserved(), mb.reserved_size())
+}
+
+fn dump_array(
+    out: &mut impl Write,
+    name: &str,
+    regions: &[Region],
+    total: PhysSize,
+) -> fmt::Result {
+    writeln!(out, "{name}:")?;
+    for r in regions {
+        writeln!(
+            out,
+            "{} {} {:#x} {:#x}",
+            r.base,
+            r.size,
+            r.flags.bits(),
+            r.linux_nid()
+        )?;
+    }
+    writeln!(out, "total {total}")
+}
+
+/// A malformed line: its 1-based number and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub error: ParseError,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.error)
+    }
+}
+
+impl core::error::Error for LineError {}
+
+/// Replays a whole script on a fresh [`Memblock::new`], returning what it prints
+/// (including the implied final `dump`), or the first malformed line together with
+/// the output printed before it.
+pub fn run(script: &str) -> Result<String, (String, LineError)> {
+    let mut mb = Memblock::new();
+    let mut out = String::new();
+    for (i, line) in script.lines().enumerate() {
+        match parse_line(line) {
+            Ok(Some(op)) => {
+                // Writing to a String cannot fail.
+                let _ = apply(&mut mb, &op, &mut out);
+            }
+            Ok(None) => {}
+            Err(error) => return Err((out, LineError { line: i + 1, error })),
+        }
+    }
+    let _ = dump(&mb, &mut out);
+    Ok(out)
+}

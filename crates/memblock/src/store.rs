@@ -1,0 +1,113 @@
+//! Backing storage of one region array.
+//!
+//! Linux keeps each array in a fixed C array whose capacity (`type->max`) doubles on
+//! demand. Here the *logical* capacity is tracked separately (it decides when Linux
+//! would double, and how big the array it reserves is), so the storage only has to hold
+//! the regions: a `Vec` with the `alloc` feature, an inline array of Linux's initial
+//! size without it.
+
+use crate::Region;
+
+#[cfg(feature = "alloc")]
+mod imp {
+    use super::Region;
+    use alloc::vec::Vec;
+
+    /// Growable storage.
+    #[derive(Clone, Debug, Default)]
+    pub(crate) struct Store(Vec<Region>);
+
+    impl Store {
+        pub(crate) fn as_slice(&self) -> &[Region] {
+            &self.0
+        }
+        pub(crate) fn as_mut_slice(&mut self) -> &mut [Region] {
+            &mut self.0
+        }
+        /// Inserts at `idx` (`idx <= len`); `false` if the heap refused to grow.
+        pub(crate) fn insert(&mut self, idx: usize, r: Region) -> bool {
+            if idx > self.0.len() || self.0.try_reserve(1).is_err() {
+                return false;
+            }
+            self.0.insert(idx, r);
+            true
+        }
+        /// Removes `start..end` (clamped to the length).
+        pub(crate) fn remove_range(&mut self, start: usize, end: usize) {
+            let end = end.min(self.0.len());
+            if start < end {
+                self.0.drain(start..end);
+            }
+        }
+        /// Makes room for `n` regions so later inserts do not reallocate piecemeal.
+        pub(crate) fn reserve_to(&mut self, n: usize) -> bool {
+            let extra = n.saturating_sub(self.0.len());
+            self.0.try_reserve(extra).is_ok()
+        }
+    }
+}
+
+#[cfg(not(feature = "alloc"))]
+mod imp {
+    use super::Region;
+
+    /// Capacity without a heap: Linux's `INIT_MEMBLOCK_REGIONS`.
+    pub(crate) const CAPACITY: usize = 128;
+
+    /// Fixed inline storage.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Store {
+        buf: [Region; CAPACITY],
+        len: usize,
+    }
+
+    impl Default for Store {
+        fn default() -> Self {
+            Self {
+                buf: [Region::EMPTY; CAPACITY],
+                len: 0,
+            }
+        }
+    }
+
+    impl Store {
+        pub(crate) fn as_slice(&self) -> &[Region] {
+            self.buf.get(..self.len).unwrap_or(&[])
+        }
+        pub(crate) fn as_mut_slice(&mut self) -> &mut [Region] {
+            self.buf.get_mut(..self.len).unwrap_or(&mut [])
+        }
+        pub(crate) fn insert(&mut self, idx: usize, r: Region) -> bool {
+            if idx > self.len || self.len >= CAPACITY {
+                return false;
+            }
+            let Some(tail) = self.buf.get_mut(idx..=self.len) else {
+                return false;
+            };
+            tail.rotate_right(1);
+            if let Some(slot) = self.buf.get_mut(idx) {
+                *slot = r;
+            }
+            self.len += 1;
+            true
+        }
+        pub(crate) fn remove_range(&mut self, start: usize, end: usize) {
+            let end = end.min(self.len);
+            if start >= end {
+                return;
+            }
+            if let Some(tail) = self.buf.get_mut(start..self.len) {
+                tail.rotate_left(end - start);
+            }
+            self.len -= end - start;
+        }
+        #[allow(dead_code)] // Only growth calls it, and growth needs `alloc`.
+        pub(crate) fn reserve_to(&mut self, n: usize) -> bool {
+            n <= CAPACITY
+        }
+    }
+}
+
+pub(crate) use imp::Store;
+#[cfg(not(feature = "alloc"))]
+pub(crate) use imp::CAPACITY;

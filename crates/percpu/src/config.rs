@@ -1,0 +1,290 @@
+//! What a plan is asked to do: the kernel being modelled and the machine's CPU masks.
+
+use alloc::vec::Vec;
+
+use phys::{PhysAddr, PhysSize};
+use topology::Topology;
+
+use crate::consts;
+
+/// Which kernel's boot sequence to reproduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Strategy {
+    /// Linux 6.1, after Nicholas Piggin's 2018 series: the paca pointer array, then each
+    /// paca, lppaca and SLB shadow allocated individually on the CPU's node
+    /// (`alloc_paca_data`), node-local stacks (`alloc_stack`), and radix page tables
+    /// inside the memory range they map.
+    Linux61,
+    /// Linux 4.15, before the series: one paca array, one lppaca array (1 KiB entries,
+    /// CPU 0 using the static `lppaca[0]` of the kernel image) and one SLB shadow array,
+    /// each page aligned below the real-mode limit on no particular node; stacks with
+    /// `memblock_alloc_base`; page-aligned tail freeing in `free_unused_pacas`.
+    Linux415,
+}
+
+impl Strategy {
+    /// Both strategies, newest first.
+    pub const ALL: [Self; 2] = [Self::Linux61, Self::Linux415];
+
+    /// A short name, as the CLI prints it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Linux61 => "linux-6.1",
+            Self::Linux415 => "linux-4.15",
+        }
+    }
+}
+
+impl core::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The inputs of a plan besides memblock and the topology.
+///
+/// [`PlanConfig::for_topology`] fills it the way a ppc64le distribution kernel boots
+/// that machine; every field can be changed afterwards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PlanConfig {
+    /// The kernel whose sequence is reproduced.
+    pub strategy: Strategy,
+    /// `CPU_FTR_HVMODE`: running as the hypervisor (PowerNV, or a KVM host), so no
+    /// lppaca is allocated (Linux61) and the RMA does not limit allocations.
+    pub hypervisor_mode: bool,
+    /// `early_radix_enabled()`: radix MMU. Then no SLB shadow is kept (the boot CPU's is
+    /// allocated and freed again), nothing is limited by the RMA or a bolted segment,
+    /// and the linear mapping is built with radix page tables.
+    pub radix: bool,
+    /// `MMU_FTR_1T_SEGMENT`: with hash, the bolted region is the first 1 TiB segment
+    /// instead of the first 256 MiB.
+    pub segment_1t: bool,
+    /// `nr_cpu_ids` when the device tree is first scanned (`NR_CPUS`, or `nr_cpus=`):
+    /// the length of the first paca pointer array (Linux61) or of the arrays (Linux415).
+    pub nr_cpu_ids: u32,
+    /// `cpu_possible_mask`, indexed by logical CPU. CPUs at or above `nr_cpu_ids` are
+    /// ignored, as `smp_setup_cpu_maps` caps them.
+    pub possible: Vec<bool>,
+    /// `boot_cpuid`: the logical CPU that runs `early_setup`.
+    pub boot_cpu: u32,
+    /// `sizeof(struct paca_struct)` of the kernel build (configuration dependent; see
+    /// [`consts::DEFAULT_PACA_SIZE`]).
+    pub paca_size: PhysSize,
+    /// Replaces `ppc64_rma_size` (taken from [`Topology::rma_size`] for a hash guest,
+    /// unlimited for radix or hypervisor mode).
+    pub rma_limit_override: Option<PhysAddr>,
+    /// `PAGE_SIZE` (64 KiB on ppc64 distribution kernels).
+    pub page_size: u64,
+    /// `THREAD_SHIFT`: stacks are `1 << thread_shift` bytes, aligned to their size.
+    pub thread_shift: u32,
+    /// Bytes reserved at address 0 for the kernel image before the plan runs (used by
+    /// [`crate::init_memblock`]).
+    pub kernel_reserve: PhysSize,
+    /// `radix_mem_block_size`: the largest page of the radix linear mapping (Linux61
+    /// only; Linux 4.15 had no such cap).
+    pub radix_mem_block_size: u64,
+}
+
+/// Why a [`PlanConfig`] cannot be planned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ConfigError {
+    /// `nr_cpu_ids` is zero.
+    NoCpuIds,
+    /// The boot CPU is not below `nr_cpu_ids`.
+    BootCpuOutOfRange {
+        /// The boot CPU.
+        boot_cpu: u32,
+        /// `nr_cpu_ids`.
+        nr_cpu_ids: u32,
+    },
+    /// The boot CPU is not in the possible mask (Linux always marks it possible).
+    BootCpuNotPossible {
+        /// The boot CPU.
+        boot_cpu: u32,
+    },
+    /// `paca_size` is zero or not a multiple of the 128-byte cache line the struct is
+    /// aligned to.
+    BadPacaSize {
+        /// The rejected size.
+        paca_size: PhysSize,
+    },
+    /// `page_size` is not a power of two of at least 4 KiB.
+    BadPageSize {
+        /// The rejected size.
+        page_size: u64,
+    },
+    /// `thread_shift` is outside Linux's 13..=15 range.
+    BadThreadShift {
+        /// The rejected shift.
+        thread_shift: u32,
+    },
+    /// `radix_mem_block_size` is not a power of two of at least `page_size`.
+    BadRadixBlockSize {
+        /// The rejected size.
+        size: u64,
+    },
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::NoCpuIds => f.write_str("nr_cpu_ids is 0"),
+            Self::BootCpuOutOfRange {
+                boot_cpu,
+                nr_cpu_ids,
+            } => write!(
+                f,
+                "boot CPU {boot_cpu} is not below nr_cpu_ids ({nr_cpu_ids})"
+            ),
+            Self::BootCpuNotPossible { boot_cpu } => {
+                write!(f, "boot CPU {boot_cpu} is not in the possible mask")
+            }
+            Self::BadPacaSize { paca_size } => write!(
+                f,
+                "paca size {paca_size} is not a non-zero multiple of the 128-byte cache line"
+            ),
+            Self::BadPageSize { page_size } => {
+                write!(f, "page size {page_size:#x} is not a power of two >= 4 KiB")
+            }
+            Self::BadThreadShift { thread_shift } => {
+                write!(f, "THREAD_SHIFT {thread_shift} is outside 13..=15")
+            }
+            Self::BadRadixBlockSize { size } => write!(
+                f,
+                "radix memory block size {size:#x} is not a power of two >= PAGE_SIZE"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+impl PlanConfig {
+    /// The configuration of a distribution kernel (`NR_CPUS` = 2048, 64 KiB pages,
+    /// 16 KiB stacks, 1 TiB segments) booting `topo`: hash MMU, every present CPU of the
+    /// topology possible, CPU 0 booting, hypervisor mode as the topology says.
+    pub fn for_topology(topo: &Topology, strategy: Strategy) -> Self {
+        let present = topo.cpus.len();
+        let nr_cpu_ids = consts::DEFAULT_NR_CPUS.max(u32::try_from(present).unwrap_or(u32::MAX));
+        Self {
+            strategy,
+            hypervisor_mode: topo.hypervisor_mode,
+            radix: false,
+            segment_1t: true,
+            nr_cpu_ids,
+            possible: alloc::vec![true; present.max(1)],
+            boot_cpu: 0,
+            paca_size: consts::DEFAULT_PACA_SIZE,
+            rma_limit_override: None,
+            page_size: consts::PAGE_SIZE_64K,
+            thread_shift: consts::THREAD_SHIFT_DEFAULT,
+            kernel_reserve: consts::DEFAULT_KERNEL_RESERVE,
+            radix_mem_block_size: consts::DEFAULT_RADIX_MEM_BLOCK_SIZE,
+        }
+    }
+
+    /// Checks the values Linux could never have (they would make its arithmetic
+    /// meaningless), so that planning can rely on them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.nr_cpu_ids == 0 {
+            return Err(ConfigError::NoCpuIds);
+        }
+        if self.boot_cpu >= self.nr_cpu_ids {
+            return Err(ConfigError::BootCpuOutOfRange {
+                boot_cpu: self.boot_cpu,
+                nr_cpu_ids: self.nr_cpu_ids,
+            });
+        }
+        if !self.is_possible(self.boot_cpu) {
+            return Err(ConfigError::BootCpuNotPossible {
+                boot_cpu: self.boot_cpu,
+            });
+        }
+        let ps = self.paca_size.as_u64();
+        if ps == 0 || ps % consts::L1_CACHE_BYTES != 0 || ps > u64::from(u32::MAX) {
+            return Err(ConfigError::BadPacaSize {
+                paca_size: self.paca_size,
+            });
+        }
+        if !self.page_size.is_power_of_two() || self.page_size < 0x1000 {
+            return Err(ConfigError::BadPageSize {
+                page_size: self.page_size,
+            });
+        }
+        if !(13..=15).contains(&self.thread_shift) {
+            return Err(ConfigError::BadThreadShift {
+                thread_shift: self.thread_shift,
+            });
+        }
+        if !self.radix_mem_block_size.is_power_of_two()
+            || self.radix_mem_block_size < self.page_size
+        {
+            return Err(ConfigError::BadRadixBlockSize {
+                size: self.radix_mem_block_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `cpu` is possible after `smp_setup_cpu_maps` capped the mask to
+    /// `nr_cpu_ids`.
+    pub fn is_possible(&self, cpu: u32) -> bool {
+        cpu < self.nr_cpu_ids && self.possible.get(cpu as usize).copied().unwrap_or(false)
+    }
+
+    /// Possible CPUs in ascending order (`for_each_possible_cpu`).
+    pub fn possible_cpus(&self) -> impl Iterator<Item = u32> + '_ {
+        self.possible
+            .iter()
+            .enumerate()
+            .take(self.nr_cpu_ids as usize)
+            .filter(|(_, p)| **p)
+            .map(|(i, _)| i as u32)
+    }
+
+    /// `nr_cpu_ids` after `setup_nr_cpu_ids()`: one past the highest possible CPU.
+    pub fn final_nr_cpu_ids(&self) -> u32 {
+        self.possible_cpus().last().map_or(1, |c| c + 1)
+    }
+
+    /// `THREAD_SIZE` (= `THREAD_ALIGN` on Book3S-64, which has no `VMAP_STACK`).
+    pub fn thread_size(&self) -> u64 {
+        1u64 << self.thread_shift
+    }
+
+    /// `ppc64_bolted_size()` of Linux 6.1: unlimited with radix, else the first segment.
+    pub fn bolted_size(&self) -> u64 {
+        if self.radix {
+            u64::MAX
+        } else {
+            self.segment_size()
+        }
+    }
+
+    /// The first hash segment: 1 TiB or 256 MiB (`safe_stack_limit()` in Linux 4.15,
+    /// which ignored radix).
+    pub fn segment_size(&self) -> u64 {
+        if self.segment_1t {
+            1 << consts::SID_SHIFT_1T
+        } else {
+            1 << consts::SID_SHIFT
+        }
+    }
+
+    /// `ppc64_rma_size` as a limit: the override if given, unlimited with radix or in
+    /// hypervisor mode (`hash__setup_initial_memory_limit`, `mmu_early_init_devtree`),
+    /// else the topology's RMA.
+    pub fn rma_limit(&self, topo: &Topology) -> u64 {
+        if let Some(a) = self.rma_limit_override {
+            return a.as_u64();
+        }
+        if self.radix || self.hypervisor_mode {
+            u64::MAX
+        } else {
+            topo.rma_limit().as_u64()
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Linux ppc64 constants the plan depends on, with the header each comes from.
+
+use phys::PhysSize;
+
+/// `L1_CACHE_BYTES` / `SMP_CACHE_BYTES` on PPC64 (`asm/cache.h`: `L1_CACHE_SHIFT` 7).
+pub const L1_CACHE_BYTES: u64 = 128;
+
+/// `PAGE_SIZE` of a 64 KiB-page ppc64 kernel (`CONFIG_PPC_64K_PAGES`, the pseries and
+/// powernv defconfig choice).
+pub const PAGE_SIZE_64K: u64 = 0x1_0000;
+
+/// `CONFIG_THREAD_SHIFT` default for PPC64 (`arch/powerpc/Kconfig`: `default "14" if
+/// PPC64`). Book3S-64 has no `CONFIG_VMAP_STACK`, so `THREAD_SHIFT` equals it.
+pub const THREAD_SHIFT_DEFAULT: u32 = 14;
+
+/// `LPPACA_SIZE` in `paca.c`: the bytes allocated and advertised for each lppaca, and
+/// the alignment `new_lppaca` asks for. 640 would do for PAPR, but pre-4.14 KVM rejects
+/// a size field below 1 KiB.
+pub const LPPACA_SIZE: u64 = papr::lppaca::LPPACA_ALLOC_SIZE;
+
+/// `sizeof(struct lppaca)`: the 640 bytes PAPR defines.
+pub const LPPACA_STRUCT_SIZE: u64 = papr::lppaca::VPA_MIN_SIZE;
+
+/// `sizeof(struct slb_shadow)`: 48 bytes of fields padded to a cache line.
+pub const SLB_SHADOW_SIZE: u64 = papr::SLB_SHADOW_SIZE as u64;
+
+/// The `sizeof(struct paca_struct)` used when the caller does not give one.
+///
+/// The real value depends on the kernel configuration (KVM handler state, hash-MMU
+/// slice arrays, ...). 0xa80 (2688 bytes, a multiple of the 128-byte cache line the
+/// struct is aligned to) is consistent with the field report of Ubuntu bug 1728115,
+/// where 2048 pacas took "more than 5 MB" on a 4.13 pseries kernel. It was not
+/// measured with pahole on a 6.1 build; pass the value of your build through
+/// [`crate::PlanConfig::paca_size`].
+pub const DEFAULT_PACA_SIZE: PhysSize = PhysSize::new(0xa80);
+
+/// `CONFIG_NR_CPUS` of `pseries_le_defconfig`/`ppc64le` distribution kernels: the
+/// `nr_cpu_ids` Linux starts with before the device tree has been scanned.
+pub const DEFAULT_NR_CPUS: u32 = 2048;
+
+/// `SID_SHIFT`: a 256 MiB segment, the bolted size without 1 TiB segments.
+pub const SID_SHIFT: u32 = 28;
+
+/// `SID_SHIFT_1T`: a 1 TiB segment (`MMU_FTR_1T_SEGMENT`, POWER5+ onwards).
+pub const SID_SHIFT_1T: u32 = 40;
+
+/// `SZ_4G`: pseries machine-check stacks stay below it so RTAS arguments can live there.
+pub const SZ_4G: u64 = 1 << 32;
+
+/// `sizeof(u32)`: an entry of `cpu_to_phys_id` (`smp_setup_cpu_maps`).
+pub const CPU_TO_PHYS_ID_ENTRY: u64 = 4;
+
+/// `sizeof(struct paca_struct *)`: an entry of `paca_ptrs`.
+pub const PACA_PTR_SIZE: u64 = 8;
+
+/// Radix page-table geometry with 64 KiB pages (`asm/book3s/64/radix-64k.h`): a PTE
+/// page maps 2 MiB (`PMD_SIZE`), a PMD page 1 GiB (`PUD_SIZE`), a PUD page 512 GiB
+/// (`PGDIR_SIZE`).
+pub const RADIX_PMD_SIZE: u64 = 1 << 21;
+/// See [`RADIX_PMD_SIZE`].
+pub const RADIX_PUD_SIZE: u64 = 1 << 30;
+/// See [`RADIX_PMD_SIZE`].
+pub const RADIX_PGDIR_SIZE: u64 = 1 << 39;
+
+/// Linux 4.15's radix `PUD_TABLE_SIZE`/`PMD_TABLE_SIZE` with 64 KiB pages: 512
+/// eight-byte entries. 4.15 allocated upper tables at their own size; 6.1 allocates a
+/// whole page for every level.
+pub const RADIX_415_UPPER_TABLE_SIZE: u64 = 0x1000;
+
+/// The default cap on a radix linear-mapping page (`radix_mem_block_size`): the 256 MiB
+/// LMB size that PowerVM and QEMU pseries report in `ibm,lmb-size`.
+pub const DEFAULT_RADIX_MEM_BLOCK_SIZE: u64 = 256 << 20;
+
+/// The default memory reserved for the kernel image at address 0 before any per-CPU
+/// allocation (`memblock_reserve(PHYSICAL_START, __pa(_end))` in `early_init_devtree`):
+/// 32 MiB, the order of a distribution ppc64le vmlinux.
+pub const DEFAULT_KERNEL_RESERVE: PhysSize = PhysSize::new(32 << 20);

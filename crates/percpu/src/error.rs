@@ -1,0 +1,91 @@
+//! Why a plan failed.
+
+use core::fmt;
+
+use phys::{PhysAddr, PhysSize};
+
+use crate::config::ConfigError;
+use crate::report::StructureKind;
+
+/// Why [`crate::plan`] failed. memblock is restored to its state before the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    /// The configuration is not one Linux could run with.
+    Config(ConfigError),
+    /// A structure does not fit: memblock found no free range of its size and alignment
+    /// below the limit on any node. Linux panics here ("cannot allocate paca data",
+    /// "cannot allocate stacks").
+    CannotFit {
+        /// The structure.
+        kind: StructureKind,
+        /// Its CPU, for per-CPU structures.
+        cpu: Option<u32>,
+        /// Bytes asked for.
+        size: PhysSize,
+        /// Alignment asked for.
+        align: u64,
+        /// The limit it had to be below (`u64::MAX`: anywhere).
+        limit: u64,
+    },
+    /// A region operation failed because memblock's region array was full and could not
+    /// grow (Linux's `-ENOMEM` from `memblock_add_range`).
+    Memblock {
+        /// The operation, as the replay language names it.
+        op: &'static str,
+        /// Its base.
+        base: PhysAddr,
+        /// Its size.
+        size: PhysSize,
+        /// memblock's error.
+        error: memblock::Error,
+    },
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Config(e) => write!(f, "invalid plan configuration: {e}"),
+            Self::CannotFit {
+                kind,
+                cpu,
+                size,
+                align,
+                limit,
+            } => {
+                write!(f, "cannot allocate the {kind}")?;
+                if let Some(cpu) = cpu {
+                    write!(f, " of CPU {cpu}")?;
+                }
+                write!(f, ": {size} bytes aligned to {align:#x} ")?;
+                if limit == u64::MAX {
+                    f.write_str("anywhere")?;
+                } else {
+                    write!(f, "below {limit:#x}")?;
+                }
+                f.write_str(" on any node")
+            }
+            Self::Memblock {
+                op,
+                base,
+                size,
+                error,
+            } => write!(f, "memblock {op} {base} {size} failed: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for PlanError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Config(e) => Some(e),
+            Self::Memblock { error, .. } => Some(error),
+            Self::CannotFit { .. } => None,
+        }
+    }
+}
+
+impl From<ConfigError> for PlanError {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(e)
+    }
+}

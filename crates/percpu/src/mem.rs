@@ -1,0 +1,281 @@
+//! The memblock operations a plan performs, and the log that replays them.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use memblock::{AllocLimit, Memblock};
+use phys::{NodeId, PhysAddr, PhysSize};
+
+/// The memblock calls a plan makes. [`Memblock`] implements it; a wrapper can inject
+/// failures or count calls in tests.
+///
+/// `Clone` lets [`crate::plan`] take a snapshot and restore it when the plan fails.
+pub trait MemblockOps: Clone {
+    /// `memblock_add_node(base, size, nid, MEMBLOCK_NONE)` (`memblock_add` for `None`).
+    fn add(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: Option<NodeId>,
+    ) -> Result<(), memblock::Error>;
+    /// `memblock_reserve`.
+    fn reserve(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), memblock::Error>;
+    /// `memblock_phys_free`.
+    fn free(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), memblock::Error>;
+    /// `memblock_set_node(base, size, &memblock.memory, nid)`.
+    fn set_node(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: NodeId,
+    ) -> Result<(), memblock::Error>;
+    /// `memblock_set_current_limit`.
+    fn set_current_limit(&mut self, limit: PhysAddr);
+    /// `memblock.current_limit`.
+    fn current_limit(&self) -> PhysAddr;
+    /// `memblock_set_bottom_up`.
+    fn set_bottom_up(&mut self, enable: bool);
+    /// `memblock_alloc_try_nid` (physical address; `None` where Linux returns NULL).
+    fn alloc_try_nid(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        min: PhysAddr,
+        max: AllocLimit,
+        nid: Option<NodeId>,
+    ) -> Option<PhysAddr>;
+    /// `memblock_alloc_range_nid` (what Linux 4.15's `memblock_alloc_base` ends in).
+    fn alloc_range_nid(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        start: PhysAddr,
+        end: AllocLimit,
+        nid: Option<NodeId>,
+        exact_nid: bool,
+    ) -> Option<PhysAddr>;
+    /// The `memory` array as `(base, size, nid)`.
+    fn memory_ranges(&self) -> Vec<(PhysAddr, PhysSize, Option<NodeId>)>;
+    /// The `reserved` array as `(base, size)`.
+    fn reserved_ranges(&self) -> Vec<(PhysAddr, PhysSize)>;
+}
+
+impl MemblockOps for Memblock {
+    fn add(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: Option<NodeId>,
+    ) -> Result<(), memblock::Error> {
+        match nid {
+            Some(_) => Memblock::add_node(self, base, size, nid, memblock::RegionFlags::NONE),
+            None => Memblock::add(self, base, size),
+        }
+    }
+    fn reserve(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), memblock::Error> {
+        Memblock::reserve(self, base, size)
+    }
+    fn free(&mut self, base: PhysAddr, size: PhysSize) -> Result<(), memblock::Error> {
+        Memblock::free(self, base, size)
+    }
+    fn set_node(
+        &mut self,
+        base: PhysAddr,
+        size: PhysSize,
+        nid: NodeId,
+    ) -> Result<(), memblock::Error> {
+        Memblock::set_node(self, base, size, nid)
+    }
+    fn set_current_limit(&mut self, limit: PhysAddr) {
+        Memblock::set_current_limit(self, limit);
+    }
+    fn current_limit(&self) -> PhysAddr {
+        Memblock::current_limit(self)
+    }
+    fn set_bottom_up(&mut self, enable: bool) {
+        Memblock::set_bottom_up(self, enable);
+    }
+    fn alloc_try_nid(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        min: PhysAddr,
+        max: AllocLimit,
+        nid: Option<NodeId>,
+    ) -> Option<PhysAddr> {
+        Memblock::alloc_try_nid(self, size, align, min, max, nid).ok()
+    }
+    fn alloc_range_nid(
+        &mut self,
+        size: PhysSize,
+        align: u64,
+        start: PhysAddr,
+        end: AllocLimit,
+        nid: Option<NodeId>,
+        exact_nid: bool,
+    ) -> Option<PhysAddr> {
+        Memblock::alloc_range_nid(self, size, align, start, end, nid, exact_nid).ok()
+    }
+    fn memory_ranges(&self) -> Vec<(PhysAddr, PhysSize, Option<NodeId>)> {
+        self.memory()
+            .iter()
+            .map(|r| (r.base, r.size, r.nid))
+            .collect()
+    }
+    fn reserved_ranges(&self) -> Vec<(PhysAddr, PhysSize)> {
+        self.reserved().iter().map(|r| (r.base, r.size)).collect()
+    }
+}
+
+/// One memblock call made by a plan, with its outcome: a line of the `numaboot memblock
+/// replay` language (see [`MemOp`]'s `Display`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum MemOp {
+    /// `add BASE SIZE [NID]`.
+    Add {
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+        /// Node, if `memblock_add_node` was used with one.
+        nid: Option<NodeId>,
+    },
+    /// `reserve BASE SIZE`.
+    Reserve {
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+    },
+    /// `free BASE SIZE` (`memblock_phys_free`).
+    Free {
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+    },
+    /// `set_node BASE SIZE NID`.
+    SetNode {
+        /// Base.
+        base: PhysAddr,
+        /// Size.
+        size: PhysSize,
+        /// Node.
+        nid: NodeId,
+    },
+    /// `limit ADDR`.
+    Limit(PhysAddr),
+    /// `bottom_up 0|1`.
+    BottomUp(bool),
+    /// `alloc_try_nid SIZE ALIGN MIN MAX NID` and the address it returned.
+    AllocTryNid {
+        /// Size.
+        size: PhysSize,
+        /// Alignment.
+        align: u64,
+        /// Lower bound.
+        min: PhysAddr,
+        /// Upper bound (raw Linux value: 0 accessible, `~0` anywhere).
+        max: u64,
+        /// Node asked for.
+        nid: Option<NodeId>,
+        /// What memblock returned.
+        result: Option<PhysAddr>,
+    },
+    /// `alloc SIZE ALIGN START END NID EXACT` and the address it returned.
+    Alloc {
+        /// Size.
+        size: PhysSize,
+        /// Alignment.
+        align: u64,
+        /// Lower bound.
+        start: PhysAddr,
+        /// Upper bound (raw Linux value).
+        end: u64,
+        /// Node asked for.
+        nid: Option<NodeId>,
+        /// No fallback to other nodes.
+        exact: bool,
+        /// What memblock returned.
+        result: Option<PhysAddr>,
+    },
+}
+
+/// Formats a raw limit as the replay language spells it.
+struct Lim(u64);
+
+impl fmt::Display for Lim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => f.write_str("accessible"),
+            u64::MAX => f.write_str("anywhere"),
+            a => write!(f, "{a:#x}"),
+        }
+    }
+}
+
+struct Nid(Option<NodeId>);
+
+impl fmt::Display for Nid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("-1"),
+        }
+    }
+}
+
+impl fmt::Display for MemOp {
+    /// The replay line, without the result (replay computes it again).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Add { base, size, nid } => match nid {
+                Some(n) => write!(f, "add {base} {size} {n}"),
+                None => write!(f, "add {base} {size}"),
+            },
+            Self::Reserve { base, size } => write!(f, "reserve {base} {size}"),
+            Self::Free { base, size } => write!(f, "free {base} {size}"),
+            Self::SetNode { base, size, nid } => write!(f, "set_node {base} {size} {nid}"),
+            Self::Limit(a) => write!(f, "limit {a}"),
+            Self::BottomUp(b) => write!(f, "bottom_up {}", u8::from(b)),
+            Self::AllocTryNid {
+                size,
+                align,
+                min,
+                max,
+                nid,
+                ..
+            } => write!(
+                f,
+                "alloc_try_nid {size} {align:#x} {min} {} {}",
+                Lim(max),
+                Nid(nid)
+            ),
+            Self::Alloc {
+                size,
+                align,
+                start,
+                end,
+                nid,
+                exact,
+                ..
+            } => write!(
+                f,
+                "alloc {size} {align:#x} {start} {} {} {}",
+                Lim(end),
+                Nid(nid),
+                u8::from(exact)
+            ),
+        }
+    }
+}
+
+/// Converts a raw Linux limit into memblock's type.
+pub(crate) fn limit_of(raw: u64) -> AllocLimit {
+    match raw {
+        0 => AllocLimit::Accessible,
+        u64::MAX => AllocLimit::Anywhere,
+        a => AllocLimit::Addr(PhysAddr::new(a)),
+    }
+}

@@ -1,0 +1,1017 @@
+//! The boot sequences: Linux 6.1 (individual, node-local) and Linux 4.15 (arrays).
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use memblock::AllocLimit;
+use phys::{NodeId, PhysAddr, PhysSize};
+use topology::Topology;
+
+use crate::config::{PlanConfig, Strategy};
+use crate::consts::{self, L1_CACHE_BYTES, LPPACA_SIZE, LPPACA_STRUCT_SIZE, SLB_SHADOW_SIZE};
+use crate::error::PlanError;
+use crate::mem::{limit_of, MemOp, MemblockOps};
+use crate::report::{
+    Allocation, FallbackReason, Finding, NoNodeReason, NodeTotals, Outcome, Placement,
+    StructureKind,
+};
+
+/// Puts into `mb` what `early_init_devtree` has set up when the per-CPU allocations
+/// begin: every memory range of the topology (without its node: Linux reads
+/// associativity only later, in `mem_topology_setup`), the kernel image reserved at 0,
+/// and the current limit (`setup_initial_memory_limit`: the RMA for a hash guest;
+/// `MEMBLOCK_ALLOC_ANYWHERE` for radix, as `mmu_early_init_devtree` sets it, or in
+/// hypervisor mode).
+///
+/// Returns the calls made, in the replay language. On error `mb` may hold part of the
+/// ranges; start again from a fresh memblock.
+pub fn init_memblock<M: MemblockOps>(
+    mb: &mut M,
+    topo: &Topology,
+    cfg: &PlanConfig,
+) -> Result<Vec<MemOp>, PlanError> {
+    cfg.validate()?;
+    let mut ops = Vec::new();
+    for r in &topo.memory {
+        mb.add(r.base, r.size, None)
+            .map_err(|error| PlanError::Memblock {
+                op: "add",
+                base: r.base,
+                size: r.size,
+                error,
+            })?;
+        ops.push(MemOp::Add {
+            base: r.base,
+            size: r.size,
+            nid: None,
+        });
+    }
+    if !cfg.kernel_reserve.is_zero() {
+        mb.reserve(PhysAddr::ZERO, cfg.kernel_reserve)
+            .map_err(|error| PlanError::Memblock {
+                op: "reserve",
+                base: PhysAddr::ZERO,
+                size: cfg.kernel_reserve,
+                error,
+            })?;
+        ops.push(MemOp::Reserve {
+            base: PhysAddr::ZERO,
+            size: cfg.kernel_reserve,
+        });
+    }
+    let limit = PhysAddr::new(cfg.rma_limit(topo));
+    mb.set_current_limit(limit);
+    ops.push(MemOp::Limit(limit));
+    Ok(ops)
+}
+
+/// [`init_memblock`] then [`plan`]: the whole sequence from an empty memblock. The
+/// returned placement's `ops` start with the initialisation calls, so its
+/// [`Placement::replay_script`] rebuilds the final memblock from nothing.
+pub fn boot<M: MemblockOps>(
+    mb: &mut M,
+    topo: &Topology,
+    cfg: &PlanConfig,
+) -> Result<Placement, PlanError> {
+    let snapshot = mb.clone();
+    let init = match init_memblock(mb, topo, cfg) {
+        Ok(ops) => ops,
+        Err(e) => {
+            *mb = snapshot;
+            return Err(e);
+        }
+    };
+    match plan(mb, topo, cfg) {
+        Ok(mut p) => {
+            let mut ops = init;
+            ops.append(&mut p.ops);
+            p.ops = ops;
+            Ok(p)
+        }
+        Err(e) => {
+            *mb = snapshot;
+            Err(e)
+        }
+    }
+}
+
+/// Runs the per-CPU allocation sequence of `cfg.strategy` against `mb`, which must hold
+/// the state [`init_memblock`] describes, and reports where everything went.
+///
+/// The sequence includes Linux's own frees (`free_unused_pacas`, the `cpu_to_phys_id`
+/// table, the boot CPU's SLB shadow under radix), so the returned memblock state is the
+/// one Linux has after `emergency_stack_init`.
+///
+/// On error, `mb` is restored to exactly its state before the call (the function
+/// works on `mb` and puts back a clone taken on entry), so a failed plan never leaves
+/// memblock half-changed.
+pub fn plan<M: MemblockOps>(
+    mb: &mut M,
+    topo: &Topology,
+    cfg: &PlanConfig,
+) -> Result<Placement, PlanError> {
+    cfg.validate()?;
+    let snapshot = mb.clone();
+    let mut p = Planner::new(mb, topo, cfg);
+    let result = match cfg.strategy {
+        Strategy::Linux61 => p.linux61(),
+        Strategy::Linux415 => p.linux415(),
+    };
+    match result {
+        Ok(()) => Ok(p.finish()),
+        Err(e) => {
+            drop(p);
+            *mb = snapshot;
+            Err(e)
+        }
+    }
+}
+
+/// The node of the memory at `addr`, from the topology (`memory` is sorted by base).
+pub fn node_of_addr(topo: &Topology, addr: PhysAddr) -> Option<NodeId> {
+    let idx = topo.memory.partition_point(|r| r.base <= addr);
+    let r = topo.memory.get(idx.checked_sub(1)?)?;
+    (addr < r.base.saturating_add(r.size))
+        .then_some(r.node)
+        .flatten()
+}
+
+/// `first_online_node` after `parse_numa_properties`: the lowest node with memory or a
+/// present CPU (node 0 when there is none, as `setup_nonnuma` makes it).
+pub fn first_online_node(topo: &Topology) -> NodeId {
+    topo.memory
+        .iter()
+        .filter_map(|r| r.node)
+        .chain(topo.cpus.iter().filter_map(|c| c.node))
+        .min()
+        .unwrap_or(NodeId::ZERO)
+}
+
+/// `early_cpu_to_node(cpu)` once `mem_topology_setup` has run (Linux 6.1
+/// `numa_setup_cpu`): a present CPU gets its associativity node, or
+/// `first_online_node` when that is missing or not a node of the machine; a possible
+/// CPU that is not present is never entered in `numa_cpu_lookup_table`, so
+/// `early_cpu_to_node` falls back to node 0.
+pub fn early_cpu_to_node(topo: &Topology, cpu: u32) -> NodeId {
+    match topo.cpus.get(cpu as usize) {
+        Some(c) => match c.node {
+            Some(n) if topo.nodes.iter().any(|x| x.id == n) || topo.nodes.is_empty() => n,
+            _ => first_online_node(topo),
+        },
+        None => NodeId::ZERO,
+    }
+}
+
+/// What one allocation asks of memblock, and how to describe it in the report.
+#[derive(Clone, Copy)]
+struct Request {
+    kind: StructureKind,
+    cpu: Option<u32>,
+    /// Bytes asked from memblock.
+    size: u64,
+    /// Bytes of the structure itself.
+    used: u64,
+    align: u64,
+    min: u64,
+    /// Raw Linux limit (0 accessible, `u64::MAX` anywhere).
+    max: u64,
+    nid: Option<NodeId>,
+    /// `memblock_alloc_try_nid` (true) or `memblock_alloc_range_nid` (false).
+    try_nid: bool,
+    home: Option<NodeId>,
+    no_node: NoNodeReason,
+}
+
+struct Planner<'a, M> {
+    mb: &'a mut M,
+    topo: &'a Topology,
+    cfg: &'a PlanConfig,
+    ops: Vec<MemOp>,
+    allocs: Vec<Allocation>,
+    findings: Vec<Finding>,
+    /// `min(ppc64_bolted_size(), ppc64_rma_size)` of the strategy.
+    paca_limit: u64,
+    bottom_up: bool,
+}
+
+impl<'a, M: MemblockOps> Planner<'a, M> {
+    fn new(mb: &'a mut M, topo: &'a Topology, cfg: &'a PlanConfig) -> Self {
+        let bolted = match cfg.strategy {
+            Strategy::Linux61 => cfg.bolted_size(),
+            // 4.15's safe_stack_limit() knew nothing of radix.
+            Strategy::Linux415 => cfg.segment_size(),
+        };
+        Self {
+            mb,
+            topo,
+            cfg,
+            ops: Vec::new(),
+            allocs: Vec::new(),
+            findings: Vec::new(),
+            paca_limit: bolted.min(cfg.rma_limit(topo)),
+            bottom_up: false,
+        }
+    }
+
+    fn home_of(&self, cpu: u32) -> Option<NodeId> {
+        self.topo.cpus.get(cpu as usize).and_then(|c| c.node)
+    }
+
+    fn set_bottom_up(&mut self, on: bool) {
+        self.mb.set_bottom_up(on);
+        self.bottom_up = on;
+        self.ops.push(MemOp::BottomUp(on));
+    }
+
+    fn free(&mut self, base: PhysAddr, size: u64) -> Result<(), PlanError> {
+        let size = PhysSize::new(size);
+        self.mb
+            .free(base, size)
+            .map_err(|error| PlanError::Memblock {
+                op: "free",
+                base,
+                size,
+                error,
+            })?;
+        self.ops.push(MemOp::Free { base, size });
+        Ok(())
+    }
+
+    /// The limit memblock really applies: `Accessible` is the current limit, and
+    /// `memblock_alloc_internal` clamps a try_nid limit to it.
+    fn effective_max(&self, max: u64, try_nid: bool) -> u64 {
+        let cur = self.mb.current_limit().as_u64();
+        match max {
+            0 => cur,
+            m if try_nid => m.min(cur),
+            m => m,
+        }
+    }
+
+    fn classify(&self, nid: NodeId, eff_max: u64) -> FallbackReason {
+        let mut any = false;
+        for r in self.topo.memory.iter().filter(|r| r.node == Some(nid)) {
+            any = true;
+            if r.base.as_u64() < eff_max {
+                return FallbackReason::NodeFullBelowLimit;
+            }
+        }
+        if any {
+            FallbackReason::NodeMemoryAboveLimit
+        } else {
+            FallbackReason::NodeHasNoMemory
+        }
+    }
+
+    fn alloc(&mut self, r: Request) -> Result<PhysAddr, PlanError> {
+        let size = PhysSize::new(r.size);
+        let min = PhysAddr::new(r.min);
+        let max: AllocLimit = limit_of(r.max);
+        let result = if r.try_nid {
+            self.mb.alloc_try_nid(size, r.align, min, max, r.nid)
+        } else {
+            self.mb
+                .alloc_range_nid(size, r.align, min, max, r.nid, false)
+        };
+        self.ops.push(if r.try_nid {
+            MemOp::AllocTryNid {
+                size,
+                align: r.align,
+                min,
+                max: r.max,
+                nid: r.nid,
+                result,
+            }
+        } else {
+            MemOp::Alloc {
+                size,
+                align: r.align,
+                start: min,
+                end: r.max,
+                nid: r.nid,
+                exact: false,
+                result,
+            }
+        });
+        let eff_max = self.effective_max(r.max, r.try_nid);
+        let Some(addr) = result else {
+            return Err(PlanError::CannotFit {
+                kind: r.kind,
+                cpu: r.cpu,
+                size,
+                align: r.align,
+                limit: eff_max,
+            });
+        };
+        let memory_node = node_of_addr(self.topo, addr);
+        let outcome = match r.nid {
+            Some(n) if memory_node == Some(n) => Outcome::Local,
+            Some(n) => Outcome::Fallback(self.classify(n, eff_max)),
+            None => Outcome::NoNodeRequested(r.no_node),
+        };
+        self.allocs.push(Allocation {
+            kind: r.kind,
+            cpu: r.cpu,
+            addr,
+            size: PhysSize::new(r.used),
+            reserved: size,
+            align: r.align,
+            requested_node: r.nid,
+            home_node: r.home,
+            memory_node,
+            outcome,
+            in_array: false,
+            freed: false,
+        });
+        Ok(addr)
+    }
+
+    /// `alloc_paca_data(size, align, limit, cpu)`: the boot CPU asks for no node and
+    /// allocates bottom-up (it runs before NUMA is known); every other CPU asks for
+    /// `early_cpu_to_node(cpu)`. `memblock_alloc_try_nid` falls back to any node.
+    fn alloc_paca_data(
+        &mut self,
+        kind: StructureKind,
+        size: u64,
+        used: u64,
+        align: u64,
+        cpu: u32,
+    ) -> Result<PhysAddr, PlanError> {
+        let boot = cpu == self.cfg.boot_cpu;
+        if boot {
+            self.set_bottom_up(true);
+        }
+        let nid = (!boot).then(|| early_cpu_to_node(self.topo, cpu));
+        let addr = self.alloc(Request {
+            kind,
+            cpu: Some(cpu),
+            size,
+            used,
+            align,
+            min: 0,
+            max: self.paca_limit,
+            nid,
+            try_nid: true,
+            home: self.home_of(cpu),
+            no_node: NoNodeReason::BootCpuBeforeNuma,
+        })?;
+        if boot {
+            self.set_bottom_up(false);
+        }
+        Ok(addr)
+    }
+
+    /// `allocate_paca(cpu)`: the paca, then `new_lppaca` (none in hypervisor mode), then
+    /// `new_slb_shadow` (none with radix, except for the boot CPU which comes here
+    /// before radix is known and is fixed up in `free_unused_pacas`).
+    fn allocate_paca(&mut self, cpu: u32) -> Result<(), PlanError> {
+        let ps = self.cfg.paca_size.as_u64();
+        self.alloc_paca_data(StructureKind::Paca, ps, ps, L1_CACHE_BYTES, cpu)?;
+        if !self.cfg.hypervisor_mode {
+            self.alloc_paca_data(
+                StructureKind::Lppaca,
+                LPPACA_SIZE,
+                LPPACA_STRUCT_SIZE,
+                0x400,
+                cpu,
+            )?;
+        }
+        if cpu == self.cfg.boot_cpu || !self.cfg.radix {
+            self.alloc_paca_data(
+                StructureKind::SlbShadow,
+                SLB_SHADOW_SIZE,
+                SLB_SHADOW_SIZE,
+                L1_CACHE_BYTES,
+                cpu,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `alloc_stack(limit, cpu)`: `memblock_alloc_try_nid(THREAD_SIZE, THREAD_ALIGN,
+    /// MEMBLOCK_LOW_LIMIT, limit, early_cpu_to_node(cpu))`.
+    fn alloc_stack61(
+        &mut self,
+        kind: StructureKind,
+        limit: u64,
+        cpu: u32,
+    ) -> Result<(), PlanError> {
+        let ts = self.cfg.thread_size();
+        self.alloc(Request {
+            kind,
+            cpu: Some(cpu),
+            size: ts,
+            used: ts,
+            align: ts,
+            min: 0,
+            max: limit,
+            nid: Some(early_cpu_to_node(self.topo, cpu)),
+            try_nid: true,
+            home: self.home_of(cpu),
+            no_node: NoNodeReason::PreSeries,
+        })?;
+        Ok(())
+    }
+
+    /// Linux 4.15 `memblock_alloc_base(THREAD_SIZE, THREAD_SIZE, limit)`.
+    fn alloc_stack415(
+        &mut self,
+        kind: StructureKind,
+        limit: u64,
+        cpu: u32,
+    ) -> Result<(), PlanError> {
+        let ts = self.cfg.thread_size();
+        self.alloc(Request {
+            kind,
+            cpu: Some(cpu),
+            size: ts,
+            used: ts,
+            align: ts,
+            min: 0,
+            max: limit,
+            nid: None,
+            try_nid: false,
+            home: self.home_of(cpu),
+            no_node: NoNodeReason::PreSeries,
+        })?;
+        Ok(())
+    }
+
+    fn mark_freed(&mut self, kind: StructureKind, cpu: Option<u32>) {
+        if let Some(a) = self
+            .allocs
+            .iter_mut()
+            .find(|a| a.kind == kind && a.cpu == cpu && !a.freed)
+        {
+            a.freed = true;
+        }
+    }
+
+    /// The Linux 6.1 sequence: `early_setup` → `setup_arch`.
+    fn linux61(&mut self) -> Result<(), PlanError> {
+        let cfg = self.cfg;
+        let boot = cfg.boot_cpu;
+        let nr0 = u64::from(cfg.nr_cpu_ids);
+
+        // early_setup: allocate_paca_ptrs() — memblock_alloc_raw(size, SMP_CACHE_BYTES).
+        let ptrs_size = consts::PACA_PTR_SIZE * nr0;
+        let ptrs = self.alloc(Request {
+            kind: StructureKind::PacaPtrs,
+            cpu: None,
+            size: ptrs_size,
+            used: ptrs_size,
+            align: L1_CACHE_BYTES,
+            min: 0,
+            max: 0,
+            nid: None,
+            try_nid: true,
+            home: None,
+            no_node: NoNodeReason::SharedArray,
+        })?;
+        // early_setup: allocate_paca(boot_cpuid).
+        self.allocate_paca(boot)?;
+
+        // early_init_mmu → radix__early_init_mmu → radix_init_pgtable.
+        if cfg.radix {
+            self.radix_page_tables(true)?;
+            // radix__early_init_mmu ends with memblock_set_current_limit(ANYWHERE).
+            self.mb.set_current_limit(PhysAddr::MAX);
+            self.ops.push(MemOp::Limit(PhysAddr::MAX));
+        }
+
+        // setup_arch → smp_setup_cpu_maps: cpu_to_phys_id = memblock_alloc(nr_cpu_ids *
+        // sizeof(u32), __alignof__(u32)), with the nr_cpu_ids of early boot.
+        let c2p_size = consts::CPU_TO_PHYS_ID_ENTRY * nr0;
+        let c2p = self.alloc(Request {
+            kind: StructureKind::CpuToPhysId,
+            cpu: None,
+            size: c2p_size,
+            used: c2p_size,
+            align: consts::CPU_TO_PHYS_ID_ENTRY,
+            min: 0,
+            max: 0,
+            nid: None,
+            try_nid: true,
+            home: None,
+            no_node: NoNodeReason::SharedArray,
+        })?;
+        let capped = cfg
+            .possible
+            .iter()
+            .skip(cfg.nr_cpu_ids as usize)
+            .filter(|p| **p)
+            .count();
+        if capped > 0 {
+            self.findings.push(Finding::CpusCapped {
+                count: u32::try_from(capped).unwrap_or(u32::MAX),
+            });
+        }
+        // setup_nr_cpu_ids(), then free_unused_pacas(): shrink paca_ptrs, and under radix
+        // free the boot CPU's SLB shadow ("ugly fixup").
+        let nr1 = u64::from(cfg.final_nr_cpu_ids());
+        let new_ptrs = consts::PACA_PTR_SIZE * nr1;
+        if new_ptrs < ptrs_size {
+            self.free(
+                ptrs.saturating_add(PhysSize::new(new_ptrs)),
+                ptrs_size - new_ptrs,
+            )?;
+            if let Some(a) = self
+                .allocs
+                .iter_mut()
+                .find(|a| a.kind == StructureKind::PacaPtrs)
+            {
+                a.size = PhysSize::new(new_ptrs);
+                a.reserved = PhysSize::new(new_ptrs);
+            }
+        }
+        if cfg.radix {
+            if let Some(slb) = self.find_live(StructureKind::SlbShadow, Some(boot)) {
+                self.free(slb, SLB_SHADOW_SIZE)?;
+                self.mark_freed(StructureKind::SlbShadow, Some(boot));
+            }
+        }
+
+        // mem_topology_setup → parse_numa_properties: memory regions get their nodes.
+        self.set_nodes()?;
+
+        // smp_setup_pacas: every other possible CPU, then free cpu_to_phys_id with the
+        // *new* nr_cpu_ids — Linux leaks the tail of the table.
+        let cpus: Vec<u32> = cfg.possible_cpus().collect();
+        for &cpu in &cpus {
+            if cpu != boot {
+                self.allocate_paca(cpu)?;
+            }
+        }
+        let c2p_free = consts::CPU_TO_PHYS_ID_ENTRY * nr1;
+        self.free(c2p, c2p_free)?;
+        self.mark_freed(StructureKind::CpuToPhysId, None);
+        if c2p_free < c2p_size {
+            let addr = c2p.saturating_add(PhysSize::new(c2p_free));
+            let size = PhysSize::new(c2p_size - c2p_free);
+            self.findings.push(Finding::Leak {
+                kind: StructureKind::CpuToPhysId,
+                addr,
+                size,
+            });
+            // The leaked tail stays reserved: account for it as a live shared block.
+            self.allocs.push(Allocation {
+                kind: StructureKind::CpuToPhysId,
+                cpu: None,
+                addr,
+                size: PhysSize::ZERO,
+                reserved: size,
+                align: consts::CPU_TO_PHYS_ID_ENTRY,
+                requested_node: None,
+                home_node: None,
+                memory_node: node_of_addr(self.topo, addr),
+                outcome: Outcome::NoNodeRequested(NoNodeReason::SharedArray),
+                in_array: false,
+                freed: false,
+            });
+        }
+
+        // irqstack_early_init: soft and hard IRQ stacks below the bolted size.
+        let bolted = cfg.bolted_size();
+        for &cpu in &cpus {
+            self.alloc_stack61(StructureKind::SoftirqStack, bolted, cpu)?;
+            self.alloc_stack61(StructureKind::HardirqStack, bolted, cpu)?;
+        }
+        // emergency_stack_init: limit = min(bolted, RMA); pseries (LPAR) machine-check
+        // stacks additionally below 4 GiB for RTAS.
+        let limit = self.paca_limit;
+        let mce_limit = if !cfg.hypervisor_mode && limit > consts::SZ_4G {
+            consts::SZ_4G
+        } else {
+            limit
+        };
+        for &cpu in &cpus {
+            self.alloc_stack61(StructureKind::EmergencyStack, limit, cpu)?;
+            self.alloc_stack61(StructureKind::NmiEmergencyStack, limit, cpu)?;
+            self.alloc_stack61(StructureKind::McEmergencyStack, mce_limit, cpu)?;
+        }
+        Ok(())
+    }
+
+    /// The Linux 4.15 sequence.
+    fn linux415(&mut self) -> Result<(), PlanError> {
+        let cfg = self.cfg;
+        let page = cfg.page_size;
+        let nr0 = u64::from(cfg.nr_cpu_ids);
+        let ps = cfg.paca_size.as_u64();
+        let limit = self.paca_limit;
+        let page_align = |x: u64| x.div_ceil(page).saturating_mul(page);
+        let possible: Vec<u32> = cfg.possible_cpus().collect();
+
+        // allocate_pacas(): one array for nr_cpu_ids pacas, page aligned, below the limit.
+        let paca_size = page_align(ps * nr0);
+        let pacas = self.alloc_array(StructureKind::PacaArray, paca_size, page, limit)?;
+        // allocate_lppacas(): CPU 0 uses the static lppaca[0] in the kernel image; the
+        // others an array of 1 KiB-aligned (sizeof = 0x400) entries.
+        let lp_size = if nr0 > 1 {
+            page_align(LPPACA_SIZE * (nr0 - 1))
+        } else {
+            0
+        };
+        let lppacas = if lp_size > 0 {
+            Some(self.alloc_array(StructureKind::LppacaArray, lp_size, page, limit)?)
+        } else {
+            None
+        };
+        // allocate_slb_shadows(): hash only.
+        let slb_size = page_align(SLB_SHADOW_SIZE * nr0);
+        let slbs = if cfg.radix {
+            None
+        } else {
+            Some(self.alloc_array(StructureKind::SlbShadowArray, slb_size, page, limit)?)
+        };
+
+        // early_init_mmu: radix page tables with memblock_alloc_base(size, size, ANYWHERE).
+        if cfg.radix {
+            self.radix_page_tables(false)?;
+        }
+
+        // smp_setup_cpu_maps → free_unused_pacas(): page-aligned tails of the paca array,
+        // then free_lppacas() sized by num_possible_cpus().
+        let nr1 = u64::from(cfg.final_nr_cpu_ids());
+        let new_paca = page_align(ps * nr1);
+        let mut paca_kept = paca_size;
+        if new_paca < paca_size {
+            self.free(
+                pacas.saturating_add(PhysSize::new(new_paca)),
+                paca_size - new_paca,
+            )?;
+            paca_kept = new_paca;
+        }
+        let mut lp_kept = lp_size;
+        if let Some(lp) = lppacas {
+            let nposs = possible.len() as u64;
+            let new_lp = if nposs > 1 {
+                page_align((nposs - 1) * LPPACA_SIZE)
+            } else {
+                0
+            };
+            if new_lp < lp_size {
+                self.free(lp.saturating_add(PhysSize::new(new_lp)), lp_size - new_lp)?;
+                lp_kept = new_lp;
+            }
+        }
+        self.shrink_array(StructureKind::PacaArray, paca_kept);
+        self.shrink_array(StructureKind::LppacaArray, lp_kept);
+
+        // The per-CPU slots inside the arrays, for the report.
+        for &cpu in &possible {
+            let c = u64::from(cpu);
+            self.slot(
+                StructureKind::Paca,
+                cpu,
+                pacas,
+                c * ps,
+                ps,
+                ps,
+                paca_kept,
+                page,
+            );
+            if cpu > 0 {
+                if let Some(lp) = lppacas {
+                    let off = (c - 1) * LPPACA_SIZE;
+                    if off + LPPACA_SIZE > lp_kept {
+                        self.findings.push(Finding::FreedWhileInUse {
+                            kind: StructureKind::Lppaca,
+                            cpu,
+                            addr: lp.saturating_add(PhysSize::new(off)),
+                        });
+                    }
+                    self.slot(
+                        StructureKind::Lppaca,
+                        cpu,
+                        lp,
+                        off,
+                        LPPACA_STRUCT_SIZE,
+                        LPPACA_SIZE,
+                        lp_kept,
+                        0x400,
+                    );
+                }
+            }
+            if let Some(s) = slbs {
+                self.slot(
+                    StructureKind::SlbShadow,
+                    cpu,
+                    s,
+                    c * SLB_SHADOW_SIZE,
+                    SLB_SHADOW_SIZE,
+                    SLB_SHADOW_SIZE,
+                    slb_size,
+                    L1_CACHE_BYTES,
+                );
+            }
+        }
+
+        // irqstack_early_init (limit = safe_stack_limit()), emergency_stack_init (limit =
+        // min(safe_stack_limit(), ppc64_rma_size), no separate machine-check limit yet).
+        let seg = cfg.segment_size();
+        for &cpu in &possible {
+            self.alloc_stack415(StructureKind::SoftirqStack, seg, cpu)?;
+            self.alloc_stack415(StructureKind::HardirqStack, seg, cpu)?;
+        }
+        for &cpu in &possible {
+            self.alloc_stack415(StructureKind::EmergencyStack, limit, cpu)?;
+            self.alloc_stack415(StructureKind::NmiEmergencyStack, limit, cpu)?;
+            self.alloc_stack415(StructureKind::McEmergencyStack, limit, cpu)?;
+        }
+        // initmem_init: nodes are attached to memblock only now.
+        self.set_nodes()?;
+        Ok(())
+    }
+
+    fn alloc_array(
+        &mut self,
+        kind: StructureKind,
+        size: u64,
+        align: u64,
+        limit: u64,
+    ) -> Result<PhysAddr, PlanError> {
+        self.alloc(Request {
+            kind,
+            cpu: None,
+            size,
+            used: 0,
+            align,
+            min: 0,
+            max: limit,
+            nid: None,
+            try_nid: false,
+            home: None,
+            no_node: NoNodeReason::PreSeries,
+        })
+    }
+
+    fn shrink_array(&mut self, kind: StructureKind, kept: u64) {
+        if let Some(a) = self.allocs.iter_mut().find(|a| a.kind == kind) {
+            a.reserved = PhysSize::new(kept);
+            if kept == 0 {
+                a.freed = true;
+            }
+        }
+    }
+
+    /// Records the slot of `cpu` inside a 4.15 array. A slot past the part of the array
+    /// that stayed reserved is recorded as freed.
+    #[allow(clippy::too_many_arguments)]
+    fn slot(
+        &mut self,
+        kind: StructureKind,
+        cpu: u32,
+        base: PhysAddr,
+        off: u64,
+        used: u64,
+        stride: u64,
+        kept: u64,
+        align: u64,
+    ) {
+        let addr = base.saturating_add(PhysSize::new(off));
+        self.allocs.push(Allocation {
+            kind,
+            cpu: Some(cpu),
+            addr,
+            size: PhysSize::new(used),
+            reserved: PhysSize::new(stride),
+            align,
+            requested_node: None,
+            home_node: self.home_of(cpu),
+            memory_node: node_of_addr(self.topo, addr),
+            outcome: Outcome::NoNodeRequested(NoNodeReason::PreSeries),
+            in_array: true,
+            freed: off + stride > kept,
+        });
+    }
+
+    fn find_live(&self, kind: StructureKind, cpu: Option<u32>) -> Option<PhysAddr> {
+        self.allocs
+            .iter()
+            .find(|a| a.kind == kind && a.cpu == cpu && !a.freed)
+            .map(|a| a.addr)
+    }
+
+    /// `parse_numa_properties` → `memblock_set_node` for every memory range with a node.
+    fn set_nodes(&mut self) -> Result<(), PlanError> {
+        for r in &self.topo.memory {
+            if let Some(nid) = r.node {
+                self.mb
+                    .set_node(r.base, r.size, nid)
+                    .map_err(|error| PlanError::Memblock {
+                        op: "set_node",
+                        base: r.base,
+                        size: r.size,
+                        error,
+                    })?;
+                self.ops.push(MemOp::SetNode {
+                    base: r.base,
+                    size: r.size,
+                    nid,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `radix_init_pgtable`: `create_physical_mapping` over every memblock memory
+    /// region, allocating a table page whenever a PGD, PUD or PMD entry is empty.
+    ///
+    /// Linux 6.1 (`linux61`): mappings capped at `radix_mem_block_size`, every table a
+    /// full page from `early_alloc_pgtable(PAGE_SIZE, NUMA_NO_NODE, start, end)`, i.e.
+    /// inside the range being mapped. Linux 4.15: no cap, upper tables of
+    /// [`consts::RADIX_415_UPPER_TABLE_SIZE`] and PTE pages of `PAGE_SIZE`, from
+    /// `memblock_alloc_base(size, size, MEMBLOCK_ALLOC_ANYWHERE)`. The kernel-text
+    /// boundary that splits the mapping (`next_boundary`) is not modelled.
+    fn radix_page_tables(&mut self, linux61: bool) -> Result<(), PlanError> {
+        let page = self.cfg.page_size;
+        let cap = if linux61 {
+            self.cfg.radix_mem_block_size
+        } else {
+            u64::MAX
+        };
+        let mut pgd: BTreeSet<u64> = BTreeSet::new();
+        let mut pud: BTreeSet<u64> = BTreeSet::new();
+        let mut pmd: BTreeSet<u64> = BTreeSet::new();
+        for (base, size, _) in self.mb.memory_ranges() {
+            let start = base.as_u64().div_ceil(page).saturating_mul(page);
+            let end = base.as_u64().saturating_add(size.as_u64()) / page * page;
+            let mut addr = start;
+            while addr < end {
+                let gap = (end - addr).min(cap);
+                let map = if addr % consts::RADIX_PUD_SIZE == 0 && gap >= consts::RADIX_PUD_SIZE {
+                    consts::RADIX_PUD_SIZE
+                } else if addr % consts::RADIX_PMD_SIZE == 0 && gap >= consts::RADIX_PMD_SIZE {
+                    consts::RADIX_PMD_SIZE
+                } else {
+                    page
+                };
+                // Levels: a PUD page per PGD entry, a PMD page per PUD entry unless the
+                // mapping is 1 GiB, a PTE page per PMD entry unless it is 2 MiB.
+                let mut need = Vec::new();
+                if pgd.insert(addr / consts::RADIX_PGDIR_SIZE) {
+                    need.push(false);
+                }
+                if map < consts::RADIX_PUD_SIZE && pud.insert(addr / consts::RADIX_PUD_SIZE) {
+                    need.push(false);
+                }
+                if map < consts::RADIX_PMD_SIZE && pmd.insert(addr / consts::RADIX_PMD_SIZE) {
+                    need.push(true);
+                }
+                let home = node_of_addr(self.topo, PhysAddr::new(addr));
+                for pte in need {
+                    let sz = if linux61 || pte {
+                        page
+                    } else {
+                        consts::RADIX_415_UPPER_TABLE_SIZE
+                    };
+                    self.alloc(Request {
+                        kind: StructureKind::PageTable,
+                        cpu: None,
+                        size: sz,
+                        used: sz,
+                        align: sz,
+                        min: if linux61 { start } else { 0 },
+                        max: if linux61 { end } else { u64::MAX },
+                        nid: None,
+                        try_nid: linux61,
+                        home,
+                        no_node: if linux61 {
+                            NoNodeReason::RegionBounded
+                        } else {
+                            NoNodeReason::PreSeries
+                        },
+                    })?;
+                }
+                // Up to the next boundary of the level above, the following mappings have
+                // the same size (they are `map`-aligned but not aligned to the next size)
+                // and find their tables present: jump over them instead of walking each,
+                // so the walk costs one step per table, not per mapping.
+                let boundary = match map {
+                    m if m == consts::RADIX_PUD_SIZE => consts::RADIX_PGDIR_SIZE,
+                    m if m == consts::RADIX_PMD_SIZE => consts::RADIX_PUD_SIZE,
+                    _ => consts::RADIX_PMD_SIZE,
+                };
+                let next_boundary = (addr / boundary).saturating_add(1).saturating_mul(boundary);
+                let same_size_end = end / map * map;
+                let skip = next_boundary.min(same_size_end);
+                addr = if skip > addr {
+                    skip
+                } else {
+                    addr.saturating_add(map)
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Placement {
+        let reserved = self.mb.reserved_ranges();
+        let nodes = totals(self.topo, &self.allocs, &reserved, self.cfg.page_size);
+        Placement {
+            strategy: self.cfg.strategy,
+            nr_cpu_ids: (self.cfg.nr_cpu_ids, self.cfg.final_nr_cpu_ids()),
+            boot_cpu: self.cfg.boot_cpu,
+            paca_limit: self.paca_limit,
+            allocations: self.allocs,
+            ops: self.ops,
+            nodes,
+            findings: self.findings,
+        }
+    }
+}
+
+/// Per-node totals from the allocations and memblock's final reserved array.
+fn totals(
+    topo: &Topology,
+    allocs: &[Allocation],
+    reserved: &[(PhysAddr, PhysSize)],
+    page: u64,
+) -> Vec<NodeTotals> {
+    let mut nodes: Vec<NodeTotals> = Vec::new();
+    fn entry(nodes: &mut Vec<NodeTotals>, node: Option<NodeId>) -> &mut NodeTotals {
+        let idx = match nodes.iter().position(|n| n.node == node) {
+            Some(i) => i,
+            None => {
+                nodes.push(NodeTotals {
+                    node,
+                    ..NodeTotals::default()
+                });
+                nodes.len() - 1
+            }
+        };
+        &mut nodes[idx]
+    }
+    // Live memblock blocks of the plan, sorted, to find reserved regions and gaps.
+    let mut blocks: Vec<(u64, u64)> = Vec::new();
+    for a in allocs.iter().filter(|a| !a.freed) {
+        let t = entry(&mut nodes, a.memory_node);
+        if a.in_array || a.kind.is_per_cpu() || a.kind == StructureKind::PageTable {
+            t.used += a.size.as_u64();
+        }
+        if a.kind.is_per_cpu() && a.home_node.is_some() && !a.is_local() {
+            t.remote_structures += 1;
+        }
+        if !a.in_array {
+            t.allocations += 1;
+            blocks.push((
+                a.addr.as_u64(),
+                a.addr.as_u64().saturating_add(a.reserved.as_u64()),
+            ));
+            if matches!(a.kind, StructureKind::PacaPtrs | StructureKind::CpuToPhysId) {
+                t.used += a.size.as_u64();
+            }
+        }
+    }
+    // Padding: reserved bytes of live blocks minus the bytes of live structures in them.
+    for a in allocs.iter().filter(|a| !a.freed) {
+        let t = entry(&mut nodes, a.memory_node);
+        if a.in_array {
+            continue;
+        }
+        let inside: u64 = if matches!(
+            a.kind,
+            StructureKind::PacaArray | StructureKind::LppacaArray | StructureKind::SlbShadowArray
+        ) {
+            let (lo, hi) = (a.addr, a.addr.saturating_add(a.reserved));
+            allocs
+                .iter()
+                .filter(|s| s.in_array && !s.freed && s.addr >= lo && s.end() <= hi)
+                .map(|s| s.size.as_u64())
+                .sum()
+        } else {
+            a.size.as_u64()
+        };
+        t.padding += a.reserved.as_u64().saturating_sub(inside);
+    }
+    blocks.sort_unstable();
+    // Reserved regions that hold plan memory.
+    for &(base, size) in reserved {
+        let (lo, hi) = (base.as_u64(), base.as_u64().saturating_add(size.as_u64()));
+        let i = blocks.partition_point(|b| b.1 <= lo);
+        if blocks.get(i).is_some_and(|b| b.0 < hi) {
+            entry(&mut nodes, node_of_addr(topo, base)).reserved_regions += 1;
+        }
+    }
+    // Alignment gaps: a free hole smaller than a page between two plan blocks that
+    // touch it on both sides.
+    let mut res: Vec<(u64, u64)> = reserved
+        .iter()
+        .map(|(b, s)| (b.as_u64(), b.as_u64().saturating_add(s.as_u64())))
+        .collect();
+    res.sort_unstable();
+    let is_plan = |lo: u64, hi: u64| {
+        let i = blocks.partition_point(|b| b.1 <= lo);
+        blocks.get(i).is_some_and(|b| b.0 < hi)
+    };
+    for w in res.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let gap = b.0.saturating_sub(a.1);
+        if gap > 0 && gap < page && is_plan(a.1.saturating_sub(1), a.1) && is_plan(b.0, b.0 + 1) {
+            entry(&mut nodes, node_of_addr(topo, PhysAddr::new(a.1))).alignment_gaps += gap;
+        }
+    }
+    nodes.sort_by_key(|n| (n.node.is_none(), n.node));
+    nodes
+}

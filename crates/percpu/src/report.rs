@@ -1,0 +1,392 @@
+//! The [`Placement`] report: where every structure went and what it cost per node.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use phys::{NodeId, PhysAddr, PhysSize};
+
+use crate::config::Strategy;
+use crate::mem::MemOp;
+
+/// The kinds of structure a plan places.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum StructureKind {
+    /// `paca_ptrs`, the array of paca pointers (Linux61).
+    PacaPtrs,
+    /// `cpu_to_phys_id`, the temporary logical-to-hardware id table (Linux61).
+    CpuToPhysId,
+    /// A CPU's `struct paca_struct`.
+    Paca,
+    /// A CPU's `struct lppaca` (the VPA registered with the hypervisor).
+    Lppaca,
+    /// A CPU's `struct slb_shadow`.
+    SlbShadow,
+    /// A CPU's soft-IRQ stack (`softirq_ctx`).
+    SoftirqStack,
+    /// A CPU's hard-IRQ stack (`hardirq_ctx`).
+    HardirqStack,
+    /// A CPU's emergency stack (`paca->emergency_sp`).
+    EmergencyStack,
+    /// A CPU's system-reset (NMI) emergency stack (`paca->nmi_emergency_sp`).
+    NmiEmergencyStack,
+    /// A CPU's machine-check emergency stack (`paca->mc_emergency_sp`).
+    McEmergencyStack,
+    /// A page of the radix linear mapping's page tables (PUD, PMD or PTE level).
+    PageTable,
+    /// Linux 4.15's array of every CPU's paca.
+    PacaArray,
+    /// Linux 4.15's array of the lppacas of CPUs 1 and up.
+    LppacaArray,
+    /// Linux 4.15's array of every CPU's SLB shadow.
+    SlbShadowArray,
+}
+
+impl StructureKind {
+    /// Linux's name for the structure.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::PacaPtrs => "paca_ptrs",
+            Self::CpuToPhysId => "cpu_to_phys_id",
+            Self::Paca => "paca",
+            Self::Lppaca => "lppaca",
+            Self::SlbShadow => "slb_shadow",
+            Self::SoftirqStack => "softirq stack",
+            Self::HardirqStack => "hardirq stack",
+            Self::EmergencyStack => "emergency stack",
+            Self::NmiEmergencyStack => "NMI emergency stack",
+            Self::McEmergencyStack => "machine-check emergency stack",
+            Self::PageTable => "radix page table",
+            Self::PacaArray => "paca array",
+            Self::LppacaArray => "lppaca array",
+            Self::SlbShadowArray => "slb_shadow array",
+        }
+    }
+
+    /// Whether one of these belongs to a single CPU.
+    pub const fn is_per_cpu(self) -> bool {
+        matches!(
+            self,
+            Self::Paca
+                | Self::Lppaca
+                | Self::SlbShadow
+                | Self::SoftirqStack
+                | Self::HardirqStack
+                | Self::EmergencyStack
+                | Self::NmiEmergencyStack
+                | Self::McEmergencyStack
+        )
+    }
+}
+
+impl fmt::Display for StructureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why memblock placed a node-requested structure on another node. memblock itself
+/// only knows "the node had no fitting free range"; the reason is read from the
+/// topology, so it is what a maintainer would check first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum FallbackReason {
+    /// The node has no memory at all (memoryless node).
+    NodeHasNoMemory,
+    /// All of the node's memory lies at or above the allocation limit (typically the
+    /// RMA of a hash guest, which sits on the first node).
+    NodeMemoryAboveLimit,
+    /// The node has memory below the limit, but no free range there was big enough.
+    NodeFullBelowLimit,
+}
+
+impl fmt::Display for FallbackReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NodeHasNoMemory => "the node has no memory",
+            Self::NodeMemoryAboveLimit => "all of the node's memory is above the limit",
+            Self::NodeFullBelowLimit => "the node's memory below the limit is full",
+        })
+    }
+}
+
+/// Why Linux did not ask memblock for a node at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum NoNodeReason {
+    /// The boot CPU's paca data is allocated in `early_setup`, before `cpu_to_node`
+    /// exists: `alloc_paca_data` passes `NUMA_NO_NODE` and allocates bottom-up, assuming
+    /// the boot CPU sits on the node of the lowest memory.
+    BootCpuBeforeNuma,
+    /// A shared array (`paca_ptrs`, `cpu_to_phys_id`, or a Linux 4.15 array).
+    SharedArray,
+    /// Linux 4.15 allocated with `memblock_alloc_base`, which has no node argument.
+    PreSeries,
+    /// Radix page tables are allocated inside the memory range they map
+    /// (`early_alloc_pgtable` with region bounds and `NUMA_NO_NODE`), since nodes are not
+    /// known yet in `early_init_mmu`.
+    RegionBounded,
+}
+
+impl fmt::Display for NoNodeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::BootCpuBeforeNuma => "boot CPU: allocated bottom-up before NUMA is known",
+            Self::SharedArray => "shared array",
+            Self::PreSeries => "Linux 4.15 memblock_alloc_base has no node",
+            Self::RegionBounded => "bounded to the mapped memory range",
+        })
+    }
+}
+
+/// How the node of a structure's memory came about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Outcome {
+    /// Linux asked for a node and got memory on it.
+    Local,
+    /// Linux asked for a node and memblock fell back to another node.
+    Fallback(FallbackReason),
+    /// Linux asked for no node; [`Allocation::is_local`] tells whether it landed on the
+    /// home node anyway.
+    NoNodeRequested(NoNodeReason),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local => f.write_str("local"),
+            Self::Fallback(r) => write!(f, "fallback: {r}"),
+            Self::NoNodeRequested(r) => write!(f, "no node requested: {r}"),
+        }
+    }
+}
+
+/// One structure and where it lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Allocation {
+    /// What it is.
+    pub kind: StructureKind,
+    /// Its CPU, for per-CPU structures.
+    pub cpu: Option<u32>,
+    /// Its physical address.
+    pub addr: PhysAddr,
+    /// The bytes the structure itself occupies (`sizeof`, or 640 for an lppaca).
+    pub size: PhysSize,
+    /// The bytes reserved in memblock for it (1 KiB for an lppaca; for a structure that
+    /// lives inside a Linux 4.15 array, its slot; the array is its own [`Allocation`]).
+    pub reserved: PhysSize,
+    /// The alignment Linux asked for.
+    pub align: u64,
+    /// The node Linux asked memblock for (`None`: `NUMA_NO_NODE`).
+    pub requested_node: Option<NodeId>,
+    /// The node the structure should be on: its CPU's node in the topology, or for a page
+    /// table the node of the memory it maps.
+    pub home_node: Option<NodeId>,
+    /// The node of the memory it got, from the topology.
+    pub memory_node: Option<NodeId>,
+    /// Local, fallback (and why), or no node requested (and why).
+    pub outcome: Outcome,
+    /// Whether the structure is a slot inside a shared array rather than its own
+    /// memblock allocation.
+    pub in_array: bool,
+    /// Whether Linux gave it back to memblock later in the sequence.
+    pub freed: bool,
+}
+
+impl Allocation {
+    /// Whether the memory is on the home node.
+    pub fn is_local(&self) -> bool {
+        self.home_node.is_some() && self.home_node == self.memory_node
+    }
+
+    /// One past the last byte of the structure.
+    pub fn end(&self) -> PhysAddr {
+        self.addr.saturating_add(self.size)
+    }
+}
+
+/// Something in Linux's sequence that a maintainer should know about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Finding {
+    /// Bytes Linux reserved and never frees nor uses (6.1: `smp_setup_pacas` frees
+    /// `cpu_to_phys_id` with the shrunk `nr_cpu_ids`, leaking the tail).
+    Leak {
+        /// The structure.
+        kind: StructureKind,
+        /// First leaked byte.
+        addr: PhysAddr,
+        /// Leaked bytes.
+        size: PhysSize,
+    },
+    /// Linux 4.15's `free_lppacas` sizes the kept part by `num_possible_cpus()`, so with a
+    /// sparse possible mask it frees lppacas of CPUs that are still possible.
+    FreedWhileInUse {
+        /// The structure.
+        kind: StructureKind,
+        /// Its CPU.
+        cpu: u32,
+        /// Its address.
+        addr: PhysAddr,
+    },
+    /// Possible CPUs at or above `nr_cpu_ids` that `smp_setup_cpu_maps` ignored.
+    CpusCapped {
+        /// How many.
+        count: u32,
+    },
+}
+
+/// Totals of one node (or of memory without a node).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct NodeTotals {
+    /// The node (`None`: memory the topology assigns to no node).
+    pub node: Option<NodeId>,
+    /// Bytes of structures that are live at the end of the plan.
+    pub used: u64,
+    /// Bytes reserved for live structures but not part of them: lppaca padding to 1 KiB,
+    /// unused array slots and page-alignment tails of arrays, leaks.
+    pub padding: u64,
+    /// Free bytes stranded between the plan's own allocations by alignment: free holes
+    /// smaller than a page whose both neighbours are plan allocations.
+    pub alignment_gaps: u64,
+    /// Live memblock allocations the plan made on this node.
+    pub allocations: u64,
+    /// Regions of memblock's `reserved` array on this node that contain plan memory
+    /// (adjacent allocations merge, so this is at most `allocations`).
+    pub reserved_regions: u64,
+    /// Live per-CPU structures on this node whose home is another node.
+    pub remote_structures: u64,
+}
+
+impl NodeTotals {
+    /// `padding + alignment_gaps`: bytes lost to alignment and padding.
+    pub fn wasted(&self) -> u64 {
+        self.padding + self.alignment_gaps
+    }
+}
+
+/// What a plan did: every structure, every memblock call, and per-node totals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Placement {
+    /// The strategy planned.
+    pub strategy: Strategy,
+    /// `nr_cpu_ids` at the start and at the end (after `setup_nr_cpu_ids`).
+    pub nr_cpu_ids: (u32, u32),
+    /// The boot CPU.
+    pub boot_cpu: u32,
+    /// The limit pacas, lppacas and SLB shadows were allocated below
+    /// (`min(ppc64_bolted_size(), ppc64_rma_size)`; `u64::MAX` when unlimited).
+    pub paca_limit: u64,
+    /// Every structure, in allocation order. Freed ones stay, marked `freed`.
+    pub allocations: Vec<Allocation>,
+    /// The memblock calls, in order; [`Placement::replay_script`] prints them.
+    pub ops: Vec<MemOp>,
+    /// Totals per node, sorted by node (memory without a node last).
+    pub nodes: Vec<NodeTotals>,
+    /// Notable Linux behaviour met on the way.
+    pub findings: Vec<Finding>,
+}
+
+impl Placement {
+    /// The live structures of `cpu`.
+    pub fn cpu_structures(&self, cpu: u32) -> impl Iterator<Item = &Allocation> {
+        self.allocations
+            .iter()
+            .filter(move |a| a.cpu == Some(cpu) && !a.freed)
+    }
+
+    /// The live structure of `kind` belonging to `cpu`.
+    pub fn find(&self, cpu: u32, kind: StructureKind) -> Option<&Allocation> {
+        self.cpu_structures(cpu).find(|a| a.kind == kind)
+    }
+
+    /// Live structures, per-CPU or shared.
+    pub fn live(&self) -> impl Iterator<Item = &Allocation> {
+        self.allocations.iter().filter(|a| !a.freed)
+    }
+
+    /// The live memblock allocations (not slots inside arrays).
+    pub fn live_blocks(&self) -> impl Iterator<Item = &Allocation> {
+        self.live().filter(|a| !a.in_array)
+    }
+
+    /// The memblock calls as a `numaboot memblock replay` script, one per line. The
+    /// replayer prints a final `dump` by itself ([`memblock::replay::run`]).
+    pub fn replay_script(&self) -> String {
+        use core::fmt::Write;
+        let mut s = String::new();
+        for op in &self.ops {
+            // Writing to a String cannot fail.
+            let _ = writeln!(s, "{op}");
+        }
+        s
+    }
+
+    /// Sum over all nodes.
+    pub fn total(&self) -> NodeTotals {
+        let mut t = NodeTotals::default();
+        for n in &self.nodes {
+            t.used += n.used;
+            t.padding += n.padding;
+            t.alignment_gaps += n.alignment_gaps;
+            t.allocations += n.allocations;
+            t.reserved_regions += n.reserved_regions;
+            t.remote_structures += n.remote_structures;
+        }
+        t
+    }
+}
+
+impl fmt::Display for Placement {
+    /// A human summary: per-node totals, then each CPU structure that is not local.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "strategy {}: nr_cpu_ids {} -> {}, boot CPU {}, {} structures, {} memblock calls",
+            self.strategy,
+            self.nr_cpu_ids.0,
+            self.nr_cpu_ids.1,
+            self.boot_cpu,
+            self.live().count(),
+            self.ops.len()
+        )?;
+        writeln!(
+            f,
+            "node      used    padding   gaps  allocs  regions  remote"
+        )?;
+        for t in &self.nodes {
+            match t.node {
+                Some(n) => write!(f, "{n:>4}")?,
+                None => write!(f, "none")?,
+            }
+            writeln!(
+                f,
+                " {:>9} {:>9} {:>6} {:>7} {:>8} {:>7}",
+                t.used,
+                t.padding,
+                t.alignment_gaps,
+                t.allocations,
+                t.reserved_regions,
+                t.remote_structures
+            )?;
+        }
+        for a in self.live().filter(|a| a.kind.is_per_cpu() && !a.is_local()) {
+            writeln!(
+                f,
+                "cpu {} {} at {} on node {:?} (home {:?}): {}",
+                a.cpu.unwrap_or(0),
+                a.kind,
+                a.addr,
+                a.memory_node.map(NodeId::get),
+                a.home_node.map(NodeId::get),
+                a.outcome
+            )?;
+        }
+        Ok(())
+    }
+}

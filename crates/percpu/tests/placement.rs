@@ -1,0 +1,322 @@
+//! Placement against Linux's rules: sizes, alignments, limits, node locality and
+//! fallbacks, derived from the topology and Linux's code rather than from the plan.
+
+mod common;
+
+use common::*;
+use papr::lppaca::vpa_placement_ok;
+use percpu::{FallbackReason, Finding, Outcome, Strategy, StructureKind as K};
+use phys::{PhysAddr, PhysSize};
+
+#[test]
+fn radix_everything_is_node_local() {
+    let topo = machine(4, 4, 4 * GIB, GIB);
+    check_linux61_locality(&topo, &cfg(&topo, Strategy::Linux61, true));
+}
+
+#[test]
+fn hash_guest_falls_back_exactly_where_the_rma_excludes_the_node() {
+    // 1 GiB RMA inside node 0: every structure of the other nodes' CPUs must fall back,
+    // even the IRQ stacks whose own limit is the 1 TiB segment, because memblock clamps
+    // to the current limit (the RMA).
+    let topo = machine(4, 2, 4 * GIB, GIB);
+    let cfg = cfg(&topo, Strategy::Linux61, false);
+    check_linux61_locality(&topo, &cfg);
+    let (_, p) = run(&topo, &cfg);
+    let a = p.find(7, K::SoftirqStack).unwrap();
+    assert_eq!(
+        a.outcome,
+        Outcome::Fallback(FallbackReason::NodeMemoryAboveLimit)
+    );
+    assert_eq!(p.find(1, K::SoftirqStack).unwrap().outcome, Outcome::Local);
+    let a = p.find(7, K::Lppaca).unwrap();
+    assert_eq!(
+        a.outcome,
+        Outcome::Fallback(FallbackReason::NodeMemoryAboveLimit)
+    );
+}
+
+#[test]
+fn hash_guest_with_rma_spanning_nodes_is_local() {
+    // Small nodes (256 MiB) under a 1 GiB RMA: nodes 0..3 are all below the limit.
+    let topo = machine(4, 2, 256 * MIB, GIB);
+    check_linux61_locality(&topo, &cfg(&topo, Strategy::Linux61, false));
+}
+
+#[test]
+fn hypervisor_mode_hash_is_unlimited_and_local() {
+    let mut topo = machine(2, 4, 4 * GIB, GIB);
+    topo.hypervisor_mode = true;
+    let cfg = cfg(&topo, Strategy::Linux61, false);
+    check_linux61_locality(&topo, &cfg);
+}
+
+#[test]
+fn every_lppaca_obeys_papr_and_linux_size_and_alignment() {
+    for (radix, strategy) in [
+        (false, Strategy::Linux61),
+        (true, Strategy::Linux61),
+        (false, Strategy::Linux415),
+        (true, Strategy::Linux415),
+    ] {
+        let topo = machine(3, 5, 2 * GIB, GIB);
+        let (_, p) = run(&topo, &cfg(&topo, strategy, radix));
+        let mut n = 0;
+        for a in p.live().filter(|a| a.kind == K::Lppaca) {
+            n += 1;
+            assert!(a.addr.is_aligned(0x400), "{strategy}: lppaca at {}", a.addr);
+            assert_eq!(a.reserved, PhysSize::new(0x400));
+            assert_eq!(a.size, PhysSize::new(640));
+            // The area registered is the advertised size, 0x400.
+            vpa_placement_ok(a.addr, PhysSize::new(0x400)).unwrap();
+        }
+        // 4.15: CPU 0's lppaca is the static one in the kernel image.
+        let expect = if strategy == Strategy::Linux415 {
+            14
+        } else {
+            15
+        };
+        assert_eq!(n, expect, "{strategy}");
+    }
+    // What Linux writes into each lppaca before registering it.
+    let lp = papr::Lppaca::linux_init();
+    assert_eq!(lp.registered_size(), 0x400);
+    assert_eq!(lp.desc.get(), 0xd397_d781);
+    assert_eq!(lp.fpregs_in_use, 1);
+    assert_eq!(lp.slb_count.get(), 64);
+}
+
+#[test]
+fn sizes_and_alignments_are_linuxs() {
+    let topo = machine(2, 2, 4 * GIB, GIB);
+    let c = cfg(&topo, Strategy::Linux61, false);
+    let (_, p) = run(&topo, &c);
+    for a in p.live().filter(|a| a.kind.is_per_cpu()) {
+        let (size, align) = match a.kind {
+            K::Paca => (c.paca_size.as_u64(), 128),
+            K::Lppaca => (0x400, 0x400),
+            K::SlbShadow => (128, 128),
+            _ => (16384, 16384), // THREAD_SIZE, THREAD_ALIGN (no VMAP_STACK on Book3S-64)
+        };
+        assert_eq!((a.reserved.as_u64(), a.align), (size, align), "{}", a.kind);
+        assert!(a.addr.is_aligned(align));
+    }
+    // Each CPU: paca, lppaca, SLB shadow, 2 IRQ stacks, 3 emergency stacks.
+    for cpu in 0..4 {
+        assert_eq!(p.cpu_structures(cpu).count(), 8, "CPU {cpu}");
+    }
+}
+
+#[test]
+fn hypervisor_mode_allocates_no_lppaca_and_radix_no_slb_shadow() {
+    let mut topo = machine(2, 2, 4 * GIB, GIB);
+    topo.hypervisor_mode = true;
+    // Hash host: no lppaca, but SLB shadows (Linux itself uses them to restore bolted
+    // SLB entries; new_slb_shadow does not look at HV mode).
+    let (_, p) = run(&topo, &cfg(&topo, Strategy::Linux61, false));
+    assert_eq!(p.live().filter(|a| a.kind == K::Lppaca).count(), 0);
+    assert_eq!(p.live().filter(|a| a.kind == K::SlbShadow).count(), 4);
+    // Radix host: neither. The boot CPU's SLB shadow was allocated, then freed.
+    let (_, p) = run(&topo, &cfg(&topo, Strategy::Linux61, true));
+    assert_eq!(p.live().filter(|a| a.kind == K::Lppaca).count(), 0);
+    assert_eq!(p.live().filter(|a| a.kind == K::SlbShadow).count(), 0);
+    let freed: Vec<_> = p
+        .allocations
+        .iter()
+        .filter(|a| a.kind == K::SlbShadow)
+        .collect();
+    assert_eq!(freed.len(), 1);
+    assert!(freed[0].freed && freed[0].cpu == Some(0));
+}
+
+#[test]
+fn linux415_in_hypervisor_mode_still_has_lppacas() {
+    // Pre-series allocate_lppacas had no CPU_FTR_HVMODE check (the series' first patch
+    // added it).
+    let mut topo = machine(1, 4, 4 * GIB, GIB);
+    topo.hypervisor_mode = true;
+    let (_, p) = run(&topo, &cfg(&topo, Strategy::Linux415, false));
+    assert_eq!(p.live().filter(|a| a.kind == K::Lppaca).count(), 3);
+}
+
+#[test]
+fn memoryless_node_and_nodeless_cpus_fall_back_as_linux_does() {
+    let mut topo = machine(3, 2, 4 * GIB, GIB);
+    // Node 2 loses its memory; CPU 1 loses its associativity.
+    topo.memory.pop();
+    topo.cpus[1].node = None;
+    let c = cfg(&topo, Strategy::Linux61, true);
+    let (_, p) = run(&topo, &c);
+    for a in p.live().filter(|a| a.cpu == Some(4) || a.cpu == Some(5)) {
+        assert_eq!(
+            a.outcome,
+            Outcome::Fallback(FallbackReason::NodeHasNoMemory),
+            "{}",
+            a.kind
+        );
+    }
+    // numa_setup_cpu: an invalid node becomes first_online_node (node 0 here).
+    for a in p.live().filter(|a| a.cpu == Some(1)) {
+        assert_eq!(a.requested_node, Some(nid(0)), "{}", a.kind);
+        assert_eq!(a.home_node, None);
+    }
+}
+
+#[test]
+fn possible_but_not_present_cpus_ask_for_node_zero() {
+    // lrdr-capacity style: 4 present CPUs on node 1, 4 more possible. early_cpu_to_node
+    // returns 0 for CPUs never entered in numa_cpu_lookup_table.
+    let mut topo = machine(2, 2, 4 * GIB, GIB);
+    for c in &mut topo.cpus {
+        c.node = Some(nid(1));
+    }
+    let mut c = cfg(&topo, Strategy::Linux61, true);
+    c.possible = vec![true; 8];
+    let (_, p) = run(&topo, &c);
+    for cpu in 4..8 {
+        let a = p.find(cpu, K::Paca).unwrap();
+        assert_eq!(a.requested_node, Some(nid(0)));
+        assert_eq!(a.memory_node, Some(nid(0)));
+    }
+    assert_eq!(p.find(3, K::Paca).unwrap().memory_node, Some(nid(1)));
+}
+
+#[test]
+fn full_node_below_the_limit_falls_back_with_that_reason() {
+    // Node 1 is a 256 KiB sliver below the 1 GiB RMA; its CPUs' 20 stacks (320 KiB)
+    // cannot all fit.
+    let mut topo = machine(2, 4, 512 * MIB, GIB);
+    topo.memory[1].size = PhysSize::new(256 << 10);
+    let (mb, p) = run(&topo, &cfg(&topo, Strategy::Linux61, false));
+    let fallbacks: Vec<_> = p
+        .live()
+        .filter(|a| a.outcome == Outcome::Fallback(FallbackReason::NodeFullBelowLimit))
+        .collect();
+    assert!(!fallbacks.is_empty());
+    // Linux falls back only when the node really has no room: at the end, no free
+    // range of node 1 can hold a stack.
+    let node1 = topo.memory[1];
+    let free_in_node1: u64 = free_ranges(&mb)
+        .into_iter()
+        .filter(|(b, e)| *b >= node1.base.as_u64() && *e <= node1.base.as_u64() + (256 << 10))
+        .map(|(b, e)| {
+            let ab = b.div_ceil(16384) * 16384;
+            e.saturating_sub(ab)
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        free_in_node1 < 16384,
+        "room for a stack left on node 1: {free_in_node1}"
+    );
+}
+
+fn free_ranges(mb: &memblock::Memblock) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for m in mb.memory() {
+        let mut cur = m.base.as_u64();
+        let end = m.end().as_u64();
+        for r in mb.reserved() {
+            let (rb, re) = (r.base.as_u64(), r.end().as_u64());
+            if re <= cur || rb >= end {
+                continue;
+            }
+            if rb > cur {
+                out.push((cur, rb));
+            }
+            cur = cur.max(re);
+        }
+        if cur < end {
+            out.push((cur, end));
+        }
+    }
+    out
+}
+
+#[test]
+fn radix_page_tables_stay_inside_the_mapped_region() {
+    // Nodes not adjacent in memory: each memblock memory region is its own node, so
+    // every page-table page lands on the node it maps.
+    let mut topo = machine(2, 2, 4 * GIB, GIB);
+    // Node 1 at 1 TiB: a different 512 GiB PGD entry, so it needs its own PUD page.
+    topo.memory[1].base = PhysAddr::new(1024 * GIB);
+    let c = cfg(&topo, Strategy::Linux61, true);
+    let (_, p) = run(&topo, &c);
+    let tables: Vec<_> = p.live().filter(|a| a.kind == K::PageTable).collect();
+    // Per node: one PUD page (a new 512 GiB PGD entry) and, with 256 MiB mapping
+    // blocks, one PMD page per GiB: 1 + 4 = 5 pages of 64 KiB.
+    assert_eq!(tables.len(), 10);
+    for t in &tables {
+        assert!(
+            t.is_local(),
+            "table at {} maps node {:?}",
+            t.addr,
+            t.home_node
+        );
+        assert_eq!(t.reserved, PhysSize::new(0x10000));
+        assert!(t.addr.is_aligned(0x10000));
+    }
+    // Adjacent node ranges merge into one memblock region before NUMA is parsed, so
+    // Linux puts the tables at the top of the merged range: node 0's tables are remote.
+    let topo = machine(2, 2, 4 * GIB, GIB);
+    let (_, p) = run(&topo, &cfg(&topo, Strategy::Linux61, true));
+    let remote = p
+        .live()
+        .filter(|a| a.kind == K::PageTable && !a.is_local())
+        .count();
+    assert_eq!(
+        remote, 5,
+        "node 0: the PUD page (it maps address 0) and four PMD pages"
+    );
+}
+
+#[test]
+fn linux415_arrays_are_page_aligned_with_tails_freed() {
+    let topo = machine(2, 4, 4 * GIB, GIB);
+    let c = cfg(&topo, Strategy::Linux415, false);
+    let (_, p) = run(&topo, &c);
+    let page = 0x10000u64;
+    let pa = |x: u64| x.div_ceil(page) * page;
+    let arr = |k| p.live().find(|a| a.kind == k).unwrap();
+    // Kept after free_unused_pacas: nr_cpu_ids = 8 pacas, 7 lppacas, 2048 SLB shadows.
+    assert_eq!(
+        arr(K::PacaArray).reserved.as_u64(),
+        pa(8 * c.paca_size.as_u64())
+    );
+    assert_eq!(arr(K::LppacaArray).reserved.as_u64(), pa(7 * 0x400));
+    assert_eq!(arr(K::SlbShadowArray).reserved.as_u64(), pa(2048 * 128));
+    for k in [K::PacaArray, K::LppacaArray, K::SlbShadowArray] {
+        assert!(arr(k).addr.is_aligned(page));
+        assert!(arr(k).end().as_u64() <= GIB);
+    }
+    // CPU n's paca is slot n.
+    let base = arr(K::PacaArray).addr.as_u64();
+    for cpu in 0..8u32 {
+        let a = p.find(cpu, K::Paca).unwrap();
+        assert_eq!(
+            a.addr.as_u64(),
+            base + u64::from(cpu) * c.paca_size.as_u64()
+        );
+        assert!(a.in_array);
+    }
+}
+
+#[test]
+fn linux415_sparse_possible_mask_frees_lppacas_in_use() {
+    // free_lppacas keeps num_possible_cpus() - 1 entries, not nr_cpu_ids - 1.
+    let topo = machine(1, 80, 8 * GIB, GIB);
+    let mut c = cfg(&topo, Strategy::Linux415, false);
+    c.possible = (0..80).map(|i| !(4..76).contains(&i)).collect();
+    let (_, p) = run(&topo, &c);
+    // 8 possible: keep PAGE_ALIGN(7 KiB) = 64 KiB = 64 entries: CPUs 1..=64 survive;
+    // CPUs 76..79 (entries 75..78) are freed while possible.
+    let bad: Vec<u32> = p
+        .findings
+        .iter()
+        .filter_map(|f| match f {
+            Finding::FreedWhileInUse { cpu, .. } => Some(*cpu),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bad, vec![76, 77, 78, 79]);
+}

@@ -1,0 +1,251 @@
+//! A small, checked reader for flattened device tree blobs.
+//!
+//! The `fdt` crate (0.1.5) was the first choice, but it trusts the blob: `Fdt::new`
+//! checks only the magic and `totalsize`, and walking nodes then slices the structure
+//! and strings blocks without bounds checks and `expect`s NUL-terminated UTF-8 names
+//! (`Fdt::structs_block`, `Fdt::str_at_offset`, `FdtNode::children`). A truncated or
+//! corrupted blob therefore panics inside it, and its three error values cannot say
+//! where a blob went wrong. Early-boot parsing of firmware input must not panic, so
+//! this module walks the blob itself: one pass over the structure block that checks
+//! every offset, token and string, and builds an owned index of nodes (with their full
+//! paths, for error messages) whose property values borrow from the blob.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{BlobError, DtbError};
+
+const FDT_MAGIC: u32 = 0xd00d_feed;
+const FDT_BEGIN_NODE: u32 = 1;
+const FDT_END_NODE: u32 = 2;
+const FDT_PROP: u32 = 3;
+const FDT_NOP: u32 = 4;
+const FDT_END: u32 = 9;
+const HEADER_LEN: usize = 40;
+/// Deeper nesting than this is not a machine description; refusing it keeps the path
+/// strings and the node stack bounded.
+const MAX_DEPTH: usize = 64;
+
+/// One property: its name and raw big-endian value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Prop<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+}
+
+/// One node of the tree.
+#[derive(Clone, Debug)]
+pub(crate) struct NodeRec<'a> {
+    /// Full path, `/` for the root.
+    pub path: String,
+    pub props: Vec<Prop<'a>>,
+    pub children: Vec<usize>,
+}
+
+/// The parsed blob: nodes in structure-block (depth-first) order, root first.
+#[derive(Clone, Debug)]
+pub(crate) struct Tree<'a> {
+    pub nodes: Vec<NodeRec<'a>>,
+    pub boot_cpuid_phys: u32,
+}
+
+fn be32(bytes: &[u8], at: usize) -> Option<u32> {
+    let end = at.checked_add(4)?;
+    let b: [u8; 4] = bytes.get(at..end)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
+}
+
+fn align4(x: usize) -> Option<usize> {
+    Some(x.checked_add(3)? & !3)
+}
+
+fn block<'a>(
+    data: &'a [u8],
+    name: &'static str,
+    off: u32,
+    size: u32,
+) -> Result<&'a [u8], DtbError> {
+    let start = off as usize;
+    let end = start.checked_add(size as usize);
+    end.and_then(|end| data.get(start..end))
+        .ok_or(DtbError::Blob(BlobError::BlockOutOfBounds {
+            block: name,
+            offset: off,
+            size,
+            total: data.len(),
+        }))
+}
+
+/// Reads a NUL-terminated UTF-8 string starting at `at`.
+fn cstr(bytes: &[u8], at: usize) -> Option<&str> {
+    let rest = bytes.get(at..)?;
+    let len = rest.iter().position(|&b| b == 0)?;
+    core::str::from_utf8(rest.get(..len)?).ok()
+}
+
+impl<'a> Tree<'a> {
+    /// Parses and checks a whole blob.
+    pub fn parse(data: &'a [u8]) -> Result<Self, DtbError> {
+        let err = |e| Err(DtbError::Blob(e));
+        if data.len() < HEADER_LEN {
+            return err(BlobError::TooShort { len: data.len() });
+        }
+        let h = |i: usize| be32(data, i * 4).unwrap_or(0);
+        let magic = h(0);
+        if magic != FDT_MAGIC {
+            return err(BlobError::BadMagic { found: magic });
+        }
+        let totalsize = h(1);
+        if totalsize as usize > data.len() {
+            return err(BlobError::Truncated {
+                totalsize,
+                len: data.len(),
+            });
+        }
+        if (totalsize as usize) < HEADER_LEN {
+            return err(BlobError::TooShort {
+                len: totalsize as usize,
+            });
+        }
+        let data = data.get(..totalsize as usize).unwrap_or(data);
+        let version = h(5);
+        let last_comp = h(6);
+        // Version 17 is what dtc, QEMU and firmware write; 16 lacks size_dt_struct.
+        if version < 17 || last_comp > 17 {
+            return err(BlobError::Version { version, last_comp });
+        }
+        let boot_cpuid_phys = h(7);
+        let strings = block(data, "strings", h(3), h(8))?;
+        let structs = block(data, "structure", h(2), h(9))?;
+        let nodes = walk(structs, strings)?;
+        Ok(Self {
+            nodes,
+            boot_cpuid_phys,
+        })
+    }
+
+    /// The node at `path` (exact match on full names).
+    pub fn find(&self, path: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.path == path)
+    }
+
+    pub fn node(&self, i: usize) -> Option<&NodeRec<'a>> {
+        self.nodes.get(i)
+    }
+}
+
+fn walk<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<NodeRec<'a>>, DtbError> {
+    let bad = |offset: usize, what: &'static str| {
+        Err(DtbError::Blob(BlobError::Structure { offset, what }))
+    };
+    let mut nodes: Vec<NodeRec<'a>> = Vec::new();
+    let mut stack: Vec<usize> = Vec::new();
+    let mut pos = 0usize;
+    let mut ended = false;
+    while !ended {
+        let Some(token) = be32(structs, pos) else {
+            return bad(pos, "structure block ends without FDT_END");
+        };
+        let here = pos;
+        pos = pos.saturating_add(4);
+        match token {
+            FDT_BEGIN_NODE => {
+                let Some(name) = cstr(structs, pos) else {
+                    return bad(here, "node name is not NUL-terminated UTF-8");
+                };
+                let Some(next) = pos
+                    .checked_add(name.len())
+                    .and_then(|x| x.checked_add(1))
+                    .and_then(align4)
+                else {
+                    return bad(here, "node name runs past the block");
+                };
+                pos = next;
+                let parent = stack.last().copied();
+                let path = match parent.and_then(|p| nodes.get(p)) {
+                    None => {
+                        if !nodes.is_empty() {
+                            return bad(here, "second root node");
+                        }
+                        if !name.is_empty() {
+                            return bad(here, "root node has a name");
+                        }
+                        String::from("/")
+                    }
+                    Some(p) => {
+                        if name.is_empty() || name.contains('/') {
+                            return bad(here, "node name is empty or contains '/'");
+                        }
+                        let mut s = p.path.clone();
+                        if s.len() > 1 {
+                            s.push('/');
+                        }
+                        s.push_str(name);
+                        s
+                    }
+                };
+                if stack.len() >= MAX_DEPTH {
+                    return bad(here, "nodes nested deeper than 64 levels");
+                }
+                let idx = nodes.len();
+                if let Some(p) = parent.and_then(|p| nodes.get_mut(p)) {
+                    p.children.push(idx);
+                }
+                nodes.push(NodeRec {
+                    path,
+                    props: Vec::new(),
+                    children: Vec::new(),
+                });
+                stack.push(idx);
+            }
+            FDT_END_NODE => {
+                if stack.pop().is_none() {
+                    return bad(here, "FDT_END_NODE without an open node");
+                }
+            }
+            FDT_PROP => {
+                let (Some(len), Some(nameoff)) =
+                    (be32(structs, pos), be32(structs, pos.saturating_add(4)))
+                else {
+                    return bad(here, "property header runs past the block");
+                };
+                let vstart = pos.saturating_add(8);
+                let Some(vend) = vstart.checked_add(len as usize) else {
+                    return bad(here, "property length overflows");
+                };
+                let Some(value) = structs.get(vstart..vend) else {
+                    return bad(here, "property value runs past the structure block");
+                };
+                let Some(name) = cstr(strings, nameoff as usize) else {
+                    return bad(here, "property name offset is outside the strings block");
+                };
+                let Some(next) = align4(vend) else {
+                    return bad(here, "property length overflows");
+                };
+                pos = next;
+                let Some(node) = stack.last().and_then(|&n| nodes.get_mut(n)) else {
+                    return bad(here, "property outside any node");
+                };
+                if node.children.is_empty() && !node.props.iter().any(|p| p.name == name) {
+                    node.props.push(Prop { name, value });
+                } else if node.props.iter().any(|p| p.name == name) {
+                    return bad(here, "property appears twice in one node");
+                } else {
+                    return bad(here, "property after a child node");
+                }
+            }
+            FDT_NOP => {}
+            FDT_END => {
+                if !stack.is_empty() {
+                    return bad(here, "FDT_END inside an open node");
+                }
+                ended = true;
+            }
+            _ => return bad(here, "unknown structure token"),
+        }
+    }
+    if nodes.is_empty() {
+        return bad(0, "no root node");
+    }
+    Ok(nodes)
+}

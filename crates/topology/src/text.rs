@@ -1,0 +1,287 @@
+//! A hand-written topology in TOML, for machines (or experiments) without a DTB.
+//!
+//! ```toml
+//! hypervisor_mode = false          # optional, default false (an LPAR)
+//! rma_size = "0x40000000"          # optional; otherwise Linux's rule (see `rma`)
+//! arch_300 = true                  # optional, default true: POWER9+ 1 TiB RMA clamp
+//! distances = [[10, 20], [20, 10]] # optional, rows in ascending node id order
+//!
+//! [[nodes]]
+//! id = 0
+//! memory = ["0x0-0x80000000"]      # half-open [start, end) ranges
+//! cpus = "0-15"                    # logical CPU ids: "0-3,8,10-11"
+//! hw_ids = "0-15"                  # optional thread ids, same count; default = logical
+//!
+//! [[nodes]]
+//! id = 1
+//! memory = ["0x80000000-0x100000000"]  # a CPU-less node: no `cpus`
+//! ```
+//!
+//! Logical CPU ids across all nodes must be exactly `0..n`, each once, since Linux
+//! numbers logical CPUs densely. Without `distances`, nodes are 10 from themselves and
+//! 20 from each other (FORM0).
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use phys::{parse_u64, NodeId, PhysAddr, PhysSize};
+use serde::Deserialize;
+
+use crate::dtb::MAX_CPUS;
+use crate::error::TomlError;
+use crate::model::{Cpu, MemoryRange, Node, Topology};
+use crate::rma::{linux_rma_size, Mmu};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    hypervisor_mode: bool,
+    rma_size: Option<Number>,
+    arch_300: Option<bool>,
+    distances: Option<Vec<Vec<u32>>>,
+    #[serde(default)]
+    nodes: Vec<NodeSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeSpec {
+    id: u32,
+    #[serde(default)]
+    memory: Vec<String>,
+    #[serde(default)]
+    cpus: String,
+    hw_ids: Option<String>,
+}
+
+/// A number written as a TOML integer or as a decimal/`0x` string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Number {
+    Int(u64),
+    Text(String),
+}
+
+fn field(at: impl Into<String>, why: impl Into<String>) -> TomlError {
+    TomlError::Field {
+        at: at.into(),
+        why: why.into(),
+    }
+}
+
+/// Parses `"0-3,8,10-11"` into ids in the order written; `""` is none. `limit` bounds
+/// the count so that `"0-4294967295"` is an error, not a 16 GiB allocation.
+pub(crate) fn parse_id_list(s: &str, limit: usize) -> Result<Vec<u32>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let num = |t: &str| -> Result<u32, String> {
+            let v = parse_u64(t).map_err(|e| format!("`{t}`: {e}"))?;
+            u32::try_from(v).map_err(|_| format!("`{t}` does not fit in 32 bits"))
+        };
+        let (lo, hi) = (num(lo)?, num(hi)?);
+        if hi < lo {
+            return Err(format!("range `{part}` runs backwards"));
+        }
+        let count = (hi - lo) as usize + 1;
+        if out.len().saturating_add(count) > limit {
+            return Err(format!("more than {limit} ids"));
+        }
+        out.extend(lo..=hi);
+    }
+    Ok(out)
+}
+
+fn parse_range(s: &str) -> Result<(PhysAddr, PhysSize), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("`{s}` is not `start-end`"))?;
+    let start = parse_u64(a.trim()).map_err(|e| format!("start `{}`: {e}", a.trim()))?;
+    let end = parse_u64(b.trim()).map_err(|e| format!("end `{}`: {e}", b.trim()))?;
+    if end <= start {
+        return Err(format!(
+            "`{s}` is empty or runs backwards (end is exclusive)"
+        ));
+    }
+    Ok((PhysAddr::new(start), PhysSize::new(end - start)))
+}
+
+/// Parses a TOML topology.
+///
+/// ```
+/// let t = topology::topology_from_toml(r#"
+///     [[nodes]]
+///     id = 0
+///     memory = ["0x0-0x40000000"]
+///     cpus = "0-1"
+///     [[nodes]]
+///     id = 1
+///     cpus = "2-3"
+/// "#).unwrap();
+/// assert_eq!(t.cpus.len(), 4);
+/// assert_eq!(t.nodes.len(), 2);
+/// assert_eq!(t.distances[0][1], 20);
+/// assert_eq!(t.rma_size.as_u64(), 0x4000_0000);
+/// ```
+pub fn topology_from_toml(text: &str) -> Result<Topology, TomlError> {
+    let file: File = toml::from_str(text).map_err(|e| TomlError::Syntax(e.to_string()))?;
+    build(file)
+}
+
+fn build(file: File) -> Result<Topology, TomlError> {
+    let mut by_id: BTreeMap<NodeId, usize> = BTreeMap::new();
+    for (i, n) in file.nodes.iter().enumerate() {
+        let id = NodeId::new(n.id).ok_or_else(|| {
+            field(
+                format!("nodes[{i}].id"),
+                format!("{} is not below 256", n.id),
+            )
+        })?;
+        if by_id.insert(id, i).is_some() {
+            return Err(field(
+                format!("nodes[{i}].id"),
+                format!("node {id} listed twice"),
+            ));
+        }
+    }
+    if by_id.is_empty() {
+        return Err(field("nodes", "no nodes"));
+    }
+
+    let mut cpu_slots: Vec<Option<Cpu>> = Vec::new();
+    let mut hw_seen: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut ranges: Vec<(PhysAddr, PhysSize, NodeId, String)> = Vec::new();
+    let mut total = 0usize;
+    for (&id, &i) in &by_id {
+        let Some(n) = file.nodes.get(i) else { continue };
+        let at = format!("nodes[{i}].cpus");
+        let logical =
+            parse_id_list(&n.cpus, MAX_CPUS.saturating_sub(total)).map_err(|e| field(&at, e))?;
+        total = total.saturating_add(logical.len());
+        let hw = match &n.hw_ids {
+            Some(h) => {
+                let hw = parse_id_list(h, MAX_CPUS)
+                    .map_err(|e| field(format!("nodes[{i}].hw_ids"), e))?;
+                if hw.len() != logical.len() {
+                    return Err(field(
+                        format!("nodes[{i}].hw_ids"),
+                        format!("{} ids for {} CPUs", hw.len(), logical.len()),
+                    ));
+                }
+                hw
+            }
+            None => logical.clone(),
+        };
+        for (&l, &h) in logical.iter().zip(&hw) {
+            // Bounded by MAX_CPUS above only in count; a large id would make a sparse
+            // table, so ids must also be below the CPU limit.
+            let slot = l as usize;
+            if slot >= MAX_CPUS {
+                return Err(field(&at, format!("CPU {l} is not below NR_CPUS (8192)")));
+            }
+            if cpu_slots.len() <= slot {
+                cpu_slots.resize(slot + 1, None);
+            }
+            if let Some(s) = cpu_slots.get_mut(slot) {
+                if s.is_some() {
+                    return Err(field(&at, format!("CPU {l} is listed twice")));
+                }
+                *s = Some(Cpu {
+                    logical_id: l,
+                    hw_id: h,
+                    node: Some(id),
+                });
+            }
+            if let Some(other) = hw_seen.insert(h, l) {
+                return Err(field(
+                    &at,
+                    format!("hardware id {h} used by CPUs {other} and {l}"),
+                ));
+            }
+        }
+        for (k, m) in n.memory.iter().enumerate() {
+            let at = format!("nodes[{i}].memory[{k}]");
+            let (base, size) = parse_range(m).map_err(|e| field(&at, e))?;
+            ranges.push((base, size, id, at));
+        }
+    }
+    let mut cpus = Vec::with_capacity(cpu_slots.len());
+    for (l, c) in cpu_slots.into_iter().enumerate() {
+        cpus.push(c.ok_or_else(|| {
+            field(
+                "nodes[].cpus",
+                format!("logical CPU {l} is missing; ids must be 0..n"),
+            )
+        })?);
+    }
+
+    let first = ranges.iter().min_by_key(|r| r.0).map(|r| (r.0, r.1));
+    ranges.sort_by_key(|r| r.0);
+    let mut memory: Vec<MemoryRange> = Vec::new();
+    let mut prev_end: Option<(u128, &str)> = None;
+    for (base, size, node, at) in &ranges {
+        let end = u128::from(base.as_u64()) + u128::from(size.as_u64());
+        if let Some((pend, pat)) = prev_end {
+            if u128::from(base.as_u64()) < pend {
+                return Err(field(at.as_str(), format!("overlaps {pat}")));
+            }
+        }
+        prev_end = Some((end, at.as_str()));
+        match memory.last_mut() {
+            Some(last)
+                if last.node == Some(*node) && last.base.checked_add(last.size) == Some(*base) =>
+            {
+                last.size = last.size.saturating_add(*size);
+            }
+            _ => memory.push(MemoryRange {
+                base: *base,
+                size: *size,
+                node: Some(*node),
+            }),
+        }
+    }
+
+    let nodes: Vec<Node> = by_id.keys().map(|&id| Node { id }).collect();
+    let n = nodes.len();
+    let distances = match file.distances {
+        Some(d) => {
+            if d.len() != n || d.iter().any(|r| r.len() != n) {
+                return Err(field(
+                    "distances",
+                    format!("must be {n} rows of {n} (one per node, ascending id)"),
+                ));
+            }
+            d
+        }
+        None => (0..n)
+            .map(|i| (0..n).map(|j| if i == j { 10 } else { 20 }).collect())
+            .collect(),
+    };
+    let rma_size = match file.rma_size {
+        Some(Number::Int(v)) => PhysSize::new(v),
+        Some(Number::Text(s)) => {
+            PhysSize::new(parse_u64(&s).map_err(|e| field("rma_size", format!("`{s}`: {e}")))?)
+        }
+        None => linux_rma_size(
+            first,
+            file.hypervisor_mode,
+            file.arch_300.unwrap_or(true),
+            Mmu::Hash,
+        )
+        .map_err(|e| field("rma_size", e.to_string()))?,
+    };
+    Ok(Topology {
+        cpus,
+        memory,
+        nodes,
+        distances,
+        rma_size,
+        hypervisor_mode: file.hypervisor_mode,
+    })
+}
