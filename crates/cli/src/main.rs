@@ -26,6 +26,8 @@ enum Command {
     Memblock(cmd::memblock::MemblockCommand),
     /// Byte layout of a PAPR structure (lppaca, slb-shadow, dtl-entry), Linux's field names.
     Layout(cmd::layout::LayoutArgs),
+    /// NUMA topology from a device tree blob or a TOML description.
+    Topology(cmd::topology::TopologyArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Memblock(c) => cmd::memblock::run(c),
         Command::Layout(a) => cmd::layout::run(a),
+        Command::Topology(a) => cmd::topology::run(a),
     };
     match result {
         Ok(code) => code,

@@ -31,6 +31,13 @@ pub const DRCONF_MEM_AI_INVALID: u32 = 0x40;
 /// `DRCONF_MEM_RESERVED`: the LMB is reserved (QEMU marks boot RAM this way).
 pub const DRCONF_MEM_RESERVED: u32 = 0x80;
 
+/// Linux's `H_MAX_PHYSMEM_BITS` with 64K pages (book3s64 `hash-64k.h`): sparsemem
+/// cannot describe memory above 2 PiB, so a range ending there is not a real layout.
+pub const MAX_PHYSMEM_BITS: u32 = 51;
+const PHYSMEM_END: u64 = 1 << MAX_PHYSMEM_BITS;
+const BEYOND_PHYSMEM: PropProblem =
+    PropProblem::Invalid("memory ends above 2 PiB (MAX_PHYSMEM_BITS 51)");
+
 const DRMEM_PATH: &str = "/ibm,dynamic-reconfiguration-memory";
 
 /// How node distances are described (PAPR "affinity form"), Linux's `affinity_form`.
@@ -758,8 +765,12 @@ impl<'t, 'a> Parser<'t, 'a> {
                 if size.is_zero() {
                     continue;
                 }
-                if base.checked_add(size).is_none() {
-                    return Err(perr(node, prop, PropProblem::Overflow));
+                match base.checked_add(size) {
+                    None => return Err(perr(node, prop, PropProblem::Overflow)),
+                    Some(end) if end.as_u64() > PHYSMEM_END => {
+                        return Err(perr(node, prop, BEYOND_PHYSMEM))
+                    }
+                    Some(_) => {}
                 }
                 if first.is_none_or(|(b, _)| base < b) {
                     first = Some((base, size));
@@ -879,8 +890,12 @@ impl<'t, 'a> Parser<'t, 'a> {
                 .ok_or_else(|| perr(node, prop, PropProblem::Overflow))?;
             let base = PhysAddr::new(base);
             let size = PhysSize::new(size);
-            if base.checked_add(size).is_none() {
-                return Err(perr(node, prop, PropProblem::Overflow));
+            match base.checked_add(size) {
+                None => return Err(perr(node, prop, PropProblem::Overflow)),
+                Some(end) if end.as_u64() > PHYSMEM_END => {
+                    return Err(perr(node, prop, BEYOND_PHYSMEM))
+                }
+                Some(_) => {}
             }
             let nid = if numa.primary.is_none() {
                 Some(NodeId::ZERO)

@@ -43,7 +43,7 @@ mod text;
 
 pub use dtb::{
     parse_dtb, topology_from_dtb, AffinityForm, DrmemVersion, DtbOptions, DtbReport,
-    DRCONF_MEM_AI_INVALID, DRCONF_MEM_ASSIGNED, DRCONF_MEM_RESERVED, MAX_CPUS,
+    DRCONF_MEM_AI_INVALID, DRCONF_MEM_ASSIGNED, DRCONF_MEM_RESERVED, MAX_CPUS, MAX_PHYSMEM_BITS,
 };
 pub use error::{BlobError, DtbError, MemorySource, PropProblem, SynthError, TomlError};
 pub use model::{Cpu, MemoryRange, Node, Topology};

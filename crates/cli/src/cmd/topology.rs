@@ -1,0 +1,324 @@
+//! `numaboot topology FILE.dtb|FILE.toml [--json]`: the NUMA topology Linux would see.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use phys::{NodeId, PhysSize};
+use serde_json::json;
+use topology::rma::Mmu;
+use topology::{parse_dtb, topology_from_toml, AffinityForm, DtbOptions, DtbReport, Topology};
+
+/// Affinity form choice on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AffinityArg {
+    /// Read it from `/chosen/ibm,architecture-vec-5` (FORM1 if the tree predates CAS).
+    Auto,
+    /// FORM0.
+    Form0,
+    /// FORM1.
+    Form1,
+    /// FORM2.
+    Form2,
+}
+
+/// MMU choice on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MmuArg {
+    /// Hash page table: the RMA is limited.
+    Hash,
+    /// Radix: real mode is not limited.
+    Radix,
+}
+
+/// Arguments of `numaboot topology`.
+#[derive(Args, Debug)]
+pub struct TopologyArgs {
+    /// A flattened device tree blob (e.g. from `qemu-system-ppc64 -M pseries,dumpdtb=F`)
+    /// or a hand-written TOML topology.
+    pub file: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Override the RMA size (decimal or 0x hex bytes).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub rma_size: Option<PhysSize>,
+    /// Affinity form for a device tree.
+    #[arg(long, value_enum, default_value_t = AffinityArg::Auto)]
+    pub affinity: AffinityArg,
+    /// MMU the kernel would use (device tree only).
+    #[arg(long, value_enum, default_value_t = MmuArg::Hash)]
+    pub mmu: MmuArg,
+}
+
+fn parse_size(s: &str) -> Result<PhysSize, String> {
+    s.parse::<PhysSize>().map_err(|e| e.to_string())
+}
+
+/// Runs `numaboot topology`.
+pub fn run(args: TopologyArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.file;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let is_dtb = bytes.starts_with(&0xd00d_feedu32.to_be_bytes())
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("dtb"));
+    let (topo, report) = if is_dtb {
+        let opts = DtbOptions {
+            affinity: match args.affinity {
+                AffinityArg::Auto => None,
+                AffinityArg::Form0 => Some(AffinityForm::Form0),
+                AffinityArg::Form1 => Some(AffinityForm::Form1),
+                AffinityArg::Form2 => Some(AffinityForm::Form2),
+            },
+            rma_override: args.rma_size,
+            mmu: match args.mmu {
+                MmuArg::Hash => Mmu::Hash,
+                MmuArg::Radix => Mmu::Radix,
+            },
+            arch_300: None,
+        };
+        let r = parse_dtb(&bytes, &opts).with_context(|| path.display().to_string())?;
+        (r.topology.clone(), Some(r))
+    } else {
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            bail!(
+                "{}: neither a device tree blob (no 0xd00dfeed magic) nor UTF-8 TOML",
+                path.display()
+            );
+        };
+        let mut t = topology_from_toml(text).with_context(|| path.display().to_string())?;
+        if let Some(r) = args.rma_size {
+            t.rma_size = r;
+        }
+        (t, None)
+    };
+    let out = if args.json {
+        let mut s = serde_json::to_string_pretty(&to_json(&topo, report.as_ref(), is_dtb))?;
+        s.push('\n');
+        s
+    } else {
+        to_text(&topo, report.as_ref(), &path.display().to_string())
+    };
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `0-3,8,10-11`.
+fn id_list(ids: impl IntoIterator<Item = u32>) -> String {
+    let mut ids: Vec<u32> = ids.into_iter().collect();
+    ids.sort_unstable();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let start = ids[i];
+        let mut end = start;
+        while i + 1 < ids.len() && ids[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = ids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            let _ = write!(out, "{start}");
+        } else {
+            let _ = write!(out, "{start}-{end}");
+        }
+        i += 1;
+    }
+    if out.is_empty() {
+        out.push_str("none");
+    }
+    out
+}
+
+fn human(size: PhysSize) -> String {
+    let b = size.as_u64();
+    if b == u64::MAX {
+        return "unlimited".into();
+    }
+    if b == 0 {
+        return "none".into();
+    }
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if b >= 1 << shift && b % (1 << shift) == 0 {
+            return format!("{} {unit}", b >> shift);
+        }
+    }
+    format!("{b} bytes")
+}
+
+fn form_name(f: AffinityForm) -> &'static str {
+    match f {
+        AffinityForm::Form0 => "FORM0",
+        AffinityForm::Form1 => "FORM1",
+        AffinityForm::Form2 => "FORM2",
+    }
+}
+
+fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str) -> String {
+    let mut o = String::new();
+    let kind = if r.is_some() { "device tree" } else { "TOML" };
+    let _ = writeln!(o, "source      {source} ({kind})");
+    let mode = if t.hypervisor_mode {
+        "hypervisor mode (host)"
+    } else {
+        "LPAR (guest)"
+    };
+    let _ = writeln!(o, "mode        {mode}");
+    if let Some(r) = r {
+        let assumed = if r.affinity_assumed {
+            " (assumed: no negotiated ibm,architecture-vec-5, tree predates CAS)"
+        } else {
+            ""
+        };
+        match r.primary_domain_index {
+            Some(i) => {
+                let _ = writeln!(
+                    o,
+                    "affinity    {}{assumed}, primary domain index {i}",
+                    form_name(r.affinity)
+                );
+            }
+            None => {
+                let _ = writeln!(o, "affinity    NUMA disabled (no usable reference points)");
+            }
+        }
+    }
+    let limit = if t.rma_size == PhysSize::MAX {
+        "none".to_string()
+    } else {
+        t.rma_limit().to_string()
+    };
+    let _ = writeln!(
+        o,
+        "RMA         {} ({}), real-mode limit {limit}",
+        t.rma_size,
+        human(t.rma_size)
+    );
+    if let Some(r) = r {
+        if let Some((base, size)) = r.first_memory_block {
+            let clamp = if r.arch_300 {
+                "ISA 3.0 clamp 1 TiB"
+            } else {
+                "pre-ISA-3.0 clamp 1 GiB"
+            };
+            let _ = writeln!(
+                o,
+                "            first memory block {base} size {size}, {clamp}"
+            );
+        }
+        if let Some(b) = r.boot_cpu {
+            let hw = t.cpus.get(b as usize).map(|c| c.hw_id).unwrap_or(0);
+            let _ = writeln!(o, "boot CPU    {b} (hw {hw:#x})");
+        }
+        if let Some(l) = r.lmb_size {
+            let _ = writeln!(o, "LMB size    {l} ({})", human(l));
+        }
+    }
+    let _ = writeln!(o, "CPUs        {}", t.cpus.len());
+    let _ = writeln!(o);
+    for node in &t.nodes {
+        let id = node.id;
+        let cpus: Vec<_> = t.cpus_on(id).collect();
+        let _ = writeln!(
+            o,
+            "node {id}: {} CPUs {} (hw {}), memory {}",
+            cpus.len(),
+            id_list(cpus.iter().map(|c| c.logical_id)),
+            id_list(cpus.iter().map(|c| c.hw_id)),
+            human(t.memory_size_on(id)),
+        );
+        for m in t.memory_on(id) {
+            let _ = writeln!(o, "    {}-{}", m.base, m.base.saturating_add(m.size));
+        }
+    }
+    let orphans: Vec<_> = t.cpus.iter().filter(|c| c.node.is_none()).collect();
+    if !orphans.is_empty() {
+        let fallback = t
+            .first_online_node()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            o,
+            "no node (NUMA_NO_NODE): CPUs {} (Linux places them on node {fallback})",
+            id_list(orphans.iter().map(|c| c.logical_id))
+        );
+    }
+    let orphan_mem: Vec<_> = t.memory.iter().filter(|m| m.node.is_none()).collect();
+    if !orphan_mem.is_empty() {
+        let _ = writeln!(o, "no node (NUMA_NO_NODE): memory");
+        for m in orphan_mem {
+            let _ = writeln!(o, "    {}-{}", m.base, m.base.saturating_add(m.size));
+        }
+    }
+    let _ = writeln!(o);
+    let _ = write!(o, "{:<14}", "distances");
+    for n in &t.nodes {
+        let _ = write!(o, "{:>5}", n.id.get());
+    }
+    let _ = writeln!(o);
+    for (i, n) in t.nodes.iter().enumerate() {
+        let _ = write!(o, "{:>9}     ", n.id.get());
+        for d in t.distances.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+            let _ = write!(o, "{d:>5}");
+        }
+        let _ = writeln!(o);
+    }
+    if let Some(r) = r {
+        for w in &r.warnings {
+            let _ = writeln!(o, "warning: {w}");
+        }
+    }
+    o
+}
+
+fn to_json(t: &Topology, r: Option<&DtbReport>, is_dtb: bool) -> serde_json::Value {
+    let hex = |v: u64| format!("{v:#x}");
+    let node_json = |id: NodeId| {
+        let cpus: Vec<_> = t.cpus_on(id).collect();
+        json!({
+            "id": id.get(),
+            "cpus": cpus.iter().map(|c| c.logical_id).collect::<Vec<_>>(),
+            "hw_ids": cpus.iter().map(|c| c.hw_id).collect::<Vec<_>>(),
+            "memory_bytes": t.memory_size_on(id).as_u64(),
+            "memory": t.memory_on(id).map(|m| json!({
+                "base": hex(m.base.as_u64()), "size": hex(m.size.as_u64()),
+            })).collect::<Vec<_>>(),
+        })
+    };
+    let mut v = json!({
+        "format": if is_dtb { "dtb" } else { "toml" },
+        "hypervisor_mode": t.hypervisor_mode,
+        "rma_size": hex(t.rma_size.as_u64()),
+        "rma_limit": hex(t.rma_limit().as_u64()),
+        "nodes": t.nodes.iter().map(|n| node_json(n.id)).collect::<Vec<_>>(),
+        "cpus": t.cpus.iter().map(|c| json!({
+            "logical_id": c.logical_id,
+            "hw_id": c.hw_id,
+            "node": c.node.map(NodeId::get),
+            "linux_node": t.cpu_node(c.logical_id).map(NodeId::get),
+        })).collect::<Vec<_>>(),
+        "memory": t.memory.iter().map(|m| json!({
+            "base": hex(m.base.as_u64()),
+            "size": hex(m.size.as_u64()),
+            "node": m.node.map(NodeId::get),
+        })).collect::<Vec<_>>(),
+        "distances": t.distances,
+    });
+    if let (Some(r), Some(obj)) = (r, v.as_object_mut()) {
+        obj.insert("affinity".into(), json!(form_name(r.affinity)));
+        obj.insert("affinity_assumed".into(), json!(r.affinity_assumed));
+        obj.insert("primary_domain_index".into(), json!(r.primary_domain_index));
+        obj.insert("boot_cpu".into(), json!(r.boot_cpu));
+        obj.insert(
+            "lmb_size".into(),
+            json!(r.lmb_size.map(|s| hex(s.as_u64()))),
+        );
+        obj.insert("warnings".into(), json!(r.warnings));
+    }
+    v
+}
