@@ -235,6 +235,13 @@ pub enum Error {
         /// The array that was full.
         array: ArrayKind,
     },
+    /// Linux would stop at `BUG_ON(type->cnt >= type->max)`: the range being reserved
+    /// overlapped the reserved array's own old location, which growing the array freed,
+    /// so more pieces need inserting than the growth made room for.
+    BugOn {
+        /// The array that would overflow.
+        array: ArrayKind,
+    },
 }
 
 impl fmt::Display for Error {
@@ -243,6 +250,10 @@ impl fmt::Display for Error {
             Self::NoMemory { array } => {
                 write!(f, "the {array} region array is full and cannot grow")
             }
+            Self::BugOn { array } => write!(
+                f,
+                "Linux would hit BUG_ON: the {array} array overflows after growing"
+            ),
         }
     }
 }

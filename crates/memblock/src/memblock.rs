@@ -45,6 +45,77 @@ impl RegionArray {
         self.regions().partition_point(|r| r.end().as_u64() <= addr)
     }
 
+    /// The counting pass of `memblock_add_range`: how many pieces of `[base, end)` are
+    /// not covered yet, and for the first one its insertion index and bounds.
+    fn uncovered(&self, base: u64, end: u64) -> (usize, Option<(usize, u64, u64)>) {
+        let mut b = base;
+        let mut nr_new = 0usize;
+        let mut first_piece = None;
+        let mut idx = self.first_ending_after(base);
+        while let Some(r) = self.get(idx) {
+            let (rbase, rend) = (r.base.as_u64(), r.end().as_u64());
+            if rbase >= end {
+                break;
+            }
+            if rend > b {
+                if rbase > b {
+                    nr_new += 1;
+                    first_piece = first_piece.or(Some((idx, b, rbase)));
+                }
+                b = rend.min(end);
+            }
+            idx += 1;
+        }
+        if b < end {
+            nr_new += 1;
+            first_piece = first_piece.or(Some((idx, b, end)));
+        }
+        (nr_new, first_piece)
+    }
+
+    /// Inserts `r` at `idx` and merges it with its neighbours: what
+    /// `memblock_insert_region` followed by `memblock_merge_regions` does when only one
+    /// region is new (the rest of the array is already merged), with at most one shift of
+    /// the array instead of two.
+    fn insert_merged(&mut self, kind: ArrayKind, idx: usize, r: Region) -> Result<(), Error> {
+        let compatible = |o: &Region| o.nid == r.nid && o.flags == r.flags;
+        let left = idx
+            .checked_sub(1)
+            .and_then(|i| self.get(i))
+            .filter(|l| l.end() == r.base && compatible(l));
+        let right = self.get(idx).filter(|n| n.base == r.end() && compatible(n));
+        match (left, right) {
+            (None, None) => return self.insert(kind, idx, r),
+            (Some(l), None) => self.set(
+                idx - 1,
+                Region {
+                    size: l.size.saturating_add(r.size),
+                    ..l
+                },
+            ),
+            (None, Some(n)) => self.set(
+                idx,
+                Region {
+                    base: r.base,
+                    size: r.size.saturating_add(n.size),
+                    ..n
+                },
+            ),
+            (Some(l), Some(n)) => {
+                self.set(
+                    idx - 1,
+                    Region {
+                        size: l.size.saturating_add(r.size).saturating_add(n.size),
+                        ..l
+                    },
+                );
+                self.regions.remove_range(idx, idx + 1);
+            }
+        }
+        self.total_size = self.total_size.saturating_add(r.size.as_u64());
+        Ok(())
+    }
+
     fn insert(&mut self, kind: ArrayKind, idx: usize, r: Region) -> Result<(), Error> {
         if !self.regions.insert(idx, r) {
             return Err(Error::NoMemory { array: kind });
@@ -467,9 +538,29 @@ impl Memblock {
         let mut insert =
             self.arr(kind).cnt().saturating_mul(2).saturating_add(1) < self.arr(kind).max;
         loop {
+            // Linux's counting pass (also run when Linux inserts at once: it finds the
+            // single-piece case, which is then done without shifting the array twice).
+            let (nr_new, piece) = self.arr(kind).uncovered(base, end);
+            if nr_new == 0 {
+                return Ok(());
+            }
+            if !insert {
+                while self.arr(kind).cnt().saturating_add(nr_new) > self.arr(kind).max {
+                    self.double_array(kind, base, size)?;
+                }
+                // Growth may have changed the reserved array: walk again, as Linux does.
+                insert = true;
+                continue;
+            }
+            if self.arr(kind).cnt().saturating_add(nr_new) > self.arr(kind).max {
+                // Only after growth freed an old array inside the range (see BugOn).
+                return Err(Error::BugOn { array: kind });
+            }
             let a = self.arr_mut(kind);
+            if let (1, Some((idx, b, e))) = (nr_new, piece) {
+                return a.insert_merged(kind, idx, region(b, e));
+            }
             let mut b = base;
-            let mut nr_new = 0usize;
             let first = a.first_ending_after(base);
             let mut idx = first;
             while let Some(r) = a.get(idx) {
@@ -484,32 +575,17 @@ impl Memblock {
                 // @rgn overlaps. If it separates the lower part of new area, insert that
                 // portion.
                 if rbase > b {
-                    nr_new += 1;
-                    if insert {
-                        a.insert(kind, idx, region(b, rbase))?;
-                        idx += 1;
-                    }
+                    a.insert(kind, idx, region(b, rbase))?;
+                    idx += 1;
                 }
                 b = rend.min(end);
                 idx += 1;
             }
             if b < end {
-                nr_new += 1;
-                if insert {
-                    a.insert(kind, idx, region(b, end))?;
-                }
+                a.insert(kind, idx, region(b, end))?;
             }
-            if nr_new == 0 {
-                return Ok(());
-            }
-            if insert {
-                a.merge(first.saturating_sub(1), idx);
-                return Ok(());
-            }
-            while self.arr(kind).cnt().saturating_add(nr_new) > self.arr(kind).max {
-                self.double_array(kind, base, size)?;
-            }
-            insert = true;
+            a.merge(first.saturating_sub(1), idx);
+            return Ok(());
         }
     }
 
@@ -592,19 +668,59 @@ impl Memblock {
         Ok((start_rgn, end_rgn))
     }
 
-    /// `memblock_remove_range`.
+    /// `memblock_remove_range`: `memblock_isolate_range` then removal of the isolated
+    /// regions. The net effect (the overlapping regions replaced by the parts of the
+    /// first and last that stick out) is applied in one step.
     fn remove_range(&mut self, kind: ArrayKind, base: u64, size: u64) -> Result<(), Error> {
-        let (s, e) = self.isolate_range(kind, base, size)?;
+        let size = cap_size(base, size);
+        let end = base + size;
+        if size == 0 {
+            return Ok(());
+        }
+        // memblock_isolate_range makes room for two more regions first.
+        while self.arr(kind).cnt().saturating_add(2) > self.arr(kind).max {
+            self.double_array(kind, base, size)?;
+        }
         let a = self.arr_mut(kind);
-        let removed: u64 = a
+        let i0 = a.first_ending_after(base);
+        let i1 = a.regions().partition_point(|r| r.base.as_u64() < end);
+        let (Some(first), Some(last)) = (a.get(i0), i1.checked_sub(1).and_then(|i| a.get(i)))
+        else {
+            return Ok(());
+        };
+        if i0 >= i1 {
+            return Ok(());
+        }
+        let mut keep = [first; 2];
+        let mut n = 0;
+        if first.base.as_u64() < base {
+            keep[n] = Region {
+                size: PhysSize::new(base - first.base.as_u64()),
+                ..first
+            };
+            n += 1;
+        }
+        if last.end().as_u64() > end {
+            keep[n] = Region {
+                base: PhysAddr::new(end),
+                size: PhysSize::new(last.end().as_u64() - end),
+                ..last
+            };
+            n += 1;
+        }
+        let kept = keep.get(..n).unwrap_or(&[]);
+        let dropped: u64 = a
             .regions()
-            .get(s..e)
+            .get(i0..i1)
             .unwrap_or(&[])
             .iter()
             .map(|r| r.size.as_u64())
-            .fold(0u64, u64::saturating_add);
-        a.total_size = a.total_size.saturating_sub(removed);
-        a.regions.remove_range(s, e);
+            .fold(0u64, u64::saturating_add)
+            .saturating_sub(kept.iter().map(|r| r.size.as_u64()).sum::<u64>());
+        if !a.regions.splice(i0, i1, kept) {
+            return Err(Error::NoMemory { array: kind });
+        }
+        a.total_size = a.total_size.saturating_sub(dropped);
         Ok(())
     }
 

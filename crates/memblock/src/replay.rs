@@ -16,6 +16,8 @@
 //! alloc SIZE ALIGN START END NID EXACT   # memblock_alloc_range_nid
 //! alloc_try_nid SIZE ALIGN MIN MAX NID   # memblock_alloc_try_nid
 //! dump                         # print both arrays
+//! config KEY VALUE             # before any other operation: page_size, initial_regions,
+//!                              # smp_cache_bytes or allow_resize (see memblock::Config)
 //! ```
 //!
 //! Numbers are decimal or `0x` hex. `END`/`MAX` may also be `accessible` or `anywhere`.
@@ -99,6 +101,21 @@ pub enum Op {
     },
     /// `dump`.
     Dump,
+    /// `config KEY VALUE`: a [`crate::Config`] field, before any other operation.
+    Config(ConfigKey, u64),
+}
+
+/// The [`crate::Config`] fields a replay may set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigKey {
+    /// [`crate::Config::page_size`].
+    PageSize,
+    /// [`crate::Config::initial_regions`].
+    InitialRegions,
+    /// [`crate::Config::smp_cache_bytes`].
+    SmpCacheBytes,
+    /// [`crate::Config::allow_resize`] (0 or 1).
+    AllowResize,
 }
 
 /// The operations that take only `BASE SIZE`.
@@ -146,6 +163,8 @@ pub enum ParseError {
         /// What it takes.
         usage: &'static str,
     },
+    /// `config` after another operation.
+    LateConfig,
     /// An argument is not what the operation takes.
     BadArg {
         /// The argument's name.
@@ -163,6 +182,7 @@ impl fmt::Display for ParseError {
             Self::UnknownOp(w) => write!(f, "unknown operation `{w}`"),
             Self::Arity { op, usage } => write!(f, "`{op}` takes: {op} {usage}"),
             Self::BadArg { what, text, why } => write!(f, "bad {what} `{text}`: {why}"),
+            Self::LateConfig => f.write_str("`config` must come before every other operation"),
         }
     }
 }
@@ -324,6 +344,27 @@ pub fn parse_line(line: &str) -> Result<Option<Op>, ParseError> {
             want("(no arguments)", &[0], "dump")?;
             Ok(Some(Op::Dump))
         }
+        "config" => {
+            want("KEY VALUE", &[2], "config")?;
+            let key = match a0 {
+                "page_size" => ConfigKey::PageSize,
+                "initial_regions" => ConfigKey::InitialRegions,
+                "smp_cache_bytes" => ConfigKey::SmpCacheBytes,
+                "allow_resize" => ConfigKey::AllowResize,
+                _ => {
+                    return Err(bad(
+                        "config key",
+                        a0,
+                        "must be page_size, initial_regions, smp_cache_bytes or allow_resize",
+                    ))
+                }
+            };
+            let value = match key {
+                ConfigKey::AllowResize => u64::from(flag("allow_resize", a1)?),
+                _ => num("config value", a1)?,
+            };
+            Ok(Some(Op::Config(key, value)))
+        }
         other => Err(ParseError::UnknownOp(String::from(other))),
     }
 }
@@ -400,6 +441,20 @@ pub fn apply(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> fmt::Result {
             nid,
         } => print_alloc(out, mb.alloc_try_nid(size, align, min, max, nid)),
         Op::Dump => dump(mb, out),
+        Op::Config(key, value) => {
+            // Only meaningful on a fresh memblock; `run` enforces that.
+            let mut c = mb.config();
+            match key {
+                ConfigKey::PageSize => c.page_size = value,
+                ConfigKey::InitialRegions => {
+                    c.initial_regions = usize::try_from(value).unwrap_or(usize::MAX)
+                }
+                ConfigKey::SmpCacheBytes => c.smp_cache_bytes = value,
+                ConfigKey::AllowResize => c.allow_resize = value != 0,
+            }
+            *mb = Memblock::with_config(c);
+            Ok(())
+        }
     }
 }
 
@@ -459,9 +514,15 @@ impl core::error::Error for LineError {}
 pub fn run(script: &str) -> Result<String, (String, LineError)> {
     let mut mb = Memblock::new();
     let mut out = String::new();
+    let mut started = false;
     for (i, line) in script.lines().enumerate() {
-        match parse_line(line) {
+        let parsed = match parse_line(line) {
+            Ok(Some(Op::Config(..))) if started => Err(ParseError::LateConfig),
+            other => other,
+        };
+        match parsed {
             Ok(Some(op)) => {
+                started |= !matches!(op, Op::Config(..));
                 // Writing to a String cannot fail.
                 let _ = apply(&mut mb, &op, &mut out);
             }

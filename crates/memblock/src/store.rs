@@ -39,6 +39,18 @@ mod imp {
                 self.0.drain(start..end);
             }
         }
+        /// Replaces `start..end` with `with`; `false` (and no change) if the range is out
+        /// of bounds or the heap refused to grow.
+        pub(crate) fn splice(&mut self, start: usize, end: usize, with: &[Region]) -> bool {
+            if start > end || end > self.0.len() {
+                return false;
+            }
+            if with.len() > end - start && self.0.try_reserve(with.len() - (end - start)).is_err() {
+                return false;
+            }
+            self.0.splice(start..end, with.iter().copied());
+            true
+        }
         /// Makes room for `n` regions so later inserts do not reallocate piecemeal.
         pub(crate) fn reserve_to(&mut self, n: usize) -> bool {
             let extra = n.saturating_sub(self.0.len());
@@ -100,6 +112,18 @@ mod imp {
                 tail.rotate_left(end - start);
             }
             self.len -= end - start;
+        }
+        pub(crate) fn splice(&mut self, start: usize, end: usize, with: &[Region]) -> bool {
+            if start > end || end > self.len || self.len - (end - start) + with.len() > CAPACITY {
+                return false;
+            }
+            self.remove_range(start, end);
+            for (i, r) in with.iter().enumerate() {
+                if !self.insert(start + i, *r) {
+                    return false;
+                }
+            }
+            true
         }
         #[allow(dead_code)] // Only growth calls it, and growth needs `alloc`.
         pub(crate) fn reserve_to(&mut self, n: usize) -> bool {

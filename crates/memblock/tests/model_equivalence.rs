@@ -324,3 +324,52 @@ proptest! {
         run(&ops, 128, true)?;
     }
 }
+
+/// Found by the property above: the last reserve covers everything, including the
+/// reserved array's own old location. Growing the array frees that location, the
+/// second pass of memblock_add_range finds more pieces than the first counted, and Linux
+/// would hit `BUG_ON(type->cnt >= type->max)`. The crate refuses the operation instead.
+#[test]
+fn reserve_over_the_old_array_is_linux_bug_on() {
+    use AllocLimit::Accessible;
+    let ops = [
+        Op::Add(93696, 11008, Some(0)),
+        Op::Alloc(2560, 0, 0, Accessible, Some(0), false),
+        Op::Alloc(3200, 0, 0, Accessible, Some(0), false),
+        Op::Add(27904, 5632, Some(0)),
+        Op::Alloc(128, 0, 0, Accessible, None, false),
+        Op::AllocTry(4736, 4096, 0, Accessible, Some(0)),
+        Op::AllocTry(640, 256, 0, Accessible, Some(0)),
+        Op::Add(33280, 7680, Some(1)),
+        Op::Add(52480, u64::MAX, Some(2)),
+        Op::Add(41216, 256, Some(0)),
+        Op::Alloc(128, 4096, 0, Accessible, Some(2), false),
+        Op::Add(4864, 7424, Some(0)),
+        Op::Remove(12288, 256),
+        Op::Reserve(35072, 256),
+        Op::Alloc(128, 16, 0, Accessible, Some(1), false),
+        Op::Remove(12288, 0),
+        Op::SetNode(0, u64::MAX, 1),
+        Op::Alloc(128, 16, 0, Accessible, Some(1), false),
+    ];
+    run(&ops, 4, true).unwrap();
+    let mut mb = Memblock::with_config(Config {
+        page_size: 0x1000,
+        initial_regions: 4,
+        smp_cache_bytes: 128,
+        allow_resize: true,
+    });
+    let mut model = Model::new(0x1000, 4);
+    for op in &ops {
+        apply(&mut mb, &mut model, op).unwrap();
+    }
+    let before = state(&mb);
+    assert_eq!(
+        mb.reserve(PhysAddr::new(28672), PhysSize::MAX),
+        Err(memblock::Error::BugOn {
+            array: ArrayKind::Reserved
+        })
+    );
+    assert!(state(&mb) == before);
+    assert!(model.reserve(28672, u64::MAX).is_err());
+}

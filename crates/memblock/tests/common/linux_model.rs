@@ -380,9 +380,21 @@ impl Model {
         }
     }
 
-    fn insert_region(&mut self, w: Which, idx: usize, base: u64, size: u64, nid: i32, flags: u32) {
+    /// `Err` where Linux hits `BUG_ON(type->cnt >= type->max)` (the crate fails the
+    /// operation instead).
+    fn insert_region(
+        &mut self,
+        w: Which,
+        idx: usize,
+        base: u64,
+        size: u64,
+        nid: i32,
+        flags: u32,
+    ) -> Result<(), ()> {
         let t = self.ty(w);
-        assert!(t.regions.len() < t.max, "BUG_ON(type->cnt >= type->max)");
+        if t.regions.len() >= t.max {
+            return Err(());
+        }
         t.regions.insert(
             idx,
             Reg {
@@ -393,6 +405,7 @@ impl Model {
             },
         );
         t.total_size += size;
+        Ok(())
     }
 
     fn add_range(
@@ -445,7 +458,7 @@ impl Model {
                 if rbase > base {
                     nr_new += 1;
                     if insert {
-                        self.insert_region(w, idx, base, rbase - base, nid, flags);
+                        self.insert_region(w, idx, base, rbase - base, nid, flags)?;
                         idx += 1;
                     }
                 }
@@ -455,7 +468,7 @@ impl Model {
             if base < end {
                 nr_new += 1;
                 if insert {
-                    self.insert_region(w, idx, base, end - base, nid, flags);
+                    self.insert_region(w, idx, base, end - base, nid, flags)?;
                 }
             }
             if nr_new == 0 {
@@ -504,13 +517,13 @@ impl Model {
                 t.regions[idx as usize].base = base;
                 t.regions[idx as usize].size -= base - rbase;
                 t.total_size -= base - rbase;
-                self.insert_region(w, idx as usize, rbase, base - rbase, rgn.nid, rgn.flags);
+                self.insert_region(w, idx as usize, rbase, base - rbase, rgn.nid, rgn.flags)?;
             } else if rend > end {
                 let t = self.ty(w);
                 t.regions[idx as usize].base = end;
                 t.regions[idx as usize].size -= end - rbase;
                 t.total_size -= end - rbase;
-                self.insert_region(w, idx as usize, rbase, end - rbase, rgn.nid, rgn.flags);
+                self.insert_region(w, idx as usize, rbase, end - rbase, rgn.nid, rgn.flags)?;
                 idx -= 1;
             } else {
                 if end_rgn == 0 {

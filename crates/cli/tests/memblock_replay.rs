@@ -1,0 +1,127 @@
+//! `numaboot memblock replay` on the golden files of crates/memblock/tests/golden (each
+//! `.replay` explains in comments why its `.expected` output is what Linux would do),
+//! plus the error contract and the bench command.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../memblock/tests/golden")
+}
+
+fn numaboot() -> Command {
+    Command::cargo_bin("numaboot").unwrap()
+}
+
+#[test]
+fn golden_files_replay_to_their_expected_output() {
+    let mut seen = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(golden_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "replay"))
+        .collect();
+    entries.sort();
+    for replay in entries {
+        let expected = std::fs::read_to_string(replay.with_extension("expected"))
+            .unwrap_or_else(|e| panic!("{}: no .expected file: {e}", replay.display()));
+        let out = numaboot()
+            .args(["memblock", "replay"])
+            .arg(&replay)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {:?}", replay.display(), out);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "{}",
+            replay.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 5, "golden files missing: {seen}");
+}
+
+#[test]
+fn stdin_is_dash() {
+    numaboot()
+        .args(["memblock", "replay", "-"])
+        .write_stdin("add 0x0 0x10000\nreserve 0x1000 0x1000\n")
+        .assert()
+        .success()
+        .stdout("memory:\n0x0 0x10000 0x0 0x100\ntotal 0x10000\nreserved:\n0x1000 0x1000 0x0 0x100\ntotal 0x1000\n");
+}
+
+#[test]
+fn malformed_line_stops_with_status_2_and_prints_nothing_for_it() {
+    // The first allocation prints; line 4 is malformed: nothing more on stdout (no
+    // implied dump), the line number and the problem on stderr.
+    numaboot()
+        .args(["memblock", "replay", "-"])
+        .write_stdin("add 0 0x100000\n# comment\nalloc 0x1000 0x1000 0 anywhere -1 0\nreserve 0x1000\ndump\n")
+        .assert()
+        .code(2)
+        .stdout("alloc -> 0xff000\n")
+        .stderr(predicate::str::starts_with("line 4: "));
+}
+
+#[test]
+fn each_kind_of_malformed_line_is_reported() {
+    for (line, what) in [
+        ("frobnicate 1 2", "unknown operation"),
+        ("add 0x1000", "add BASE SIZE [NID]"),
+        ("add 0x1000 0x10 0x1000", "node id"),
+        ("reserve 0xzz 1", "bad base"),
+        ("reserve 1 99999999999999999999999", "64 bits"),
+        ("set_node 0 0x1000 -1", "node id"),
+        ("bottom_up 2", "0 or 1"),
+        ("alloc 0x1000 0 0 somewhere -1 0", "bad end"),
+        ("alloc 0x1000 0 0 anywhere -1 0 7", "alloc"),
+        ("dump now", "dump"),
+        ("config page_size", "config"),
+        ("config colour 1", "config key"),
+    ] {
+        numaboot()
+            .args(["memblock", "replay", "-"])
+            .write_stdin(format!("add 0 0x1000\n{line}\n"))
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::starts_with("line 2: ").and(predicate::str::contains(what)));
+    }
+}
+
+#[test]
+fn config_after_an_operation_is_rejected() {
+    numaboot()
+        .args(["memblock", "replay", "-"])
+        .write_stdin("config page_size 0x1000\nadd 0 0x1000\nconfig page_size 0x1000\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("line 3: "));
+}
+
+#[test]
+fn missing_file_is_a_user_error() {
+    numaboot()
+        .args(["memblock", "replay", "/nonexistent/trace.replay"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/trace.replay"));
+}
+
+#[test]
+fn bench_prints_figures() {
+    numaboot()
+        .args([
+            "memblock", "bench", "--cpus", "256", "--nodes", "8", "--runs", "1",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("ops/s: ")
+                .and(predicate::str::contains("final regions: memory 8")),
+        );
+}
