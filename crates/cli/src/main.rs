@@ -28,6 +28,9 @@ enum Command {
     Layout(cmd::layout::LayoutArgs),
     /// NUMA topology from a device tree blob or a TOML description.
     Topology(cmd::topology::TopologyArgs),
+    /// The hypervisor side of H_REGISTER_VPA: replay a script against a KVM or QEMU model.
+    #[command(subcommand)]
+    Hv(cmd::hv::HvCommand),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Memblock(c) => cmd::memblock::run(c),
         Command::Layout(a) => cmd::layout::run(a),
         Command::Topology(a) => cmd::topology::run(a),
+        Command::Hv(c) => cmd::hv::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,121 @@
-//! The hypervisor side of H_REGISTER_VPA over vm-memory guest memory, with KVM and QEMU rule profiles.
+//! The hypervisor side of H_REGISTER_VPA, with KVM and QEMU rule profiles.
 //!
-//! Not implemented yet: this crate is a placeholder for issue 7 and exports nothing.
+//! A pSeries guest tells its hypervisor, per virtual processor, where three areas
+//! live: the Virtual Processor Area (VPA, Linux's `struct lppaca`), the Dispatch
+//! Trace Log (DTL) and the SLB shadow buffer. A [`Partition`] models the hypervisor
+//! end: it owns guest memory (anything implementing [`GuestRam`]), a list of vCPUs
+//! named by their hardware id (the `proc_no` argument) and a [`Profile`] saying whose
+//! rules to follow. [`Partition::h_register_vpa`] handles the hcall for all six
+//! subfunctions and the reserved ones, reading the size field from guest memory as the
+//! chosen hypervisor does; [`Partition::dispatch`] and [`Partition::preempt`] are the
+//! hooks a VMM calls when a vCPU enters and leaves the guest, and keep the VPA's
+//! `yield_count` even while the vCPU runs and odd while it does not. Under KVM a
+//! registered DTL ring also gets one entry per preemption, written when the vCPU is
+//! dispatched again (that is when KVM knows the stolen time). Any `u64` arguments are
+//! accepted without panicking,
+//! and a call that does not succeed changes neither the registrations nor memory.
+//! [`Partition`] also implements [`papr::hcall::Hypervisor`], so guest-side code can be
+//! tested against it.
+//!
+//! ```
+//! use papr::hcall::{ReturnCode, VpaSubfunction};
+//! use phys::PhysAddr;
+//! use vpa_hv::{GuestRam, Partition, Profile, VecRam};
+//!
+//! let mut hv = Partition::new(Profile::Qemu, VecRam::new(1 << 20), &[0, 1]).unwrap();
+//! let vpa = 0x1_0000;
+//! // The guest advertises the VPA size (be16 at offset 4) before registering it.
+//! hv.memory_mut().write(PhysAddr::new(vpa + 4), &640u16.to_be_bytes()).unwrap();
+//! let reg = VpaSubfunction::RegisterVpa.to_flags();
+//! assert_eq!(hv.h_register_vpa(reg, 1, vpa), ReturnCode::H_SUCCESS);
+//! assert_eq!(hv.h_register_vpa(reg, 1, vpa + 8), ReturnCode::H_PARAMETER); // misaligned
+//! assert_eq!(hv.h_register_vpa(reg, 99, vpa), ReturnCode::H_PARAMETER); // no such vCPU
+//! assert_eq!(hv.h_register_vpa(reg, 1, 0), ReturnCode::H_HARDWARE); // QEMU's address-0 rule
+//!
+//! // QEMU marks the partition as shared-processor in the VPA...
+//! let mut status = [0u8];
+//! hv.memory().read(PhysAddr::new(vpa + 9), &mut status).unwrap();
+//! assert_eq!(status[0] & 0x2, 0x2);
+//! // ...and keeps the dispatch counter even while the vCPU runs.
+//! hv.dispatch(1).unwrap();
+//! assert_eq!(hv.yield_count(1).map(|c| c % 2), Some(0));
+//! hv.preempt(1).unwrap();
+//! assert_eq!(hv.yield_count(1).map(|c| c % 2), Some(1));
+//! ```
+//!
+//! # Guest memory: a local trait
+//!
+//! The crate is `#![no_std]` + `alloc` so that it can sit in a small VMM or firmware,
+//! but rust-vmm's `vm-memory` needs `std`. The handler is therefore generic over
+//! [`GuestRam`], three methods (bounds check, read, write) of this crate's own. With the
+//! `vm-memory` feature every `vm_memory::GuestMemory` (such as `GuestMemoryMmap`)
+//! implements it, so a rust-vmm VMM passes its memory object as is; [`VecRam`] is a
+//! plain vector for `no_std` users, tests and fuzzing.
+//!
+//! # Rules and where they come from
+//!
+//! The checks are listed on [`Rule`], with the source they model. The sources are
+//! Linux 6.1 `arch/powerpc/kvm/book3s_hv.c` (`do_h_register_vpa`, `kvmppc_update_vpas`,
+//! `init_vpa`, `__kvmppc_create_dtl_entry`, `vcpu_vpa_increment_dispatch`) for
+//! [`Profile::Kvm`]; the same with the pre-4.14 VPA minimum of 1024 for
+//! [`Profile::KvmPre414`]; and QEMU 7.2 `hw/ppc/spapr_hcall.c` (`h_register_vpa`,
+//! `register_vpa`, `deregister_vpa`, `register_slb_shadow`, `register_dtl`) with
+//! `hw/ppc/spapr.c` (`spapr_cpu_exec_enter`/`_exit`) for [`Profile::Qemu`]. Both look
+//! the vCPU up first and answer an unknown one with `H_PARAMETER`; both refuse a
+//! reserved subfunction with `H_PARAMETER`, a DTL or SLB shadow without a VPA with
+//! `H_RESOURCE`, and deregistering a VPA while a DTL or SLB shadow is registered with
+//! `H_RESOURCE`; both accept deregistering what is not registered.
+//!
+//! # Where the profiles differ
+//!
+//! | Situation | `Kvm` | `KvmPre414` | `Qemu` |
+//! |---|---|---|---|
+//! | Flags word with bits set outside the subfunction field | only bits 16..18 are decoded | as `Kvm` | `H_PARAMETER` (whole word compared) |
+//! | Registering at address 0 | `H_PARAMETER` | as `Kvm` | `H_HARDWARE` |
+//! | DTL or SLB shadow not 128-byte aligned | `H_PARAMETER` | as `Kvm` | accepted (only the VPA is checked) |
+//! | VPA size field 640..=1023 | accepted | `H_PARAMETER` | accepted |
+//! | Page the area must not cross | the host page holding its first byte, 64 KiB by default ([`HostPageSize`]), every area | as `Kvm` | 4 KiB, VPA and SLB shadow only; a DTL may cross |
+//! | Area not in guest memory | `H_PARAMETER` (page not pinned) | as `Kvm` | no check: a size field outside RAM reads 0 and fails the minimum; an area starting in RAM is accepted |
+//! | Recorded DTL length | rounded down to whole 48-byte entries | as `Kvm` | as given |
+//! | When a (de)registration takes effect | at the target vCPU's next dispatch (`kvmppc_update_vpas`) | as `Kvm` | at once |
+//! | VPA byte 9 (`__old_status`) `\|= 0x2` | at that dispatch (`init_vpa`) | as `Kvm` | during the hcall |
+//! | `yield_count` when a VPA is registered | set to 1 at that dispatch, then incremented on entry | as `Kvm` | left as the guest wrote it |
+//! | `yield_count` on dispatch / preempt | +1 each | as `Kvm` | +1, and +1 more if the parity is wrong (enter: even, exit: odd) |
+//! | The hcall itself | a guest exit and re-entry of the caller (+2, pending work applied) | as `Kvm` | no exit (TCG handles it in the vCPU loop) |
+//! | `yield_count` after a vCPU deregisters its own VPA | odd (the exit incremented it, the entry no longer does) | as `Kvm` | unchanged, even (kvm-unit-tests marks this a known TCG failure) |
+//! | DTL entries | one per dispatch, `dtl_idx` incremented | as `Kvm` | none (QEMU 7.2 writes no DTL) |
+//!
+//! The `Partition::hcall` entry point (the [`papr::hcall::Hypervisor`] impl) applies the
+//! "hcall is an exit" row for the vCPU named by [`Partition::set_caller`];
+//! [`Partition::h_register_vpa`] is the bare handler, between whatever
+//! [`Partition::preempt`]/[`Partition::dispatch`] calls the embedder makes.
+//!
+//! Against the public kvm-unit-tests `powerpc/spapr_vpa.c` scenarios, the KVM profiles
+//! with 64 KiB host pages register the "VPA spanning 4096 bytes" case (it stays within
+//! one host page); with [`HostPageSize::Size4K`] they refuse it as the test expects.
+//! `KvmPre414` also refuses the test's 640-byte VPA, which is why Linux kept
+//! advertising 1 KiB. QEMU fails the test's "dispatch count is odd after deregister",
+//! as the test itself records.
+//!
+//! # Fuzzing
+//!
+//! `fuzz/` holds one `cargo fuzz` target per profile (`hcalls_kvm`,
+//! `hcalls_kvm_pre414`, `hcalls_qemu`) feeding arbitrary hcall, dispatch and
+//! guest-write sequences; see `fuzz/README.md`.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod layout;
+mod memory;
+mod partition;
+mod profile;
+
+pub use memory::{GuestRam, OutOfGuestMemory, VecRam};
+pub use partition::{
+    Area, AreaKind, AreaState, DispatchError, DispatchInfo, Partition, PartitionError, Vcpu,
+    Verdict, VPHN_MAX_DOMAINS,
+};
+pub use profile::{HostPageSize, Profile, Rule, UnknownProfile};

@@ -1,0 +1,371 @@
+//! `numaboot hv replay`: drive the `vpa-hv` hypervisor model from a script.
+//!
+//! The script is one command per line (`#` starts a comment):
+//!
+//! ```text
+//! write ADDR HEXBYTES     store bytes in guest memory
+//! write16 ADDR VALUE      store a big-endian 16-bit value (a VPA size field)
+//! hcall FLAGS PROC ADDR   H_REGISTER_VPA; prints the return code name
+//! dispatch CPU            the vCPU enters the guest
+//! preempt CPU             the vCPU leaves the guest
+//! read ADDR LEN           prints LEN bytes of guest memory in hex
+//! state CPU               prints what the vCPU has registered
+//! ```
+//!
+//! Numbers are decimal or `0x` hex. A malformed line, or a dispatch hook called out of
+//! order, stops the replay with `line N: ...` and exit status 2.
+
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use phys::{parse_u64, PhysAddr};
+use vm_memory::{GuestAddress, GuestMemoryMmap};
+use vpa_hv::{AreaKind, AreaState, GuestRam, HostPageSize, Partition, Profile};
+
+/// The `hv` subcommands.
+#[derive(Subcommand)]
+pub enum HvCommand {
+    /// Replay a script of guest-memory writes, H_REGISTER_VPA calls and dispatches.
+    #[command(after_help = SCRIPT_HELP)]
+    Replay(ReplayArgs),
+}
+
+/// Arguments of `numaboot hv replay`.
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Whose H_REGISTER_VPA rules to follow.
+    #[arg(long, value_enum)]
+    pub profile: ProfileArg,
+    /// Guest memory size from address 0 (decimal or 0x hex, optional K, M or G suffix).
+    #[arg(long, default_value = "1G", value_name = "SIZE")]
+    pub mem: String,
+    /// Number of vCPUs; their proc-nos (hardware ids) are 0..N-1.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub cpus: u32,
+    /// KVM host page size, the page a KVM registration must not cross (QEMU: always 4k).
+    #[arg(long, value_enum, default_value = "64k")]
+    pub host_page: PageArg,
+    /// After each hcall's return code, print the rule that decided it.
+    #[arg(long)]
+    pub explain: bool,
+    /// The script (`-` for standard input).
+    pub file: PathBuf,
+}
+
+/// `--profile` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ProfileArg {
+    /// KVM HV, Linux 6.1 `book3s_hv.c`.
+    Kvm,
+    /// KVM HV before Linux 4.14 (VPA size at least 1024).
+    #[value(name = "kvm-pre-4.14")]
+    KvmPre414,
+    /// QEMU 7.2 `pseries` (TCG), `hw/ppc/spapr_hcall.c`.
+    Qemu,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Kvm => Profile::Kvm,
+            ProfileArg::KvmPre414 => Profile::KvmPre414,
+            ProfileArg::Qemu => Profile::Qemu,
+        }
+    }
+}
+
+/// `--host-page` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PageArg {
+    /// 4 KiB host pages.
+    #[value(name = "4k")]
+    Size4K,
+    /// 64 KiB host pages (ppc64le distribution kernels).
+    #[value(name = "64k")]
+    Size64K,
+}
+
+impl From<PageArg> for HostPageSize {
+    fn from(p: PageArg) -> Self {
+        match p {
+            PageArg::Size4K => HostPageSize::Size4K,
+            PageArg::Size64K => HostPageSize::Size64K,
+        }
+    }
+}
+
+const SCRIPT_HELP: &str = "\
+Script lines (numbers decimal or 0x hex, # starts a comment):
+  write ADDR HEXBYTES     store bytes in guest memory
+  write16 ADDR VALUE      store a big-endian 16-bit value (a VPA size field)
+  hcall FLAGS PROC ADDR   H_REGISTER_VPA (flags = subfunction << 45); prints the code
+  dispatch CPU            the vCPU enters the guest
+  preempt CPU             the vCPU leaves the guest
+  read ADDR LEN           print LEN bytes of guest memory in hex
+  state CPU               print what the vCPU has registered
+`hcall` is the bare handler: no guest exit is implied. Under the KVM profiles a
+registration takes effect at the vCPU's next `dispatch`, as in KVM.
+Script errors print `line N: ...` and exit with status 2.";
+
+/// Most vCPUs a replay may have.
+const MAX_CPUS: u32 = 65_536;
+/// Longest `read`.
+const MAX_READ: u64 = 1 << 20;
+
+/// Runs an `hv` subcommand.
+pub fn run(cmd: HvCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        HvCommand::Replay(args) => replay_cmd(args),
+    }
+}
+
+fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let mem = parse_size(&args.mem).map_err(|e| anyhow!("--mem {}: {e}", args.mem))?;
+    if mem == 0 {
+        bail!("--mem must be at least one byte");
+    }
+    if args.cpus == 0 || args.cpus > MAX_CPUS {
+        bail!("--cpus must be between 1 and {MAX_CPUS}");
+    }
+    let script = if args.file.as_os_str() == "-" {
+        let mut s = String::new();
+        io::stdin()
+            .read_to_string(&mut s)
+            .context("reading standard input")?;
+        s
+    } else {
+        std::fs::read_to_string(&args.file)
+            .with_context(|| format!("reading {}", args.file.display()))?
+    };
+    let len = usize::try_from(mem).context("--mem does not fit in this host's address space")?;
+    let memory = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), len)])
+        .map_err(|e| anyhow!("cannot map {mem} bytes of guest memory: {e}"))?;
+    let ids: Vec<u32> = (0..args.cpus).collect();
+    let mut hv = Partition::new(args.profile.into(), memory, &ids)?;
+    hv.set_host_page_size(args.host_page.into());
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = replay(&mut hv, &script, &mut out, args.explain);
+    out.flush()?;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// `SIZE` with an optional binary K/M/G suffix.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 30),
+        _ => (s, 0),
+    };
+    let n = parse_u64(digits).map_err(|e| e.to_string())?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| "size does not fit in 64 bits".to_string())
+}
+
+/// Executes `script` against `hv`, writing what `hcall`, `read` and `state` print.
+pub fn replay<M: GuestRam, W: Write>(
+    hv: &mut Partition<M>,
+    script: &str,
+    out: &mut W,
+    explain: bool,
+) -> anyhow::Result<()> {
+    for (i, raw) in script.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        step(hv, line, out, explain).map_err(|e| anyhow!("line {n}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn num(word: Option<&str>, what: &str) -> anyhow::Result<u64> {
+    let w = word.ok_or_else(|| anyhow!("missing {what}"))?;
+    parse_u64(w).map_err(|e| anyhow!("{what} {w:?}: {e}"))
+}
+
+fn cpu(word: Option<&str>) -> anyhow::Result<u32> {
+    let c = num(word, "CPU")?;
+    u32::try_from(c).map_err(|_| anyhow!("CPU {c} out of range"))
+}
+
+fn hex_bytes(word: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    let w = word.ok_or_else(|| anyhow!("missing HEXBYTES"))?;
+    let digits = w.strip_prefix("0x").unwrap_or(w);
+    if digits.is_empty() || digits.len() % 2 != 0 {
+        bail!("HEXBYTES {w:?}: need an even, non-zero number of hex digits");
+    }
+    digits
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| anyhow!("HEXBYTES {w:?}: not hex"))
+        })
+        .collect()
+}
+
+fn step<M: GuestRam, W: Write>(
+    hv: &mut Partition<M>,
+    line: &str,
+    out: &mut W,
+    explain: bool,
+) -> anyhow::Result<()> {
+    let mut words = line.split_whitespace();
+    let cmd = words.next().unwrap_or("");
+    match cmd {
+        "write" => {
+            let addr = num(words.next(), "ADDR")?;
+            let bytes = hex_bytes(words.next())?;
+            end(words)?;
+            hv.memory_mut().write(PhysAddr::new(addr), &bytes)?;
+        }
+        "write16" => {
+            let addr = num(words.next(), "ADDR")?;
+            let value = num(words.next(), "VALUE")?;
+            end(words)?;
+            let value =
+                u16::try_from(value).map_err(|_| anyhow!("VALUE {value:#x} exceeds 16 bits"))?;
+            hv.memory_mut()
+                .write(PhysAddr::new(addr), &value.to_be_bytes())?;
+        }
+        "hcall" => {
+            let flags = num(words.next(), "FLAGS")?;
+            let proc_no = num(words.next(), "PROC")?;
+            let addr = num(words.next(), "ADDR")?;
+            end(words)?;
+            let v = hv.h_register_vpa_explained(flags, proc_no, addr);
+            if explain {
+                writeln!(out, "{} ({})", v.code, v.rule)?;
+            } else {
+                writeln!(out, "{}", v.code)?;
+            }
+        }
+        "dispatch" => {
+            let c = cpu(words.next())?;
+            end(words)?;
+            hv.dispatch(c)?;
+        }
+        "preempt" => {
+            let c = cpu(words.next())?;
+            end(words)?;
+            hv.preempt(c)?;
+        }
+        "read" => {
+            let addr = num(words.next(), "ADDR")?;
+            let len = num(words.next(), "LEN")?;
+            end(words)?;
+            if len > MAX_READ {
+                bail!("LEN {len} is more than {MAX_READ}");
+            }
+            let mut buf = vec![0u8; usize::try_from(len)?];
+            hv.memory().read(PhysAddr::new(addr), &mut buf)?;
+            let hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+            writeln!(out, "{hex}")?;
+        }
+        "state" => {
+            let c = cpu(words.next())?;
+            end(words)?;
+            let v = hv
+                .vcpu(c)
+                .ok_or_else(|| anyhow!("no vCPU has proc-no {c}"))?;
+            let mut s = format!(
+                "cpu {c}: {}",
+                if v.is_running() {
+                    "running"
+                } else {
+                    "not running"
+                }
+            );
+            for kind in [AreaKind::Vpa, AreaKind::Dtl, AreaKind::SlbShadow] {
+                s.push_str(&format!("; {kind} {}", describe(v.area(kind))));
+            }
+            if let Some(count) = hv.yield_count(c) {
+                s.push_str(&format!("; yield_count {count}"));
+            }
+            writeln!(out, "{s}")?;
+        }
+        other => bail!("unknown command {other:?}"),
+    }
+    Ok(())
+}
+
+fn end<'a>(mut words: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
+    match words.next() {
+        Some(extra) => bail!("unexpected {extra:?}"),
+        None => Ok(()),
+    }
+}
+
+fn describe(state: &AreaState) -> String {
+    let area = |a: Option<vpa_hv::Area>| match a {
+        Some(a) => format!("{} len {}", a.addr, a.len.as_u64()),
+        None => "none".to_string(),
+    };
+    match state.pending {
+        None => area(state.active),
+        Some(next) => format!(
+            "{} (pending until next dispatch: {})",
+            area(state.active),
+            area(next)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vpa_hv::VecRam;
+
+    fn run(profile: Profile, script: &str) -> anyhow::Result<String> {
+        let mut hv = Partition::new(profile, VecRam::new(1 << 20), &[0, 1]).unwrap();
+        let mut out = Vec::new();
+        replay(&mut hv, script, &mut out, false)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("0x100k"), Ok(0x100 << 10));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+    }
+
+    #[test]
+    fn register_read_state() {
+        let out = run(
+            Profile::Qemu,
+            "write16 0x1004 640\nhcall 0x200000000000 0 0x1000\nread 0x1009 1\nstate 0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "H_SUCCESS\n02\ncpu 0: not running; vpa 0x1000 len 640; dtl none; slb none; yield_count 0\n"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = run(Profile::Kvm, "# comment\n\nhcall 1 2\n").unwrap_err();
+        assert_eq!(err.to_string(), "line 3: missing ADDR");
+        let err = run(Profile::Kvm, "preempt 0").unwrap_err();
+        assert_eq!(err.to_string(), "line 1: vCPU 0 is not running");
+        let err = run(Profile::Kvm, "write 0 abc").unwrap_err();
+        assert!(err.to_string().starts_with("line 1: HEXBYTES"));
+        let err = run(Profile::Kvm, "write 0xfffff 0102").unwrap_err();
+        assert!(err.to_string().starts_with("line 1: "), "{err}");
+        let err = run(Profile::Kvm, "jump 1").unwrap_err();
+        assert_eq!(err.to_string(), "line 1: unknown command \"jump\"");
+        let err = run(Profile::Kvm, "write16 0 0x10000").unwrap_err();
+        assert_eq!(err.to_string(), "line 1: VALUE 0x10000 exceeds 16 bits");
+    }
+}
