@@ -31,6 +31,12 @@ enum Command {
     /// The hypervisor side of H_REGISTER_VPA: replay a script against a KVM or QEMU model.
     #[command(subcommand)]
     Hv(cmd::hv::HvCommand),
+    /// Plan where each CPU's paca, lppaca, SLB shadow and stacks land (table, JSON or SVG).
+    Plan(cmd::plan::PlanArgs),
+    /// Plan with both strategies (Linux 6.1 and 4.15) and print them side by side.
+    Compare(cmd::compare::CompareArgs),
+    /// Exit 0 when every per-CPU structure fits and is placed per PAPR, else 1 with reasons.
+    Check(cmd::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +46,9 @@ fn main() -> ExitCode {
         Command::Layout(a) => cmd::layout::run(a),
         Command::Topology(a) => cmd::topology::run(a),
         Command::Hv(c) => cmd::hv::run(c),
+        Command::Plan(a) => cmd::plan::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
+        Command::Check(a) => cmd::check::run(a),
     };
     match result {
         Ok(code) => code,
