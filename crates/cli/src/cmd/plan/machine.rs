@@ -186,7 +186,8 @@ pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
                         "{shown}: neither a device tree blob (no 0xd00dfeed magic) nor UTF-8 TOML"
                     );
                 };
-                let topo = topology_from_toml(text).with_context(|| shown.clone())?;
+                let topo = topology_from_toml(text)
+                    .map_err(|e| anyhow::anyhow!("{shown}: {}", one_line(&e.to_string())))?;
                 Machine {
                     topo,
                     source: shown,
@@ -245,6 +246,24 @@ pub fn config(m: &Machine, args: &MachineArgs, strategy: Strategy) -> anyhow::Re
 pub fn plan(m: &Machine, cfg: &PlanConfig) -> Result<Placement, PlanError> {
     let mut mb = Memblock::new();
     percpu::boot(&mut mb, &m.topo, cfg)
+}
+
+/// Folds a multi-line parser message (the TOML parser quotes the offending line with a
+/// caret under it) into one line: `TOML parse error at line 2, column 6: invalid type`.
+pub fn one_line(msg: &str) -> String {
+    let parts: Vec<&str> = msg
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with('|')
+                && !l.chars().all(|c| c == '^' || c == ' ')
+                && !l
+                    .split_once(" |")
+                    .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    parts.join(": ")
 }
 
 /// `0-3,8,10-11` (or `none`).
@@ -328,6 +347,16 @@ mod tests {
         assert_eq!(t.nodes.len(), 4);
         assert_eq!(t.rma_size.as_u64(), 1 << 30);
         assert_eq!(t.cpus[16].hw_id, 0x20);
+    }
+
+    #[test]
+    fn parser_messages_become_one_line() {
+        let e = topology_from_toml("[[nodes]]\nid = \"zero\"\n").unwrap_err();
+        let line = one_line(&e.to_string());
+        assert!(!line.contains('\n'));
+        assert!(line.contains("line 2, column 6"), "{line}");
+        assert!(line.contains("expected u32"), "{line}");
+        assert!(!line.contains("^"), "{line}");
     }
 
     #[test]

@@ -447,3 +447,33 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
         findings: p.findings.iter().map(finding_text).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::machine::{config, load, plan, MachineArgs};
+    use super::*;
+
+    #[test]
+    fn report_round_trips_through_json() {
+        let args = MachineArgs {
+            topology: None,
+            hv_mode: false,
+            possible: None,
+            radix: false,
+            hash: false,
+            rma: None,
+            nr_cpus: None,
+            paca_size: None,
+        };
+        let m = load(&args).unwrap();
+        for s in percpu::Strategy::ALL {
+            let cfg = config(&m, &args, s).unwrap();
+            let p = plan(&m, &cfg).unwrap();
+            let r = build(&m, &cfg, &p);
+            let text = serde_json::to_string(&r).unwrap();
+            let back: PlanReport = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, r);
+            assert_eq!(back.schema_version, SCHEMA_VERSION);
+        }
+    }
+}
