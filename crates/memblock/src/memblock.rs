@@ -2,6 +2,8 @@
 //! function. Internal arithmetic is on raw `u64` (Linux's `phys_addr_t`) so that the
 //! code can be read side by side with the C; the public methods take the typed values.
 
+use core::fmt;
+
 use crate::iter::FreeRanges;
 use crate::store::Store;
 use crate::{
@@ -628,7 +630,7 @@ impl Memblock {
                         ..r
                     },
                 );
-                a.total_size -= base - rbase;
+                a.total_size = a.total_size.saturating_sub(base - rbase);
                 a.insert(
                     kind,
                     idx,
@@ -648,7 +650,7 @@ impl Memblock {
                         ..r
                     },
                 );
-                a.total_size -= end - rbase;
+                a.total_size = a.total_size.saturating_sub(end - rbase);
                 a.insert(
                     kind,
                     idx,
@@ -1058,6 +1060,33 @@ impl Memblock {
             nid,
             false,
         )
+    }
+}
+
+impl fmt::Display for Memblock {
+    /// Both arrays in the `numaboot memblock replay` dump format: `memory:`, one
+    /// `BASE SIZE FLAGS NID` line per region, `total SIZE`, then the same for
+    /// `reserved:`; lowercase `0x` hex throughout, the node id as Linux stores it
+    /// (`0x100` = `MAX_NUMNODES` for no node).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, regions, total) in [
+            ("memory", self.memory(), self.phys_mem_size()),
+            ("reserved", self.reserved(), self.reserved_size()),
+        ] {
+            writeln!(f, "{name}:")?;
+            for r in regions {
+                writeln!(
+                    f,
+                    "{} {} {:#x} {:#x}",
+                    r.base,
+                    r.size,
+                    r.flags.bits(),
+                    r.linux_nid()
+                )?;
+            }
+            writeln!(f, "total {total}")?;
+        }
+        Ok(())
     }
 }
 

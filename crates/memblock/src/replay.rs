@@ -33,7 +33,7 @@
 use alloc::string::String;
 use core::fmt::{self, Write};
 
-use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize, Region};
+use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize};
 
 /// One parsed line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,30 +465,9 @@ fn print_alloc(out: &mut impl Write, r: Result<PhysAddr, crate::AllocError>) -> 
     }
 }
 
-/// Writes both arrays in the replay's `dump` format.
+/// Writes both arrays in the replay's `dump` format (the [`Memblock`] `Display`).
 pub fn dump(mb: &Memblock, out: &mut impl Write) -> fmt::Result {
-    dump_array(out, "memory", mb.memory(), mb.phys_mem_size())?;
-    dump_array(out, "reserved", mb.reserved(), mb.reserved_size())
-}
-
-fn dump_array(
-    out: &mut impl Write,
-    name: &str,
-    regions: &[Region],
-    total: PhysSize,
-) -> fmt::Result {
-    writeln!(out, "{name}:")?;
-    for r in regions {
-        writeln!(
-            out,
-            "{} {} {:#x} {:#x}",
-            r.base,
-            r.size,
-            r.flags.bits(),
-            r.linux_nid()
-        )?;
-    }
-    writeln!(out, "total {total}")
+    write!(out, "{mb}")
 }
 
 /// A malformed line: its 1-based number and what is wrong.
@@ -532,4 +511,139 @@ pub fn run(script: &str) -> Result<String, (String, LineError)> {
     }
     let _ = dump(&mb, &mut out);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_operation() {
+        let p = PhysAddr::new;
+        let z = PhysSize::new;
+        assert_eq!(parse_line("  # only a comment"), Ok(None));
+        assert_eq!(parse_line(""), Ok(None));
+        assert_eq!(
+            parse_line("add 0x1000 4096 # trailing comment"),
+            Ok(Some(Op::Add {
+                base: p(0x1000),
+                size: z(4096),
+                nid: None
+            }))
+        );
+        assert_eq!(
+            parse_line("add 0 1 3"),
+            Ok(Some(Op::Add {
+                base: p(0),
+                size: z(1),
+                nid: NodeId::new(3)
+            }))
+        );
+        // -1 and MAX_NUMNODES both mean "no node".
+        for none in ["-1", "256", "0x100"] {
+            let line = alloc::format!("alloc 1 2 3 anywhere {none} 1");
+            assert_eq!(
+                parse_line(&line),
+                Ok(Some(Op::Alloc {
+                    size: z(1),
+                    align: 2,
+                    start: p(3),
+                    end: AllocLimit::Anywhere,
+                    nid: None,
+                    exact: true
+                }))
+            );
+        }
+        assert_eq!(
+            parse_line("alloc_try_nid 0x400 0x400 0 accessible 7"),
+            Ok(Some(Op::AllocTryNid {
+                size: z(0x400),
+                align: 0x400,
+                min: p(0),
+                max: AllocLimit::Accessible,
+                nid: NodeId::new(7)
+            }))
+        );
+        assert_eq!(
+            parse_line("alloc 1 0 0 0x1000_0000 0 0"),
+            Ok(Some(Op::Alloc {
+                size: z(1),
+                align: 0,
+                start: p(0),
+                end: AllocLimit::Addr(p(0x1000_0000)),
+                nid: NodeId::new(0),
+                exact: false
+            }))
+        );
+        assert_eq!(parse_line("limit 0x100"), Ok(Some(Op::Limit(p(0x100)))));
+        assert_eq!(parse_line("bottom_up 1"), Ok(Some(Op::BottomUp(true))));
+        assert_eq!(parse_line("movable 0"), Ok(Some(Op::Movable(false))));
+        assert_eq!(parse_line("dump"), Ok(Some(Op::Dump)));
+        assert_eq!(
+            parse_line("set_node 1 2 255"),
+            Ok(Some(Op::SetNode {
+                base: p(1),
+                size: z(2),
+                nid: NodeId::new(255).unwrap()
+            }))
+        );
+        assert_eq!(
+            parse_line("config allow_resize 0"),
+            Ok(Some(Op::Config(ConfigKey::AllowResize, 0)))
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_lines() {
+        for bad in [
+            "add",
+            "add 1",
+            "add 1 2 3 4",
+            "add 1 2 257",
+            "add -1 2",
+            "set_node 1 2 256",
+            "set_node 1 2 -1",
+            "reserve 0x 1",
+            "bottom_up yes",
+            "alloc 1 2 3 4 5",
+            "alloc 1 2 3 4 5 6 7 8",
+            "alloc 1 2 3 nowhere -1 0",
+            "alloc 1 2 3 anywhere -2 0",
+            "dump 1",
+            "config page_size",
+            "config nothing 1",
+            "ADD 1 2",
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad} parsed");
+        }
+    }
+
+    #[test]
+    fn run_prints_ops_then_the_implied_dump_and_stops_at_errors() {
+        let out = run("add 0 0x20000\nalloc 0x100 0x100 0 anywhere -1 0\n").unwrap();
+        assert_eq!(
+            out,
+            "alloc -> 0x1ff00\nmemory:\n0x0 0x20000 0x0 0x100\ntotal 0x20000\n\
+             reserved:\n0x1ff00 0x100 0x0 0x100\ntotal 0x100\n"
+        );
+        let (out, err) = run("add 0 0x20000\ndump\n\nbogus\ndump\n").unwrap_err();
+        assert_eq!(err.line, 4);
+        assert!(out.starts_with("memory:\n") && out.matches("memory:").count() == 1);
+        let (_, err) = run("dump\nconfig page_size 0x1000\n").unwrap_err();
+        assert_eq!(err.error, ParseError::LateConfig);
+    }
+
+    proptest::proptest! {
+        /// Any text: parsing and replaying never panic.
+        #[test]
+        fn arbitrary_scripts_never_panic(lines in proptest::collection::vec(
+            proptest::string::string_regex(
+                "(add|reserve|remove|free|hotplug|nomap|clear_nomap|set_node|limit|bottom_up|movable|alloc|alloc_try_nid|dump|config)( (0x[0-9a-f]{1,17}|[0-9]{1,21}|-1|anywhere|accessible|page_size|initial_regions)){0,7}"
+            ).unwrap(),
+            0..30,
+        )) {
+            let script = lines.join("\n");
+            let _ = run(&script);
+        }
+    }
 }

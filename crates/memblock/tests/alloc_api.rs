@@ -3,6 +3,8 @@
 //! (`memblock_double_array`). Each expected address is worked out from mm/memblock.c
 //! in the comment above it. Page size is ppc64's 64 KiB unless said otherwise.
 
+#![cfg(feature = "alloc")] // Growth needs the heap.
+
 use memblock::{
     AllocError, AllocLimit, ArrayKind, Config, Memblock, NodeId, PhysAddr, PhysSize, RegionFlags,
 };

@@ -364,3 +364,22 @@ fn growth_without_permission_fails_and_changes_nothing() {
     assert_eq!(mb.reserved(), &before[..]);
     assert_eq!(mb.capacity(ArrayKind::Reserved), 128);
 }
+
+/// Without the `alloc` feature the arrays keep Linux's 128 entries, as before
+/// `memblock_allow_resize()`, even when growth is allowed by the config.
+#[cfg(not(feature = "alloc"))]
+#[test]
+fn fixed_capacity_without_alloc() {
+    let mut mb = Memblock::new();
+    mb.add(p(0), s(0x1_0000_0000)).unwrap();
+    for i in 0..128u64 {
+        mb.reserve(p(0x100_0000 + i * 0x2_0000), s(0x1000)).unwrap();
+    }
+    assert_eq!(
+        mb.reserve(p(0x8000_0000), s(0x1000)),
+        Err(Error::NoMemory {
+            array: ArrayKind::Reserved
+        })
+    );
+    assert_eq!(mb.reserved().len(), 128);
+}

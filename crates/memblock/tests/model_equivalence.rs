@@ -3,6 +3,8 @@
 //! the same state and return the same addresses. Also checks the array invariants and
 //! that a failed operation changes nothing.
 
+#![cfg(feature = "alloc")] // The model grows its arrays; so must the crate.
+
 mod common;
 
 use common::linux_model::{Model, Reg, HOTPLUG, MAX_NUMNODES, NOMAP, NUMA_NO_NODE};
@@ -372,4 +374,59 @@ fn reserve_over_the_old_array_is_linux_bug_on() {
     );
     assert!(state(&mb) == before);
     assert!(model.reserve(28672, u64::MAX).is_err());
+}
+
+/// A scaled-down boot trace (1024 CPUs on 16 nodes, RMA covering the first 4 nodes):
+/// the crate's `trace::BootTrace::run` and the transcription of the C, fed the same
+/// calls, end in the same arrays, with the reserved array grown several times.
+#[test]
+fn boot_trace_matches_linux() {
+    use memblock::trace::BootTrace;
+    const GIB: u64 = 1 << 30;
+    let trace = BootTrace {
+        cpus: 1024,
+        nodes: 16,
+        node_mem: GIB,
+        rma_size: 4 * GIB,
+        free_every: 4,
+    };
+    let mut mb = trace.setup();
+    let stats = trace.run(&mut mb);
+
+    let mut model = Model::new(0x1_0000, 128);
+    for n in 0..16u64 {
+        model.add_node(n * GIB, GIB, n as i32, 0).unwrap();
+    }
+    model.reserve(0, 64 << 20).unwrap();
+    // (size, align, limited to the RMA) as documented in memblock::trace.
+    let blocks = [
+        (0x1000, 0x80, true),
+        (0x400, 0x400, true),
+        (0x100, 0x100, true),
+        (0x4000, 0x4000, false),
+    ];
+    let mut got = Vec::new();
+    for cpu in 0..1024u64 {
+        let nid = (cpu / 64) as i32;
+        for &(size, align, rma) in &blocks {
+            let max = if rma { 4 * GIB } else { 0 };
+            let a = model.alloc_internal(size, align, 0, max, nid, false);
+            assert_ne!(a, 0);
+            got.push((cpu, a, size));
+        }
+    }
+    for &(cpu, a, size) in &got {
+        if cpu % 4 == 3 {
+            model.phys_free(a, size).unwrap();
+        }
+    }
+    let res: Vec<Reg> = mb.reserved().iter().map(to_reg).collect();
+    assert_eq!(res, Model::real(&model.reserved));
+    assert_eq!(stats.reserved_regions, model.reserved.regions.len());
+    assert_eq!(stats.reserved_capacity, model.reserved.max);
+    assert!(
+        model.reserved.max > 128,
+        "the trace should grow the reserved array"
+    );
+    assert_eq!(stats.failed_allocs, 0);
 }

@@ -559,6 +559,15 @@ impl<'t, 'a> Parser<'t, 'a> {
                 },
             )
         })?;
+        // More entries than MAX_NUMNODES must repeat an id; refusing them also bounds
+        // the n x n distance table.
+        if listed.len() > NodeId::MAX_NUMNODES as usize {
+            return Err(perr(
+                holder,
+                INDEX,
+                PropProblem::Invalid("more domains than MAX_NUMNODES (256)"),
+            ));
+        }
         let mut ids = Vec::with_capacity(listed.len());
         for &d in listed {
             // Linux indexes numa_distance_table[MAX_NUMNODES][MAX_NUMNODES] with these
@@ -609,6 +618,7 @@ impl<'t, 'a> Parser<'t, 'a> {
     fn cpus(&mut self, numa: &mut Numa) -> Result<CpuScan<'t, 'a>, DtbError> {
         let tree = self.tree;
         let phandles = phandle_map(tree)?;
+        let mut chains_ok = BTreeSet::new();
         let mut cpus: Vec<Cpu> = Vec::new();
         let mut seen_hw: BTreeMap<u32, usize> = BTreeMap::new();
         let mut boot = None;
@@ -648,7 +658,7 @@ impl<'t, 'a> Parser<'t, 'a> {
                     },
                 ));
             }
-            check_cache_chain(tree, &phandles, node)?;
+            check_cache_chain(tree, &phandles, node, &mut chains_ok)?;
             first_node.get_or_insert(node);
             let nid = if numa.primary.is_some() {
                 match associativity(node)? {
@@ -1091,6 +1101,7 @@ fn check_cache_chain(
     tree: &Tree<'_>,
     phandles: &BTreeMap<u32, usize>,
     cpu: &NodeRec<'_>,
+    known_ok: &mut BTreeSet<u32>,
 ) -> Result<(), DtbError> {
     let mut seen = BTreeSet::new();
     let mut cur = cpu;
@@ -1102,11 +1113,17 @@ fn check_cache_chain(
                 break;
             }
         }
-        let Some((name, p)) = next else { return Ok(()) };
+        // Chains already walked from an earlier CPU end well; stopping there keeps the
+        // check linear when many CPUs share caches.
+        let Some((name, p)) = next.filter(|(_, p)| !known_ok.contains(p)) else {
+            known_ok.append(&mut seen);
+            return Ok(());
+        };
         if !seen.insert(p) {
             return Err(perr(cur, name, PropProblem::PhandleCycle { phandle: p }));
         }
         let Some(n) = phandles.get(&p).and_then(|&i| tree.node(i)) else {
+            known_ok.append(&mut seen);
             return Ok(());
         };
         if core::ptr::eq(n, cpu) {

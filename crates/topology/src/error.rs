@@ -52,6 +52,8 @@ pub enum BlobError {
     Structure {
         /// Byte offset of the offending token within the structure block.
         offset: usize,
+        /// Path of the innermost node open at that point (empty before the root).
+        node: String,
         /// What is wrong.
         what: &'static str,
     },
@@ -86,9 +88,13 @@ impl fmt::Display for BlobError {
                 f,
                 "{block} block at offset {offset} size {size} lies outside the {total}-byte blob"
             ),
-            Self::Structure { offset, what } => {
+            Self::Structure { offset, node, what } if node.is_empty() => {
                 write!(f, "malformed structure block at offset {offset}: {what}")
             }
+            Self::Structure { offset, node, what } => write!(
+                f,
+                "malformed structure block at offset {offset} (inside {node}): {what}"
+            ),
         }
     }
 }

@@ -1,14 +1,7 @@
-//! A small, checked reader for flattened device tree blobs.
-//!
-//! The `fdt` crate (0.1.5) was the first choice, but it trusts the blob: `Fdt::new`
-//! checks only the magic and `totalsize`, and walking nodes then slices the structure
-//! and strings blocks without bounds checks and `expect`s NUL-terminated UTF-8 names
-//! (`Fdt::structs_block`, `Fdt::str_at_offset`, `FdtNode::children`). A truncated or
-//! corrupted blob therefore panics inside it, and its three error values cannot say
-//! where a blob went wrong. Early-boot parsing of firmware input must not panic, so
-//! this module walks the blob itself: one pass over the structure block that checks
-//! every offset, token and string, and builds an owned index of nodes (with their full
-//! paths, for error messages) whose property values borrow from the blob.
+//! A small, checked reader for flattened device tree blobs (why not the `fdt` crate:
+//! see the crate documentation). One pass over the structure block checks every
+//! offset, token and string, and builds an owned index of nodes (with their full paths,
+//! for error messages) whose property values borrow from the blob.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -134,47 +127,65 @@ impl<'a> Tree<'a> {
     }
 }
 
+/// A structure-block error, naming the innermost open node so that the message points
+/// into the tree as well as at a byte offset.
+fn bad<T>(
+    offset: usize,
+    what: &'static str,
+    nodes: &[NodeRec<'_>],
+    stack: &[usize],
+) -> Result<T, DtbError> {
+    let node = stack
+        .last()
+        .and_then(|&i| nodes.get(i))
+        .map(|n| n.path.clone())
+        .unwrap_or_default();
+    Err(DtbError::Blob(BlobError::Structure { offset, node, what }))
+}
+
 fn walk<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<NodeRec<'a>>, DtbError> {
-    let bad = |offset: usize, what: &'static str| {
-        Err(DtbError::Blob(BlobError::Structure { offset, what }))
-    };
     let mut nodes: Vec<NodeRec<'a>> = Vec::new();
     let mut stack: Vec<usize> = Vec::new();
     let mut pos = 0usize;
     let mut ended = false;
     while !ended {
         let Some(token) = be32(structs, pos) else {
-            return bad(pos, "structure block ends without FDT_END");
+            return bad(pos, "structure block ends without FDT_END", &nodes, &stack);
         };
         let here = pos;
         pos = pos.saturating_add(4);
         match token {
             FDT_BEGIN_NODE => {
                 let Some(name) = cstr(structs, pos) else {
-                    return bad(here, "node name is not NUL-terminated UTF-8");
+                    return bad(
+                        here,
+                        "node name is not NUL-terminated UTF-8",
+                        &nodes,
+                        &stack,
+                    );
                 };
                 let Some(next) = pos
                     .checked_add(name.len())
                     .and_then(|x| x.checked_add(1))
                     .and_then(align4)
                 else {
-                    return bad(here, "node name runs past the block");
+                    return bad(here, "node name runs past the block", &nodes, &stack);
                 };
                 pos = next;
                 let parent = stack.last().copied();
                 let path = match parent.and_then(|p| nodes.get(p)) {
                     None => {
                         if !nodes.is_empty() {
-                            return bad(here, "second root node");
+                            return bad(here, "second root node", &nodes, &stack);
                         }
                         if !name.is_empty() {
-                            return bad(here, "root node has a name");
+                            return bad(here, "root node has a name", &nodes, &stack);
                         }
                         String::from("/")
                     }
                     Some(p) => {
                         if name.is_empty() || name.contains('/') {
-                            return bad(here, "node name is empty or contains '/'");
+                            return bad(here, "node name is empty or contains '/'", &nodes, &stack);
                         }
                         let mut s = p.path.clone();
                         if s.len() > 1 {
@@ -185,7 +196,7 @@ fn walk<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<NodeRec<'a>>, Dt
                     }
                 };
                 if stack.len() >= MAX_DEPTH {
-                    return bad(here, "nodes nested deeper than 64 levels");
+                    return bad(here, "nodes nested deeper than 64 levels", &nodes, &stack);
                 }
                 let idx = nodes.len();
                 if let Some(p) = parent.and_then(|p| nodes.get_mut(p)) {
@@ -200,52 +211,62 @@ fn walk<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<NodeRec<'a>>, Dt
             }
             FDT_END_NODE => {
                 if stack.pop().is_none() {
-                    return bad(here, "FDT_END_NODE without an open node");
+                    return bad(here, "FDT_END_NODE without an open node", &nodes, &stack);
                 }
             }
             FDT_PROP => {
                 let (Some(len), Some(nameoff)) =
                     (be32(structs, pos), be32(structs, pos.saturating_add(4)))
                 else {
-                    return bad(here, "property header runs past the block");
+                    return bad(here, "property header runs past the block", &nodes, &stack);
                 };
                 let vstart = pos.saturating_add(8);
                 let Some(vend) = vstart.checked_add(len as usize) else {
-                    return bad(here, "property length overflows");
+                    return bad(here, "property length overflows", &nodes, &stack);
                 };
                 let Some(value) = structs.get(vstart..vend) else {
-                    return bad(here, "property value runs past the structure block");
+                    return bad(
+                        here,
+                        "property value runs past the structure block",
+                        &nodes,
+                        &stack,
+                    );
                 };
                 let Some(name) = cstr(strings, nameoff as usize) else {
-                    return bad(here, "property name offset is outside the strings block");
+                    return bad(
+                        here,
+                        "property name offset is outside the strings block",
+                        &nodes,
+                        &stack,
+                    );
                 };
                 let Some(next) = align4(vend) else {
-                    return bad(here, "property length overflows");
+                    return bad(here, "property length overflows", &nodes, &stack);
                 };
                 pos = next;
                 let Some(node) = stack.last().and_then(|&n| nodes.get_mut(n)) else {
-                    return bad(here, "property outside any node");
+                    return bad(here, "property outside any node", &nodes, &stack);
                 };
-                if node.children.is_empty() && !node.props.iter().any(|p| p.name == name) {
-                    node.props.push(Prop { name, value });
-                } else if node.props.iter().any(|p| p.name == name) {
-                    return bad(here, "property appears twice in one node");
-                } else {
-                    return bad(here, "property after a child node");
+                // Linux's of_get_property returns the first of duplicate names, and so
+                // does the lookup here; checking for duplicates would cost quadratic
+                // time on hostile blobs.
+                if !node.children.is_empty() {
+                    return bad(here, "property after a child node", &nodes, &stack);
                 }
+                node.props.push(Prop { name, value });
             }
             FDT_NOP => {}
             FDT_END => {
                 if !stack.is_empty() {
-                    return bad(here, "FDT_END inside an open node");
+                    return bad(here, "FDT_END inside an open node", &nodes, &stack);
                 }
                 ended = true;
             }
-            _ => return bad(here, "unknown structure token"),
+            _ => return bad(here, "unknown structure token", &nodes, &stack),
         }
     }
     if nodes.is_empty() {
-        return bad(0, "no root node");
+        return bad(0, "no root node", &nodes, &stack);
     }
     Ok(nodes)
 }

@@ -27,6 +27,86 @@
 //! assert_eq!(t.rma_size.as_u64(), 512 << 20);
 //! assert!(!t.hypervisor_mode);
 //! ```
+//!
+//! # The Linux rules followed
+//!
+//! * **Mode.** A tree with `/ibm,opal` (or root `compatible` `ibm,powernv`) is a
+//!   PowerNV host in hypervisor mode; anything else is a pSeries LPAR.
+//! * **Affinity form** (`find_primary_domain_index`): OPAL is FORM1; a pSeries guest
+//!   uses what client-architecture-support (CAS) negotiated, recorded in
+//!   `/chosen/ibm,architecture-vec-5` byte 5 (0x20 FORM2 over 0x80 FORM1, else FORM0).
+//! * **Primary domain** (`ibm,associativity-reference-points` in `/rtas` or
+//!   `/ibm,opal`): the first reference point for FORM1/FORM2, the second for FORM0; no
+//!   usable property disables NUMA and puts everything on node 0 (`setup_nonnuma`).
+//! * **Node ids** (`__associativity_to_nid`): the domain at the primary index of
+//!   `ibm,associativity` (whose first cell is the count); 0xffff, ids from 256 up
+//!   (`nr_node_ids` is still `MAX_NUMNODES`), and arrays too short give no node.
+//! * **Distances** (`__node_distance`): FORM0 10/20; FORM1 doubles from 10 for each of
+//!   up to four reference points at which the nodes' recorded domains differ, the
+//!   record filled by CPUs, then `memory` nodes, then LMBs (only for nid > 0) as
+//!   Linux fills it; FORM2 from `ibm,numa-lookup-index-table` and
+//!   `ibm,numa-distance-table` (10/20 if the table size is wrong, as Linux).
+//! * **CPUs** (`smp_setup_cpu_maps`): nodes with `device_type = "cpu"` in tree order,
+//!   one logical CPU per `ibm,ppc-interrupt-server#s` entry (or `reg`).
+//! * **Memory**: `memory` nodes under the root, `linux,usable-memory` or `reg` with
+//!   the root's `#address-cells`/`#size-cells`, node 0 when no `ibm,associativity`
+//!   (`default_nid`); and `ibm,dynamic-reconfiguration-memory` LMBs (v1
+//!   `ibm,dynamic-memory` preferred over `ibm,dynamic-memory-v2`, size `ibm,lmb-size`,
+//!   node from `ibm,associativity-lookup-arrays`) that are assigned and not reserved.
+//!   Touching ranges of one node are merged, as memblock merges them.
+//! * **RMA**: see [`rma`]; [`DtbOptions::rma_override`] and the TOML `rma_size`
+//!   replace it.
+//!
+//! # Decisions where Linux gives no answer
+//!
+//! * A tree dumped before CAS (QEMU's `dumpdtb` writes `ibm,architecture-vec-5 =
+//!   [00 00]`) would make Linux choose FORM0 and put every QEMU CPU on node 0. Every
+//!   Linux guest asks for FORM1 at CAS and QEMU and PowerVM grant it, so such a tree is
+//!   read as FORM1 and [`DtbReport::affinity_assumed`] says so. QEMU 7.2 can grant
+//!   FORM2 at CAS, but only a post-CAS tree shows it; the FORM2 and DR-memory
+//!   fixtures are therefore hand-written (`fixtures/crafted/`).
+//! * Where Linux would read out of bounds or loop, numaboot refuses with an error:
+//!   counts larger than their property, reference point 0, FORM2 domain ids of 256 or
+//!   more, a FORM2 table that omits a node in use (Linux leaves its distances -1),
+//!   overlapping memory ranges, memory above 2^[`MAX_PHYSMEM_BITS`], a phandle loop in a
+//!   CPU's `l2-cache`/`next-level-cache` chain, two CPUs with one thread id.
+//! * CPUs with `status` other than okay are left out instead of occupying logical ids
+//!   as non-present CPUs, so that `cpus[i].logical_id == i` holds.
+//! * `linux,drconf-usable-memory` (kdump) is not applied (a warning says so), and the
+//!   tree's associativity is used where Linux would first ask the hypervisor (VPHN;
+//!   QEMU's answer equals the tree).
+//!
+//! # Why not the `fdt` crate
+//!
+//! `fdt` 0.1.5 was the first choice, but it trusts the blob: `Fdt::new` checks only
+//! the magic and `totalsize`, and walking nodes then slices the structure and strings
+//! blocks without bounds checks and `expect`s well-formed names (`structs_block`,
+//! `str_at_offset`, `FdtNode::children`), so a truncated blob panics inside it, and its
+//! three error values cannot say where a blob is wrong. This crate walks the blob with
+//! its own checked reader (one pass, every offset and token validated) instead.
+//!
+//! # The TOML format
+//!
+//! ```toml
+//! hypervisor_mode = false          # optional, default false (an LPAR)
+//! rma_size = "0x40000000"          # optional; otherwise Linux's rule (see `rma`)
+//! arch_300 = true                  # optional, default true: POWER9+ 1 TiB RMA clamp
+//! distances = [[10, 20], [20, 10]] # optional, rows in ascending node id order
+//!
+//! [[nodes]]
+//! id = 0
+//! memory = ["0x0-0x80000000"]      # half-open [start, end) ranges
+//! cpus = "0-15"                    # logical CPU ids: "0-3,8,10-11"
+//! hw_ids = "0-15"                  # optional thread ids, same count; default = logical
+//!
+//! [[nodes]]
+//! id = 1
+//! memory = ["0x80000000-0x100000000"]  # a CPU-less node: no `cpus`
+//! ```
+//!
+//! Logical CPU ids across all nodes must be exactly `0..n`, each once, since Linux
+//! numbers logical CPUs densely. Without `distances`, nodes are 10 from themselves and
+//! 20 from each other (FORM0).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]

@@ -1,25 +1,5 @@
-//! A hand-written topology in TOML, for machines (or experiments) without a DTB.
-//!
-//! ```toml
-//! hypervisor_mode = false          # optional, default false (an LPAR)
-//! rma_size = "0x40000000"          # optional; otherwise Linux's rule (see `rma`)
-//! arch_300 = true                  # optional, default true: POWER9+ 1 TiB RMA clamp
-//! distances = [[10, 20], [20, 10]] # optional, rows in ascending node id order
-//!
-//! [[nodes]]
-//! id = 0
-//! memory = ["0x0-0x80000000"]      # half-open [start, end) ranges
-//! cpus = "0-15"                    # logical CPU ids: "0-3,8,10-11"
-//! hw_ids = "0-15"                  # optional thread ids, same count; default = logical
-//!
-//! [[nodes]]
-//! id = 1
-//! memory = ["0x80000000-0x100000000"]  # a CPU-less node: no `cpus`
-//! ```
-//!
-//! Logical CPU ids across all nodes must be exactly `0..n`, each once, since Linux
-//! numbers logical CPUs densely. Without `distances`, nodes are 10 from themselves and
-//! 20 from each other (FORM0).
+//! A hand-written topology in TOML, for machines (or experiments) without a DTB. The
+//! format is described in the crate documentation.
 
 use alloc::collections::BTreeMap;
 use alloc::format;

@@ -121,13 +121,16 @@ fn header_blocks_outside_the_blob() {
 #[test]
 fn property_value_past_the_structure_block() {
     let mut b = blob(&guest(), 0);
-    // The root's first property header: token at 56, length at 60.
-    b[60..64].copy_from_slice(&0x7fff_fff0u32.to_be_bytes());
+    // Structure block at 56: root FDT_BEGIN_NODE (56), empty name padded (60), first
+    // property token (64), its length (68).
+    assert_eq!(&b[64..68], &3u32.to_be_bytes());
+    b[68..72].copy_from_slice(&0x7fff_fff0u32.to_be_bytes());
     let e = parse_dtb(&b, &DtbOptions::default()).unwrap_err();
     assert!(
-        matches!(e, DtbError::Blob(BlobError::Structure { offset: 0, .. })),
+        matches!(e, DtbError::Blob(BlobError::Structure { offset: 8, .. })),
         "{e}"
     );
+    assert!(e.to_string().contains("(inside /)"), "{e}");
 }
 
 #[test]

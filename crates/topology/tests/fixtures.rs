@@ -258,3 +258,34 @@ fn options_override_linux_choices() {
         .all(|c| c.node == Some(NodeId::ZERO)));
     assert_eq!(f0.topology.nodes.len(), 1);
 }
+
+#[test]
+fn qemu_powernv9_two_chips() {
+    // -M powernv9 -m 2G -smp 4,sockets=2,cores=2,threads=1: the tree QEMU gives skiboot.
+    let r = load("qemu/powernv9-two-chip.dtb");
+    let t = &r.topology;
+    assert!(t.hypervisor_mode);
+    assert_eq!(t.rma_size, PhysSize::MAX);
+    // No reference points until skiboot adds them: Linux runs without NUMA.
+    assert_eq!(r.primary_domain_index, None);
+    assert_eq!(t.cpus.len(), 4);
+    // QEMU's POWER9 PIR is chip << 8 | core << 2 (SMT4 numbering), and it lists chip
+    // 1's cores first; Linux numbers threads in tree order, so the boot thread (PIR 0)
+    // is logical 3.
+    assert_eq!(
+        cpus(t),
+        vec![
+            (0, 0x104, Some(0)),
+            (1, 0x100, Some(0)),
+            (2, 0x004, Some(0)),
+            (3, 0x000, Some(0)),
+        ]
+    );
+    assert_eq!(r.boot_cpu, Some(3));
+    // 1 GiB per chip, contiguous, all on node 0 without NUMA.
+    assert_eq!(mem(t), vec![(0, 2 * G, Some(0))]);
+    assert_eq!(
+        r.first_memory_block,
+        Some((PhysAddr::ZERO, PhysSize::new(G)))
+    );
+}

@@ -228,3 +228,27 @@ proptest::proptest! {
         let _ = topology_from_toml(&s);
     }
 }
+
+#[test]
+fn toml_describing_the_qemu_two_node_guest_equals_its_dtb() {
+    // The same machine as fixtures/qemu/two-node.cmd, written by hand.
+    let toml = topology_from_toml(
+        r#"
+        [[nodes]]
+        id = 0
+        cpus = "0-1"
+        memory = ["0x0-0x20000000"]
+        [[nodes]]
+        id = 1
+        cpus = "2-3"
+        memory = ["0x20000000-0x40000000"]
+        "#,
+    )
+    .unwrap();
+    let blob = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/qemu/two-node.dtb"
+    ))
+    .unwrap();
+    assert_eq!(topology::topology_from_dtb(&blob).unwrap(), toml);
+}

@@ -15,10 +15,18 @@ use memblock::trace::BootTrace;
 pub enum MemblockCommand {
     /// Replay memblock operations, one per line, and print the resulting state.
     ///
-    /// Operations: add BASE SIZE [NID], reserve|remove|free|hotplug|clear_hotplug|nomap|
-    /// clear_nomap BASE SIZE, set_node BASE SIZE NID, limit ADDR, bottom_up 0|1,
-    /// movable 0|1, alloc SIZE ALIGN START END NID EXACT, alloc_try_nid SIZE ALIGN MIN
-    /// MAX NID, dump. A dump is implied at the end.
+    /// Operations: add BASE SIZE, add BASE SIZE NID; reserve, remove, free, hotplug, clear_hotplug,
+    /// nomap, clear_nomap BASE SIZE; set_node BASE SIZE NID; limit ADDR; bottom_up 0|1;
+    /// movable 0|1; alloc SIZE ALIGN START END NID EXACT; alloc_try_nid SIZE ALIGN MIN
+    /// MAX NID; dump; and, before any of these, config KEY VALUE (page_size,
+    /// initial_regions, smp_cache_bytes, allow_resize). Numbers are decimal or 0x hex;
+    /// END/MAX may be `accessible` or `anywhere`; NID -1 means no node. `#` starts a
+    /// comment.
+    ///
+    /// Allocations print `alloc -> ADDR` or `alloc -> fail`; `dump` prints `memory:`,
+    /// `BASE SIZE FLAGS NID` per region, `total SIZE`, then the same for `reserved:`
+    /// (hex; NID 0x100 = MAX_NUMNODES). A dump is implied at the end. A malformed line
+    /// stops the replay with `line N: ...` on stderr and exit status 2.
     Replay {
         /// The script; `-` reads standard input.
         file: PathBuf,

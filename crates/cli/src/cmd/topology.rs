@@ -45,7 +45,7 @@ pub struct TopologyArgs {
     /// Override the RMA size (decimal or 0x hex bytes).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub rma_size: Option<PhysSize>,
-    /// Affinity form for a device tree.
+    /// Affinity form (device tree only).
     #[arg(long, value_enum, default_value_t = AffinityArg::Auto)]
     pub affinity: AffinityArg,
     /// MMU the kernel would use (device tree only).
@@ -200,7 +200,8 @@ fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str) -> String {
         human(t.rma_size)
     );
     if let Some(r) = r {
-        if let Some((base, size)) = r.first_memory_block {
+        let limited = t.rma_size != PhysSize::MAX;
+        if let (Some((base, size)), true) = (r.first_memory_block, limited) {
             let clamp = if r.arch_300 {
                 "ISA 3.0 clamp 1 TiB"
             } else {
