@@ -56,6 +56,72 @@
 //! assert!(placement.replay_script().contains("alloc_try_nid 0x400 0x400"));
 //! # Ok::<(), percpu::PlanError>(())
 //! ```
+//!
+//! # The sequences, step by step
+//!
+//! [`Strategy::Linux61`] (Linux 6.1):
+//!
+//! 1. `early_setup` → `allocate_paca_ptrs`: `memblock_alloc_raw(8 * nr_cpu_ids, 128)`
+//!    with the early `nr_cpu_ids` (`NR_CPUS`, [`PlanConfig::nr_cpu_ids`]).
+//! 2. `allocate_paca(boot_cpuid)`: paca (`sizeof(paca_struct)`, 128-aligned), lppaca
+//!    (0x400, 0x400-aligned; none in hypervisor mode), SLB shadow (128, 128; always for
+//!    the boot CPU), each through `alloc_paca_data`: `NUMA_NO_NODE`, bottom-up, below
+//!    `min(ppc64_bolted_size(), ppc64_rma_size)` and the current limit (the RMA).
+//! 3. `early_init_mmu`: with radix, `radix_init_pgtable` maps every memblock memory
+//!    region, allocating 64 KiB table pages inside the region being mapped; then the
+//!    current limit becomes `MEMBLOCK_ALLOC_ANYWHERE` (radix and hash alike).
+//! 4. `setup_arch` → `smp_setup_cpu_maps`: `cpu_to_phys_id` (4 bytes per early CPU id),
+//!    `setup_nr_cpu_ids`, `free_unused_pacas` (shrink `paca_ptrs`; with radix free the
+//!    boot CPU's SLB shadow).
+//! 5. `mem_topology_setup`: memblock regions get their nodes.
+//! 6. `smp_setup_pacas`: `allocate_paca` for every other possible CPU on
+//!    `early_cpu_to_node(cpu)`, falling back to any node; then `cpu_to_phys_id` is freed
+//!    with the *new* `nr_cpu_ids` (the tail leaks: [`Finding::Leak`]).
+//! 7. `irqstack_early_init`: soft/hard IRQ stacks (`THREAD_SIZE` = `THREAD_ALIGN` =
+//!    16 KiB) on the CPU's node below `ppc64_bolted_size()`.
+//! 8. `emergency_stack_init`: emergency, NMI and machine-check stacks below
+//!    `min(bolted, RMA)`, the machine-check one of an LPAR also below 4 GiB.
+//!
+//! 6.1 allocates per-CPU structures only for possible CPUs, so `free_unused_pacas` has
+//! no per-CPU structure to free; what it frees is the tail of `paca_ptrs` (and the
+//! boot CPU's SLB shadow under radix). A boot with a smaller `nr_cpu_ids` reserves the
+//! same bytes except for the leaked `cpu_to_phys_id` tail (tested).
+//!
+//! [`Strategy::Linux415`] (Linux 4.15, the removed lines of the series): in
+//! `early_setup`, `allocate_pacas` takes one `PAGE_ALIGN(nr_cpu_ids * sizeof(paca))`
+//! array, `allocate_lppacas` one `PAGE_ALIGN((nr_cpu_ids - 1) * 0x400)` array (CPU 0
+//! uses the static `lppaca[0]` of the kernel image; allocated even in hypervisor mode,
+//! since the HVMODE check came with the series) and `allocate_slb_shadows` one
+//! `PAGE_ALIGN(nr_cpu_ids * 128)` array (hash only), each with `memblock_alloc_base(size,
+//! PAGE_SIZE, limit)`: no node, top-down. Radix page tables use
+//! `memblock_alloc_base(size, size, MEMBLOCK_ALLOC_ANYWHERE)`. `free_unused_pacas` frees
+//! the page-aligned tail of the paca array and `free_lppacas` the tail of the lppaca
+//! array kept for `num_possible_cpus() - 1` entries, which with a sparse possible mask
+//! frees lppacas still in use ([`Finding::FreedWhileInUse`]); SLB shadows are never
+//! shrunk. Stacks: `memblock_alloc_base(THREAD_SIZE, THREAD_SIZE, limit)`, IRQ stacks
+//! below `safe_stack_limit()` (the first segment, radix or not), emergency stacks below
+//! `min(safe_stack_limit(), ppc64_rma_size)`, no 4 GiB machine-check limit yet.
+//!
+//! # Sources and what could be verified
+//!
+//! Linux 6.1 was read from its source tree. For 4.15, `paca.c` (the arrays, the static
+//! `lppaca[NR_LPPACAS]`, `allocate_slb_shadows`, `free_unused_pacas`), `setup_64.c`
+//! (`safe_stack_limit`, `irqstack_early_init`, `emergency_stack_init`) and the radix
+//! `early_alloc_pgtable` were read from copies of the 4.1x tree in the search index; the
+//! copy of `emergency_stack_init` found predates the NMI stack (4.13), which is modelled
+//! as in 4.15. Not verified and documented as assumptions: the 4.15 paca limit
+//! (modelled as `min(safe_stack_limit(), ppc64_rma_size)`), 4.15's radix table sizes
+//! (4 KiB upper levels, `PAGE_SIZE` PTE pages) and that 4.15 radix leaves
+//! `ppc64_rma_size` unlimited. `sizeof(struct paca_struct)` is configuration dependent
+//! ([`consts::DEFAULT_PACA_SIZE`], configurable).
+//!
+//! # Not modelled
+//!
+//! Allocations between the per-CPU ones that are not per-CPU (the bare-metal hash page
+//! table, RTAS, the kernel-text boundary that splits the radix linear mapping, `mce_init`'s
+//! per-CPU `mce_info`, the secure-guest shared lppaca page), and
+//! `numa_setup_cpu`'s first-thread-of-core mapping (every thread is given its own node
+//! from the topology).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
@@ -75,6 +141,6 @@ pub use error::PlanError;
 pub use mem::{MemOp, MemblockOps};
 pub use plan::{boot, early_cpu_to_node, first_online_node, init_memblock, node_of_addr, plan};
 pub use report::{
-    Allocation, FallbackReason, Finding, NoNodeReason, NodeTotals, Outcome, Placement,
-    StructureKind,
+    Allocation, FallbackReason, Finding, LocalitySummary, NoNodeReason, NodeTotals, Outcome,
+    Placement, StructureKind,
 };

@@ -279,3 +279,92 @@ pub(crate) fn limit_of(raw: u64) -> AllocLimit {
         a => AllocLimit::Addr(PhysAddr::new(a)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn every_op_prints_a_line_the_replay_parser_reads_back() {
+        let n = NodeId::new(3);
+        let ops = [
+            MemOp::Add {
+                base: PhysAddr::new(0x1000_0000),
+                size: PhysSize::new(0x4000_0000),
+                nid: n,
+            },
+            MemOp::Add {
+                base: PhysAddr::ZERO,
+                size: PhysSize::new(0x1000),
+                nid: None,
+            },
+            MemOp::Reserve {
+                base: PhysAddr::ZERO,
+                size: PhysSize::new(0x200_0000),
+            },
+            MemOp::Free {
+                base: PhysAddr::new(0x8000),
+                size: PhysSize::new(0x80),
+            },
+            MemOp::SetNode {
+                base: PhysAddr::ZERO,
+                size: PhysSize::new(0x1000),
+                nid: NodeId::ZERO,
+            },
+            MemOp::Limit(PhysAddr::new(0x4000_0000)),
+            MemOp::Limit(PhysAddr::MAX),
+            MemOp::BottomUp(true),
+            MemOp::AllocTryNid {
+                size: PhysSize::new(0x400),
+                align: 0x400,
+                min: PhysAddr::ZERO,
+                max: 0x4000_0000,
+                nid: n,
+                result: None,
+            },
+            MemOp::AllocTryNid {
+                size: PhysSize::new(0x80),
+                align: 0x80,
+                min: PhysAddr::ZERO,
+                max: 0,
+                nid: None,
+                result: None,
+            },
+            MemOp::Alloc {
+                size: PhysSize::new(0x1_0000),
+                align: 0x1_0000,
+                start: PhysAddr::ZERO,
+                end: u64::MAX,
+                nid: None,
+                exact: false,
+                result: None,
+            },
+        ];
+        let expect = [
+            "add 0x10000000 0x40000000 3",
+            "add 0x0 0x1000",
+            "reserve 0x0 0x2000000",
+            "free 0x8000 0x80",
+            "set_node 0x0 0x1000 0",
+            "limit 0x40000000",
+            "limit 0xffffffffffffffff",
+            "bottom_up 1",
+            "alloc_try_nid 0x400 0x400 0x0 0x40000000 3",
+            "alloc_try_nid 0x80 0x80 0x0 accessible -1",
+            "alloc 0x10000 0x10000 0x0 anywhere -1 0",
+        ];
+        for (op, line) in ops.iter().zip(expect) {
+            assert_eq!(op.to_string(), line);
+            let parsed = memblock::replay::parse_line(line).unwrap();
+            assert!(parsed.is_some(), "{line}");
+        }
+    }
+
+    #[test]
+    fn raw_limits_map_to_memblocks_names() {
+        assert_eq!(limit_of(0), AllocLimit::Accessible);
+        assert_eq!(limit_of(u64::MAX), AllocLimit::Anywhere);
+        assert_eq!(limit_of(0x1000), AllocLimit::Addr(PhysAddr::new(0x1000)));
+    }
+}

@@ -437,6 +437,34 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         Ok(())
     }
 
+    /// The end of `early_init_mmu`: `radix__early_init_mmu` and, for hash,
+    /// `htab_initialize` both call `memblock_set_current_limit(MEMBLOCK_ALLOC_ANYWHERE)`.
+    /// Only what `early_setup` allocated before (the boot CPU's paca data, or 4.15's
+    /// arrays) was clamped to the RMA by the current limit; later allocations are
+    /// bounded by their own explicit limits alone. (The hash page table that
+    /// `htab_initialize` allocates on bare metal is not modelled; an LPAR's comes from
+    /// the hypervisor.)
+    fn early_init_mmu_lifts_limit(&mut self) {
+        self.mb.set_current_limit(PhysAddr::MAX);
+        self.ops.push(MemOp::Limit(PhysAddr::MAX));
+    }
+
+    /// `smp_setup_cpu_maps` stops at `nr_cpu_ids`: possible CPUs beyond are ignored.
+    fn note_capped(&mut self) {
+        let cfg = self.cfg;
+        let capped = cfg
+            .possible
+            .iter()
+            .skip(cfg.nr_cpu_ids as usize)
+            .filter(|p| **p)
+            .count();
+        if capped > 0 {
+            self.findings.push(Finding::CpusCapped {
+                count: u32::try_from(capped).unwrap_or(u32::MAX),
+            });
+        }
+    }
+
     fn mark_freed(&mut self, kind: StructureKind, cpu: Option<u32>) {
         if let Some(a) = self
             .allocs
@@ -474,10 +502,8 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         // early_init_mmu → radix__early_init_mmu → radix_init_pgtable.
         if cfg.radix {
             self.radix_page_tables(true)?;
-            // radix__early_init_mmu ends with memblock_set_current_limit(ANYWHERE).
-            self.mb.set_current_limit(PhysAddr::MAX);
-            self.ops.push(MemOp::Limit(PhysAddr::MAX));
         }
+        self.early_init_mmu_lifts_limit();
 
         // setup_arch → smp_setup_cpu_maps: cpu_to_phys_id = memblock_alloc(nr_cpu_ids *
         // sizeof(u32), __alignof__(u32)), with the nr_cpu_ids of early boot.
@@ -495,17 +521,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             home: None,
             no_node: NoNodeReason::SharedArray,
         })?;
-        let capped = cfg
-            .possible
-            .iter()
-            .skip(cfg.nr_cpu_ids as usize)
-            .filter(|p| **p)
-            .count();
-        if capped > 0 {
-            self.findings.push(Finding::CpusCapped {
-                count: u32::try_from(capped).unwrap_or(u32::MAX),
-            });
-        }
+        self.note_capped();
         // setup_nr_cpu_ids(), then free_unused_pacas(): shrink paca_ptrs, and under radix
         // free the boot CPU's SLB shadow ("ugly fixup").
         let nr1 = u64::from(cfg.final_nr_cpu_ids());
@@ -629,9 +645,11 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         if cfg.radix {
             self.radix_page_tables(false)?;
         }
+        self.early_init_mmu_lifts_limit();
 
         // smp_setup_cpu_maps → free_unused_pacas(): page-aligned tails of the paca array,
         // then free_lppacas() sized by num_possible_cpus().
+        self.note_capped();
         let nr1 = u64::from(cfg.final_nr_cpu_ids());
         let new_paca = page_align(ps * nr1);
         let mut paca_kept = paca_size;
@@ -1008,7 +1026,11 @@ fn totals(
     for w in res.windows(2) {
         let (a, b) = (w[0], w[1]);
         let gap = b.0.saturating_sub(a.1);
-        if gap > 0 && gap < page && is_plan(a.1.saturating_sub(1), a.1) && is_plan(b.0, b.0 + 1) {
+        if gap > 0
+            && gap < page
+            && is_plan(a.1.saturating_sub(1), a.1)
+            && is_plan(b.0, b.0.saturating_add(1))
+        {
             entry(&mut nodes, node_of_addr(topo, PhysAddr::new(a.1))).alignment_gaps += gap;
         }
     }

@@ -327,7 +327,26 @@ impl Placement {
         s
     }
 
-    /// Sum over all nodes.
+    /// The memblock calls the plan made, in order (what [`Placement::replay_script`]
+    /// prints).
+    pub fn memblock_trace(&self) -> &[MemOp] {
+        &self.ops
+    }
+
+    /// The totals of `node` (all zero if the plan put nothing there), for comparing two
+    /// placements node by node.
+    pub fn node(&self, node: Option<NodeId>) -> NodeTotals {
+        self.nodes
+            .iter()
+            .find(|t| t.node == node)
+            .copied()
+            .unwrap_or(NodeTotals {
+                node,
+                ..NodeTotals::default()
+            })
+    }
+
+    /// Sum over all nodes (`node` is `None` in the result).
     pub fn total(&self) -> NodeTotals {
         let mut t = NodeTotals::default();
         for n in &self.nodes {
@@ -343,11 +362,12 @@ impl Placement {
 }
 
 impl fmt::Display for Placement {
-    /// A human summary: per-node totals, then each CPU structure that is not local.
+    /// A human summary: per-node totals, then per structure kind how many are local,
+    /// fell back, or asked for no node and landed off their home node.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "strategy {}: nr_cpu_ids {} -> {}, boot CPU {}, {} structures, {} memblock calls",
+            "strategy {}: nr_cpu_ids {} -> {}, boot CPU {}, {} live structures, {} memblock calls",
             self.strategy,
             self.nr_cpu_ids.0,
             self.nr_cpu_ids.1,
@@ -357,7 +377,7 @@ impl fmt::Display for Placement {
         )?;
         writeln!(
             f,
-            "node      used    padding   gaps  allocs  regions  remote"
+            "node          used    padding     gaps  allocs  regions  remote"
         )?;
         for t in &self.nodes {
             match t.node {
@@ -366,7 +386,7 @@ impl fmt::Display for Placement {
             }
             writeln!(
                 f,
-                " {:>9} {:>9} {:>6} {:>7} {:>8} {:>7}",
+                " {:>13} {:>10} {:>8} {:>7} {:>8} {:>7}",
                 t.used,
                 t.padding,
                 t.alignment_gaps,
@@ -375,18 +395,79 @@ impl fmt::Display for Placement {
                 t.remote_structures
             )?;
         }
-        for a in self.live().filter(|a| a.kind.is_per_cpu() && !a.is_local()) {
+        writeln!(
+            f,
+            "structure                       local  fallback  off-home(no node)"
+        )?;
+        for s in self.locality_summary() {
             writeln!(
                 f,
-                "cpu {} {} at {} on node {:?} (home {:?}): {}",
-                a.cpu.unwrap_or(0),
-                a.kind,
-                a.addr,
-                a.memory_node.map(NodeId::get),
-                a.home_node.map(NodeId::get),
-                a.outcome
+                "{:<30} {:>6} {:>9} {:>18}",
+                s.kind.name(),
+                s.local,
+                s.fallback,
+                s.off_home_no_node
             )?;
         }
+        for finding in &self.findings {
+            match finding {
+                Finding::Leak { kind, addr, size } => {
+                    writeln!(f, "leak: {size} bytes of {kind} at {addr} stay reserved")?
+                }
+                Finding::FreedWhileInUse { kind, cpu, addr } => {
+                    writeln!(f, "freed while in use: {kind} of CPU {cpu} at {addr}")?
+                }
+                Finding::CpusCapped { count } => {
+                    writeln!(f, "{count} possible CPUs at or above nr_cpu_ids ignored")?
+                }
+            }
+        }
         Ok(())
+    }
+}
+
+/// Locality counts of one structure kind, from [`Placement::locality_summary`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct LocalitySummary {
+    /// The kind.
+    pub kind: StructureKind,
+    /// Live structures with [`Outcome::Local`], or with no node requested but on their
+    /// home node anyway.
+    pub local: u64,
+    /// Live structures with [`Outcome::Fallback`].
+    pub fallback: u64,
+    /// Live structures for which no node was requested and that are not on their home
+    /// node (or have none).
+    pub off_home_no_node: u64,
+}
+
+impl Placement {
+    /// Per kind (in [`StructureKind`] order), how many live structures are local.
+    pub fn locality_summary(&self) -> Vec<LocalitySummary> {
+        let mut out: Vec<LocalitySummary> = Vec::new();
+        for a in self.live() {
+            let idx = match out.iter().position(|s| s.kind == a.kind) {
+                Some(i) => i,
+                None => {
+                    out.push(LocalitySummary {
+                        kind: a.kind,
+                        local: 0,
+                        fallback: 0,
+                        off_home_no_node: 0,
+                    });
+                    out.len() - 1
+                }
+            };
+            let s = &mut out[idx];
+            match a.outcome {
+                Outcome::Local => s.local += 1,
+                Outcome::Fallback(_) => s.fallback += 1,
+                Outcome::NoNodeRequested(_) if a.is_local() => s.local += 1,
+                Outcome::NoNodeRequested(_) => s.off_home_no_node += 1,
+            }
+        }
+        out.sort_by_key(|s| s.kind);
+        out
     }
 }

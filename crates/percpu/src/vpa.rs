@@ -133,6 +133,13 @@ pub struct VpaInitOutcome {
 /// DTL via `register_dtl_buffer`, which also zeroes `dtl_idx` and sets
 /// `dtl_enable_mask` — even when the hypervisor refused the DTL, as Linux does. A
 /// failed VPA registration stops there.
+///
+/// Registration is issued for `paca.hw_cpu_id`; Linux runs it on that CPU itself. The
+/// areas' contents live in guest memory, which this function does not write: before
+/// calling it the guest must have written the lppaca ([`Lppaca::linux_init`], whose
+/// `size` field the hypervisor reads), the SLB shadow
+/// ([`papr::SlbShadow::linux_init`]) and, for the DTL, the buffer length
+/// (`DISPATCH_LOG_BYTES`, big-endian at offset 4) that `register_dtl_buffer` stores.
 pub fn vpa_init<H: Hypervisor + ?Sized>(
     hv: &mut H,
     paca: &Paca,
@@ -326,4 +333,49 @@ impl VphnCounters {
     pub fn saved(&self, cpu: u32) -> Option<&[u8]> {
         self.saved.get(cpu as usize).map(|s| &s[..self.depth])
     }
+}
+
+/// What [`kexec_shutdown`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KexecShutdown {
+    /// Per CPU, in the order the calls were issued: its logical id and the
+    /// deregistrations `pseries_kexec_cpu_down` made.
+    pub calls: Vec<(u32, Vec<(VpaSubfunction, ReturnCode)>)>,
+    /// The static `kexec_paca` the kexecing CPU switches to: a copy of its paca with
+    /// `lppaca_ptr` NULL and `data_offset` poisoned.
+    pub kexec_paca: Paca,
+}
+
+/// The machine-wide kexec (or kdump) shutdown: every other CPU runs
+/// `pseries_kexec_cpu_down(crash, secondary = 1)` from `kexec_smp_down` /
+/// `crash_ipi_callback`, then the CPU performing the kexec runs it with `secondary = 0`
+/// and `default_machine_kexec` switches to the static paca copy. Linux runs the
+/// secondaries concurrently; here they go in ascending CPU order. `cpus` holds each
+/// online CPU's paca and lppaca; `current` is the logical id of the kexecing CPU.
+/// Returns `None` if `current` is not among `cpus`.
+pub fn kexec_shutdown<H: Hypervisor + ?Sized>(
+    hv: &mut H,
+    cpus: &[(Paca, Lppaca)],
+    current: u32,
+    splpar: bool,
+    crash_shutdown: bool,
+    policy: CrashPolicy,
+) -> Option<KexecShutdown> {
+    let (me, me_lp) = cpus.iter().find(|(p, _)| p.paca_index == current)?;
+    let mut others: Vec<&(Paca, Lppaca)> = cpus
+        .iter()
+        .filter(|(p, _)| p.paca_index != current)
+        .collect();
+    others.sort_by_key(|(p, _)| p.paca_index);
+    let mut calls = Vec::new();
+    for (paca, lp) in others {
+        let c = kexec_cpu_down(hv, paca, lp, splpar, crash_shutdown, policy);
+        calls.push((paca.paca_index, c));
+    }
+    let c = kexec_cpu_down(hv, me, me_lp, splpar, crash_shutdown, policy);
+    calls.push((current, c));
+    Some(KexecShutdown {
+        calls,
+        kexec_paca: me.kexec_copy(),
+    })
 }

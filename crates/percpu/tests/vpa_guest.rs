@@ -279,3 +279,42 @@ fn vphn_rejects_missing_lppacas_and_deep_levels() {
     let err = VphnCounters::setup(&possible, 9, 1, |_| Some(&lp)).unwrap_err();
     assert_eq!(err, VpaError::TooManyLevels { depth: 9 });
 }
+
+#[test]
+fn machine_wide_kexec_downs_secondaries_then_the_kexecing_cpu() {
+    let topo = machine(2, 2, 4 * GIB, GIB);
+    let (_, p) = run(&topo, &cfg(&topo, Strategy::Linux61, false));
+    let cpus: Vec<(Paca, Lppaca)> = (0..4)
+        .map(|c| {
+            (
+                Paca::from_placement(&p, c, 0x100 + c).unwrap(),
+                Lppaca::linux_init(),
+            )
+        })
+        .collect();
+    let mut hv = Recorder::default();
+    let k = percpu::vpa::kexec_shutdown(&mut hv, &cpus, 2, true, false, CrashPolicy::Deregister)
+        .unwrap();
+    let order: Vec<u32> = k.calls.iter().map(|c| c.0).collect();
+    assert_eq!(order, vec![0, 1, 3, 2]);
+    // Each CPU deregisters its own SLB shadow then VPA (no DTL was enabled).
+    let procs: Vec<(Sub, u64)> = hv.vpa_calls().into_iter().map(|c| (c.0, c.1)).collect();
+    let mut expect = Vec::new();
+    for cpu in [0u64, 1, 3, 2] {
+        expect.push((Sub::DeregisterSlb, 0x100 + cpu));
+        expect.push((Sub::DeregisterVpa, 0x100 + cpu));
+    }
+    assert_eq!(procs, expect);
+    assert_eq!(k.kexec_paca.paca_index, 2);
+    assert_eq!(k.kexec_paca.lppaca_ptr, None);
+    // Crash under the pre-6.1 policy: no hcall from any CPU, the copy is still made.
+    let mut hv = Recorder::default();
+    let k =
+        percpu::vpa::kexec_shutdown(&mut hv, &cpus, 0, true, true, CrashPolicy::NoHcalls).unwrap();
+    assert!(hv.calls.is_empty());
+    assert!(k.calls.iter().all(|c| c.1.is_empty()));
+    assert_eq!(k.kexec_paca.lppaca_ptr, None);
+    assert!(
+        percpu::vpa::kexec_shutdown(&mut hv, &cpus, 9, true, true, CrashPolicy::NoHcalls).is_none()
+    );
+}

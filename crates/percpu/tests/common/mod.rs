@@ -64,9 +64,10 @@ pub fn run(topo: &Topology, cfg: &PlanConfig) -> (Memblock, Placement) {
 /// The limit Linux 6.1 allocates each per-CPU structure below, straight from the code:
 /// `allocate_paca` and `emergency_stack_init` use min(ppc64_bolted_size(),
 /// ppc64_rma_size); the machine-check stack of an LPAR additionally stays below 4 GiB;
-/// `irqstack_early_init` uses ppc64_bolted_size() alone. All go through
-/// `memblock_alloc_try_nid`, whose `memblock_alloc_internal` clamps the limit to
-/// `memblock.current_limit` — the RMA of a hash guest (`hash__setup_initial_memory_limit`).
+/// `irqstack_early_init` uses ppc64_bolted_size() alone. `memblock_alloc_try_nid` also
+/// clamps to `memblock.current_limit`, but that is the RMA only until `early_init_mmu`
+/// (`htab_initialize` / `radix__early_init_mmu` lift it), i.e. only for the boot CPU's
+/// paca data, whose own limit is already below the RMA.
 pub fn linux61_limit(kind: K, topo: &Topology, cfg: &PlanConfig) -> u64 {
     let bolted = if cfg.radix { u64::MAX } else { 1u64 << 40 };
     let rma = if cfg.radix || cfg.hypervisor_mode {
@@ -75,17 +76,13 @@ pub fn linux61_limit(kind: K, topo: &Topology, cfg: &PlanConfig) -> u64 {
         topo.rma_size.as_u64()
     };
     let low = bolted.min(rma);
-    let current_limit = rma;
-    let limit = match kind {
+    match kind {
         K::SoftirqStack | K::HardirqStack => bolted,
         K::McEmergencyStack if !cfg.hypervisor_mode => low.min(1 << 32),
         _ => low,
-    };
-    limit.min(current_limit)
+    }
 }
 
-/// Whether node `n` has any memory below `limit` (a first-order oracle: these machines
-/// are large enough that "has memory below the limit" means "has room").
 pub fn node_has_memory_below(topo: &Topology, n: phys::NodeId, limit: u64) -> bool {
     topo.memory
         .iter()
