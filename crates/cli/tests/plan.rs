@@ -231,16 +231,38 @@ fn default_machine_json_follows_the_rma() {
                 assert!(s.reason.as_deref().unwrap().contains("above the limit"));
             }
         }
+        // The IRQ stacks are limited by the 1 TiB bolted segment only, which covers all
+        // 128 GiB: they are on the CPU's node, in its [32n, 32n+32) GiB.
+        for kind in ["softirq_stack", "hardirq_stack"] {
+            let s = row.structures.iter().find(|s| s.kind == kind).unwrap();
+            let addr = hex(&s.addr);
+            assert!(
+                (u64::from(home) * 32 * GIB..u64::from(home + 1) * 32 * GIB).contains(&addr),
+                "CPU {} {kind} at {addr:#x}",
+                row.cpu
+            );
+            assert!(s.local);
+        }
+        // The emergency stacks are below the RMA too.
+        for kind in [
+            "emergency_stack",
+            "nmi_emergency_stack",
+            "mc_emergency_stack",
+        ] {
+            let s = row.structures.iter().find(|s| s.kind == kind).unwrap();
+            assert!(hex(&s.addr) + s.size <= GIB);
+            assert_eq!(s.local, home == 0);
+        }
         assert_eq!(row.structures.len(), 8);
         assert_eq!(row.all_local, home == 0);
     }
     assert_eq!(r.totals.structures, 64 * 8);
-    assert_eq!(r.totals.local, 16 * 8);
+    assert_eq!(r.totals.local, 16 * 8 + 48 * 2);
     assert_eq!(r.totals.cpus, 64);
     let node0 = r.nodes.iter().find(|n| n.node == Some(0)).unwrap();
     assert_eq!(node0.cpus, "0-15");
     assert_eq!(node0.memory_bytes, 32 * GIB);
-    assert_eq!(node0.hosted_remote, 48 * 8);
+    assert_eq!(node0.hosted_remote, 48 * 6);
     assert!(node0.used > 64 * (0xa80 + 0x400 + 128));
     assert!(r.totals.reserved_regions > 0 && r.totals.allocations >= r.totals.reserved_regions);
     assert!(hex(r.totals.real_mode_highest_end.as_deref().unwrap()) <= GIB);
