@@ -3,6 +3,8 @@
 //! and in the README's "Planning" section; a change that removes or renames a field, or
 //! changes its meaning, bumps the version.
 
+use std::collections::BTreeMap;
+
 use percpu::{Allocation, Finding, Outcome, Placement, PlanConfig, StructureKind};
 use phys::NodeId;
 use serde::{Deserialize, Serialize};
@@ -292,12 +294,20 @@ fn percent(part: u64, whole: u64) -> f64 {
 /// Builds the report.
 pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
     let topo = &m.topo;
+    // Index the live per-CPU structures once: `Placement::find` scans every allocation,
+    // which is quadratic over thousands of CPUs.
+    let mut by_cpu: BTreeMap<(u32, StructureKind), &Allocation> = BTreeMap::new();
+    for a in p.live().filter(|a| a.kind.is_per_cpu()) {
+        if let Some(cpu) = a.cpu {
+            by_cpu.entry((cpu, a.kind)).or_insert(a);
+        }
+    }
     let mut cpus = Vec::new();
     for cpu in cfg.possible_cpus() {
         let present = topo.cpus.get(cpu as usize);
         let mut structures = Vec::new();
         for kind in CPU_KINDS {
-            if let Some(a) = p.find(cpu, kind) {
+            if let Some(a) = by_cpu.get(&(cpu, kind)) {
                 structures.push(structure(a));
             }
         }
