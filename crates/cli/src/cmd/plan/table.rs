@@ -243,5 +243,11 @@ pub fn render(r: &PlanReport) -> String {
     for f in &r.findings {
         let _ = writeln!(o, "finding: {f}");
     }
-    o
+    // Empty trailing cells leave spaces; drop them.
+    let mut out = String::with_capacity(o.len());
+    for line in o.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
