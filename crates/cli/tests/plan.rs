@@ -332,6 +332,70 @@ fn hv_mode_has_no_lppaca_and_possible_limits_cpus() {
 }
 
 #[test]
+fn possible_cpus_beyond_the_present_ones() {
+    // CPUs 64-65 are possible (hot-pluggable) but not in the 64-CPU default machine.
+    let r = plan_json(&["--possible", "0-3,64-65"]);
+    let cpus: Vec<u32> = r.cpus.iter().map(|c| c.cpu).collect();
+    assert_eq!(cpus, vec![0, 1, 2, 3, 64, 65]);
+    let c64 = &r.cpus[4];
+    assert_eq!((c64.hw_id, c64.node), (None, None));
+    assert_eq!(c64.structures.len(), 8);
+    assert!(c64.structures.iter().all(|s| s.home_node.is_none()));
+    assert_eq!(r.config.nr_cpu_ids_final, 66);
+    // Locality is over CPUs with a node: CPUs 0-3 are on node 0, all local.
+    assert_eq!(r.totals.locality_percent, 100.0);
+    numaboot()
+        .args(["plan", "--possible", "0-3,64-65"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("not present: no node"));
+}
+
+#[test]
+fn every_fixture_strategy_and_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = [
+        "qemu/one-node.dtb",
+        "qemu/two-node.dtb",
+        "qemu/four-node-memoryless.dtb",
+        "qemu/cpuless-node.dtb",
+        "crafted/powernv.dtb",
+        "crafted/form2.dtb",
+        "crafted/drmem-v1.dtb",
+        "crafted/drmem-v2.dtb",
+    ];
+    for f in fixtures {
+        for strategy in ["linux", "linux-4.15"] {
+            for extra in [None, Some("--radix"), Some("--hv-mode")] {
+                let out = dir.path().join("o");
+                let mut args = vec![
+                    "plan".to_string(),
+                    fixture(f),
+                    "--strategy".into(),
+                    strategy.into(),
+                    "-o".into(),
+                    out.to_str().unwrap().into(),
+                ];
+                args.extend(extra.map(String::from));
+                for format in ["json", "svg"] {
+                    let mut a = args.clone();
+                    a.extend(["--format".to_string(), format.to_string()]);
+                    numaboot().args(&a).assert().success();
+                    let text = std::fs::read_to_string(&out).unwrap();
+                    if format == "json" {
+                        let r: Report = serde_json::from_str(&text).unwrap();
+                        assert_eq!(r.machine.format, "dtb");
+                        assert!(r.totals.structures > 0, "{f} {strategy} {extra:?}");
+                    } else {
+                        parse_svg(&text);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn linux_415_uses_arrays() {
     let r = plan_json(&["--strategy", "linux-4.15"]);
     assert_eq!(r.config.strategy, "linux-4.15");

@@ -215,7 +215,8 @@ pub struct Totals {
     pub structures: u64,
     /// Per-CPU structures on their CPU's node.
     pub local: u64,
-    /// `local / structures` in percent.
+    /// `local` in percent of the structures whose CPU has a node (a possible CPU that is
+    /// not present has none).
     pub locality_percent: f64,
     /// Per-CPU structures that fell back to another node.
     pub fallbacks: u64,
@@ -338,7 +339,7 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
         let local = mine.iter().filter(|a| a.is_local()).count() as u64;
         let hosted_remote = per_cpu
             .iter()
-            .filter(|a| a.memory_node == t.node && !a.is_local())
+            .filter(|a| a.memory_node == t.node && a.home_node.is_some() && !a.is_local())
             .count() as u64;
         let (cpus_on, memory_bytes) = match t.node {
             Some(n) => (
@@ -405,6 +406,9 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
     let total = p.total();
     let structures = per_cpu.len() as u64;
     let local = per_cpu.iter().filter(|a| a.is_local()).count() as u64;
+    // Structures of possible CPUs that are not present have no home node: they count in
+    // `structures` but not in the locality percentage.
+    let homed = per_cpu.iter().filter(|a| a.home_node.is_some()).count() as u64;
     let ncpus = cpus.len() as u32;
     let real_mode_highest_end = p
         .live()
@@ -416,7 +420,7 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
         cpus: ncpus,
         structures,
         local,
-        locality_percent: percent(local, structures),
+        locality_percent: percent(local, homed),
         fallbacks: per_cpu.iter().filter(|a| is_fallback(a)).count() as u64,
         used: total.used,
         wasted: total.wasted(),

@@ -22,7 +22,12 @@ fn node(n: Option<u32>) -> String {
 }
 
 fn cell(s: &Structure) -> String {
-    let mark = if s.local { "" } else { "!" };
+    // A possible CPU that is not present has no node, so nothing is remote for it.
+    let mark = if s.local || s.home_node.is_none() {
+        ""
+    } else {
+        "!"
+    };
     format!("{} n{}{mark}", s.addr, node(s.node))
 }
 
@@ -122,7 +127,9 @@ pub fn render(r: &PlanReport) -> String {
             .iter()
             .filter(|s| s.outcome == "fallback")
             .count();
-        let status = if local == n {
+        let status = if row.hw_id.is_none() {
+            "not present: no node".to_string()
+        } else if local == n {
             "local".to_string()
         } else if fb > 0 {
             format!("{local}/{n} local, {fb} fallback")
