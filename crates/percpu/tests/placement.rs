@@ -368,3 +368,36 @@ fn comparing_the_strategies_node_by_node() {
     assert!(new.node(Some(nid(2))).used > 0);
     assert_eq!(new.memblock_trace(), &new.ops[..]);
 }
+
+#[test]
+fn early_addresses_follow_memblock_direction_by_hand() {
+    // Worked out by hand from Linux's rules on a hash guest with a 1 GiB RMA and the
+    // kernel image reserved over [0, 32 MiB):
+    // - paca_ptrs: memblock_alloc_raw(2048 * 8, 128), top-down below the current limit
+    //   (the RMA): 0x4000_0000 - 0x4000.
+    // - the boot CPU's paca data, bottom-up from the first free byte: paca at 32 MiB,
+    //   lppaca at the next 1 KiB boundary after the paca's 0xa80 bytes, and the SLB
+    //   shadow (128 bytes, 128-aligned) in the lowest free range that fits: the
+    //   0x180-byte alignment hole between the paca and the lppaca.
+    let topo = machine(2, 2, 4 * GIB, GIB);
+    let (_, p) = run(&topo, &cfg(&topo, Strategy::Linux61, false));
+    let at = |kind, cpu| {
+        p.allocations
+            .iter()
+            .find(|a| a.kind == kind && a.cpu == cpu)
+            .unwrap()
+            .addr
+            .as_u64()
+    };
+    assert_eq!(at(K::PacaPtrs, None), 0x3fff_c000);
+    assert_eq!(at(K::Paca, Some(0)), 0x0200_0000);
+    assert_eq!(at(K::Lppaca, Some(0)), 0x0200_0c00);
+    assert_eq!(at(K::SlbShadow, Some(0)), 0x0200_0a80);
+    // cpu_to_phys_id (memblock_alloc: below the *current* limit) comes after
+    // early_init_mmu lifted that limit, so it sits at the very top of RAM (8 GiB).
+    assert_eq!(at(K::CpuToPhysId, None), 8 * GIB - 2048 * 4);
+    // free_unused_pacas then shrank paca_ptrs to 4 pointers, freeing
+    // [0x3fff_c020, 1 GiB). CPU 1 (node 0) is allocated top-down below min(1 TiB, RMA)
+    // on node 0: at the top of that freed tail, 128-aligned.
+    assert_eq!(at(K::Paca, Some(1)), (0x4000_0000 - 0xa80) & !127);
+}

@@ -1,0 +1,363 @@
+//! What the boot CPU and the secondaries do.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use memblock::{AllocLimit, Memblock};
+use papr::hcall::{Hypervisor, Opcode, VpaSubfunction};
+use papr::{Lppaca, SlbShadow};
+use percpu::vpa::{kexec_cpu_down, vpa_init, CrashPolicy, GuestFeatures, Paca};
+use percpu::{boot, PlanConfig, Strategy, StructureKind};
+use phys::{PhysAddr, PhysSize};
+
+use crate::hv::SystemHypervisor;
+use crate::rtas;
+
+/// The guest has 16 stacks (guest.ld), so it drives at most 16 CPUs.
+const MAX_CPUS: usize = 16;
+/// Linux's `DISPATCH_LOG_BYTES`: one DTL buffer per CPU.
+const DTL_BYTES: u64 = 4096;
+/// `DTL_LOG_PREEMPT | DTL_LOG_CEDE` style mask; any nonzero value enables the DTL.
+const DTL_MASK: u8 = 0x2;
+
+/// Per hardware id: the lppaca address the boot CPU registered (0: none).
+static LPPACA_OF: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// Secondaries that finished their checks.
+static SECONDARIES_DONE: AtomicU32 = AtomicU32::new(0);
+/// Below this address the guest may read (the RMA limit), for secondaries.
+static READABLE_BELOW: AtomicU64 = AtomicU64::new(0);
+
+/// The be32 at `addr + 4` (the registration length word) if readable, else 0.
+pub fn peek_len_word(addr: u64, readable_below: u64) -> u32 {
+    match addr.checked_add(8) {
+        Some(end) if addr != 0 && end <= readable_below => {
+            // SAFETY: real mode; [addr, addr+8) lies in guest RAM below the RMA limit.
+            let b = unsafe { core::ptr::read_volatile((addr + 4) as *const [u8; 4]) };
+            u32::from_be_bytes(b)
+        }
+        _ => 0,
+    }
+}
+
+/// A static scratch page set for the negative placement cases (never registered long).
+#[repr(C, align(4096))]
+struct Scratch([u8; 8192]);
+static mut SCRATCH: Scratch = Scratch([0; 8192]);
+
+/// Writes `bytes` at physical `addr`.
+///
+/// # Safety
+/// `[addr, addr + len)` must be guest RAM below the RMA that nothing else in the guest
+/// uses: a planned structure's memblock reservation or the scratch page.
+unsafe fn poke(addr: u64, bytes: &[u8]) {
+    // SAFETY: per the caller.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, bytes.len()) };
+}
+
+fn write_lppaca(addr: u64, size: u16) {
+    let mut lp = Lppaca::linux_init();
+    lp.size.set(size);
+    // SAFETY: addr is a planned lppaca (1 KiB reserved in memblock) or the scratch page.
+    unsafe { poke(addr, zerocopy::IntoBytes::as_bytes(&lp)) };
+}
+
+fn bootargs(blob: &[u8]) -> String {
+    fdt::Fdt::new(blob)
+        .ok()
+        .and_then(|f| f.chosen().bootargs().map(String::from))
+        .unwrap_or_default()
+}
+
+/// The boot CPU's whole run.
+pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
+    use alloc::format;
+    if initrd == 0 || initrd_size == 0 {
+        return Err("no device tree: boot with -initrd machine.dtb".into());
+    }
+    // SAFETY: firmware loaded the initrd (our device tree) there, below the RMA; it is
+    // only read.
+    let blob = unsafe { core::slice::from_raw_parts(initrd as *const u8, initrd_size as usize) };
+    let args = bootargs(blob);
+    let broken_lppaca = args
+        .split_whitespace()
+        .any(|a| a == "numaboot.break=lppaca-size");
+    let topo = topology::topology_from_dtb(blob).map_err(|e| format!("device tree: {e}"))?;
+    nb!(
+        "topology cpus={} nodes={} memory_ranges={} rma={:#x} bootargs=\"{args}\"",
+        topo.cpus.len(),
+        topo.nodes.len(),
+        topo.memory.len(),
+        topo.rma_size.as_u64()
+    );
+    if topo.cpus.len() > MAX_CPUS {
+        return Err(format!(
+            "{} CPUs; the guest drives at most {MAX_CPUS}",
+            topo.cpus.len()
+        ));
+    }
+    for r in &topo.memory {
+        nb!(
+            "memory base={:#x} size={:#x} node={}",
+            r.base.as_u64(),
+            r.size.as_u64(),
+            r.node.map_or(-1, |n| i64::from(n.get()))
+        );
+    }
+
+    // Linux reserves its image from 0; the guest's image, heap, stacks and the device
+    // tree right after it all lie below the end of the initrd.
+    let mut cfg = PlanConfig::for_topology(&topo, Strategy::Linux61);
+    cfg.nr_cpu_ids = topo.cpus.len() as u32;
+    let image_end = (initrd + initrd_size).next_multiple_of(0x1_0000);
+    cfg.kernel_reserve = PhysSize::new(image_end);
+    let limit = topo.rma_limit().as_u64();
+    READABLE_BELOW.store(limit, Ordering::Relaxed);
+    let mut mb = Memblock::new();
+    let placement = boot(&mut mb, &topo, &cfg).map_err(|e| format!("plan: {e}"))?;
+    nb!(
+        "plan strategy=linux-6.1 paca_limit={:#x} allocations={} heap={}",
+        placement.paca_limit,
+        placement.allocations.len(),
+        crate::heap::used()
+    );
+
+    let mut hv = SystemHypervisor {
+        case: "init",
+        readable_below: limit,
+        vpa_calls: 0,
+    };
+    let features = GuestFeatures {
+        splpar: true,
+        radix: false,
+        altivec: true,
+        arch_207s: true,
+        dtl_mask: DTL_MASK,
+    };
+    let mut pacas: Vec<Paca> = Vec::new();
+    for cpu in &topo.cpus {
+        let id = cpu.logical_id;
+        let Some(mut paca) = Paca::from_placement(&placement, id, cpu.hw_id) else {
+            return Err(format!("CPU {id} has no paca in the plan"));
+        };
+        let lp = placement
+            .find(id, StructureKind::Lppaca)
+            .ok_or(format!("CPU {id}: no lppaca planned"))?;
+        let slb = placement
+            .find(id, StructureKind::SlbShadow)
+            .ok_or(format!("CPU {id}: no SLB shadow planned"))?;
+        let paca_a = placement
+            .find(id, StructureKind::Paca)
+            .ok_or(format!("CPU {id}: no paca"))?;
+        // Linux allocates DTL buffers later from a kmem cache; the guest takes them
+        // node-locally from memblock, but below the RMA (percpu has lifted memblock's
+        // limit by now, as htab_initialize does) because it runs in real mode.
+        let dtl = mb
+            .alloc_try_nid(
+                PhysSize::new(DTL_BYTES),
+                DTL_BYTES,
+                PhysAddr::ZERO,
+                AllocLimit::Addr(PhysAddr::new(limit)),
+                cpu.node,
+            )
+            .map_err(|e| format!("CPU {id}: DTL buffer: {e}"))?;
+        paca.dispatch_log = Some(dtl);
+        nb!(
+            "plan cpu={id} hw={} node={} paca={:#x} paca_node={} lppaca={:#x} lppaca_node={} lppaca_outcome=\"{}\" slb={:#x} slb_node={} dtl={:#x}",
+            cpu.hw_id,
+            // Linux's numa_setup_cpu maps a CPU without valid associativity to the
+            // first online node; percpu places by that mapping.
+            percpu::early_cpu_to_node(&topo, id).get(),
+            paca_a.addr.as_u64(),
+            paca_a.memory_node.map_or(-1, |n| i64::from(n.get())),
+            lp.addr.as_u64(),
+            lp.memory_node.map_or(-1, |n| i64::from(n.get())),
+            lp.outcome,
+            slb.addr.as_u64(),
+            slb.memory_node.map_or(-1, |n| i64::from(n.get())),
+            dtl.as_u64()
+        );
+        write_lppaca(lp.addr.as_u64(), if broken_lppaca { 0x100 } else { 0x400 });
+        // SAFETY: planned SLB shadow (reserved in memblock, below the RMA).
+        unsafe {
+            poke(
+                slb.addr.as_u64(),
+                zerocopy::IntoBytes::as_bytes(&SlbShadow::linux_init()),
+            )
+        };
+        // Linux's alloc_dtl_buffers: the buffer length goes into the first entry's
+        // enqueue_to_dispatch_time, where the hypervisor reads it.
+        // SAFETY: the DTL buffer was just reserved in memblock, below the RMA.
+        unsafe { poke(dtl.as_u64() + 4, &(DTL_BYTES as u32).to_be_bytes()) };
+        pacas.push(paca);
+    }
+
+    // Registration, boot CPU on behalf of every CPU, in Linux's order per CPU.
+    for paca in &pacas {
+        let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
+        // SAFETY: the planned lppaca, 1 KiB aligned (so aligned for Lppaca), reserved in
+        // memblock; the hypervisor writes only its own fields, during hcalls and dispatch.
+        let lppaca = unsafe { &mut *(addr as *mut Lppaca) };
+        let out =
+            vpa_init(&mut hv, paca, lppaca, &features).map_err(|e| format!("vpa_init: {e}"))?;
+        if out.vpa.is_success() {
+            if let Some(slot) = LPPACA_OF.get(paca.hw_cpu_id as usize) {
+                slot.store(addr, Ordering::Release);
+            }
+        }
+    }
+
+    negative_cases(&mut hv, &pacas, &features)?;
+
+    // Secondaries check their own VPA.
+    let secondaries = topo
+        .cpus
+        .iter()
+        .filter(|c| c.logical_id != cfg.boot_cpu)
+        .count() as u32;
+    for c in topo.cpus.iter().filter(|c| c.logical_id != cfg.boot_cpu) {
+        let rc = rtas::start_cpu(
+            u64::from(c.hw_id),
+            crate::hv::secondary_entry(),
+            u64::from(c.hw_id),
+        );
+        nb!("start-cpu hw={} rc={rc}", c.hw_id);
+    }
+    let mut spins: u64 = 0;
+    while SECONDARIES_DONE.load(Ordering::Acquire) < secondaries && spins < 500_000_000 {
+        spins += 1;
+        core::hint::spin_loop();
+    }
+    nb!(
+        "secondaries-done {}",
+        SECONDARIES_DONE.load(Ordering::Acquire)
+    );
+
+    // A crash shutdown as Linux 4.15..5.x did it: no hcall at all.
+    hv.case = "crash";
+    let before = hv.vpa_calls;
+    for paca in &pacas {
+        let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
+        // SAFETY: as above; only read.
+        let lppaca = unsafe { &*(addr as *const Lppaca) };
+        kexec_cpu_down(
+            &mut hv,
+            &paca.kexec_copy(),
+            lppaca,
+            features.splpar,
+            true,
+            CrashPolicy::NoHcalls,
+        );
+    }
+    nb!("crash-shutdown hcalls={}", hv.vpa_calls - before);
+
+    // The kexec shutdown path: each CPU deregisters DTL, SLB shadow, VPA.
+    hv.case = "kexec";
+    for paca in &pacas {
+        let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
+        // SAFETY: as above; only read.
+        let lppaca = unsafe { &*(addr as *const Lppaca) };
+        let calls = kexec_cpu_down(
+            &mut hv,
+            &paca.kexec_copy(),
+            lppaca,
+            features.splpar,
+            false,
+            CrashPolicy::Deregister,
+        );
+        nb!("kexec-down cpu={} calls={}", paca.paca_index, calls.len());
+    }
+    Ok(())
+}
+
+/// The cases a hypervisor must refuse, plus the ordering rules around DTL/SLB.
+fn negative_cases(
+    hv: &mut SystemHypervisor,
+    pacas: &[Paca],
+    features: &GuestFeatures,
+) -> Result<(), String> {
+    let s = core::ptr::addr_of_mut!(SCRATCH) as u64;
+    let reg = |hv: &mut SystemHypervisor,
+               case: &'static str,
+               sub: VpaSubfunction,
+               proc_no: u64,
+               addr: u64| {
+        hv.case = case;
+        hv.register_vpa(sub, proc_no, addr)
+    };
+    write_lppaca(s, 0x100);
+    reg(hv, "size_below_640", VpaSubfunction::RegisterVpa, 0, s);
+    write_lppaca(s + 3072, 1280);
+    reg(hv, "crosses_4k", VpaSubfunction::RegisterVpa, 0, s + 3072);
+    write_lppaca(s + 8, 640);
+    reg(hv, "misaligned", VpaSubfunction::RegisterVpa, 0, s + 8);
+    write_lppaca(s + 1024, 640);
+    reg(
+        hv,
+        "unknown_cpu",
+        VpaSubfunction::RegisterVpa,
+        9999,
+        s + 1024,
+    );
+    reg(hv, "address_zero", VpaSubfunction::RegisterVpa, 0, 0);
+
+    // Ordering rules on the last CPU: VPA deregistration while SLB/DTL registered, then
+    // DTL and SLB registration without a VPA; then everything is registered again.
+    let Some(last) = pacas.last() else {
+        return Ok(());
+    };
+    let p = u64::from(last.hw_cpu_id);
+    reg(hv, "dereg_vpa_busy", VpaSubfunction::DeregisterVpa, p, 0);
+    reg(hv, "dereg_dtl", VpaSubfunction::DeregisterDtl, p, 0);
+    reg(hv, "dereg_slb", VpaSubfunction::DeregisterSlb, p, 0);
+    reg(hv, "dereg_vpa", VpaSubfunction::DeregisterVpa, p, 0);
+    reg(hv, "dereg_vpa_again", VpaSubfunction::DeregisterVpa, p, 0);
+    let dtl = last.dispatch_log.ok_or("no DTL")?.as_u64();
+    let slb = last.slb_shadow_ptr.ok_or("no SLB shadow")?.as_u64();
+    reg(hv, "dtl_before_vpa", VpaSubfunction::RegisterDtl, p, dtl);
+    reg(hv, "slb_before_vpa", VpaSubfunction::RegisterSlb, p, slb);
+    let addr = last.lppaca_ptr.ok_or("no lppaca")?.as_u64();
+    // SAFETY: the planned lppaca of this CPU, as in boot_cpu.
+    let lppaca = unsafe { &mut *(addr as *mut Lppaca) };
+    hv.case = "reinit";
+    // Registering the DTL again needs its length word again (entries overwrite it).
+    // SAFETY: the planned DTL buffer, below the RMA.
+    unsafe { poke(dtl + 4, &(DTL_BYTES as u32).to_be_bytes()) };
+    vpa_init(hv, last, lppaca, features).map_err(|e| alloc::format!("vpa_init: {e}"))?;
+    Ok(())
+}
+
+/// A secondary: reads its VPA's status byte and yield_count, asks the hypervisor for its
+/// home node, and reports.
+pub fn secondary(hw_id: u64) {
+    let addr = LPPACA_OF
+        .get(hw_id as usize)
+        .map_or(0, |a| a.load(Ordering::Acquire));
+    let mut hv = SystemHypervisor {
+        case: "secondary",
+        readable_below: READABLE_BELOW.load(Ordering::Relaxed),
+        vpa_calls: 0,
+    };
+    if addr == 0 {
+        nb!("cpu {hw_id} no-vpa");
+    } else {
+        // SAFETY: this CPU's registered lppaca (below the RMA); hypervisor-written fields
+        // are read volatile.
+        let (status, yc) = unsafe {
+            let status = core::ptr::read_volatile((addr + 9) as *const u8);
+            let at = addr + core::mem::offset_of!(Lppaca, yield_count) as u64;
+            (
+                status,
+                u32::from_be_bytes(core::ptr::read_volatile(at as *const [u8; 4])),
+            )
+        };
+        let home = hv.hcall(Opcode::H_HOME_NODE_ASSOCIATIVITY, &[1, hw_id]);
+        nb!(
+            "cpu {hw_id} lppaca={addr:#x} status={status:#x} yield={yc} home_rc={} home={:#x},{:#x}",
+            home.ret.raw(),
+            home.out[0],
+            home.out[1]
+        );
+    }
+    SECONDARIES_DONE.fetch_add(1, Ordering::Release);
+}

@@ -1,0 +1,115 @@
+/* Entry stubs and the hypervisor-call trampoline of the numaboot e2e guest.
+ *
+ * Firmware (VOF or SLOF) and RTAS start-cpu enter us big-endian, VOF also with MSR[SF]
+ * clear. FIXUP_ENDIAN is Linux's trick (arch/powerpc/include/asm/ppc_asm.h): the first
+ * word reads as "tdi 0,0,0x48" (never traps) when big-endian and as "b .+8" when
+ * little-endian; the byte-swapped words that follow flip MSR[LE] with rfid. After it we
+ * set SF|FP|VEC|VSX with a second rfid, because Rust's prebuilt core for this target
+ * uses VSX and assumes 64-bit mode.
+ */
+    .abiversion 2
+    .section .text.start, "ax"
+    .globl _start
+_start:
+    tdi   0,0,0x48          /* big-endian: no-op; little-endian: b .+8 */
+    b     1f
+    .long 0xa600607d        /* mfmsr r11 */
+    .long 0x01006b69        /* xori r11,r11,1 (MSR_LE) */
+    .long 0x00004039        /* li r10,0 */
+    .long 0x6401417d        /* mtmsrd r10,1 */
+    .long 0x05009f42        /* bcl 20,31,$+4 */
+    .long 0xa602487d        /* mflr r10 */
+    .long 0x14004a39        /* addi r10,r10,20 */
+    .long 0xa6035a7d        /* mtsrr0 r10 */
+    .long 0xa6037b7d        /* mtsrr1 r11 */
+    .long 0x2400004c        /* rfid */
+1:  mr    r31,r3            /* firmware's r3/r4 (initrd base/size under VOF) */
+    mr    r30,r4
+    li    r29,0             /* CPU index 0: the boot CPU */
+    bl    set_msr64
+    lis   r1,__stack_top@ha
+    addi  r1,r1,__stack_top@l
+    li    r0,0
+    stdu  r0,-64(r1)
+    lis   r2,.TOC.@ha
+    addi  r2,r2,.TOC.@l
+    /* clear .bss */
+    lis   r3,__bss_start@ha
+    addi  r3,r3,__bss_start@l
+    lis   r4,__bss_end@ha
+    addi  r4,r4,__bss_end@l
+2:  cmpld r3,r4
+    bge   3f
+    std   r0,0(r3)
+    addi  r3,r3,8
+    b     2b
+3:  mr    r3,r31
+    mr    r4,r30
+    bl    guest_main
+4:  b     4b
+
+/* Secondary CPUs: RTAS start-cpu enters here big-endian with r3 = our CPU index. */
+    .globl _secondary
+_secondary:
+    tdi   0,0,0x48
+    b     1f
+    .long 0xa600607d
+    .long 0x01006b69
+    .long 0x00004039
+    .long 0x6401417d
+    .long 0x05009f42
+    .long 0xa602487d
+    .long 0x14004a39
+    .long 0xa6035a7d
+    .long 0xa6037b7d
+    .long 0x2400004c
+1:  mr    r29,r3
+    bl    set_msr64
+    /* stack = __stack_top - index * 16 KiB */
+    lis   r1,__stack_top@ha
+    addi  r1,r1,__stack_top@l
+    sldi  r4,r29,14
+    sub   r1,r1,r4
+    li    r0,0
+    stdu  r0,-64(r1)
+    lis   r2,.TOC.@ha
+    addi  r2,r2,.TOC.@l
+    mr    r3,r29
+    bl    secondary_main
+2:  b     2b
+
+/* Sets MSR[SF|FP|VEC|VSX] through rfid and returns to the caller (LR). */
+set_msr64:
+    mflr  r12
+    mfmsr r11
+    li    r10,1
+    sldi  r10,r10,63        /* MSR_SF */
+    or    r11,r11,r10
+    ori   r11,r11,0x2000    /* MSR_FP */
+    oris  r11,r11,0x0280    /* MSR_VEC | MSR_VSX */
+    mtsrr0 r12
+    mtsrr1 r11
+    rfid
+
+/* i64 hcall_out(u64 out[6], u64 opcode, u64 a1..a6): sc 1 with r3 = opcode, r4..r9 = args;
+ * returns r3 and stores r4..r9 into out. The out pointer is kept in the ELFv2 red zone. */
+    .text
+    .globl hcall_out
+hcall_out:
+    std   r3,-8(r1)
+    mr    r3,r4
+    mr    r4,r5
+    mr    r5,r6
+    mr    r6,r7
+    mr    r7,r8
+    mr    r8,r9
+    mr    r9,r10
+    sc    1
+    ld    r12,-8(r1)
+    std   r4,0(r12)
+    std   r5,8(r12)
+    std   r6,16(r12)
+    std   r7,24(r12)
+    std   r8,32(r12)
+    std   r9,40(r12)
+    blr

@@ -1,0 +1,319 @@
+//! Checks the guest's report against the QEMU configuration and the `vpa-hv` model.
+//!
+//! Every expectation comes from outside the guest: node of each CPU and of each address
+//! from the `-numa` options xtask gave QEMU, PAPR's placement rules from `papr`, QEMU's
+//! answers from the `vpa-hv` Qemu profile, and Linux's call order from its sources
+//! (`vpa_init`: VPA, SLB shadow, DTL; `pseries_kexec_cpu_down`: DTL, SLB shadow, VPA).
+
+use anyhow::{bail, Result};
+use papr::hcall::{ReturnCode, VpaSubfunction};
+use phys::{PhysAddr, PhysSize};
+
+use crate::e2e::Machine;
+use crate::report::{Line, Report};
+
+/// The nodes QEMU gives memory to, as ranges in node order (QEMU lays node memory out
+/// consecutively from address 0).
+fn node_ranges(m: &Machine) -> Vec<(u32, u64, u64)> {
+    let mut base = 0;
+    let mut out = Vec::new();
+    for (n, mib) in m.node_mib.iter().enumerate() {
+        if *mib > 0 {
+            out.push((n as u32, base, base + (mib << 20)));
+            base += mib << 20;
+        }
+    }
+    out
+}
+
+fn node_of(m: &Machine, addr: u64) -> Option<u32> {
+    node_ranges(m)
+        .into_iter()
+        .find(|&(_, lo, hi)| (lo..hi).contains(&addr))
+        .map(|(n, _, _)| n)
+}
+
+fn sub_of(line: &Line) -> Result<VpaSubfunction> {
+    Ok(VpaSubfunction::from_flags(line.u64("flags")?)?)
+}
+
+fn rc_of(line: &Line) -> Result<ReturnCode> {
+    Ok(ReturnCode::from_raw(i64::try_from(line.num("rc")?)?))
+}
+
+/// Runs every check; returns a one-line summary or every failure found.
+pub fn check(m: &Machine, r: &Report) -> Result<String> {
+    if let Some(p) = r.of("panic").next() {
+        bail!("the guest panicked (console line {})", p.lineno);
+    }
+    if let Some(e) = r.of("error").next() {
+        bail!("the guest stopped with an error: {}", e.words.join(" "));
+    }
+    r.one("end")?;
+    let mut fail: Vec<String> = Vec::new();
+    let smp = m.cpu_node.len();
+
+    // Topology the guest parsed from QEMU's device tree.
+    let topo = r.one("topology")?;
+    let rma = topo.u64("rma")?;
+    if topo.u64("cpus")? != smp as u64 {
+        fail.push(format!(
+            "the guest's topology has {} CPUs, QEMU has {smp}",
+            topo.u64("cpus")?
+        ));
+    }
+    if topo.u64("nodes")? != m.node_mib.len() as u64 {
+        fail.push(format!(
+            "the guest's topology has {} nodes, QEMU has {}",
+            topo.u64("nodes")?,
+            m.node_mib.len()
+        ));
+    }
+    let expected_mem = node_ranges(m);
+    let got_mem: Vec<(i128, u64, u64)> = r
+        .of("memory")
+        .map(|l| Ok((l.num("node")?, l.u64("base")?, l.u64("size")?)))
+        .collect::<Result<_>>()?;
+    let want_mem: Vec<(i128, u64, u64)> = expected_mem
+        .iter()
+        .map(|&(n, lo, hi)| (i128::from(n), lo, hi - lo))
+        .collect();
+    if got_mem != want_mem {
+        fail.push(format!(
+            "memory ranges (node, base, size) {got_mem:x?}, QEMU has {want_mem:x?}"
+        ));
+    }
+    let node0_bytes = expected_mem.first().map_or(0, |&(_, lo, hi)| hi - lo);
+    if rma == 0 || rma > node0_bytes {
+        fail.push(format!(
+            "RMA {rma:#x} is not within the first memory block ({node0_bytes:#x})"
+        ));
+    }
+
+    // The plan: node of every CPU and structure, PAPR placement of every lppaca.
+    let plans: Vec<&Line> = r
+        .of("plan")
+        .filter(|l| l.fields.contains_key("cpu"))
+        .collect();
+    if plans.len() != smp {
+        fail.push(format!("{} CPUs planned, QEMU has {smp}", plans.len()));
+    }
+    let mut local = 0;
+    for p in &plans {
+        let cpu = p.u64("cpu")?;
+        let want_node = m.cpu_node.get(cpu as usize).copied();
+        if p.num("node")? != want_node.map_or(-1, i128::from) {
+            fail.push(format!(
+                "CPU {cpu}: topology node {}, QEMU configured {want_node:?}",
+                p.num("node")?
+            ));
+        }
+        let lp = p.u64("lppaca")?;
+        if lp % papr::LPPACA_ALLOC_ALIGN != 0 {
+            fail.push(format!(
+                "CPU {cpu}: lppaca {lp:#x} is not 1 KiB aligned as Linux allocates it"
+            ));
+        }
+        if let Err(e) =
+            papr::vpa_placement_ok(PhysAddr::new(lp), PhysSize::new(papr::LPPACA_ALLOC_SIZE))
+        {
+            fail.push(format!("CPU {cpu}: lppaca {lp:#x}: {e}"));
+        }
+        for key in ["paca", "lppaca", "slb", "dtl"] {
+            let a = p.u64(key)?;
+            if a >= rma {
+                fail.push(format!("CPU {cpu}: {key} {a:#x} is above the RMA {rma:#x}"));
+            }
+        }
+        let lp_node = node_of(m, lp);
+        if p.num("lppaca_node")? != lp_node.map_or(-1, i128::from) {
+            fail.push(format!(
+                "CPU {cpu}: plan says lppaca node {}, QEMU's layout puts {lp:#x} on {lp_node:?}",
+                p.num("lppaca_node")?
+            ));
+        }
+        let outcome = p.get("lppaca_outcome")?;
+        // The CPU's node has memory below the RMA: then Linux's node-local allocation
+        // must have succeeded.
+        let node_has_rma_memory =
+            want_node.is_some_and(|n| expected_mem.iter().any(|&(mn, lo, _)| mn == n && lo < rma));
+        if lp_node == want_node {
+            local += 1;
+        }
+        if node_has_rma_memory && outcome.starts_with("fallback") {
+            fail.push(format!("CPU {cpu}: lppaca fell back ({outcome}) although its node has memory below the RMA"));
+        }
+        if !node_has_rma_memory && outcome == "local" {
+            fail.push(format!(
+                "CPU {cpu}: lppaca reported local but its node has no memory below the RMA"
+            ));
+        }
+    }
+
+    // Registration: per CPU VPA, SLB shadow, DTL, in that order, all accepted.
+    let hcalls: Vec<&Line> = r.of("hcall").collect();
+    let init: Vec<&Line> = hcalls
+        .iter()
+        .copied()
+        .filter(|h| h.get("name").ok() == Some("init"))
+        .collect();
+    for p in &plans {
+        let cpu = p.u64("cpu")?;
+        let hw = p.u64("hw")?;
+        let mine: Vec<&&Line> = init
+            .iter()
+            .filter(|h| h.u64("proc").ok() == Some(hw))
+            .collect();
+        let want = [
+            (VpaSubfunction::RegisterVpa, p.u64("lppaca")?),
+            (VpaSubfunction::RegisterSlb, p.u64("slb")?),
+            (VpaSubfunction::RegisterDtl, p.u64("dtl")?),
+        ];
+        let got: Vec<(VpaSubfunction, u64)> = mine
+            .iter()
+            .map(|h| Ok((sub_of(h)?, h.u64("addr")?)))
+            .collect::<Result<_>>()?;
+        if got != want {
+            fail.push(format!(
+                "CPU {cpu}: registrations {got:x?}, Linux's vpa_init order is {want:x?}"
+            ));
+        }
+        for h in &mine {
+            let rc = rc_of(h)?;
+            if !rc.is_success() {
+                let len = h.u64("len")?;
+                let detail = match sub_of(h)? {
+                    VpaSubfunction::RegisterVpa => format!(
+                        "; the lppaca advertises size {:#x} (PAPR minimum {})",
+                        len >> 16,
+                        papr::VPA_MIN_SIZE
+                    ),
+                    _ => format!("; length word {len:#x}"),
+                };
+                fail.push(format!(
+                    "CPU {cpu}: {} at {:#x} returned {rc}{detail}",
+                    sub_of(h)?,
+                    h.u64("addr")?
+                ));
+            }
+        }
+    }
+
+    // Negative cases must be refused.
+    for h in &hcalls {
+        let name = h.get("name")?;
+        let refused = [
+            "size_below_640",
+            "crosses_4k",
+            "misaligned",
+            "unknown_cpu",
+            "address_zero",
+            "dereg_vpa_busy",
+            "dtl_before_vpa",
+            "slb_before_vpa",
+        ];
+        if refused.contains(&name) && rc_of(h)?.is_success() {
+            fail.push(format!("case {name} was accepted by QEMU"));
+        }
+    }
+
+    // Secondaries: VPHN home node, shared-processor bit, yield_count parity.
+    for c in r.of("cpu") {
+        let hw: u64 = c
+            .words
+            .first()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(u64::MAX);
+        let want_node = m.cpu_node.get(hw as usize).copied();
+        if c.words.iter().any(|w| w == "no-vpa") {
+            fail.push(format!("CPU {hw}: started without a registered VPA"));
+            continue;
+        }
+        let home = c.get("home")?;
+        let node = home
+            .split_once(',')
+            .and_then(|(_, b)| u64::from_str_radix(b.trim_start_matches("0x"), 16).ok())
+            .map(|v| v & 0xffff_ffff);
+        if c.num("home_rc")? != 0 || node != want_node.map(u64::from) {
+            fail.push(format!(
+                "CPU {hw}: H_HOME_NODE_ASSOCIATIVITY node {node:?}, QEMU configured {want_node:?}"
+            ));
+        }
+        if c.u64("status")? & u64::from(papr::LPPACA_OLD_SHARED_PROC) == 0 {
+            fail.push(format!(
+                "CPU {hw}: QEMU did not mark its VPA shared-processor"
+            ));
+        }
+        if c.u64("yield")? % 2 != 0 {
+            fail.push(format!(
+                "CPU {hw}: yield_count {} is odd while it runs",
+                c.u64("yield")?
+            ));
+        }
+        let planned = plans
+            .iter()
+            .find(|p| p.u64("hw").ok() == Some(hw))
+            .map(|p| p.u64("lppaca"))
+            .transpose()?;
+        if planned != Some(c.u64("lppaca")?) {
+            fail.push(format!(
+                "CPU {hw}: reads its VPA at {:#x}, planned {planned:x?}",
+                c.u64("lppaca")?
+            ));
+        }
+    }
+    let reported = r.of("cpu").count();
+    if reported + 1 != smp {
+        fail.push(format!(
+            "{reported} secondaries reported, expected {}",
+            smp - 1
+        ));
+    }
+
+    // Shutdown: nothing on a crash; DTL, SLB shadow, VPA per CPU on kexec.
+    if r.one("crash-shutdown")?.u64("hcalls")? != 0 {
+        fail.push("the crash shutdown made hcalls".into());
+    }
+    let kexec: Vec<&Line> = hcalls
+        .iter()
+        .copied()
+        .filter(|h| h.get("name").ok() == Some("kexec"))
+        .collect();
+    for p in &plans {
+        let hw = p.u64("hw")?;
+        let got: Vec<(VpaSubfunction, ReturnCode)> = kexec
+            .iter()
+            .filter(|h| h.u64("proc").ok() == Some(hw))
+            .map(|h| Ok((sub_of(h)?, rc_of(h)?)))
+            .collect::<Result<_>>()?;
+        let want = vec![
+            (VpaSubfunction::DeregisterDtl, ReturnCode::H_SUCCESS),
+            (VpaSubfunction::DeregisterSlb, ReturnCode::H_SUCCESS),
+            (VpaSubfunction::DeregisterVpa, ReturnCode::H_SUCCESS),
+        ];
+        if got != want {
+            fail.push(format!(
+                "CPU {hw}: kexec deregistrations {got:?}, expected {want:?}"
+            ));
+        }
+    }
+
+    // Every hcall against the model.
+    let hw_ids: Vec<u32> = (0..smp as u32).collect();
+    let mem: u64 = m.node_mib.iter().sum::<u64>() << 20;
+    for x in crate::predict::compare(mem, &hw_ids, &hcalls)? {
+        fail.push(format!(
+            "console line {}: {}: QEMU returned {}, the vpa-hv Qemu model predicts {} ({})",
+            x.lineno, x.name, x.actual, x.predicted, x.rule
+        ));
+    }
+
+    if !fail.is_empty() {
+        bail!("{} failures:\n  {}", fail.len(), fail.join("\n  "));
+    }
+    Ok(format!(
+        "{} hcalls match the vpa-hv Qemu model; {local}/{smp} lppacas on their CPU's node (the rest: node without memory below the {} MiB RMA)",
+        hcalls.len(),
+        rma >> 20
+    ))
+}
