@@ -102,3 +102,66 @@ pub fn check_placement(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<Prob
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::machine::{config, load, plan, MachineArgs};
+    use super::*;
+    use phys::PhysAddr;
+
+    fn default_plan() -> (Machine, PlanConfig, Placement) {
+        let args = MachineArgs {
+            topology: None,
+            hv_mode: false,
+            possible: None,
+            radix: false,
+            hash: false,
+            rma: None,
+            nr_cpus: None,
+            paca_size: None,
+        };
+        let m = load(&args).unwrap();
+        let cfg = config(&m, &args, percpu::Strategy::Linux61).unwrap();
+        let p = plan(&m, &cfg).unwrap();
+        (m, cfg, p)
+    }
+
+    #[test]
+    fn a_real_plan_passes() {
+        let (m, cfg, p) = default_plan();
+        assert_eq!(check_placement(&m, &cfg, &p), Vec::<String>::new());
+    }
+
+    #[test]
+    fn misplaced_structures_are_caught() {
+        let (m, cfg, mut p) = default_plan();
+        let idx = |p: &Placement, cpu, kind| {
+            p.allocations
+                .iter()
+                .position(|a| a.cpu == Some(cpu) && a.kind == kind && !a.freed)
+                .unwrap()
+        };
+        // An lppaca crossing a 4 KiB boundary, an SLB shadow crossing one, a paca above
+        // the 1 GiB RMA, a machine-check stack above 4 GiB.
+        let i = idx(&p, 5, StructureKind::Lppaca);
+        p.allocations[i].addr = PhysAddr::new(0x1000_0c80);
+        let i = idx(&p, 6, StructureKind::SlbShadow);
+        p.allocations[i].addr = PhysAddr::new(0x1000_0fc0);
+        let i = idx(&p, 7, StructureKind::Paca);
+        p.allocations[i].addr = PhysAddr::new(0x4000_0000);
+        let i = idx(&p, 8, StructureKind::McEmergencyStack);
+        p.allocations[i].addr = PhysAddr::new(0x1_0000_0000);
+        let problems = check_placement(&m, &cfg, &p);
+        let has = |s: &str| problems.iter().any(|x| x.contains(s));
+        assert!(has("CPU 5 lppaca at 0x10000c80: PAPR"), "{problems:?}");
+        assert!(has("CPU 6 slb_shadow at 0x10000fc0"), "{problems:?}");
+        assert!(has("CPU 7 paca at 0x40000000"), "{problems:?}");
+        assert!(has(
+            "CPU 8 mc_emergency_stack at 0x100000000: machine-check"
+        ));
+        assert!(has(
+            "CPU 8 mc_emergency_stack at 0x100000000-0x100004000: above"
+        ));
+        assert_eq!(problems.len(), 5, "{problems:?}");
+    }
+}
