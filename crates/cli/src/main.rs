@@ -26,11 +26,17 @@ enum Command {
     Memblock(cmd::memblock::MemblockCommand),
     /// Byte layout of a PAPR structure (lppaca, slb-shadow, dtl-entry), Linux's field names.
     Layout(cmd::layout::LayoutArgs),
+    /// NUMA topology from a device tree blob or a TOML description.
+    Topology(cmd::topology::TopologyArgs),
     /// The hypervisor side of H_REGISTER_VPA: replay a script against a KVM or QEMU model.
     #[command(subcommand)]
     Hv(cmd::hv::HvCommand),
-    /// NUMA topology from a device tree blob or a TOML description.
-    Topology(cmd::topology::TopologyArgs),
+    /// Plan where each CPU's paca, lppaca, SLB shadow and stacks land (table, JSON or SVG).
+    Plan(cmd::plan::PlanArgs),
+    /// Plan with both strategies (Linux 6.1 and 4.15) and print them side by side.
+    Compare(cmd::compare::CompareArgs),
+    /// Exit 0 when every per-CPU structure fits and is placed per PAPR, else 1 with reasons.
+    Check(cmd::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,8 +44,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Memblock(c) => cmd::memblock::run(c),
         Command::Layout(a) => cmd::layout::run(a),
-        Command::Hv(c) => cmd::hv::run(c),
         Command::Topology(a) => cmd::topology::run(a),
+        Command::Hv(c) => cmd::hv::run(c),
+        Command::Plan(a) => cmd::plan::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
+        Command::Check(a) => cmd::check::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,110 @@
+//! `numaboot check [TOPOLOGY]`: exit 0 when every per-CPU structure fits and is placed
+//! per PAPR and the real-mode rules, 1 with the reasons otherwise; for CI pipelines.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Args;
+use percpu::PlanError;
+
+use super::plan::{build, check_placement, config, emit, load, plan, MachineArgs, StrategyArg};
+
+const EXAMPLES: &str = "\
+Examples:
+  numaboot check                                   # the embedded default machine
+  numaboot check /sys/firmware/fdt && echo fits
+  numaboot check guest.dtb --strategy linux-4.15 --possible 0-3,8-11
+  numaboot check machine.toml --min-locality 90    # also demand 90% node-local
+
+Exit status: 0 all rules hold; 1 a structure does not fit or breaks a rule (each
+reason on its own line); 2 the input is unusable.";
+
+/// How many problems are listed before the rest are counted.
+const MAX_LISTED: usize = 20;
+
+/// Arguments of `numaboot check`.
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    /// The kernel whose allocation sequence to check.
+    #[arg(long, value_enum, default_value_t = StrategyArg::Linux)]
+    pub strategy: StrategyArg,
+    /// Also fail when fewer than PERCENT of the per-CPU structures are node-local.
+    #[arg(long, value_name = "PERCENT")]
+    pub min_locality: Option<f64>,
+}
+
+/// Runs `numaboot check`.
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let m = load(&args.machine)?;
+    let strategy = args.strategy.strategy();
+    let cfg = config(&m, &args.machine, strategy)?;
+    let p = match plan(&m, &cfg) {
+        Ok(p) => p,
+        Err(PlanError::Config(e)) => bail!("{}: {e}", m.source),
+        Err(e) => {
+            emit(
+                &format!("FAIL {}: {strategy}\n  does not fit: {e}\n", m.source),
+                None,
+            )?;
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let report = build(&m, &cfg, &p);
+    let mut problems = check_placement(&m, &cfg, &p);
+    let t = &report.totals;
+    if let Some(min) = args.min_locality {
+        if t.locality_percent < min {
+            let mut worst: Vec<_> = report
+                .nodes
+                .iter()
+                .filter(|n| n.structures > 0 && n.locality_percent < min)
+                .map(|n| {
+                    format!(
+                        "node {} {:.1}%",
+                        n.node.map_or_else(|| "-".into(), |x| x.to_string()),
+                        n.locality_percent
+                    )
+                })
+                .collect();
+            worst.truncate(8);
+            problems.push(format!(
+                "locality {:.1}% is below --min-locality {min}% ({})",
+                t.locality_percent,
+                worst.join(", ")
+            ));
+        }
+    }
+    let limit = report
+        .config
+        .real_mode_limit
+        .clone()
+        .unwrap_or_else(|| "none".into());
+    if problems.is_empty() {
+        let line = format!(
+            "ok {}: {strategy}, {} structures of {} CPUs fit; PAPR placement and real-mode limit {limit} hold; {:.1}% node-local, {} fallbacks\n",
+            m.source, t.structures, t.cpus, t.locality_percent, t.fallbacks
+        );
+        emit(&line, None)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "FAIL {}: {strategy}, {} problem{}",
+        m.source,
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for pr in problems.iter().take(MAX_LISTED) {
+        let _ = writeln!(o, "  {pr}");
+    }
+    if problems.len() > MAX_LISTED {
+        let _ = writeln!(o, "  ... and {} more", problems.len() - MAX_LISTED);
+    }
+    emit(&o, None)?;
+    Ok(ExitCode::from(1))
+}

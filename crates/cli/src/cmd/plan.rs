@@ -1,0 +1,138 @@
+//! `numaboot plan [TOPOLOGY]`: where each CPU's paca, lppaca, SLB shadow and stacks land
+//! on a machine, whether they are node-local, what they cost, and whether they fit below
+//! the real-mode limit.
+//!
+//! The machine is a device tree blob, a TOML topology, or (without an argument) the
+//! embedded default machine in `crates/cli/assets/default-machine.toml`. The plan is
+//! [`percpu::boot`] on a fresh memblock: Linux's own early-boot allocation sequence.
+//!
+//! # Formats
+//!
+//! * `table` (default): one row per possible CPU, each structure's address and the node
+//!   of its memory (`!` when that is not the CPU's node), then the shared structures, a
+//!   per-node summary and totals.
+//! * `json`: the same data as one JSON document, schema below.
+//! * `svg`: a per-node memory map (see the `svg` module): the whole address space with
+//!   the real-mode limit, and a heat strip of the ranges holding structures.
+//!
+//! # JSON schema, version 1
+//!
+//! The root object (`model::PlanReport`):
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `schema_version` | integer | `1`; bumped on any incompatible change |
+//! | `numaboot_version` | string | the writer's version |
+//! | `machine` | object | `source`, `format` (`dtb`/`toml`/`embedded`), `cpus` (present), `nodes` (ids), `memory_bytes`, `rma_size` (hex or null = unlimited), `hypervisor_mode` |
+//! | `config` | object | `strategy` (`linux-6.1`/`linux-4.15`), `mmu` (`hash`/`radix`), `hypervisor_mode`, `nr_cpu_ids_initial`, `nr_cpu_ids_final`, `possible` (cpulist), `boot_cpu`, `paca_size`, `thread_size`, `real_mode_limit` (hex or null) |
+//! | `cpus[]` | array | per possible CPU: `cpu`, `hw_id`, `node`, `all_local`, `structures[]` |
+//! | `shared[]` | array | structures of no single CPU (`paca_ptrs`, `cpu_to_phys_id`, Linux 4.15 arrays, radix `page_table`s) |
+//! | `nodes[]` | array | per node: `node`, `cpus` (cpulist), `memory_bytes`, `structures`, `local`, `locality_percent`, `fallbacks` (of the node's CPUs), `used`, `wasted`, `allocations`, `reserved_regions`, `hosted_remote` (in the node's memory) |
+//! | `totals` | object | `cpus`, `structures`, `local`, `locality_percent`, `fallbacks`, `used`, `wasted`, `allocations`, `reserved_regions`, `bytes_per_cpu`, `real_mode_highest_end` (hex or null) |
+//! | `findings[]` | array of strings | notable Linux behaviour (leaks, capped CPUs, 4.15 frees) |
+//!
+//! A structure: `kind` (`paca`, `lppaca`, `slb_shadow`, `softirq_stack`,
+//! `hardirq_stack`, `emergency_stack`, `nmi_emergency_stack`, `mc_emergency_stack`, or a
+//! shared kind), `cpu`, `addr` (hex string: JSON numbers lose bits above 2^53), `size`
+//! and `reserved` (bytes), `node` (of its memory), `home_node`, `requested_node`
+//! (null: `NUMA_NO_NODE`), `local`, `outcome` (`local`, `fallback`,
+//! `no_node_requested`), `reason` (why it fell back or asked for no node), `in_array`.
+//! Node ids are integers or null (no node). Byte counts are integers.
+
+mod checks;
+mod machine;
+mod model;
+mod svg;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use percpu::PlanError;
+
+pub use checks::check_placement;
+pub use machine::{config, human, load, plan, MachineArgs, StrategyArg};
+pub use model::{build, PlanReport, SCHEMA_VERSION};
+
+/// Output format of `numaboot plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One row per CPU, then per-node totals.
+    Table,
+    /// The report as JSON (schema version 1).
+    Json,
+    /// A per-node memory map.
+    Svg,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  numaboot plan                                  # the embedded 4-node POWER10 LPAR
+  numaboot plan /sys/firmware/fdt                # this machine's device tree
+  numaboot plan guest.dtb --strategy linux-4.15  # before the 2018 series
+  numaboot plan machine.toml --possible 0-15,32-47 --format json -o plan.json
+  numaboot plan --radix --format svg -o map.svg";
+
+/// Arguments of `numaboot plan`.
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    /// The kernel whose allocation sequence to plan.
+    #[arg(long, value_enum, default_value_t = StrategyArg::Linux)]
+    pub strategy: StrategyArg,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the output to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Writes `text` to `path`, or to standard output.
+pub fn emit(text: &str, path: Option<&PathBuf>) -> anyhow::Result<()> {
+    match path {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display())),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+            Ok(())
+        }
+    }
+}
+
+/// Runs `numaboot plan`.
+pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let m = load(&args.machine)?;
+    let strategy = args.strategy.strategy();
+    let cfg = config(&m, &args.machine, strategy)?;
+    let p = match plan(&m, &cfg) {
+        Ok(p) => p,
+        Err(PlanError::Config(e)) => bail!("{}: {e}", m.source),
+        Err(e) => {
+            eprintln!(
+                "numaboot: {}: the {strategy} plan does not fit: {e} (Linux would panic here)",
+                m.source
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let report = build(&m, &cfg, &p);
+    let text = match args.format {
+        Format::Table => table::render(&report),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&report)?;
+            s.push('\n');
+            s
+        }
+        Format::Svg => svg::render(&m, &p, &report),
+    };
+    emit(&text, args.output.as_ref())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,370 @@
+//! The machine a plan runs on: a DTB or TOML file, or the embedded default, plus the
+//! command-line overrides shared by `plan`, `compare` and `check`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use memblock::Memblock;
+use percpu::{Placement, PlanConfig, PlanError, Strategy};
+use phys::PhysSize;
+use topology::rma::Mmu;
+use topology::{parse_dtb, topology_from_toml, DtbOptions, Topology};
+
+/// The embedded default machine (a 2-socket, 4-node POWER10 LPAR with a 1 GiB RMA); the
+/// file explains why it is realistic.
+pub const DEFAULT_MACHINE: &str = include_str!("../../../assets/default-machine.toml");
+
+/// How the default machine is named in reports.
+pub const DEFAULT_SOURCE: &str = "embedded default machine (2-socket POWER10 LPAR, 4 nodes)";
+
+/// The highest logical CPU id `--possible` accepts plus one (Linux's `NR_CPUS` limit).
+const MAX_CPUS: u32 = 8192;
+
+/// Which kernel's allocation sequence to plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// Linux 6.1, after the 2018 "numa aware allocation" series (the default).
+    #[value(name = "linux", alias = "linux-6.1")]
+    Linux,
+    /// Linux 4.15, before the series: shared arrays on no particular node.
+    #[value(name = "linux-4.15")]
+    Linux415,
+}
+
+impl StrategyArg {
+    /// The percpu strategy.
+    pub fn strategy(self) -> Strategy {
+        match self {
+            Self::Linux => Strategy::Linux61,
+            Self::Linux415 => Strategy::Linux415,
+        }
+    }
+}
+
+/// The machine and kernel options common to `plan`, `compare` and `check`.
+#[derive(Args, Debug, Clone)]
+pub struct MachineArgs {
+    /// A flattened device tree (`/sys/firmware/fdt`, `qemu-system-ppc64 -M
+    /// pseries,dumpdtb=F`) or a TOML topology (see `numaboot topology`). Without it, the
+    /// embedded default machine: a 2-socket POWER10 LPAR with 4 nodes, 64 CPUs and a
+    /// 1 GiB RMA.
+    #[arg(value_name = "TOPOLOGY")]
+    pub topology: Option<PathBuf>,
+    /// Hypervisor mode (PowerNV or a KVM host): no lppaca, no real-mode limit.
+    #[arg(long)]
+    pub hv_mode: bool,
+    /// The possible CPUs, a Linux cpulist such as `0-15,32-47` (default: every present
+    /// CPU). Present CPUs outside it are not planned; a shorter list makes Linux free
+    /// the unused tail of its tables (`free_unused_pacas`).
+    #[arg(long, value_name = "CPUS", value_parser = parse_cpulist)]
+    pub possible: Option<CpuList>,
+    /// Radix MMU: no SLB shadows and no real-mode limit, radix page tables.
+    #[arg(long, conflicts_with = "hash")]
+    pub radix: bool,
+    /// Hash MMU (the default): pacas, lppacas and SLB shadows below the RMA.
+    #[arg(long)]
+    pub hash: bool,
+    /// Override the real-mode area size: bytes, `0x` hex, or with a K/M/G/T suffix.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub rma: Option<u64>,
+    /// `NR_CPUS` of the kernel build (the first `nr_cpu_ids`; default 2048).
+    #[arg(long, value_name = "N")]
+    pub nr_cpus: Option<u32>,
+    /// `sizeof(struct paca_struct)` of the kernel build (default 0xa80).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub paca_size: Option<u64>,
+}
+
+/// A loaded machine.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// The topology, with the command-line overrides applied.
+    pub topo: Topology,
+    /// Where it came from (a path, or the default's description).
+    pub source: String,
+    /// `"dtb"`, `"toml"` or `"embedded"`.
+    pub format: &'static str,
+    /// The boot CPU (from `/chosen` of a device tree; else 0).
+    pub boot_cpu: u32,
+}
+
+/// A parsed cpulist, ascending, without duplicates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuList(pub Vec<u32>);
+
+/// Parses a cpulist: `0-15,32-47`, `7`, `0-3,8`.
+pub fn parse_cpulist(s: &str) -> Result<CpuList, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        if part.is_empty() {
+            return Err(format!("empty entry in cpulist `{s}`"));
+        }
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let num = |t: &str| -> Result<u32, String> {
+            let v: u32 = t
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{}` is not a CPU number", t.trim()))?;
+            if v >= MAX_CPUS {
+                return Err(format!("CPU {v} is not below NR_CPUS ({MAX_CPUS})"));
+            }
+            Ok(v)
+        };
+        let (lo, hi) = (num(lo)?, num(hi)?);
+        if hi < lo {
+            return Err(format!("range `{part}` runs backwards"));
+        }
+        out.extend(lo..=hi);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(CpuList(out))
+}
+
+/// Parses a size: decimal, `0x` hex, or a number with a K, M, G or T suffix (binary
+/// units, an optional `iB`/`B`): `1G`, `512MiB`, `0x40000000`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    if lower.starts_with("0x") {
+        return phys::parse_u64(&lower).map_err(|e| format!("`{t}`: {e}"));
+    }
+    let stripped = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (num, shift) = match stripped.char_indices().last() {
+        Some((i, 'k')) => (&stripped[..i], 10),
+        Some((i, 'm')) => (&stripped[..i], 20),
+        Some((i, 'g')) => (&stripped[..i], 30),
+        Some((i, 't')) => (&stripped[..i], 40),
+        _ => (stripped, 0),
+    };
+    let v = phys::parse_u64(num.trim()).map_err(|e| format!("`{t}`: {e}"))?;
+    v.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("`{t}` does not fit in 64 bits"))
+}
+
+/// Whether `bytes` look like a flattened device tree.
+fn is_dtb(bytes: &[u8], path: &std::path::Path) -> bool {
+    bytes.starts_with(&0xd00d_feedu32.to_be_bytes())
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("dtb"))
+}
+
+/// Loads the machine and applies `--hv-mode` and `--rma`.
+pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
+    let mut m = match &args.topology {
+        None => Machine {
+            topo: topology_from_toml(DEFAULT_MACHINE).context("embedded default machine")?,
+            source: DEFAULT_SOURCE.into(),
+            format: "embedded",
+            boot_cpu: 0,
+        },
+        Some(path) => {
+            let shown = path.display().to_string();
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+            if is_dtb(&bytes, path) {
+                let opts = DtbOptions {
+                    affinity: None,
+                    rma_override: args.rma.map(PhysSize::new),
+                    mmu: Mmu::Hash,
+                    arch_300: None,
+                };
+                let r = parse_dtb(&bytes, &opts).with_context(|| shown.clone())?;
+                Machine {
+                    boot_cpu: r.boot_cpu.unwrap_or(0),
+                    topo: r.topology,
+                    source: shown,
+                    format: "dtb",
+                }
+            } else {
+                let Ok(text) = std::str::from_utf8(&bytes) else {
+                    bail!(
+                        "{shown}: neither a device tree blob (no 0xd00dfeed magic) nor UTF-8 TOML"
+                    );
+                };
+                let topo = topology_from_toml(text)
+                    .map_err(|e| anyhow::anyhow!("{shown}: {}", one_line(&e.to_string())))?;
+                Machine {
+                    topo,
+                    source: shown,
+                    format: "toml",
+                    boot_cpu: 0,
+                }
+            }
+        }
+    };
+    if let Some(rma) = args.rma {
+        m.topo.rma_size = PhysSize::new(rma);
+    }
+    if args.hv_mode {
+        m.topo.hypervisor_mode = true;
+    }
+    if m.topo.cpus.is_empty() {
+        bail!("{}: the machine has no CPUs", m.source);
+    }
+    Ok(m)
+}
+
+/// The plan configuration for `m` with the command-line options.
+pub fn config(m: &Machine, args: &MachineArgs, strategy: Strategy) -> anyhow::Result<PlanConfig> {
+    let mut cfg = PlanConfig::for_topology(&m.topo, strategy);
+    cfg.hypervisor_mode = m.topo.hypervisor_mode;
+    cfg.radix = args.radix;
+    cfg.boot_cpu = m.boot_cpu;
+    if let Some(n) = args.nr_cpus {
+        if n == 0 || n > MAX_CPUS {
+            bail!("--nr-cpus {n}: must be 1 to {MAX_CPUS}");
+        }
+        cfg.nr_cpu_ids = n;
+    }
+    if let Some(ps) = args.paca_size {
+        cfg.paca_size = PhysSize::new(ps);
+    }
+    if let Some(CpuList(list)) = &args.possible {
+        let len = list
+            .iter()
+            .map(|&c| c as usize + 1)
+            .max()
+            .unwrap_or(0)
+            .max(m.topo.cpus.len());
+        let mut possible = vec![false; len];
+        for &c in list {
+            possible[c as usize] = true;
+        }
+        cfg.possible = possible;
+    }
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", m.source))?;
+    Ok(cfg)
+}
+
+/// Plans `cfg` on a fresh memblock holding `m`'s memory.
+pub fn plan(m: &Machine, cfg: &PlanConfig) -> Result<Placement, PlanError> {
+    let mut mb = Memblock::new();
+    percpu::boot(&mut mb, &m.topo, cfg)
+}
+
+/// Folds a multi-line parser message (the TOML parser quotes the offending line with a
+/// caret under it) into one line: `TOML parse error at line 2, column 6: invalid type`.
+pub fn one_line(msg: &str) -> String {
+    let parts: Vec<&str> = msg
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with('|')
+                && !l.chars().all(|c| c == '^' || c == ' ')
+                && !l
+                    .split_once(" |")
+                    .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    parts.join(": ")
+}
+
+/// `0-3,8,10-11` (or `none`).
+pub fn id_list(ids: impl IntoIterator<Item = u32>) -> String {
+    let mut ids: Vec<u32> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let start = ids[i];
+        let mut end = start;
+        while i + 1 < ids.len() && ids[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = ids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}-{end}"));
+        }
+        i += 1;
+    }
+    if out.is_empty() {
+        out.push_str("none");
+    }
+    out
+}
+
+/// Bytes for people: `1 GiB`, `2.6 KiB`, `640 B`; `unlimited` for `u64::MAX`.
+pub fn human(b: u64) -> String {
+    if b == u64::MAX {
+        return "unlimited".into();
+    }
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        let one = 1u64 << shift;
+        if b >= one {
+            if b % one == 0 {
+                return format!("{} {unit}", b >> shift);
+            }
+            return format!("{:.1} {unit}", b as f64 / one as f64);
+        }
+    }
+    format!("{b} B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpulists() {
+        assert_eq!(parse_cpulist("0-3,8"), Ok(CpuList(vec![0, 1, 2, 3, 8])));
+        assert_eq!(parse_cpulist("5,5"), Ok(CpuList(vec![5])));
+        assert!(parse_cpulist("3-1").is_err());
+        assert!(parse_cpulist("0,,1").is_err());
+        assert!(parse_cpulist("9000").is_err());
+        assert!(parse_cpulist("x").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("0x40000000"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("0xab"), Ok(0xab));
+        assert_eq!(parse_size("100B"), Ok(100));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert!(parse_size("1Q").is_err());
+        assert!(parse_size("99999999T").is_err());
+    }
+
+    #[test]
+    fn default_machine_parses() {
+        let t = topology_from_toml(DEFAULT_MACHINE).unwrap();
+        assert_eq!(t.cpus.len(), 64);
+        assert_eq!(t.nodes.len(), 4);
+        assert_eq!(t.rma_size.as_u64(), 1 << 30);
+        assert_eq!(t.cpus[16].hw_id, 0x20);
+    }
+
+    #[test]
+    fn parser_messages_become_one_line() {
+        let e = topology_from_toml("[[nodes]]\nid = \"zero\"\n").unwrap_err();
+        let line = one_line(&e.to_string());
+        assert!(!line.contains('\n'));
+        assert!(line.contains("line 2, column 6"), "{line}");
+        assert!(line.contains("expected u32"), "{line}");
+        assert!(!line.contains("^"), "{line}");
+    }
+
+    #[test]
+    fn ids_and_sizes_for_people() {
+        assert_eq!(id_list([3, 0, 1, 2, 8]), "0-3,8");
+        assert_eq!(id_list([]), "none");
+        assert_eq!(human(1 << 30), "1 GiB");
+        assert_eq!(human(2688), "2.6 KiB");
+        assert_eq!(human(640), "640 B");
+    }
+}

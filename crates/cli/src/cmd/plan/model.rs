@@ -1,0 +1,493 @@
+//! The plan report every output format is drawn from, and the JSON schema (version
+//! [`SCHEMA_VERSION`]) it serializes to. The schema is documented in the `plan` module
+//! and in the README's "Planning" section; a change that removes or renames a field, or
+//! changes its meaning, bumps the version.
+
+use std::collections::BTreeMap;
+
+use percpu::{Allocation, Finding, Outcome, Placement, PlanConfig, StructureKind};
+use phys::NodeId;
+use serde::{Deserialize, Serialize};
+
+use super::machine::{id_list, Machine};
+
+/// The version of the JSON document `numaboot plan --format json` writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The per-CPU structures in the order the table shows them.
+pub const CPU_KINDS: [StructureKind; 8] = [
+    StructureKind::Paca,
+    StructureKind::Lppaca,
+    StructureKind::SlbShadow,
+    StructureKind::SoftirqStack,
+    StructureKind::HardirqStack,
+    StructureKind::EmergencyStack,
+    StructureKind::NmiEmergencyStack,
+    StructureKind::McEmergencyStack,
+];
+
+/// The JSON name of a structure kind.
+pub fn kind_key(k: StructureKind) -> &'static str {
+    match k {
+        StructureKind::PacaPtrs => "paca_ptrs",
+        StructureKind::CpuToPhysId => "cpu_to_phys_id",
+        StructureKind::Paca => "paca",
+        StructureKind::Lppaca => "lppaca",
+        StructureKind::SlbShadow => "slb_shadow",
+        StructureKind::SoftirqStack => "softirq_stack",
+        StructureKind::HardirqStack => "hardirq_stack",
+        StructureKind::EmergencyStack => "emergency_stack",
+        StructureKind::NmiEmergencyStack => "nmi_emergency_stack",
+        StructureKind::McEmergencyStack => "mc_emergency_stack",
+        StructureKind::PageTable => "page_table",
+        StructureKind::PacaArray => "paca_array",
+        StructureKind::LppacaArray => "lppaca_array",
+        StructureKind::SlbShadowArray => "slb_shadow_array",
+    }
+}
+
+/// Whether Linux accesses the structure in real mode (so a hash guest must keep it
+/// below the RMA): the paca, the lppaca and the SLB shadow, and the arrays holding them.
+pub fn is_real_mode(k: StructureKind) -> bool {
+    matches!(
+        k,
+        StructureKind::Paca
+            | StructureKind::Lppaca
+            | StructureKind::SlbShadow
+            | StructureKind::PacaArray
+            | StructureKind::LppacaArray
+            | StructureKind::SlbShadowArray
+    )
+}
+
+/// The whole report (JSON root).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanReport {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The numaboot version that wrote it.
+    pub numaboot_version: String,
+    /// The machine.
+    pub machine: MachineInfo,
+    /// The kernel configuration planned.
+    pub config: ConfigInfo,
+    /// One entry per possible CPU, ascending.
+    pub cpus: Vec<CpuRow>,
+    /// Structures that belong to no single CPU (pointer arrays, Linux 4.15's arrays,
+    /// radix page tables, a leaked table tail).
+    pub shared: Vec<Structure>,
+    /// Per node, ascending; memory without a node last (`node: null`).
+    pub nodes: Vec<NodeSummary>,
+    /// Sums over the whole machine.
+    pub totals: Totals,
+    /// Notable Linux behaviour met on the way, one sentence each.
+    pub findings: Vec<String>,
+}
+
+/// The machine a plan ran on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MachineInfo {
+    /// A path, or the default machine's description.
+    pub source: String,
+    /// `dtb`, `toml` or `embedded`.
+    pub format: String,
+    /// Present CPUs.
+    pub cpus: u32,
+    /// Node ids.
+    pub nodes: Vec<u32>,
+    /// Memory, in bytes.
+    pub memory_bytes: u64,
+    /// `ppc64_rma_size` as the machine describes it (hex), `null` when unlimited.
+    pub rma_size: Option<String>,
+    /// Whether the machine runs in hypervisor mode.
+    pub hypervisor_mode: bool,
+}
+
+/// The kernel configuration planned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigInfo {
+    /// `linux-6.1` or `linux-4.15`.
+    pub strategy: String,
+    /// `hash` or `radix`.
+    pub mmu: String,
+    /// Hypervisor mode (no lppaca).
+    pub hypervisor_mode: bool,
+    /// `nr_cpu_ids` at boot (`NR_CPUS`).
+    pub nr_cpu_ids_initial: u32,
+    /// `nr_cpu_ids` after `setup_nr_cpu_ids`.
+    pub nr_cpu_ids_final: u32,
+    /// The possible CPUs, as a cpulist.
+    pub possible: String,
+    /// The boot CPU.
+    pub boot_cpu: u32,
+    /// `sizeof(struct paca_struct)`.
+    pub paca_size: u64,
+    /// `THREAD_SIZE`: the size of each stack.
+    pub thread_size: u64,
+    /// The limit pacas, lppacas and SLB shadows were allocated below (hex), `null` when
+    /// unlimited.
+    pub real_mode_limit: Option<String>,
+}
+
+/// One possible CPU and its structures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CpuRow {
+    /// Logical CPU id.
+    pub cpu: u32,
+    /// Hardware thread id, `null` for a possible CPU that is not present.
+    pub hw_id: Option<u32>,
+    /// Its node (`null`: no node).
+    pub node: Option<u32>,
+    /// Its live structures, in [`CPU_KINDS`] order.
+    pub structures: Vec<Structure>,
+    /// Whether every structure is on the CPU's node.
+    pub all_local: bool,
+}
+
+/// One structure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Structure {
+    /// `paca`, `lppaca`, `slb_shadow`, `softirq_stack`, `hardirq_stack`,
+    /// `emergency_stack`, `nmi_emergency_stack`, `mc_emergency_stack`, `paca_ptrs`,
+    /// `cpu_to_phys_id`, `page_table`, `paca_array`, `lppaca_array`, `slb_shadow_array`.
+    pub kind: String,
+    /// Its CPU, for per-CPU structures.
+    pub cpu: Option<u32>,
+    /// Physical address (hex string: JSON numbers lose bits above 2^53).
+    pub addr: String,
+    /// Bytes of the structure itself.
+    pub size: u64,
+    /// Bytes reserved in memblock for it.
+    pub reserved: u64,
+    /// The node of its memory.
+    pub node: Option<u32>,
+    /// The node it should be on.
+    pub home_node: Option<u32>,
+    /// The node Linux asked for (`null`: `NUMA_NO_NODE`).
+    pub requested_node: Option<u32>,
+    /// `node == home_node`.
+    pub local: bool,
+    /// `local`, `fallback` or `no_node_requested`.
+    pub outcome: String,
+    /// Why it fell back or why no node was asked for.
+    pub reason: Option<String>,
+    /// A slot inside a shared array (Linux 4.15), not its own allocation.
+    pub in_array: bool,
+}
+
+/// Totals of one node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeSummary {
+    /// The node (`null`: memory without a node).
+    pub node: Option<u32>,
+    /// Its CPUs, as a cpulist.
+    pub cpus: String,
+    /// Its memory, in bytes.
+    pub memory_bytes: u64,
+    /// Per-CPU structures of this node's CPUs.
+    pub structures: u64,
+    /// How many of them are on this node.
+    pub local: u64,
+    /// `local / structures` in percent (100 when there are none).
+    pub locality_percent: f64,
+    /// Structures of this node's CPUs that memblock placed elsewhere after asking for
+    /// this node.
+    pub fallbacks: u64,
+    /// Bytes of live structures in this node's memory.
+    pub used: u64,
+    /// Bytes reserved but not used (padding, unused array slots, leaks) plus free
+    /// bytes stranded by alignment, in this node's memory.
+    pub wasted: u64,
+    /// Live memblock allocations in this node's memory.
+    pub allocations: u64,
+    /// memblock reserved regions holding plan memory in this node's memory.
+    pub reserved_regions: u64,
+    /// Structures in this node's memory that belong to another node's CPUs.
+    pub hosted_remote: u64,
+}
+
+/// Sums over the machine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Possible CPUs planned.
+    pub cpus: u32,
+    /// Per-CPU structures.
+    pub structures: u64,
+    /// Per-CPU structures on their CPU's node.
+    pub local: u64,
+    /// `local` in percent of the structures whose CPU has a node (a possible CPU that is
+    /// not present has none).
+    pub locality_percent: f64,
+    /// Per-CPU structures that fell back to another node.
+    pub fallbacks: u64,
+    /// Bytes of live structures (per-CPU and shared).
+    pub used: u64,
+    /// Bytes wasted (padding plus alignment gaps).
+    pub wasted: u64,
+    /// Live memblock allocations.
+    pub allocations: u64,
+    /// memblock reserved regions holding plan memory.
+    pub reserved_regions: u64,
+    /// Bytes used per possible CPU (`used / cpus`).
+    pub bytes_per_cpu: u64,
+    /// The highest end address of a real-mode structure (hex), if any.
+    pub real_mode_highest_end: Option<String>,
+}
+
+fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+fn nid(n: Option<NodeId>) -> Option<u32> {
+    n.map(NodeId::get)
+}
+
+/// The report of one allocation.
+pub fn structure(a: &Allocation) -> Structure {
+    let (outcome, reason) = match a.outcome {
+        Outcome::Local => ("local", None),
+        Outcome::Fallback(r) => ("fallback", Some(r.to_string())),
+        Outcome::NoNodeRequested(r) => ("no_node_requested", Some(r.to_string())),
+    };
+    Structure {
+        kind: kind_key(a.kind).into(),
+        cpu: a.cpu,
+        addr: hex(a.addr.as_u64()),
+        size: a.size.as_u64(),
+        reserved: a.reserved.as_u64(),
+        node: nid(a.memory_node),
+        home_node: nid(a.home_node),
+        requested_node: nid(a.requested_node),
+        local: a.is_local(),
+        outcome: outcome.into(),
+        reason,
+        in_array: a.in_array,
+    }
+}
+
+/// One sentence for a finding.
+pub fn finding_text(f: &Finding) -> String {
+    match *f {
+        Finding::Leak { kind, addr, size } => format!(
+            "{kind}: {} bytes at {addr} stay reserved and unused (Linux frees the table with the \
+             shrunk nr_cpu_ids)",
+            size.as_u64()
+        ),
+        Finding::FreedWhileInUse { kind, cpu, addr } => format!(
+            "{kind} of CPU {cpu} at {addr} is freed while the CPU is possible (Linux 4.15 \
+             free_lppacas sizes by num_possible_cpus)"
+        ),
+        Finding::CpusCapped { count } => {
+            format!("{count} possible CPUs at or above nr_cpu_ids are ignored")
+        }
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        100.0
+    } else {
+        // Round to 0.1 so the JSON is stable and readable.
+        ((part as f64 * 1000.0 / whole as f64).round()) / 10.0
+    }
+}
+
+/// Builds the report.
+pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
+    let topo = &m.topo;
+    // Index the live per-CPU structures once: `Placement::find` scans every allocation,
+    // which is quadratic over thousands of CPUs.
+    let mut by_cpu: BTreeMap<(u32, StructureKind), &Allocation> = BTreeMap::new();
+    for a in p.live().filter(|a| a.kind.is_per_cpu()) {
+        if let Some(cpu) = a.cpu {
+            by_cpu.entry((cpu, a.kind)).or_insert(a);
+        }
+    }
+    let mut cpus = Vec::new();
+    for cpu in cfg.possible_cpus() {
+        let present = topo.cpus.get(cpu as usize);
+        let mut structures = Vec::new();
+        for kind in CPU_KINDS {
+            if let Some(a) = by_cpu.get(&(cpu, kind)) {
+                structures.push(structure(a));
+            }
+        }
+        let all_local = structures.iter().all(|s| s.local);
+        cpus.push(CpuRow {
+            cpu,
+            hw_id: present.map(|c| c.hw_id),
+            node: present.and_then(|c| nid(c.node)),
+            structures,
+            all_local,
+        });
+    }
+    let shared: Vec<Structure> = p
+        .live()
+        .filter(|a| !a.kind.is_per_cpu())
+        .map(structure)
+        .collect();
+
+    let per_cpu: Vec<&Allocation> = p.live().filter(|a| a.kind.is_per_cpu()).collect();
+    let is_fallback = |a: &Allocation| matches!(a.outcome, Outcome::Fallback(_));
+    let mut nodes = Vec::new();
+    for t in &p.nodes {
+        let mine: Vec<&&Allocation> = per_cpu
+            .iter()
+            .filter(|a| a.home_node == t.node && t.node.is_some())
+            .collect();
+        let structures = mine.len() as u64;
+        let local = mine.iter().filter(|a| a.is_local()).count() as u64;
+        let hosted_remote = per_cpu
+            .iter()
+            .filter(|a| a.memory_node == t.node && a.home_node.is_some() && !a.is_local())
+            .count() as u64;
+        let (cpus_on, memory_bytes) = match t.node {
+            Some(n) => (
+                id_list(topo.cpus_on(n).map(|c| c.logical_id)),
+                topo.memory_size_on(n).as_u64(),
+            ),
+            None => (
+                id_list(
+                    topo.cpus
+                        .iter()
+                        .filter(|c| c.node.is_none())
+                        .map(|c| c.logical_id),
+                ),
+                topo.memory
+                    .iter()
+                    .filter(|r| r.node.is_none())
+                    .map(|r| r.size.as_u64())
+                    .sum(),
+            ),
+        };
+        nodes.push(NodeSummary {
+            node: nid(t.node),
+            cpus: cpus_on,
+            memory_bytes,
+            structures,
+            local,
+            locality_percent: percent(local, structures),
+            fallbacks: mine.iter().filter(|a| is_fallback(a)).count() as u64,
+            used: t.used,
+            wasted: t.wasted(),
+            allocations: t.allocations,
+            reserved_regions: t.reserved_regions,
+            hosted_remote,
+        });
+    }
+    // Nodes of the topology with neither plan memory nor anything else still get a row,
+    // so that CPUs on memoryless nodes are accounted for.
+    for n in &topo.nodes {
+        if !nodes.iter().any(|s| s.node == Some(n.id.get())) {
+            let mine: Vec<&&Allocation> = per_cpu
+                .iter()
+                .filter(|a| a.home_node == Some(n.id))
+                .collect();
+            let structures = mine.len() as u64;
+            let local = mine.iter().filter(|a| a.is_local()).count() as u64;
+            nodes.push(NodeSummary {
+                node: Some(n.id.get()),
+                cpus: id_list(topo.cpus_on(n.id).map(|c| c.logical_id)),
+                memory_bytes: topo.memory_size_on(n.id).as_u64(),
+                structures,
+                local,
+                locality_percent: percent(local, structures),
+                fallbacks: mine.iter().filter(|a| is_fallback(a)).count() as u64,
+                used: 0,
+                wasted: 0,
+                allocations: 0,
+                reserved_regions: 0,
+                hosted_remote: 0,
+            });
+        }
+    }
+    nodes.sort_by_key(|n| (n.node.is_none(), n.node));
+
+    let total = p.total();
+    let structures = per_cpu.len() as u64;
+    let local = per_cpu.iter().filter(|a| a.is_local()).count() as u64;
+    // Structures of possible CPUs that are not present have no home node: they count in
+    // `structures` but not in the locality percentage.
+    let homed = per_cpu.iter().filter(|a| a.home_node.is_some()).count() as u64;
+    let ncpus = cpus.len() as u32;
+    let real_mode_highest_end = p
+        .live()
+        .filter(|a| is_real_mode(a.kind))
+        .map(|a| a.addr.as_u64().saturating_add(a.reserved.as_u64()))
+        .max()
+        .map(hex);
+    let totals = Totals {
+        cpus: ncpus,
+        structures,
+        local,
+        locality_percent: percent(local, homed),
+        fallbacks: per_cpu.iter().filter(|a| is_fallback(a)).count() as u64,
+        used: total.used,
+        wasted: total.wasted(),
+        allocations: total.allocations,
+        reserved_regions: total.reserved_regions,
+        bytes_per_cpu: total.used / u64::from(ncpus.max(1)),
+        real_mode_highest_end,
+    };
+    let unlimited = |v: u64| (v != u64::MAX).then(|| hex(v));
+    PlanReport {
+        schema_version: SCHEMA_VERSION,
+        numaboot_version: env!("CARGO_PKG_VERSION").into(),
+        machine: MachineInfo {
+            source: m.source.clone(),
+            format: m.format.into(),
+            cpus: topo.cpus.len() as u32,
+            nodes: topo.nodes.iter().map(|n| n.id.get()).collect(),
+            memory_bytes: topo.memory.iter().map(|r| r.size.as_u64()).sum(),
+            rma_size: unlimited(topo.rma_size.as_u64()),
+            hypervisor_mode: topo.hypervisor_mode,
+        },
+        config: ConfigInfo {
+            strategy: p.strategy.name().into(),
+            mmu: if cfg.radix { "radix" } else { "hash" }.into(),
+            hypervisor_mode: cfg.hypervisor_mode,
+            nr_cpu_ids_initial: p.nr_cpu_ids.0,
+            nr_cpu_ids_final: p.nr_cpu_ids.1,
+            possible: id_list(cfg.possible_cpus()),
+            boot_cpu: p.boot_cpu,
+            paca_size: cfg.paca_size.as_u64(),
+            thread_size: cfg.thread_size(),
+            real_mode_limit: unlimited(p.paca_limit),
+        },
+        cpus,
+        shared,
+        nodes,
+        totals,
+        findings: p.findings.iter().map(finding_text).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::machine::{config, load, plan, MachineArgs};
+    use super::*;
+
+    #[test]
+    fn report_round_trips_through_json() {
+        let args = MachineArgs {
+            topology: None,
+            hv_mode: false,
+            possible: None,
+            radix: false,
+            hash: false,
+            rma: None,
+            nr_cpus: None,
+            paca_size: None,
+        };
+        let m = load(&args).unwrap();
+        for s in percpu::Strategy::ALL {
+            let cfg = config(&m, &args, s).unwrap();
+            let p = plan(&m, &cfg).unwrap();
+            let r = build(&m, &cfg, &p);
+            let text = serde_json::to_string(&r).unwrap();
+            let back: PlanReport = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, r);
+            assert_eq!(back.schema_version, SCHEMA_VERSION);
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! `numaboot compare` end to end.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn numaboot() -> Command {
+    Command::cargo_bin("numaboot").unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/../topology/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn default_machine_side_by_side() {
+    let out = numaboot().arg("compare").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let header = text
+        .lines()
+        .find(|l| l.contains("linux-6.1"))
+        .expect("a header naming both strategies");
+    assert!(header.find("linux-6.1") < header.find("linux-4.15"));
+    for row in [
+        "node-local",
+        "fallbacks",
+        "bytes used",
+        "bytes wasted",
+        "reserved regions",
+        "node 3 local",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(row)),
+            "no row {row}:\n{text}"
+        );
+    }
+    // 6.1 allocates each structure on its own (many regions); 4.15 uses a few arrays.
+    let regions: Vec<u64> = text
+        .lines()
+        .find(|l| l.starts_with("reserved regions"))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(regions.len(), 2);
+    assert!(regions[0] > regions[1], "{regions:?}");
+}
+
+#[test]
+fn json_and_fixtures() {
+    for f in [
+        "qemu/two-node.dtb",
+        "qemu/four-node-memoryless.dtb",
+        "crafted/powernv.dtb",
+    ] {
+        let out = numaboot()
+            .args(["compare", &fixture(f), "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{f}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["machine"]["format"], "dtb");
+        let s = v["strategies"].as_array().unwrap();
+        assert_eq!(s[0]["strategy"], "linux-6.1");
+        assert_eq!(s[1]["strategy"], "linux-4.15");
+        for x in s {
+            assert!(x["error"].is_null(), "{f}: {x}");
+            assert!(x["totals"]["structures"].as_u64().unwrap() > 0);
+        }
+    }
+    // QEMU two-node: the RMA is node 0's 512 MiB, so in both kernels node 1's
+    // real-mode structures are remote; 6.1 still keeps node 0's CPUs fully local.
+    let out = numaboot()
+        .args(["compare", &fixture("qemu/two-node.dtb"), "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let node0 = &v["strategies"][0]["nodes"][0];
+    assert_eq!(node0["node"], 0);
+    assert_eq!(node0["locality_percent"], 100.0);
+}
+
+#[test]
+fn a_strategy_that_does_not_fit_is_shown() {
+    numaboot()
+        .args(["compare", "--rma", "33M"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("does not fit"));
+}
