@@ -77,6 +77,9 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+// The unit tests inject heap failures per thread (store::fault).
+#[cfg(test)]
+extern crate std;
 
 use core::fmt;
 
