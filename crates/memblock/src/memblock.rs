@@ -1132,8 +1132,13 @@ mod tests {
         let mut mb = Memblock::new();
         for i in 0..n {
             let base = PhysAddr::new(0x10_0000 + i * 0x8_0000);
-            mb.add_node(base, PhysSize::new(0x4_0000), NodeId::new(0), RegionFlags::NONE)
-                .unwrap();
+            mb.add_node(
+                base,
+                PhysSize::new(0x4_0000),
+                NodeId::new(0),
+                RegionFlags::NONE,
+            )
+            .unwrap();
             mb.reserve(base, PhysSize::new(0x1000)).unwrap();
         }
         mb
@@ -1178,7 +1183,10 @@ mod tests {
             let before = state(&base);
             for (name, op) in ops {
                 let mut clean = base.clone();
-                assert!(op(&mut clean), "{name} on {n} regions fails without injection");
+                assert!(
+                    op(&mut clean),
+                    "{name} on {n} regions fails without injection"
+                );
                 let after = state(&clean);
                 for k in 0..4 {
                     // A clone has no spare capacity: the first insert must allocate.
