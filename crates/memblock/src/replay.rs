@@ -704,5 +704,19 @@ mod tests {
             let script = lines.join("\n");
             let _ = run(&script);
         }
+
+        /// Any bytes: `run_bytes` never panics, and on UTF-8 it is `run`.
+        #[test]
+        fn run_bytes_is_run_on_utf8(bytes in proptest::collection::vec(
+            proptest::sample::select(alloc::vec![
+                b'a', b'd', b' ', b'0', b'1', b'x', b'\n', b'\r', b'#', 0xc3, 0xa9, 0xff,
+            ]),
+            0..40,
+        )) {
+            let got = run_bytes(&bytes);
+            if let Ok(text) = core::str::from_utf8(&bytes) {
+                proptest::prop_assert_eq!(got, run(text));
+            }
+        }
     }
 }
