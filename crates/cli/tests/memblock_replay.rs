@@ -125,3 +125,79 @@ fn bench_prints_figures() {
                 .and(predicate::str::contains("final regions: memory 8")),
         );
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_reported_by_number() {
+    // Line 3 holds a Latin-1 byte: the first two lines run, then `line 3: not UTF-8`.
+    numaboot()
+        .args(["memblock", "replay", "-"])
+        .write_stdin(&b"add 0 0x100000\nalloc 0x1000 0x1000 0 anywhere -1 0\n# caf\xe9\ndump\n"[..])
+        .assert()
+        .code(2)
+        .stdout("alloc -> 0xff000\n")
+        .stderr("line 3: not UTF-8\n");
+    // From a file too.
+    let dir = std::env::temp_dir().join(format!("numaboot-memblock-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("latin1.replay");
+    std::fs::write(&file, b"\xff\n").unwrap();
+    numaboot()
+        .args(["memblock", "replay"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr("line 1: not UTF-8\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn golden_files_use_plain_decimal_or_0x_hex_numbers() {
+    // Underscores between digits are an extension of the parser; the golden files
+    // stick to the syntax.
+    for entry in std::fs::read_dir(golden_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "replay") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split('#').next().unwrap_or("");
+            for word in code.split_whitespace() {
+                let number = word.starts_with(|c: char| c.is_ascii_digit());
+                assert!(
+                    !(number && word.contains('_')),
+                    "{}:{}: `_` in a number: {line}",
+                    path.display(),
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bench_rejects_absurd_sizes_with_one_line() {
+    for (args, msg) in [
+        (
+            ["--cpus", "4294967295"],
+            "numaboot: --cpus must be 1..=65536\n",
+        ),
+        (["--cpus", "65537"], "numaboot: --cpus must be 1..=65536\n"),
+        (["--cpus", "0"], "numaboot: --cpus must be 1..=65536\n"),
+        (["--runs", "0"], "numaboot: --runs must be 1..=1000\n"),
+        (
+            ["--runs", "4294967295"],
+            "numaboot: --runs must be 1..=1000\n",
+        ),
+        (["--nodes", "257"], "numaboot: --nodes must be 1..=256\n"),
+    ] {
+        numaboot()
+            .args(["memblock", "bench"])
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(msg);
+    }
+}

@@ -14,7 +14,10 @@ use memblock::trace::BootTrace;
 fn boot_trace(c: &mut Criterion) {
     let trace = BootTrace::default();
     let base = trace.setup();
-    let ops = trace.run(&mut base.clone()).ops();
+    let ops = trace
+        .run(&mut base.clone())
+        .expect("the default trace runs")
+        .ops();
     let mut group = c.benchmark_group("memblock");
     group
         .sample_size(10)

@@ -13,13 +13,38 @@
 //! A caller who replays the kernel's boot-time calls therefore gets the addresses the
 //! kernel would get.
 //!
-//! The implementation differs from Linux only in cost: positions are found by binary
-//! search instead of linear scans, and the free-range walk of an allocation starts at
-//! the right reserved region instead of walking the reserved array from its end, so an
-//! operation costs `O(log n)` comparisons (plus a scan of the memory regions of other
-//! nodes) and at most one `memmove` of the array tail, where Linux walks whole arrays
-//! and shifts them once per inserted piece and once per merge. The tests check the
-//! result against a line-by-line transcription of the C on random operation sequences.
+//! The implementation differs from Linux only in cost (`n` below is the length of the
+//! array concerned):
+//!
+//! * Finding where an operation starts is a binary search (`O(log n)` comparisons)
+//!   where Linux scans from the first region; the walk over the regions the range
+//!   overlaps is then linear in those regions, as in Linux.
+//! * Each region inserted moves the tail of the array once (a `memmove` of up to `n`
+//!   entries), as in Linux: `add`/`reserve` of a range that leaves `k` uncovered
+//!   pieces inserts `k` times, then merges, moving the tail once per pair merged (a
+//!   single piece is inserted and merged with at most one move in total); `set_node`
+//!   and the flag operations split up to two regions (up to two inserts), then merge.
+//!   Merging looks only at the neighbourhood of what changed, where Linux rescans the
+//!   whole array. `remove`/`free` replace the overlapped regions in one move, where
+//!   Linux moves the tail once per region removed.
+//! * When an array grows (Linux's `memblock_double_array`, which copies the array), the
+//!   first growth of an operation also copies both arrays so that a failing operation
+//!   can be rolled back, and the storage may be reallocated.
+//! * An allocation walks the free ranges (memory minus reserved) top-down from its
+//!   upper bound (bottom-up from its lower bound) until one fits. Binary searches skip
+//!   the regions beyond the bound, which Linux visits, and find the first gap of each
+//!   memory region; but every free range on the way that is too small or too badly
+//!   aligned, and every memory region of another node, is visited one by one, as in
+//!   Linux (a zero-sized request walks everything, as Linux does). So an allocation
+//!   costs time linear in the free ranges it walks past; with a fragmented reserved
+//!   array and requests that fall back to another node, this walk dominates (planning
+//!   thousands of CPUs whose allocations below a limit fall back spends most of its
+//!   time there). A node-preferring request that fails walks again for any node, and
+//!   [`Memblock::alloc_try_nid`] with a nonzero lower bound walks again from 0, as
+//!   Linux does.
+//!
+//! The tests check the result against a line-by-line transcription of the C on random
+//! operation sequences.
 //!
 //! ```
 //! use memblock::{AllocLimit, Memblock, RegionFlags};
@@ -55,9 +80,9 @@
 //! # Features
 //!
 //! `alloc` (on by default) lets the region arrays grow past their initial capacity as
-//! Linux's do, and provides the [`replay`] language and the [`trace`] benchmark. Without
-//! it the crate still works on fixed arrays of Linux's initial 128 entries; an operation
-//! that would need more fails with [`Error::NoMemory`], as Linux does before
+//! Linux's do, and provides the `replay` language and the `trace` benchmark modules.
+//! Without it the crate still works on fixed arrays of Linux's initial 128 entries; an
+//! operation that would need more fails with [`Error::NoMemory`], as Linux does before
 //! `memblock_allow_resize()`.
 //!
 //! # Where this crate knowingly differs from Linux
@@ -77,6 +102,9 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+// The unit tests inject heap failures per thread (store::fault).
+#[cfg(test)]
+extern crate std;
 
 use core::fmt;
 

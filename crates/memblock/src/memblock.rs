@@ -562,6 +562,11 @@ impl Memblock {
             if let (1, Some((idx, b, e))) = (nr_new, piece) {
                 return a.insert_merged(kind, idx, region(b, e));
             }
+            // Make room on the heap for every piece before inserting the first, so that
+            // the inserts below cannot fail half-way and leave some pieces in.
+            if !a.regions.reserve(nr_new) {
+                return Err(Error::NoMemory { array: kind });
+            }
             let mut b = base;
             let first = a.first_ending_after(base);
             let mut idx = first;
@@ -609,6 +614,11 @@ impl Memblock {
             self.double_array(kind, base, size)?;
         }
         let a = self.arr_mut(kind);
+        // Heap room for both splits up front: the second cannot then fail after the
+        // first changed the array.
+        if !a.regions.reserve(2) {
+            return Err(Error::NoMemory { array: kind });
+        }
         let (mut start_rgn, mut end_rgn) = (0, 0);
         let mut idx = a.first_ending_after(base);
         while let Some(r) = a.get(idx) {
@@ -1094,4 +1104,105 @@ impl fmt::Display for Memblock {
 fn search(regions: &[Region], addr: u64) -> Option<&Region> {
     let i = regions.partition_point(|r| r.end().as_u64() <= addr);
     regions.get(i).filter(|r| r.base.as_u64() <= addr)
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use alloc::vec::Vec;
+
+    use super::*;
+    use crate::store::fault::fail_heap_after;
+
+    type State = (Vec<Region>, Vec<Region>, u64, u64, usize, usize);
+
+    fn state(mb: &Memblock) -> State {
+        (
+            mb.memory().to_vec(),
+            mb.reserved().to_vec(),
+            mb.phys_mem_size().as_u64(),
+            mb.reserved_size().as_u64(),
+            mb.capacity(ArrayKind::Memory),
+            mb.capacity(ArrayKind::Reserved),
+        )
+    }
+
+    /// `n` disjoint 256 KiB memory regions on node 0 every 512 KiB from 1 MiB, and a
+    /// 4 KiB reservation at the start of each.
+    fn striped(n: u64) -> Memblock {
+        let mut mb = Memblock::new();
+        for i in 0..n {
+            let base = PhysAddr::new(0x10_0000 + i * 0x8_0000);
+            mb.add_node(
+                base,
+                PhysSize::new(0x4_0000),
+                NodeId::new(0),
+                RegionFlags::NONE,
+            )
+            .unwrap();
+            mb.reserve(base, PhysSize::new(0x1000)).unwrap();
+        }
+        mb
+    }
+
+    /// The heap refusing to grow a region array at any point of an operation (the k-th
+    /// growth for every k) either fails the operation with the state unchanged, or
+    /// lets it finish with the same result as without the failure.
+    #[test]
+    fn heap_failure_mid_operation_changes_nothing() {
+        fn p(a: u64) -> PhysAddr {
+            PhysAddr::new(a)
+        }
+        fn z(s: u64) -> PhysSize {
+            PhysSize::new(s)
+        }
+        type OpFn = fn(&mut Memblock) -> bool;
+        let ops: [(&str, OpFn); 7] = [
+            // One piece per hole plus one above: many inserts in one call.
+            ("add covering", |mb| mb.add(p(0), z(0x1000_0000)).is_ok()),
+            ("reserve covering", |mb| {
+                mb.reserve(p(0x8_0000), z(0x200_0000)).is_ok()
+            }),
+            // Both ends split (memblock_isolate_range inserts twice).
+            ("set_node", |mb| {
+                mb.set_node(p(0x10_8000), z(0x8_0000), NodeId::new(1).unwrap())
+                    .is_ok()
+            }),
+            ("hotplug", |mb| {
+                mb.mark_hotplug(p(0x10_8000), z(0x1000)).is_ok()
+            }),
+            ("remove", |mb| mb.remove(p(0x10_8000), z(0x1000)).is_ok()),
+            ("free", |mb| mb.free(p(0x10_0400), z(0x400)).is_ok()),
+            ("alloc", |mb| {
+                mb.alloc_try_nid(z(0x100), 0x100, PhysAddr::ZERO, AllocLimit::Anywhere, None)
+                    .is_ok()
+            }),
+        ];
+        let mut failures = 0;
+        for n in [1u64, 2, 3, 7, 8, 40, 127, 128, 200] {
+            let base = striped(n);
+            let before = state(&base);
+            for (name, op) in ops {
+                let mut clean = base.clone();
+                assert!(
+                    op(&mut clean),
+                    "{name} on {n} regions fails without injection"
+                );
+                let after = state(&clean);
+                for k in 0..4 {
+                    // A clone has no spare capacity: the first insert must allocate.
+                    let mut mb = base.clone();
+                    fail_heap_after(Some(k));
+                    let ok = op(&mut mb);
+                    fail_heap_after(None);
+                    if ok {
+                        assert!(state(&mb) == after, "{name}, {n} regions, k {k}");
+                    } else {
+                        failures += 1;
+                        assert!(state(&mb) == before, "{name}, {n} regions, k {k}: changed");
+                    }
+                }
+            }
+        }
+        assert!(failures > 0, "no injected failure was hit");
+    }
 }

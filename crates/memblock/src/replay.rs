@@ -20,7 +20,9 @@
 //!                              # smp_cache_bytes or allow_resize (see memblock::Config)
 //! ```
 //!
-//! Numbers are decimal or `0x` hex. `END`/`MAX` may also be `accessible` or `anywhere`.
+//! Numbers are decimal or `0x` hex. As an extension, `_` may separate digits
+//! (`0x4000_0000`); the golden files do not use it. `END`/`MAX` may also be
+//! `accessible` or `anywhere`.
 //! A node id is `0..=255`; where "no node" is meaningful, `-1` (`NUMA_NO_NODE`) and `256`
 //! (`MAX_NUMNODES`) both mean none. `EXACT` is `0` or `1`. `#` starts a comment.
 //!
@@ -29,6 +31,9 @@
 //! `memory:`, one `BASE SIZE FLAGS NID` line per region, `total SIZE`, and the same for
 //! `reserved:`. All output numbers are lowercase `0x` hex, the node id included (the
 //! value Linux stores: `0x100` = `MAX_NUMNODES` for regions without a node).
+//!
+//! A script is UTF-8 text ([`run`]); read as bytes ([`run_bytes`]), a line that is not
+//! UTF-8 is malformed like any other.
 
 use alloc::string::String;
 use core::fmt::{self, Write};
@@ -165,6 +170,8 @@ pub enum ParseError {
     },
     /// `config` after another operation.
     LateConfig,
+    /// The line is not valid UTF-8 ([`run_bytes`]).
+    NotUtf8,
     /// An argument is not what the operation takes.
     BadArg {
         /// The argument's name.
@@ -183,6 +190,7 @@ impl fmt::Display for ParseError {
             Self::Arity { op, usage } => write!(f, "`{op}` takes: {op} {usage}"),
             Self::BadArg { what, text, why } => write!(f, "bad {what} `{text}`: {why}"),
             Self::LateConfig => f.write_str("`config` must come before every other operation"),
+            Self::NotUtf8 => f.write_str("not UTF-8"),
         }
     }
 }
@@ -491,11 +499,35 @@ impl core::error::Error for LineError {}
 /// (including the implied final `dump`), or the first malformed line together with
 /// the output printed before it.
 pub fn run(script: &str) -> Result<String, (String, LineError)> {
+    run_lines(script.lines().map(Ok))
+}
+
+/// As [`run`], for a script that may not be UTF-8 (a file read as bytes): the lines
+/// before the first one that is not valid UTF-8 are replayed, and that line is
+/// reported as [`ParseError::NotUtf8`]. Lines end at `\n`; a `\r` before it is
+/// dropped (whitespace to the parser anyway).
+pub fn run_bytes(script: &[u8]) -> Result<String, (String, LineError)> {
+    // No UTF-8 sequence contains the byte `\n`, so splitting first is exact.
+    let body = script.strip_suffix(b"\n").unwrap_or(script);
+    let lines = (!script.is_empty())
+        .then(|| body.split(|&b| b == b'\n'))
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            core::str::from_utf8(l).map_err(|_| ParseError::NotUtf8)
+        });
+    run_lines(lines)
+}
+
+fn run_lines<'a>(
+    lines: impl Iterator<Item = Result<&'a str, ParseError>>,
+) -> Result<String, (String, LineError)> {
     let mut mb = Memblock::new();
     let mut out = String::new();
     let mut started = false;
-    for (i, line) in script.lines().enumerate() {
-        let parsed = match parse_line(line) {
+    for (i, line) in lines.enumerate() {
+        let parsed = match line.and_then(parse_line) {
             Ok(Some(Op::Config(..))) if started => Err(ParseError::LateConfig),
             other => other,
         };
@@ -633,6 +665,33 @@ mod tests {
         assert_eq!(err.error, ParseError::LateConfig);
     }
 
+    #[test]
+    fn run_bytes_reports_the_first_line_that_is_not_utf8() {
+        let (out, err) =
+            run_bytes(b"add 0 0x20000\r\nalloc 0x100 0x100 0 anywhere -1 0\n# caf\xe9\nbogus\n")
+                .unwrap_err();
+        assert_eq!(
+            err,
+            LineError {
+                line: 3,
+                error: ParseError::NotUtf8
+            }
+        );
+        assert_eq!(alloc::format!("{err}"), "line 3: not UTF-8");
+        assert_eq!(out, "alloc -> 0x1ff00\n");
+        // Valid UTF-8 gives what `run` gives, with or without a final newline.
+        for script in [
+            "",
+            "\n",
+            "add 0 0x20000",
+            "add 0 0x20000\r\n\n# caf\u{e9}\n",
+        ] {
+            assert_eq!(run_bytes(script.as_bytes()), run(script), "{script:?}");
+        }
+        let (_, err) = run_bytes(b"\n\n\xff").unwrap_err();
+        assert_eq!(err.line, 3);
+    }
+
     proptest::proptest! {
         /// Any text: parsing and replaying never panic.
         #[test]
@@ -644,6 +703,20 @@ mod tests {
         )) {
             let script = lines.join("\n");
             let _ = run(&script);
+        }
+
+        /// Any bytes: `run_bytes` never panics, and on UTF-8 it is `run`.
+        #[test]
+        fn run_bytes_is_run_on_utf8(bytes in proptest::collection::vec(
+            proptest::sample::select(alloc::vec![
+                b'a', b'd', b' ', b'0', b'1', b'x', b'\n', b'\r', b'#', 0xc3, 0xa9, 0xff,
+            ]),
+            0..40,
+        )) {
+            let got = run_bytes(&bytes);
+            if let Ok(text) = core::str::from_utf8(&bytes) {
+                proptest::prop_assert_eq!(got, run(text));
+            }
         }
     }
 }

@@ -24,9 +24,18 @@ mod imp {
         pub(crate) fn as_mut_slice(&mut self) -> &mut [Region] {
             &mut self.0
         }
+        /// `Vec::try_reserve`, failing on demand in the crate's unit tests
+        /// (`fault::fail_heap_after`) when it would really have to allocate.
+        fn try_reserve(&mut self, additional: usize) -> bool {
+            #[cfg(test)]
+            if self.0.capacity() - self.0.len() < additional && fault::should_fail() {
+                return false;
+            }
+            self.0.try_reserve(additional).is_ok()
+        }
         /// Inserts at `idx` (`idx <= len`); `false` if the heap refused to grow.
         pub(crate) fn insert(&mut self, idx: usize, r: Region) -> bool {
-            if idx > self.0.len() || self.0.try_reserve(1).is_err() {
+            if idx > self.0.len() || !self.try_reserve(1) {
                 return false;
             }
             self.0.insert(idx, r);
@@ -45,7 +54,7 @@ mod imp {
             if start > end || end > self.0.len() {
                 return false;
             }
-            if with.len() > end - start && self.0.try_reserve(with.len() - (end - start)).is_err() {
+            if with.len() > end - start && !self.try_reserve(with.len() - (end - start)) {
                 return false;
             }
             self.0.splice(start..end, with.iter().copied());
@@ -54,7 +63,40 @@ mod imp {
         /// Makes room for `n` regions so later inserts do not reallocate piecemeal.
         pub(crate) fn reserve_to(&mut self, n: usize) -> bool {
             let extra = n.saturating_sub(self.0.len());
-            self.0.try_reserve(extra).is_ok()
+            self.try_reserve(extra)
+        }
+        /// Makes room for `additional` more regions, so that that many inserts cannot
+        /// fail; `false` (and no change) if the heap refused.
+        pub(crate) fn reserve(&mut self, additional: usize) -> bool {
+            self.try_reserve(additional)
+        }
+    }
+
+    /// Heap-failure injection for the unit tests: per thread, so that parallel tests
+    /// do not see each other's failures.
+    #[cfg(test)]
+    pub(crate) mod fault {
+        use core::cell::Cell;
+
+        std::thread_local! {
+            static COUNTDOWN: Cell<Option<usize>> = const { Cell::new(None) };
+        }
+
+        /// After `n` more successful heap growths of a region array, every further
+        /// one fails (`None`: never).
+        pub(crate) fn fail_heap_after(n: Option<usize>) {
+            COUNTDOWN.with(|c| c.set(n));
+        }
+
+        pub(super) fn should_fail() -> bool {
+            COUNTDOWN.with(|c| match c.get() {
+                None => false,
+                Some(0) => true,
+                Some(n) => {
+                    c.set(Some(n - 1));
+                    false
+                }
+            })
         }
     }
 }
@@ -129,9 +171,17 @@ mod imp {
         pub(crate) fn reserve_to(&mut self, n: usize) -> bool {
             n <= CAPACITY
         }
+        /// Whether `additional` more regions fit, so that that many inserts cannot fail.
+        pub(crate) fn reserve(&mut self, additional: usize) -> bool {
+            self.len
+                .checked_add(additional)
+                .is_some_and(|n| n <= CAPACITY)
+        }
     }
 }
 
+#[cfg(all(test, feature = "alloc"))]
+pub(crate) use imp::fault;
 pub(crate) use imp::Store;
 #[cfg(not(feature = "alloc"))]
 pub(crate) use imp::CAPACITY;

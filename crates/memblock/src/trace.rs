@@ -13,6 +13,7 @@
 //! freed, punching holes that fragment the reserved array.
 
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize, RegionFlags};
 
@@ -100,10 +101,28 @@ impl BootTrace {
         NodeId::new(cpu / per_node)
     }
 
+    /// The largest [`BootTrace::cpus`] [`BootTrace::run`] accepts: 65536, eight times
+    /// the largest `NR_CPUS` Linux 6.1 allows on ppc64 (and x86 with `MAXSMP`), 8192.
+    pub const MAX_CPUS: u32 = 1 << 16;
+
     /// Runs the allocations and frees on `mb` (normally a fresh [`BootTrace::setup`]).
-    pub fn run(&self, mb: &mut Memblock) -> TraceStats {
+    ///
+    /// Fails, before changing `mb`, if [`BootTrace::cpus`] is above
+    /// [`BootTrace::MAX_CPUS`] or the heap cannot hold the addresses to free later.
+    pub fn run(&self, mb: &mut Memblock) -> Result<TraceStats, TraceError> {
+        if self.cpus > Self::MAX_CPUS {
+            return Err(TraceError::TooManyCpus {
+                cpus: self.cpus,
+                max: Self::MAX_CPUS,
+            });
+        }
         let mut stats = TraceStats::default();
-        let mut blocks: Vec<[Option<PhysAddr>; 4]> = Vec::with_capacity(self.cpus as usize);
+        let every = self.free_every.max(1);
+        // Only the CPUs freed at the end need their blocks remembered.
+        let mut blocks: Vec<[Option<PhysAddr>; 4]> = Vec::new();
+        blocks
+            .try_reserve_exact((self.cpus / every) as usize)
+            .map_err(|_| TraceError::NoMemory)?;
         let rma = AllocLimit::Addr(PhysAddr::new(self.rma_size));
         for cpu in 0..self.cpus {
             let nid = self.node_of(cpu);
@@ -116,10 +135,12 @@ impl BootTrace {
                     Err(_) => stats.failed_allocs += 1,
                 }
             }
-            blocks.push(got);
+            if cpu % every == every - 1 {
+                // Within the capacity reserved above: no reallocation.
+                blocks.push(got);
+            }
         }
-        let every = self.free_every.max(1) as usize;
-        for got in blocks.iter().skip(every - 1).step_by(every) {
+        for got in &blocks {
             for (a, &(size, _, _)) in got.iter().zip(PER_CPU.iter()) {
                 if let Some(a) = a {
                     stats.frees += 1;
@@ -130,6 +151,73 @@ impl BootTrace {
         stats.memory_regions = mb.memory().len();
         stats.reserved_regions = mb.reserved().len();
         stats.reserved_capacity = mb.capacity(crate::ArrayKind::Reserved);
-        stats
+        Ok(stats)
+    }
+}
+
+/// Why [`BootTrace::run`] refused to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceError {
+    /// More CPUs than [`BootTrace::MAX_CPUS`].
+    TooManyCpus {
+        /// The number asked for.
+        cpus: u32,
+        /// The maximum.
+        max: u32,
+    },
+    /// The heap refused the list of blocks to free.
+    NoMemory,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooManyCpus { cpus, max } => {
+                write!(f, "{cpus} CPUs is too many for the trace (at most {max})")
+            }
+            Self::NoMemory => f.write_str("not enough heap for the trace's list of blocks"),
+        }
+    }
+}
+
+impl core::error::Error for TraceError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_cpu_counts_are_refused_without_touching_memblock() {
+        for cpus in [BootTrace::MAX_CPUS + 1, u32::MAX] {
+            let trace = BootTrace {
+                cpus,
+                ..BootTrace::default()
+            };
+            let mut mb = trace.setup();
+            let before = (mb.memory().to_vec(), mb.reserved().to_vec());
+            assert_eq!(
+                trace.run(&mut mb),
+                Err(TraceError::TooManyCpus {
+                    cpus,
+                    max: BootTrace::MAX_CPUS
+                })
+            );
+            assert_eq!((mb.memory().to_vec(), mb.reserved().to_vec()), before);
+        }
+    }
+
+    #[test]
+    fn small_trace_frees_every_fourth_cpu() {
+        let trace = BootTrace {
+            cpus: 64,
+            nodes: 4,
+            ..BootTrace::default()
+        };
+        let mut mb = trace.setup();
+        let stats = trace.run(&mut mb).unwrap();
+        assert_eq!(stats.allocs, 256);
+        assert_eq!(stats.failed_allocs, 0);
+        assert_eq!(stats.frees, 64);
+        assert_eq!(stats.memory_regions, 4);
     }
 }

@@ -391,7 +391,7 @@ fn boot_trace_matches_linux() {
         free_every: 4,
     };
     let mut mb = trace.setup();
-    let stats = trace.run(&mut mb);
+    let stats = trace.run(&mut mb).unwrap();
 
     let mut model = Model::new(0x1_0000, 128);
     for n in 0..16u64 {

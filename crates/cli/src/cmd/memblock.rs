@@ -19,14 +19,16 @@ pub enum MemblockCommand {
     /// nomap, clear_nomap BASE SIZE; set_node BASE SIZE NID; limit ADDR; bottom_up 0|1;
     /// movable 0|1; alloc SIZE ALIGN START END NID EXACT; alloc_try_nid SIZE ALIGN MIN
     /// MAX NID; dump; and, before any of these, config KEY VALUE (page_size,
-    /// initial_regions, smp_cache_bytes, allow_resize). Numbers are decimal or 0x hex;
+    /// initial_regions, smp_cache_bytes, allow_resize). Numbers are decimal or 0x hex
+    /// (`_` between digits is also accepted, as an extension);
     /// END/MAX may be `accessible` or `anywhere`; NID -1 means no node. `#` starts a
     /// comment.
     ///
     /// Allocations print `alloc -> ADDR` or `alloc -> fail`; `dump` prints `memory:`,
     /// `BASE SIZE FLAGS NID` per region, `total SIZE`, then the same for `reserved:`
     /// (hex; NID 0x100 = MAX_NUMNODES). A dump is implied at the end. A malformed line
-    /// stops the replay with `line N: ...` on stderr and exit status 2.
+    /// (including one that is not UTF-8) stops the replay with `line N: ...` on stderr
+    /// and exit status 2.
     Replay {
         /// The script; `-` reads standard input.
         file: PathBuf,
@@ -34,13 +36,13 @@ pub enum MemblockCommand {
     /// Time the boot-like trace (per-CPU allocations on a large NUMA machine, then frees
     /// for CPUs that are not possible) and print operations per second.
     Bench {
-        /// Number of CPUs.
+        /// Number of CPUs (at most 65536).
         #[arg(long, default_value_t = 8192)]
         cpus: u32,
         /// Number of NUMA nodes (at most 256).
         #[arg(long, default_value_t = 256)]
         nodes: u32,
-        /// How many times to run the trace; the best run is reported.
+        /// How many times to run the trace (1 to 1000); the best run is reported.
         #[arg(long, default_value_t = 5)]
         runs: u32,
     },
@@ -55,17 +57,18 @@ pub fn run(cmd: MemblockCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn replay(file: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let mut script = String::new();
+    // Read bytes: a line that is not UTF-8 is reported with its number like any other
+    // malformed line.
+    let mut script = Vec::new();
     if file.as_os_str() == "-" {
         std::io::stdin()
-            .read_to_string(&mut script)
+            .read_to_end(&mut script)
             .context("reading standard input")?;
     } else {
-        script =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        script = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     }
     let mut stdout = std::io::stdout().lock();
-    match memblock::replay::run(&script) {
+    match memblock::replay::run_bytes(&script) {
         Ok(out) => {
             stdout.write_all(out.as_bytes())?;
             stdout.flush()?;
@@ -80,12 +83,18 @@ fn replay(file: &std::path::Path) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Upper bound of `--runs`: enough for a stable best time, small enough to finish.
+const MAX_RUNS: u32 = 1000;
+
 fn bench(cpus: u32, nodes: u32, runs: u32) -> anyhow::Result<ExitCode> {
     if nodes == 0 || nodes > phys::NodeId::MAX_NUMNODES {
         anyhow::bail!("--nodes must be 1..=256");
     }
-    if cpus == 0 {
-        anyhow::bail!("--cpus must be at least 1");
+    if cpus == 0 || cpus > BootTrace::MAX_CPUS {
+        anyhow::bail!("--cpus must be 1..={}", BootTrace::MAX_CPUS);
+    }
+    if runs == 0 || runs > MAX_RUNS {
+        anyhow::bail!("--runs must be 1..={MAX_RUNS}");
     }
     let trace = BootTrace {
         cpus,
@@ -95,10 +104,10 @@ fn bench(cpus: u32, nodes: u32, runs: u32) -> anyhow::Result<ExitCode> {
     let base = trace.setup();
     let mut best = f64::INFINITY;
     let mut stats = None;
-    for _ in 0..runs.max(1) {
+    for _ in 0..runs {
         let mut mb = base.clone();
         let t = Instant::now();
-        let s = trace.run(&mut mb);
+        let s = trace.run(&mut mb)?;
         best = best.min(t.elapsed().as_secs_f64());
         stats = Some(s);
     }
@@ -111,7 +120,7 @@ fn bench(cpus: u32, nodes: u32, runs: u32) -> anyhow::Result<ExitCode> {
         "ops: {ops} ({} allocs, {} failed; {} frees)",
         s.allocs, s.failed_allocs, s.frees
     );
-    println!("best of {}: {:.3} ms", runs.max(1), best * 1e3);
+    println!("best of {runs}: {:.3} ms", best * 1e3);
     println!("ops/s: {:.0}", ops as f64 / best);
     println!(
         "final regions: memory {}, reserved {} (reserved array capacity {})",
