@@ -115,3 +115,30 @@ fn reads_standard_input() {
         .stdout("0000\n")
         .stderr(predicate::str::contains("line 2: 2 bytes at 0xffff"));
 }
+
+/// Output to a pipe whose reader is gone: the replay stops quietly, as Unix tools do,
+/// instead of calling the EPIPE a script error.
+#[cfg(unix)]
+#[test]
+fn closed_output_pipe_is_not_a_script_error() {
+    use std::process::{Command as Std, Stdio};
+    // 200 lines of 8 KiB of hex: far more than a pipe and the BufWriter hold.
+    let script = "read 0 4096\n".repeat(200);
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(script.as_bytes()).unwrap();
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("numaboot"))
+        .args(["hv", "replay", "--profile", "kvm", "--mem", "64K"])
+        .arg(file.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the only read end before the child writes anything it could block on.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("line"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

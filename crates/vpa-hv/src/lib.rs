@@ -10,10 +10,14 @@
 //! chosen hypervisor does; [`Partition::dispatch`] and [`Partition::preempt`] are the
 //! hooks a VMM calls when a vCPU enters and leaves the guest, and keep the VPA's
 //! `yield_count` even while the vCPU runs and odd while it does not. Under KVM a
-//! registered DTL ring also gets one entry per preemption, written when the vCPU is
-//! dispatched again (that is when KVM knows the stolen time). Any `u64` arguments are
-//! accepted without panicking,
-//! and a call that does not succeed changes neither the registrations nor memory.
+//! registered DTL ring also gets one entry per dispatch, the first dispatch after the
+//! registration included, as `__kvmppc_create_dtl_entry` is called on every guest
+//! entry with a VPA; the entry carries the stolen time KVM accounted up to that entry,
+//! and the VPA's `enqueue_dispatch_tb` is kept as the host CPU's entry path keeps it
+//! ([`KvmHostCpu`]). Any `u64` arguments are accepted without panicking, and a call to
+//! [`Partition::h_register_vpa`] that does not succeed changes neither the
+//! registrations nor memory (through the [`papr::hcall::Hypervisor`] impl, the guest
+//! exit and re-entry around a KVM hcall still count, as in KVM).
 //! [`Partition`] also implements [`papr::hcall::Hypervisor`], so guest-side code can be
 //! tested against it.
 //!
@@ -83,7 +87,8 @@
 //! | `yield_count` on dispatch / preempt | +1 each | as `Kvm` | +1, and +1 more if the parity is wrong (enter: even, exit: odd) |
 //! | The hcall itself | a guest exit and re-entry of the caller (+2, pending work applied) | as `Kvm` | no exit (TCG handles it in the vCPU loop) |
 //! | `yield_count` after a vCPU deregisters its own VPA | odd (the exit incremented it, the entry no longer does) | as `Kvm` | unchanged, even (kvm-unit-tests marks this a known TCG failure) |
-//! | DTL entries | one per dispatch, `dtl_idx` incremented | as `Kvm` | none (QEMU 7.2 writes no DTL) |
+//! | DTL entries | one per dispatch with a VPA (the first after registering included), `dtl_idx` incremented | as `Kvm` | none (QEMU 7.2 writes no DTL) |
+//! | `enqueue_dispatch_tb` on dispatch | POWER9 hosts: set to the vCPU's total stolen time; POWER8: stolen time added to the guest's value ([`KvmHostCpu`]) | as `Kvm` | not written |
 //!
 //! The `Partition::hcall` entry point (the [`papr::hcall::Hypervisor`] impl) applies the
 //! "hcall is an exit" row for the vCPU named by [`Partition::set_caller`];
@@ -118,4 +123,4 @@ pub use partition::{
     Area, AreaKind, AreaState, DispatchError, DispatchInfo, Partition, PartitionError, Vcpu,
     Verdict, VPHN_MAX_DOMAINS,
 };
-pub use profile::{HostPageSize, Profile, Rule, UnknownProfile};
+pub use profile::{HostPageSize, KvmHostCpu, Profile, Rule, UnknownProfile};

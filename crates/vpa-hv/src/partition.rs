@@ -9,7 +9,7 @@ use phys::{PhysAddr, PhysSize};
 
 use crate::layout;
 use crate::memory::GuestRam;
-use crate::profile::{HostPageSize, Profile, Rule};
+use crate::profile::{HostPageSize, KvmHostCpu, Profile, Rule};
 use papr::be;
 use papr::DtlEntry;
 
@@ -78,7 +78,17 @@ impl AreaState {
 pub struct DispatchInfo {
     /// Guest timebase at dispatch (`now + vc->tb_offset`).
     pub timebase: u64,
-    /// Timebase ticks stolen since the last dispatch (`enqueue_to_dispatch_time`).
+    /// Timebase ticks stolen from the vCPU since its previous dispatch.
+    ///
+    /// KVM only; what it feeds depends on [`KvmHostCpu`]. POWER9: it is added to the
+    /// vCPU's running total (`vc->stolen_tb`, one vCPU per virtual core on that path)
+    /// at every dispatch, VPA or not; with a VPA, `enqueue_dispatch_tb` is set to that
+    /// total and the DTL entry's `enqueue_to_dispatch_time` gets the part no earlier
+    /// entry logged. POWER8: it is taken as the figure `kvmppc_update_vpa_dispatch`
+    /// computes for this dispatch (`core_stolen - stolen_logged + busy_stolen`); with a
+    /// VPA it is added to the guest's `enqueue_dispatch_tb` and recorded in the DTL
+    /// entry, and without one it is dropped. The DTL field is 32 bits wide (the low
+    /// half is kept, as `cpu_to_be32` does); the VPA field is 64 bits and wraps.
     pub stolen: u64,
     /// Host CPU the vCPU is dispatched on (`processor_id`).
     pub physical_cpu: u16,
@@ -98,7 +108,10 @@ pub struct Vcpu {
     running: bool,
     dtl_next: u64,
     dtl_index: u64,
-    stolen_total: u64,
+    /// KVM POWER9: `vc->stolen_tb`, all the stolen time since the vCPU was created.
+    stolen_tb: u64,
+    /// KVM POWER9: `vcpu->arch.stolen_logged`, `stolen_tb` at the last logged dispatch.
+    stolen_logged: u64,
     associativity: Vec<u32>,
 }
 
@@ -112,7 +125,8 @@ impl Vcpu {
             running: false,
             dtl_next: 0,
             dtl_index: 0,
-            stolen_total: 0,
+            stolen_tb: 0,
+            stolen_logged: 0,
             associativity: Vec::new(),
         }
     }
@@ -239,6 +253,7 @@ pub const VPHN_MAX_DOMAINS: usize = 12;
 pub struct Partition<M> {
     profile: Profile,
     host_page: HostPageSize,
+    kvm_cpu: KvmHostCpu,
     memory: M,
     vcpus: Vec<Vcpu>,
     caller: Option<u32>,
@@ -263,6 +278,7 @@ impl<M: GuestRam> Partition<M> {
         Ok(Self {
             profile,
             host_page: HostPageSize::default(),
+            kvm_cpu: KvmHostCpu::default(),
             memory,
             vcpus,
             caller: None,
@@ -279,6 +295,18 @@ impl<M: GuestRam> Partition<M> {
     /// The KVM host page size in use.
     pub const fn host_page_size(&self) -> HostPageSize {
         self.host_page
+    }
+
+    /// Sets the KVM host CPU generation, which decides how dispatches update
+    /// `enqueue_dispatch_tb` (no effect on [`Profile::Qemu`]). The default is
+    /// [`KvmHostCpu::Power9`].
+    pub fn set_kvm_host_cpu(&mut self, cpu: KvmHostCpu) {
+        self.kvm_cpu = cpu;
+    }
+
+    /// The KVM host CPU generation in use.
+    pub const fn kvm_host_cpu(&self) -> KvmHostCpu {
+        self.kvm_cpu
     }
 
     /// The rule profile.
@@ -587,12 +615,16 @@ impl<M: GuestRam> Partition<M> {
 
     /// The hypervisor dispatches the vCPU.
     ///
-    /// KVM (`kvmhv_run_single_vcpu`): applies pending registrations
-    /// (`kvmppc_update_vpas`; a new VPA gets `__old_status |= 2` and `yield_count = 1`
-    /// from `init_vpa`, a new DTL restarts at its first entry), then with a VPA adds
-    /// `info.stolen` to `enqueue_dispatch_tb`, writes a DTL entry if a DTL is
-    /// registered and bumps `dtl_idx` (`__kvmppc_create_dtl_entry`), and increments
-    /// `yield_count` (`vcpu_vpa_increment_dispatch`), which makes it even.
+    /// KVM (`kvmhv_run_single_vcpu` on POWER9 and later, `kvmppc_run_vcpu` on
+    /// POWER8): applies pending registrations (`kvmppc_update_vpas`; a new VPA gets
+    /// `__old_status |= 2` and `yield_count = 1` from `init_vpa`, a new DTL restarts
+    /// at its first entry), then with a VPA updates `enqueue_dispatch_tb` as the
+    /// [`KvmHostCpu`] path does (POWER9: set to the vCPU's stolen-time total; POWER8:
+    /// `info.stolen` added to what the field holds, see [`DispatchInfo::stolen`]),
+    /// writes a DTL entry if a DTL is registered and bumps `dtl_idx`
+    /// (`__kvmppc_create_dtl_entry`, called for every dispatch with a VPA, the first
+    /// one after a registration included), and increments `yield_count`
+    /// (`vcpu_vpa_increment_dispatch`), which makes it even.
     ///
     /// QEMU (`spapr_cpu_exec_enter`): with a VPA, increments the counter at 0x100 and
     /// increments it once more if the result is odd. QEMU 7.2 writes no DTL entries.
@@ -608,17 +640,34 @@ impl<M: GuestRam> Partition<M> {
         let v = &mut vcpus[idx];
         if self.profile.is_kvm() {
             kvm_update_vpas(memory, v);
+            // POWER9: vc->stolen_tb grows in kvmppc_core_vcpu_load_hv, VPA or not.
+            v.stolen_tb = v.stolen_tb.wrapping_add(info.stolen);
             if let Some(vpa) = v.vpa.active {
-                v.stolen_total = v.stolen_total.wrapping_add(info.stolen);
-                write_be(
-                    memory,
-                    vpa.addr,
-                    layout::VPA_ENQUEUE_DISPATCH_TB,
-                    v.stolen_total,
-                    8,
-                );
+                let logged = match self.kvm_cpu {
+                    KvmHostCpu::Power8 => {
+                        // kvmppc_update_vpa_dispatch: be64_to_cpu(field) + stolen.
+                        let mut b = [0u8; 8];
+                        let at = vpa
+                            .addr
+                            .checked_add(PhysSize::new(layout::VPA_ENQUEUE_DISPATCH_TB));
+                        let old = at
+                            .and_then(|at| memory.read(at, &mut b).ok())
+                            .map_or(0, |()| u64::from_be_bytes(b));
+                        let field = old.wrapping_add(info.stolen);
+                        write_be(memory, vpa.addr, layout::VPA_ENQUEUE_DISPATCH_TB, field, 8);
+                        info.stolen
+                    }
+                    KvmHostCpu::Power9 => {
+                        // kvmppc_update_vpa_dispatch_p9.
+                        let delta = v.stolen_tb.wrapping_sub(v.stolen_logged);
+                        v.stolen_logged = v.stolen_tb;
+                        let total = v.stolen_tb;
+                        write_be(memory, vpa.addr, layout::VPA_ENQUEUE_DISPATCH_TB, total, 8);
+                        delta
+                    }
+                };
                 if let Some(log) = v.dtl.active {
-                    kvm_dtl_entry(memory, v, log, &info);
+                    kvm_dtl_entry(memory, v, log, &info, logged);
                     write_be(memory, vpa.addr, layout::VPA_DTL_IDX, v.dtl_index, 8);
                 }
                 bump_yield(memory, vpa.addr, None);
@@ -753,9 +802,15 @@ fn kvm_update_vpas<M: GuestRam>(memory: &mut M, v: &mut Vcpu) {
 
 /// `__kvmppc_create_dtl_entry`: one entry at the ring's write pointer, which wraps at
 /// the (whole-entry) end of the registered area.
-fn kvm_dtl_entry<M: GuestRam>(memory: &mut M, v: &mut Vcpu, log: Area, info: &DispatchInfo) {
+fn kvm_dtl_entry<M: GuestRam>(
+    memory: &mut M,
+    v: &mut Vcpu,
+    log: Area,
+    info: &DispatchInfo,
+    stolen: u64,
+) {
     // cpu_to_be32(stolen): the C assignment keeps the low 32 bits.
-    let stolen = u32::try_from(info.stolen & 0xffff_ffff).unwrap_or(0);
+    let stolen = u32::try_from(stolen & 0xffff_ffff).unwrap_or(0);
     let entry = DtlEntry {
         dispatch_reason: layout::KVM_DTL_DISPATCH_REASON,
         preempt_reason: 0,

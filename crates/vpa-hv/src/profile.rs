@@ -107,6 +107,30 @@ impl HostPageSize {
     }
 }
 
+/// The host CPU generation, which decides the guest-entry path of a KVM profile and so
+/// how the VPA's `enqueue_dispatch_tb` is kept.
+///
+/// Linux 6.1 `kvmppc_vcpu_run_hv` runs a vCPU through `kvmhv_run_single_vcpu` when the
+/// host has `CPU_FTR_ARCH_300` (POWER9 and later) and through `kvmppc_run_vcpu` /
+/// `kvmppc_run_core` otherwise. Both write one DTL entry per dispatch and keep
+/// `yield_count` alike; they differ in the stolen-time fields (see
+/// [`DispatchInfo::stolen`](crate::DispatchInfo::stolen)). No effect on
+/// [`Profile::Qemu`], which writes neither field.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KvmHostCpu {
+    /// POWER8 (`kvmppc_update_vpa_dispatch`): a read-modify-write of the guest's
+    /// field, `enqueue_dispatch_tb += stolen`, so whatever the guest left there is kept;
+    /// the DTL entry records the same `stolen`.
+    Power8,
+    /// POWER9 and later (`kvmppc_update_vpa_dispatch_p9`, the default): an
+    /// assignment, `enqueue_dispatch_tb = vc->stolen_tb`, the vCPU's stolen time since
+    /// it was created, whatever the guest wrote and whether or not a VPA was registered
+    /// meanwhile; the DTL entry records the part not logged by an earlier entry
+    /// (`stolen_tb - stolen_logged`).
+    #[default]
+    Power9,
+}
+
 /// The rule that decided an hcall's return code, for explanations and tests.
 ///
 /// Each variant says which source line it models in each profile. Checks run in the

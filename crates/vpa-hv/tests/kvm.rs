@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use papr::hcall::ReturnCode;
 use phys::PhysAddr;
-use vpa_hv::{AreaKind, DispatchInfo, GuestRam, HostPageSize, Profile, Rule};
+use vpa_hv::{AreaKind, DispatchInfo, GuestRam, HostPageSize, KvmHostCpu, Profile, Rule};
 
 const P: ReturnCode = ReturnCode::H_PARAMETER;
 const R: ReturnCode = ReturnCode::H_RESOURCE;
@@ -134,7 +134,8 @@ fn dtl_ring_wraps_and_counts() {
     assert_eq!(read_be32(&hv, slot(1) + 4), 40, "enqueue_to_dispatch_time");
     assert_eq!(read_be64(&hv, slot(1) + 32), 0xc000_0000_0000_0004, "srr0");
     assert_eq!(read_u8(&hv, DTL + 144), 0xee, "past the last whole entry");
-    // enqueue_dispatch_tb accumulates the stolen time (0+10+20+30+40).
+    // enqueue_dispatch_tb accumulates the stolen time (0+10+20+30+40); the field
+    // started at 0, so both host CPU paths agree here.
     assert_eq!(read_be64(&hv, VPA + 0x158), 100);
     // The entries overwrote the length word (it is entry 0's enqueue_to_dispatch_time,
     // 30 now), so re-registering needs the guest to write it again, as Linux does.
@@ -182,4 +183,137 @@ fn dispatch_hooks_refuse_out_of_order_calls() {
     hv.dispatch(0).unwrap();
     assert!(hv.dispatch(0).is_err());
     assert!(hv.dispatch(9).is_err());
+}
+
+const ENQUEUE_DISPATCH_TB: u64 = 0x158;
+const DTL_IDX: u64 = 0x218;
+
+fn stolen(ticks: u64) -> DispatchInfo {
+    DispatchInfo {
+        stolen: ticks,
+        ..DispatchInfo::default()
+    }
+}
+
+fn set_be64(hv: &mut vpa_hv::Partition<vpa_hv::VecRam>, addr: u64, value: u64) {
+    hv.memory_mut()
+        .write(PhysAddr::new(addr), &value.to_be_bytes())
+        .unwrap();
+}
+
+/// POWER8 `kvmppc_update_vpa_dispatch` reads the guest's `enqueue_dispatch_tb` and adds
+/// the stolen time to it: a value the guest left there is kept, also in a VPA
+/// registered later at another address.
+#[test]
+fn power8_adds_stolen_time_to_the_guests_field() {
+    let mut hv = partition(Profile::Kvm, 1);
+    hv.set_kvm_host_cpu(KvmHostCpu::Power8);
+    assert_eq!(hv.kvm_host_cpu(), KvmHostCpu::Power8);
+    set_vpa_size(&mut hv, VPA, 640);
+    set_be64(&mut hv, VPA + ENQUEUE_DISPATCH_TB, 1000);
+    set_buf_len(&mut hv, DTL, 48 * 4);
+    assert_eq!(hv.h_register_vpa(REG_VPA, 0, VPA), S);
+    assert_eq!(hv.h_register_vpa(REG_DTL, 0, DTL), S);
+    hv.dispatch_with(0, stolen(5)).unwrap();
+    assert_eq!(read_be64(&hv, VPA + ENQUEUE_DISPATCH_TB), 1005);
+    // The first dispatch after registering already writes an entry.
+    assert_eq!(read_be64(&hv, VPA + DTL_IDX), 1);
+    assert_eq!(
+        read_be32(&hv, DTL + 4),
+        5,
+        "entry 0 enqueue_to_dispatch_time"
+    );
+    hv.preempt(0).unwrap();
+    hv.dispatch_with(0, stolen(7)).unwrap();
+    assert_eq!(read_be64(&hv, VPA + ENQUEUE_DISPATCH_TB), 1012);
+    assert_eq!(
+        read_be32(&hv, DTL + 48 + 4),
+        7,
+        "entry 1 enqueue_to_dispatch_time"
+    );
+    hv.preempt(0).unwrap();
+    // The field is the guest's: what it writes is added to.
+    set_be64(&mut hv, VPA + ENQUEUE_DISPATCH_TB, u64::MAX);
+    hv.dispatch_with(0, stolen(2)).unwrap();
+    assert_eq!(
+        read_be64(&hv, VPA + ENQUEUE_DISPATCH_TB),
+        1,
+        "wraps as a u64 does"
+    );
+    hv.preempt(0).unwrap();
+    // Without a VPA the stolen time is not logged anywhere, and a new VPA starts from
+    // the value the guest put in it.
+    assert_eq!(hv.h_register_vpa(DEREG_DTL, 0, 0), S);
+    assert_eq!(hv.h_register_vpa(DEREG_VPA, 0, 0), S);
+    hv.dispatch_with(0, stolen(100)).unwrap();
+    hv.preempt(0).unwrap();
+    let vpa2 = VPA + 0x1000;
+    set_vpa_size(&mut hv, vpa2, 640);
+    set_be64(&mut hv, vpa2 + ENQUEUE_DISPATCH_TB, 50);
+    assert_eq!(hv.h_register_vpa(REG_VPA, 0, vpa2), S);
+    hv.dispatch_with(0, stolen(3)).unwrap();
+    assert_eq!(read_be64(&hv, vpa2 + ENQUEUE_DISPATCH_TB), 53);
+}
+
+/// POWER9 `kvmppc_update_vpa_dispatch_p9` assigns `vc->stolen_tb`, the vCPU's stolen
+/// time since it was created (counted with or without a VPA, never reset by a
+/// registration), and logs in the DTL what no earlier entry logged.
+#[test]
+fn power9_sets_the_field_to_the_vcpus_total() {
+    let mut hv = partition(Profile::Kvm, 1);
+    assert_eq!(hv.kvm_host_cpu(), KvmHostCpu::Power9, "the default");
+    // Stolen time before any VPA still counts in vc->stolen_tb.
+    hv.dispatch_with(0, stolen(7)).unwrap();
+    hv.preempt(0).unwrap();
+    set_vpa_size(&mut hv, VPA, 640);
+    set_be64(&mut hv, VPA + ENQUEUE_DISPATCH_TB, 1000);
+    set_buf_len(&mut hv, DTL, 48 * 4);
+    assert_eq!(hv.h_register_vpa(REG_VPA, 0, VPA), S);
+    assert_eq!(hv.h_register_vpa(REG_DTL, 0, DTL), S);
+    hv.dispatch_with(0, stolen(5)).unwrap();
+    assert_eq!(
+        read_be64(&hv, VPA + ENQUEUE_DISPATCH_TB),
+        12,
+        "7 + 5, not 1000 + 5"
+    );
+    assert_eq!(read_be64(&hv, VPA + DTL_IDX), 1);
+    assert_eq!(read_be32(&hv, DTL + 4), 12, "stolen_tb - stolen_logged");
+    hv.preempt(0).unwrap();
+    hv.dispatch_with(0, stolen(4)).unwrap();
+    assert_eq!(read_be64(&hv, VPA + ENQUEUE_DISPATCH_TB), 16);
+    assert_eq!(read_be32(&hv, DTL + 48 + 4), 4);
+    hv.preempt(0).unwrap();
+    // A VPA registered elsewhere gets the same running total, whatever it held.
+    assert_eq!(hv.h_register_vpa(DEREG_DTL, 0, 0), S);
+    let vpa2 = VPA + 0x1000;
+    set_vpa_size(&mut hv, vpa2, 640);
+    set_be64(&mut hv, vpa2 + ENQUEUE_DISPATCH_TB, 999);
+    assert_eq!(hv.h_register_vpa(REG_VPA, 0, vpa2), S);
+    hv.dispatch_with(0, stolen(1)).unwrap();
+    assert_eq!(read_be64(&hv, vpa2 + ENQUEUE_DISPATCH_TB), 17);
+    assert_eq!(
+        read_be64(&hv, VPA + ENQUEUE_DISPATCH_TB),
+        16,
+        "old VPA untouched"
+    );
+}
+
+/// The DTL field is 32 bits: both paths keep the low half of the stolen time.
+#[test]
+fn dtl_stolen_time_keeps_the_low_32_bits() {
+    for cpu in [KvmHostCpu::Power8, KvmHostCpu::Power9] {
+        let mut hv = partition(Profile::Kvm, 1);
+        hv.set_kvm_host_cpu(cpu);
+        set_vpa_size(&mut hv, VPA, 640);
+        set_buf_len(&mut hv, DTL, 48);
+        assert_eq!(hv.h_register_vpa(REG_VPA, 0, VPA), S);
+        assert_eq!(hv.h_register_vpa(REG_DTL, 0, DTL), S);
+        hv.dispatch_with(0, stolen(0x1_0000_0009)).unwrap();
+        assert_eq!(read_be32(&hv, DTL + 4), 9, "{cpu:?}");
+        assert_eq!(
+            read_be64(&hv, VPA + ENQUEUE_DISPATCH_TB),
+            0x1_0000_0009,
+            "{cpu:?}"
+        );
+    }
 }

@@ -13,7 +13,10 @@
 //! ```
 //!
 //! Numbers are decimal or `0x` hex. A malformed line, or a dispatch hook called out of
-//! order, stops the replay with `line N: ...` and exit status 2.
+//! order, stops the replay with `line N: ...` and exit status 2. Failing to write the
+//! output is not a script error: a closed pipe (`... | head -1`) ends the replay
+//! quietly with status 0, as `numaboot layout` does, and any other write error is
+//! reported as `writing output: ...` with status 2.
 
 use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -108,7 +111,8 @@ Script lines (numbers decimal or 0x hex, # starts a comment):
   state CPU               print what the vCPU has registered
 `hcall` is the bare handler: no guest exit is implied. Under the KVM profiles a
 registration takes effect at the vCPU's next `dispatch`, as in KVM.
-Script errors print `line N: ...` and exit with status 2.";
+Script errors print `line N: ...` and exit with status 2; a closed output pipe
+ends the replay quietly.";
 
 /// Most vCPUs a replay may have.
 const MAX_CPUS: u32 = 65_536;
@@ -149,8 +153,32 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let result = replay(&mut hv, &script, &mut out, args.explain);
-    out.flush()?;
-    result.map(|()| ExitCode::SUCCESS)
+    // What the script printed before an error is still wanted; a script error wins
+    // over a failure to write that output.
+    let flushed = out.flush();
+    let result = result.and_then(|()| flushed.map_err(|e| OutputError(e).into()));
+    match result {
+        Err(err) if is_broken_pipe(&err) => Ok(ExitCode::SUCCESS),
+        other => other.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// Writing the replay's output failed: an I/O error of the output, not of the script,
+/// so it carries no line number.
+#[derive(Debug)]
+pub struct OutputError(pub io::Error);
+
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "writing output: {}", self.0)
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<OutputError>()
+        .is_some_and(|e| e.0.kind() == io::ErrorKind::BrokenPipe)
 }
 
 /// `SIZE` with an optional binary K/M/G suffix.
@@ -167,6 +195,9 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// Executes `script` against `hv`, writing what `hcall`, `read` and `state` print.
+///
+/// A script error is reported as `line N: ...`; a failure to write to `out` is an
+/// [`OutputError`], without a line number.
 pub fn replay<M: GuestRam, W: Write>(
     hv: &mut Partition<M>,
     script: &str,
@@ -179,7 +210,13 @@ pub fn replay<M: GuestRam, W: Write>(
         if line.is_empty() {
             continue;
         }
-        step(hv, line, out, explain).map_err(|e| anyhow!("line {n}: {e}"))?;
+        step(hv, line, out, explain).map_err(|e| {
+            if e.is::<OutputError>() {
+                e
+            } else {
+                anyhow!("line {n}: {e}")
+            }
+        })?;
     }
     Ok(())
 }
@@ -243,9 +280,9 @@ fn step<M: GuestRam, W: Write>(
             end(words)?;
             let v = hv.h_register_vpa_explained(flags, proc_no, addr);
             if explain {
-                writeln!(out, "{} ({})", v.code, v.rule)?;
+                writeln!(out, "{} ({})", v.code, v.rule).map_err(OutputError)?;
             } else {
-                writeln!(out, "{}", v.code)?;
+                writeln!(out, "{}", v.code).map_err(OutputError)?;
             }
         }
         "dispatch" => {
@@ -268,7 +305,7 @@ fn step<M: GuestRam, W: Write>(
             let mut buf = vec![0u8; usize::try_from(len)?];
             hv.memory().read(PhysAddr::new(addr), &mut buf)?;
             let hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
-            writeln!(out, "{hex}")?;
+            writeln!(out, "{hex}").map_err(OutputError)?;
         }
         "state" => {
             let c = cpu(words.next())?;
@@ -290,7 +327,7 @@ fn step<M: GuestRam, W: Write>(
             if let Some(count) = hv.yield_count(c) {
                 s.push_str(&format!("; yield_count {count}"));
             }
-            writeln!(out, "{s}")?;
+            writeln!(out, "{s}").map_err(OutputError)?;
         }
         other => bail!("unknown command {other:?}"),
     }
@@ -329,6 +366,35 @@ mod tests {
         let mut out = Vec::new();
         replay(&mut hv, script, &mut out, false)?;
         Ok(String::from_utf8(out).unwrap())
+    }
+
+    /// A writer whose every write fails with `kind`.
+    struct Failing(io::ErrorKind);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(self.0))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_errors_are_not_script_errors() {
+        let mut hv = Partition::new(Profile::Kvm, VecRam::new(1 << 20), &[0]).unwrap();
+        let mut out = Failing(io::ErrorKind::BrokenPipe);
+        let err = replay(&mut hv, "\nread 0 1\n", &mut out, false).unwrap_err();
+        assert!(is_broken_pipe(&err), "{err:#}");
+        assert!(!err.to_string().contains("line"), "{err:#}");
+        let mut out = Failing(io::ErrorKind::PermissionDenied);
+        let err = replay(&mut hv, "state 0\n", &mut out, false).unwrap_err();
+        assert!(!is_broken_pipe(&err));
+        assert_eq!(err.to_string(), "writing output: permission denied");
+        // A script error is still one, whatever the writer.
+        let err = replay(&mut hv, "state 9\n", &mut out, false).unwrap_err();
+        assert_eq!(err.to_string(), "line 1: no vCPU has proc-no 9");
+        assert!(!is_broken_pipe(&err));
     }
 
     #[test]

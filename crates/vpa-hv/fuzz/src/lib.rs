@@ -8,13 +8,14 @@
 //! * under QEMU the dispatch counter is even right after a dispatch and odd right after
 //!   a preemption, whatever the guest wrote, because QEMU corrects its parity.
 //!
-//! Input: byte 0 picks the KVM host page (bit 0) and the memory size (bits 1..2);
+//! Input: byte 0 picks the KVM host page (bit 0), the memory size (bits 1..2) and the
+//! KVM host CPU path (bit 3: POWER8, else POWER9);
 //! then a stream of operations, each a tag byte and its operands. Missing bytes read
 //! as zero, so every input is valid.
 
 use papr::hcall::{Hypervisor, Opcode, ReturnCode, H_VPA_FUNC_SHIFT};
 use phys::PhysAddr;
-use vpa_hv::{DispatchInfo, GuestRam, HostPageSize, Partition, Profile, VecRam};
+use vpa_hv::{DispatchInfo, GuestRam, HostPageSize, KvmHostCpu, Partition, Profile, VecRam};
 
 const SIZES: [usize; 4] = [8192, 12288, 65536 + 128, 16384 + 100];
 const CPUS: [u32; 3] = [0, 1, 5];
@@ -77,6 +78,11 @@ pub fn run(profile: Profile, data: &[u8]) {
         HostPageSize::Size64K
     } else {
         HostPageSize::Size4K
+    });
+    hv.set_kvm_host_cpu(if head & 8 == 0 {
+        KvmHostCpu::Power9
+    } else {
+        KvmHostCpu::Power8
     });
     let mut steps = 0;
     while !input.data.is_empty() && steps < 512 {
