@@ -123,9 +123,9 @@ mod text;
 
 pub use dtb::{
     parse_dtb, topology_from_dtb, AffinityForm, DrmemVersion, DtbOptions, DtbReport,
-    DRCONF_MEM_AI_INVALID, DRCONF_MEM_ASSIGNED, DRCONF_MEM_RESERVED, MAX_CPUS, MAX_PHYSMEM_BITS,
+    NotPresentCpu, DRCONF_MEM_AI_INVALID, DRCONF_MEM_ASSIGNED, DRCONF_MEM_RESERVED, MAX_CPUS, MAX_PHYSMEM_BITS,
 };
-pub use error::{BlobError, DtbError, MemorySource, PropProblem, SynthError, TomlError};
+pub use error::{BlobError, DtbError, PropProblem, SynthError, TomlError};
 pub use model::{Cpu, MemoryRange, Node, Topology};
 pub use synth::{synthetic, SyntheticSpec};
 pub use text::topology_from_toml;
