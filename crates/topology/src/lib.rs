@@ -134,8 +134,11 @@
 //! ```
 //!
 //! Logical CPU ids across all nodes must be exactly `0..n`, each once, since Linux
-//! numbers logical CPUs densely. Without `distances`, nodes are 10 from themselves and
-//! 20 from each other (FORM0).
+//! numbers logical CPUs densely, with at least one CPU and at most `NR_CPUS`
+//! ([`MAX_CPUS`]). Memory must end at or below 2^[`MAX_PHYSMEM_BITS`], and ranges may
+//! not overlap. `distances` must be one row per node with `LOCAL_DISTANCE` (10) on the
+//! diagonal and more than 10 elsewhere (it may be asymmetric, as FORM2 allows); without
+//! it, nodes are 10 from themselves and 20 from each other (FORM0).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
