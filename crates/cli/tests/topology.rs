@@ -138,7 +138,11 @@ fn dtb_only_options_are_refused_for_toml() {
         "[[nodes]]\nid = 0\ncpus = \"0-3\"\nmemory = [\"0x0-0x80000000\"]\n",
     )
     .unwrap();
-    for (opt, val) in [("--mmu", "radix"), ("--affinity", "form2"), ("--mmu", "hash")] {
+    for (opt, val) in [
+        ("--mmu", "radix"),
+        ("--affinity", "form2"),
+        ("--mmu", "hash"),
+    ] {
         let out = numaboot()
             .args(["topology", path.to_str().unwrap(), opt, val])
             .output()
@@ -146,7 +150,10 @@ fn dtb_only_options_are_refused_for_toml() {
         assert_eq!(out.status.code(), Some(2), "{opt} {val}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains(opt) && err.contains("device trees only"), "{err}");
+        assert!(
+            err.contains(opt) && err.contains("device trees only"),
+            "{err}"
+        );
     }
     // Without them it is fine.
     numaboot()

@@ -597,10 +597,7 @@ impl<'t, 'a> Parser<'t, 'a> {
     /// `initialize_form2_numa_distance_lookup_table`: the domain ids in index order,
     /// and the distance matrix (`None` when its size does not match and Linux falls
     /// back to 10/20).
-    fn form2_table(
-        &mut self,
-        opal: Option<&'t NodeRec<'a>>,
-    ) -> Result<Form2Table, DtbError> {
+    fn form2_table(&mut self, opal: Option<&'t NodeRec<'a>>) -> Result<Form2Table, DtbError> {
         const INDEX: &str = "ibm,numa-lookup-index-table";
         const DIST: &str = "ibm,numa-distance-table";
         let holder = match opal.or_else(|| self.find("/rtas")) {
@@ -865,9 +862,14 @@ impl<'t, 'a> Parser<'t, 'a> {
                 "reg"
             };
             let numa_ranges = match raw(node, numa_prop) {
-                Some(v) if !v.is_empty() => {
-                    reg_ranges(node, numa_prop, v, addr_cells, size_cells, &mut self.warnings)?
-                }
+                Some(v) if !v.is_empty() => reg_ranges(
+                    node,
+                    numa_prop,
+                    v,
+                    addr_cells,
+                    size_cells,
+                    &mut self.warnings,
+                )?,
                 _ => Vec::new(),
             };
             let has_numa_prop = raw(node, numa_prop).is_some_and(|v| !v.is_empty());
@@ -898,7 +900,8 @@ impl<'t, 'a> Parser<'t, 'a> {
                     if mem.first.is_none_or(|(b, _)| base < b) {
                         mem.first = Some((base, size));
                     }
-                    mem.adds.push((base.as_u64(), base.as_u64().saturating_add(size.as_u64())));
+                    mem.adds
+                        .push((base.as_u64(), base.as_u64().saturating_add(size.as_u64())));
                 }
             }
             if !has_numa_prop || numa.primary.is_none() {
@@ -1133,7 +1136,8 @@ impl<'t, 'a> Parser<'t, 'a> {
         for (start, seg) in map {
             match out.last_mut() {
                 Some(last)
-                    if last.node == seg.nid && last.base.saturating_add(last.size).as_u64() == start =>
+                    if last.node == seg.nid
+                        && last.base.saturating_add(last.size).as_u64() == start =>
                 {
                     last.size = last.size.saturating_add(PhysSize::new(seg.end - start));
                 }

@@ -154,8 +154,8 @@ mod synth;
 mod text;
 
 pub use dtb::{
-    parse_dtb, topology_from_dtb, AffinityForm, DrmemVersion, DtbOptions, DtbReport,
-    NotPresentCpu, DRCONF_MEM_AI_INVALID, DRCONF_MEM_ASSIGNED, DRCONF_MEM_RESERVED, MAX_CPUS, MAX_PHYSMEM_BITS,
+    parse_dtb, topology_from_dtb, AffinityForm, DrmemVersion, DtbOptions, DtbReport, NotPresentCpu,
+    DRCONF_MEM_AI_INVALID, DRCONF_MEM_ASSIGNED, DRCONF_MEM_RESERVED, MAX_CPUS, MAX_PHYSMEM_BITS,
 };
 pub use error::{BlobError, DtbError, PropProblem, SynthError, TomlError};
 pub use model::{Cpu, MemoryRange, Node, Topology};

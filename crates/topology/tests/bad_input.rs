@@ -463,7 +463,6 @@ fn other_tree_level_errors() {
     )
     .unwrap();
     assert_eq!(r.topology.rma_size, PhysSize::new(1 << 28));
-
 }
 
 #[test]

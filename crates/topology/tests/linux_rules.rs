@@ -36,7 +36,14 @@ fn n(id: u32) -> NodeId {
 /// One `ibm,dynamic-memory` (v1) entry with 2 address cells: base, drc index,
 /// reserved, aa_index, flags.
 fn lmb(base: u64, aa_index: u32, flags: u32) -> Vec<u32> {
-    vec![(base >> 32) as u32, base as u32, 0x8000_0000, 0, aa_index, flags]
+    vec![
+        (base >> 32) as u32,
+        base as u32,
+        0x8000_0000,
+        0,
+        aa_index,
+        flags,
+    ]
 }
 
 /// A DR-memory node with 256 MiB LMBs, lookup arrays `arrays` (4 domains each, the
@@ -84,10 +91,16 @@ fn powervm_rma_in_memory_node_and_lmb_0() {
         ],
     );
     let r = report(&powervm(256 * M, 0, dr), 0);
-    assert_eq!(mem(&r), vec![(0, 512 * M, Some(0)), (512 * M, 256 * M, Some(1))]);
+    assert_eq!(
+        mem(&r),
+        vec![(0, 512 * M, Some(0)), (512 * M, 256 * M, Some(1))]
+    );
     // The RMA is the first memory node block (early_init_dt_add_memory_arch), not the
     // union: LMBs are memblock_add'ed directly.
-    assert_eq!(r.first_memory_block, Some((PhysAddr::ZERO, PhysSize::new(256 * M))));
+    assert_eq!(
+        r.first_memory_block,
+        Some((PhysAddr::ZERO, PhysSize::new(256 * M)))
+    );
     assert_eq!(r.topology.rma_size, PhysSize::new(256 * M));
     assert_eq!(node_ids(&r), vec![0, 1]);
     // Same node on both descriptions: nothing to warn about.
@@ -102,7 +115,10 @@ fn the_lmb_node_wins_over_the_memory_node() {
     // though the DR node comes first in the tree.
     let dr = drmem(&[0], &[lmb(0, 0, 0x8)]);
     let r = report(&powervm(512 * M, 1, dr), 0);
-    assert_eq!(mem(&r), vec![(0, 256 * M, Some(0)), (256 * M, 256 * M, Some(1))]);
+    assert_eq!(
+        mem(&r),
+        vec![(0, 256 * M, Some(0)), (256 * M, 256 * M, Some(1))]
+    );
     assert_eq!(node_ids(&r), vec![0, 1]);
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
     assert!(r.warnings[0].contains("/memory@0 reg"), "{}", r.warnings[0]);
@@ -153,7 +169,10 @@ fn not_present_cpus_keep_linux_numbering() {
     assert_eq!(r.linux_logical_id(2), None);
     // Node 0 stays online through memory@0 even with its CPUs gone.
     assert_eq!(node_ids(&r), vec![0, 1]);
-    assert!(r.warnings.iter().any(|w| w.contains("boot CPU is logical 1 here but 3")));
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("boot CPU is logical 1 here but 3")));
 
     // The disabled CPU after the boot one shifts nothing before it.
     let mut t = guest();
@@ -161,13 +180,21 @@ fn not_present_cpus_keep_linux_numbering() {
     let r = report(&t, 1);
     assert_eq!((r.boot_cpu, r.linux_boot_cpu), (Some(1), Some(1)));
     assert_eq!(r.linux_logical_id(1), Some(1));
-    let np: Vec<_> = r.not_present_cpus.iter().map(|c| c.linux_logical_id).collect();
+    let np: Vec<_> = r
+        .not_present_cpus
+        .iter()
+        .map(|c| c.linux_logical_id)
+        .collect();
     assert_eq!(np, vec![2, 3]);
 
     // enable-method "spin-table" makes an unavailable CPU present.
     let mut t = guest();
     t.set("cpus/PowerPC,POWER9@0", "status", string("disabled"));
-    t.set("cpus/PowerPC,POWER9@0", "enable-method", string("spin-table"));
+    t.set(
+        "cpus/PowerPC,POWER9@0",
+        "enable-method",
+        string("spin-table"),
+    );
     let r = report(&t, 0);
     assert_eq!(r.topology.cpus.len(), 4);
     assert!(r.not_present_cpus.is_empty());
@@ -185,7 +212,8 @@ fn lookup_array_only_nodes_are_not_online() {
     // onlines nodes from CPUs, memory nodes and assigned LMBs only, so node 2 is not a
     // node of the machine (its distance row would otherwise be all zeros).
     let mut t = guest();
-    t.children.push(drmem(&[0, 1, 2], &[lmb(8 * G, 1, 0x8), lmb(9 * G, 2, 0)]));
+    t.children
+        .push(drmem(&[0, 1, 2], &[lmb(8 * G, 1, 0x8), lmb(9 * G, 2, 0)]));
     let r = report(&t, 0);
     assert_eq!(node_ids(&r), vec![0, 1]);
     assert_eq!(r.topology.distance(n(0), n(2)), None);
@@ -213,7 +241,11 @@ fn memory_node_scans() {
     let r = report(&t, 0);
     assert_eq!(
         mem(&r),
-        vec![(0, G, Some(1)), (G, 3 * G, Some(0)), (4 * G, 4 * G, Some(1))]
+        vec![
+            (0, G, Some(1)),
+            (G, 3 * G, Some(0)),
+            (4 * G, 4 * G, Some(1))
+        ]
     );
     assert_eq!(r.topology.rma_size, PhysSize::new(4 * G));
 
@@ -238,13 +270,23 @@ fn memory_node_scans() {
     t.set("memory@100000000", "linux,usable-memory", Vec::new());
     let r = report(&t, 0);
     assert_eq!(mem(&r), vec![(0, 4 * G, Some(0))]);
-    assert!(r.warnings.iter().any(|w| w.contains("empty linux,usable-memory")));
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("empty linux,usable-memory")));
 
     // A non-empty one replaces reg.
     let mut t = guest();
-    t.set("memory@100000000", "linux,usable-memory", cells(&[1, 0, 0, 0x1000_0000]));
+    t.set(
+        "memory@100000000",
+        "linux,usable-memory",
+        cells(&[1, 0, 0, 0x1000_0000]),
+    );
     let r = report(&t, 0);
-    assert_eq!(mem(&r), vec![(0, 4 * G, Some(0)), (4 * G, 256 * M, Some(1))]);
+    assert_eq!(
+        mem(&r),
+        vec![(0, 4 * G, Some(0)), (4 * G, 256 * M, Some(1))]
+    );
 
     // A trailing partial entry is ignored as Linux ignores it; less than one entry is
     // an error (parse_numa_properties would read past the property).
@@ -257,7 +299,10 @@ fn memory_node_scans() {
     t.set("memory@100000000", "reg", cells(&[1, 0, 1]));
     match parse_dtb(&blob(&t, 0), &DtbOptions::default()) {
         Err(DtbError::Property { path, property, .. }) => {
-            assert_eq!((path.as_str(), property.as_str()), ("/memory@100000000", "reg"));
+            assert_eq!(
+                (path.as_str(), property.as_str()),
+                ("/memory@100000000", "reg")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -302,7 +347,11 @@ fn form2_checks_online_nodes_and_names_the_holder() {
     // only in the index table: neither is online, so neither is a node, and the table
     // need not list node 2.
     let mut t = guest();
-    t.set("chosen", "ibm,architecture-vec-5", vec![0, 0, 0, 0, 0, 0x20]);
+    t.set(
+        "chosen",
+        "ibm,architecture-vec-5",
+        vec![0, 0, 0, 0, 0, 0x20],
+    );
     form2_tables(&mut t, "rtas", &[1, 0, 5]);
     t.children.push(drmem(&[0, 1, 2], &[lmb(8 * G, 1, 0x8)]));
     let r = report(&t, 0);
@@ -312,9 +361,8 @@ fn form2_checks_online_nodes_and_names_the_holder() {
 
     // PowerNV keeps its tables in /ibm,opal, and the error must say so.
     let mut t = guest();
-    t.children.push(
-        N::new("ibm,opal").p("ibm,associativity-reference-points", cells(&[4, 3])),
-    );
+    t.children
+        .push(N::new("ibm,opal").p("ibm,associativity-reference-points", cells(&[4, 3])));
     form2_tables(&mut t, "ibm,opal", &[0]);
     let opts = DtbOptions {
         affinity: Some(AffinityForm::Form2),
@@ -348,7 +396,10 @@ fn affinity_form_from_architecture_vec_5() {
     // (0x20): FORM0, node from the second reference point (3), which is domain 0 for
     // every array of the base tree: one node, distance 10.
     let r = form(Some(vec![0x17, 0x80, 0x00, 0x00, 0xc0, 0x40, 0x00, 0x00]));
-    assert_eq!((r.affinity, r.affinity_assumed), (AffinityForm::Form0, false));
+    assert_eq!(
+        (r.affinity, r.affinity_assumed),
+        (AffinityForm::Form0, false)
+    );
     assert_eq!(r.primary_domain_index, Some(3));
     assert_eq!(node_ids(&r), vec![0]);
     assert_eq!(r.topology.distances, vec![vec![10]]);
@@ -358,14 +409,24 @@ fn affinity_form_from_architecture_vec_5() {
     // all is FORM0 too.
     for v in [Some(vec![0x17, 0x80, 0x80]), Some(vec![0x80]), None] {
         let r = form(v.clone());
-        assert_eq!((r.affinity, r.affinity_assumed), (AffinityForm::Form0, false), "{v:?}");
+        assert_eq!(
+            (r.affinity, r.affinity_assumed),
+            (AffinityForm::Form0, false),
+            "{v:?}"
+        );
     }
 
     // QEMU's exact pre-CAS placeholder is read as the FORM1 every guest negotiates.
     let r = form(Some(vec![0, 0]));
-    assert_eq!((r.affinity, r.affinity_assumed), (AffinityForm::Form1, true));
+    assert_eq!(
+        (r.affinity, r.affinity_assumed),
+        (AffinityForm::Form1, true)
+    );
     assert_eq!(node_ids(&r), vec![0, 1]);
     // And FORM1 granted explicitly.
     let r = form(Some(vec![0, 0, 0, 0, 0, 0x80]));
-    assert_eq!((r.affinity, r.affinity_assumed), (AffinityForm::Form1, false));
+    assert_eq!(
+        (r.affinity, r.affinity_assumed),
+        (AffinityForm::Form1, false)
+    );
 }

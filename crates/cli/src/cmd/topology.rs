@@ -221,7 +221,10 @@ fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str, rma_overridden: bo
         human(t.rma_size)
     );
     if rma_overridden {
-        let _ = writeln!(o, "            set by --rma-size (Linux's rule not applied)");
+        let _ = writeln!(
+            o,
+            "            set by --rma-size (Linux's rule not applied)"
+        );
     }
     if let Some(r) = r {
         let limited = t.rma_size != PhysSize::MAX && !rma_overridden;
