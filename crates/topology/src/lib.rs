@@ -104,6 +104,14 @@
 //! * `linux,drconf-usable-memory` (kdump) is not applied (a warning says so), and the
 //!   tree's associativity is used where Linux would first ask the hypervisor (VPHN;
 //!   QEMU's answer equals the tree).
+//! * Not modelled in the memory scans: the kernel command line (`mem=`, `numa=off`,
+//!   `iommu=off`), memblock's hotplug flag (`hotpluggable`, `DRCONF_MEM_HOTREMOVABLE`),
+//!   which can keep touching regions of one node apart in memblock, and the cell
+//!   counts: `parse_numa_properties` reads every `memory` node with the
+//!   `#address-cells`/`#size-cells` of the first one's parent (`get_n_mem_cells`),
+//!   where numaboot uses the root's for all, as the early scan does. A `memory` node
+//!   range property whose length is not a whole number of entries has its tail ignored
+//!   with a warning, as Linux ignores it.
 //!
 //! # Why not the `fdt` crate
 //!
