@@ -92,7 +92,9 @@ pub struct DtbReport {
     /// Linux's `primary_domain_index` (1-based), or `None` when NUMA is disabled for
     /// want of `ibm,associativity-reference-points`.
     pub primary_domain_index: Option<u32>,
-    /// The lowest-based `memory` node range (`memstart_addr`, `first_memblock_size`).
+    /// The lowest-based range of the available `memory` nodes under the root
+    /// (`memstart_addr`, `first_memblock_size`); LMBs and other `memory` nodes do not
+    /// count.
     pub first_memory_block: Option<(PhysAddr, PhysSize)>,
     /// Whether the boot CPU was taken to implement ISA 3.0 (1 TiB RMA clamp).
     pub arch_300: bool,
