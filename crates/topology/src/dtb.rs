@@ -853,6 +853,11 @@ impl<'t, 'a> Parser<'t, 'a> {
                 continue;
             }
             let early = root.children.contains(&i) && available(node);
+            // Without NUMA, parse_numa_properties returns before this walk; only the
+            // early scan reads the node.
+            if !early && numa.primary.is_none() {
+                continue;
+            }
             let numa_prop = if raw(node, USABLE).is_some_and(|v| !v.is_empty()) {
                 USABLE
             } else {
