@@ -128,3 +128,59 @@ fn property_errors_name_path_and_property() {
             "/cpus/PowerPC,POWER9@0: property ibm,associativity: count 80",
         ));
 }
+
+#[test]
+fn dtb_only_options_are_refused_for_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.toml");
+    std::fs::write(
+        &path,
+        "[[nodes]]\nid = 0\ncpus = \"0-3\"\nmemory = [\"0x0-0x80000000\"]\n",
+    )
+    .unwrap();
+    for (opt, val) in [
+        ("--mmu", "radix"),
+        ("--affinity", "form2"),
+        ("--mmu", "hash"),
+    ] {
+        let out = numaboot()
+            .args(["topology", path.to_str().unwrap(), opt, val])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{opt} {val}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(opt) && err.contains("device trees only"),
+            "{err}"
+        );
+    }
+    // Without them it is fine.
+    numaboot()
+        .args(["topology", path.to_str().unwrap()])
+        .assert()
+        .success();
+}
+
+#[test]
+fn rma_override_replaces_the_first_block_line() {
+    // two-node: first memory block 0x0 size 512 MiB under the ISA 3.0 clamp.
+    numaboot()
+        .args(["topology", &fixture("qemu/two-node.dtb")])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("first memory block"))
+        .stdout(predicate::str::contains("set by --rma-size").not());
+    numaboot()
+        .args([
+            "topology",
+            &fixture("qemu/two-node.dtb"),
+            "--rma-size",
+            "0x8000000",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("real-mode limit 0x8000000"))
+        .stdout(predicate::str::contains("set by --rma-size"))
+        .stdout(predicate::str::contains("first memory block").not());
+}

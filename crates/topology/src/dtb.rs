@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use phys::{NodeId, PhysAddr, PhysSize};
 
-use crate::error::{DtbError, MemorySource, PropProblem};
+use crate::error::{DtbError, PropProblem};
 use crate::fdt::{NodeRec, Tree};
 use crate::model::{Cpu, MemoryRange, Node, Topology};
 use crate::rma::{linux_rma_size, Mmu};
@@ -85,14 +85,16 @@ pub struct DtbReport {
     pub topology: Topology,
     /// The affinity form used.
     pub affinity: AffinityForm,
-    /// True when `/chosen/ibm,architecture-vec-5` was absent or too short to carry the
-    /// affinity bits (a tree dumped before client-architecture-support negotiation, as
-    /// QEMU's `dumpdtb` gives) and FORM1 was assumed.
+    /// True when `/chosen/ibm,architecture-vec-5` is exactly QEMU's pre-CAS placeholder
+    /// `[00 00]` (a tree dumped before client-architecture-support negotiation, as
+    /// QEMU's `dumpdtb` gives) and FORM1 was assumed where Linux's rule gives FORM0.
     pub affinity_assumed: bool,
     /// Linux's `primary_domain_index` (1-based), or `None` when NUMA is disabled for
     /// want of `ibm,associativity-reference-points`.
     pub primary_domain_index: Option<u32>,
-    /// The lowest-based `memory` node range (`memstart_addr`, `first_memblock_size`).
+    /// The lowest-based range of the available `memory` nodes under the root
+    /// (`memstart_addr`, `first_memblock_size`); LMBs and other `memory` nodes do not
+    /// count.
     pub first_memory_block: Option<(PhysAddr, PhysSize)>,
     /// Whether the boot CPU was taken to implement ISA 3.0 (1 TiB RMA clamp).
     pub arch_300: bool,
@@ -100,10 +102,53 @@ pub struct DtbReport {
     pub lmb_size: Option<PhysSize>,
     /// The DR-memory layout found, if any.
     pub drmem: Option<DrmemVersion>,
-    /// Logical id of the CPU whose thread id is the header's `boot_cpuid_phys`.
+    /// Logical id (in [`Topology::cpus`]) of the CPU whose thread id is the header's
+    /// `boot_cpuid_phys`; `None` when no present CPU has it.
     pub boot_cpu: Option<u32>,
+    /// Linux's `boot_cpuid`: the boot thread's position counting every thread of every
+    /// CPU node, present or not (`early_init_dt_scan_cpus`). Differs from
+    /// [`DtbReport::boot_cpu`] when a CPU node before it is not present.
+    pub linux_boot_cpu: Option<u32>,
+    /// Threads Linux numbers but does not mark present (`status` not okay), in Linux's
+    /// logical order. They are not in [`Topology::cpus`] (whose ids stay dense); each
+    /// one shifts Linux's logical ids of later threads up by one, see
+    /// [`DtbReport::linux_logical_id`].
+    pub not_present_cpus: Vec<NotPresentCpu>,
     /// Things Linux would warn about (and then carry on), in the order found.
     pub warnings: Vec<String>,
+}
+
+/// A hardware thread that Linux's `smp_setup_cpu_maps` makes possible but not present:
+/// its CPU node's `status` is neither absent nor `okay`/`ok` (and its `enable-method`
+/// is not `spin-table`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotPresentCpu {
+    /// Linux's logical id for the thread (its position among all threads in tree order).
+    pub linux_logical_id: u32,
+    /// Hardware thread id (`ibm,ppc-interrupt-server#s` entry or `reg`).
+    pub hw_id: u32,
+    /// Path of the CPU node.
+    pub path: String,
+}
+
+impl DtbReport {
+    /// Linux's logical id for the present CPU whose logical id in [`Topology::cpus`]
+    /// is `logical`: the same number shifted up by the not-present threads before it.
+    /// `None` if there is no such CPU.
+    pub fn linux_logical_id(&self, logical: u32) -> Option<u32> {
+        if logical as usize >= self.topology.cpus.len() {
+            return None;
+        }
+        let mut id = logical;
+        for np in &self.not_present_cpus {
+            if np.linux_logical_id <= id {
+                id = id.checked_add(1)?;
+            } else {
+                break;
+            }
+        }
+        Some(id)
+    }
 }
 
 /// Parses a blob with default options and returns only the topology.
@@ -271,17 +316,41 @@ impl Numa {
     }
 }
 
+/// `ibm,numa-lookup-index-table` and `ibm,numa-distance-table` as read.
+struct Form2Table {
+    /// Path of the node holding them (`/ibm,opal`, `/rtas` or `/`).
+    holder: String,
+    /// Domain ids in index order.
+    ids: Vec<NodeId>,
+    /// The `n x n` distances, `None` when the size is wrong and Linux uses 10/20.
+    distances: Option<Vec<u8>>,
+}
+
 struct LookupArrays {
     n_arrays: u32,
     array_sz: u32,
     arrays: Vec<u32>,
 }
 
-struct Found {
-    base: PhysAddr,
-    size: PhysSize,
-    node: Option<NodeId>,
-    src: MemorySource,
+/// One `memblock_set_node` call: the node of `[base, end)`, and who asked.
+struct SetNode {
+    base: u64,
+    end: u64,
+    nid: Option<NodeId>,
+    /// Index of the tree node describing the range.
+    node: usize,
+    property: &'static str,
+}
+
+/// Memory as Linux's memblock sees it after the scans: ranges added (`memblock_add`,
+/// whose union is the memory) and node assignments in the order Linux makes them
+/// (later ones win), the nodes brought online, and the RMA-sizing first block.
+#[derive(Default)]
+struct MemScan {
+    adds: Vec<(u64, u64)>,
+    sets: Vec<SetNode>,
+    online: BTreeSet<NodeId>,
+    first: Option<(PhysAddr, PhysSize)>,
 }
 
 /// What the CPU scan found: the threads, the boot CPU's logical id, and the node
@@ -289,6 +358,8 @@ struct Found {
 struct CpuScan<'t, 'a> {
     cpus: Vec<Cpu>,
     boot: Option<u32>,
+    linux_boot: Option<u32>,
+    not_present: Vec<NotPresentCpu>,
     boot_node: Option<&'t NodeRec<'a>>,
 }
 
@@ -297,7 +368,6 @@ struct CpuScan<'t, 'a> {
 struct DrmemScan {
     lmb_size: Option<PhysSize>,
     version: Option<DrmemVersion>,
-    aa: Option<LookupArrays>,
 }
 
 struct Parser<'t, 'a> {
@@ -366,38 +436,32 @@ impl<'t, 'a> Parser<'t, 'a> {
         let CpuScan {
             cpus,
             boot: boot_cpu,
+            linux_boot,
+            not_present,
             boot_node,
         } = self.cpus(&mut numa)?;
-        let mut found = Vec::new();
-        let first = self.memory_nodes(&mut numa, addr_cells, size_cells, &mut found)?;
+        let mut mem = MemScan::default();
+        self.memory_nodes(&mut numa, addr_cells, size_cells, &mut mem)?;
         let DrmemScan {
             lmb_size,
             version: drmem,
-            aa,
-        } = self.drmem(&mut numa, addr_cells, size_cells, &mut found)?;
-        let memory = merge_memory(found)?;
+        } = self.drmem(&mut numa, addr_cells, size_cells, &mut mem)?;
+        let first = mem.first;
+        let memory = self.memblock(&mem, numa.primary.is_some());
         if memory.is_empty() {
             return Err(DtbError::NoMemory);
         }
 
+        // Linux's online nodes after parse_numa_properties: those of present CPUs,
+        // of `memory` nodes and of assigned LMBs; setup_nonnuma onlines only node 0.
+        // Nodes named only in ibm,associativity-lookup-arrays or the FORM2 index table
+        // are not brought online (they may be where hot-added memory goes later).
         let mut ids: BTreeSet<NodeId> = BTreeSet::new();
-        ids.extend(cpus.iter().filter_map(|c| c.node));
+        if numa.primary.is_some() {
+            ids.extend(cpus.iter().filter_map(|c| c.node));
+            ids.append(&mut mem.online);
+        }
         ids.extend(memory.iter().filter_map(|m| m.node));
-        if let Some(aa) = &aa {
-            // Nodes named by the LMB lookup arrays exist even with no memory yet: they
-            // are where hot-added memory will go.
-            let sz = aa.array_sz as usize;
-            if sz > 0 {
-                for arr in aa.arrays.chunks_exact(sz).take(aa.n_arrays as usize) {
-                    if numa.primary.is_some_and(|p| p as usize <= sz) {
-                        ids.extend(numa.nid(arr));
-                    }
-                }
-            }
-        }
-        if let Some((table, _)) = &form2 {
-            ids.extend(table.iter().copied());
-        }
         let nodes: Vec<Node> = ids.iter().map(|&id| Node { id }).collect();
         let distances = self.distances(&numa, &nodes, form2.as_ref())?;
 
@@ -427,6 +491,8 @@ impl<'t, 'a> Parser<'t, 'a> {
             lmb_size,
             drmem,
             boot_cpu,
+            linux_boot_cpu: linux_boot,
+            not_present_cpus: not_present,
             warnings: self.warnings,
         })
     }
@@ -445,14 +511,19 @@ impl<'t, 'a> Parser<'t, 'a> {
         let vec5 = self
             .find("/chosen")
             .and_then(|c| raw(c, "ibm,architecture-vec-5"));
+        // QEMU's pre-CAS placeholder (`spapr_ovec_populate_dt` with no bit set) is
+        // exactly these two bytes. Linux would read it as FORM0, but it never sees it:
+        // every Linux guest asks for FORM1 at CAS and QEMU grants it, and the tree QEMU
+        // hands over after CAS carries the real vector. Read such a tree as FORM1.
+        if vec5 == Some(&[0u8, 0][..]) {
+            return Ok((AffinityForm::Form1, true));
+        }
+        // fw_vec5_feature_init: a byte past the end of the vector (or no vector) means
+        // the feature is absent.
         match vec5.and_then(|v| v.get(5)) {
             Some(b) if b & 0x20 != 0 => Ok((AffinityForm::Form2, false)),
             Some(b) if b & 0x80 != 0 => Ok((AffinityForm::Form1, false)),
-            Some(_) => Ok((AffinityForm::Form0, false)),
-            // Before CAS the vector is a placeholder (QEMU writes `[00 00]`). Linux always
-            // asks for FORM1, and QEMU and PowerVM grant it, so the FORM1-shaped arrays
-            // such a tree carries are read as FORM1.
-            None => Ok((AffinityForm::Form1, true)),
+            _ => Ok((AffinityForm::Form0, false)),
         }
     }
 
@@ -528,10 +599,7 @@ impl<'t, 'a> Parser<'t, 'a> {
     /// `initialize_form2_numa_distance_lookup_table`: the domain ids in index order,
     /// and the distance matrix (`None` when its size does not match and Linux falls
     /// back to 10/20).
-    fn form2_table(
-        &mut self,
-        opal: Option<&'t NodeRec<'a>>,
-    ) -> Result<(Vec<NodeId>, Option<Vec<u8>>), DtbError> {
+    fn form2_table(&mut self, opal: Option<&'t NodeRec<'a>>) -> Result<Form2Table, DtbError> {
         const INDEX: &str = "ibm,numa-lookup-index-table";
         const DIST: &str = "ibm,numa-distance-table";
         let holder = match opal.or_else(|| self.find("/rtas")) {
@@ -609,32 +677,41 @@ impl<'t, 'a> Parser<'t, 'a> {
                 "{}: {DIST} has {count} entries, not {n}x{n}; Linux ignores it and uses 10/20",
                 holder.path
             ));
-            return Ok((ids, None));
+            return Ok(Form2Table {
+                holder: holder.path.clone(),
+                ids,
+                distances: None,
+            });
         }
-        Ok((ids, Some(table.to_vec())))
+        Ok(Form2Table {
+            holder: holder.path.clone(),
+            ids,
+            distances: Some(table.to_vec()),
+        })
     }
 
-    /// CPU threads in logical order, as `smp_setup_cpu_maps` numbers them.
+    /// CPU threads in logical order, as `smp_setup_cpu_maps` numbers them. Linux
+    /// numbers every thread of every CPU node and marks the threads of unavailable
+    /// nodes possible but not present; present ones are kept in `cpus` with dense ids
+    /// and the others are listed in `not_present`.
     fn cpus(&mut self, numa: &mut Numa) -> Result<CpuScan<'t, 'a>, DtbError> {
         let tree = self.tree;
         let phandles = phandle_map(tree)?;
         let mut chains_ok = BTreeSet::new();
         let mut cpus: Vec<Cpu> = Vec::new();
-        let mut seen_hw: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut not_present: Vec<NotPresentCpu> = Vec::new();
+        let mut seen_hw: BTreeSet<u32> = BTreeSet::new();
         let mut boot = None;
+        let mut linux_boot = None;
         let mut boot_node = None;
         let mut first_node = None;
+        let mut linux_count: u32 = 0;
         for node in &tree.nodes {
             if str_prop(node, "device_type") != Some("cpu") {
                 continue;
             }
-            if !available(node) {
-                self.warnings.push(format!(
-                    "{}: status is not okay; its threads are left out",
-                    node.path
-                ));
-                continue;
-            }
+            // smp_setup_cpu_maps: of_device_is_available, or a spin-table CPU.
+            let present = available(node) || str_prop(node, "enable-method") == Some("spin-table");
             let (prop, threads) = match cells(node, "ibm,ppc-interrupt-server#s")? {
                 Some(t) => ("ibm,ppc-interrupt-server#s", t),
                 None => match cells(node, "reg")? {
@@ -658,9 +735,14 @@ impl<'t, 'a> Parser<'t, 'a> {
                     },
                 ));
             }
-            check_cache_chain(tree, &phandles, node, &mut chains_ok)?;
-            first_node.get_or_insert(node);
-            let nid = if numa.primary.is_some() {
+            if present {
+                check_cache_chain(tree, &phandles, node, &mut chains_ok)?;
+                first_node.get_or_insert(node);
+            }
+            // parse_numa_properties reads the associativity of present CPUs only.
+            let nid = if !present {
+                None
+            } else if numa.primary.is_some() {
                 match associativity(node)? {
                     Some(domains) => {
                         let nid = numa.nid(&domains);
@@ -673,131 +755,187 @@ impl<'t, 'a> Parser<'t, 'a> {
                 // NUMA disabled: every CPU ends up on first_online_node, node 0.
                 Some(NodeId::ZERO)
             };
+            if !present {
+                self.warnings.push(format!(
+                    "{}: status is not okay; Linux numbers its {} thread(s) from logical id \
+                     {linux_count} but does not mark them present, so they are left out of \
+                     the CPU list",
+                    node.path,
+                    threads.len()
+                ));
+            }
             for hw in threads {
-                if cpus.len() >= MAX_CPUS {
+                if linux_count as usize >= MAX_CPUS {
                     return Err(perr(
                         node,
                         prop,
                         PropProblem::Invalid("more than NR_CPUS (8192) threads in the tree"),
                     ));
                 }
-                if let Some(&other) = seen_hw.get(&hw) {
-                    let _ = other;
+                if !seen_hw.insert(hw) {
                     return Err(perr(
                         node,
                         prop,
                         PropProblem::Invalid("hardware thread id used by an earlier CPU too"),
                     ));
                 }
-                let logical = cpus.len() as u32;
-                seen_hw.insert(hw, cpus.len());
                 if hw == tree.boot_cpuid_phys {
-                    boot = Some(logical);
-                    boot_node = Some(node);
+                    linux_boot = Some(linux_count);
                 }
-                cpus.push(Cpu {
-                    logical_id: logical,
-                    hw_id: hw,
-                    node: nid,
-                });
+                if present {
+                    let logical = cpus.len() as u32;
+                    if hw == tree.boot_cpuid_phys {
+                        boot = Some(logical);
+                        boot_node = Some(node);
+                    }
+                    cpus.push(Cpu {
+                        logical_id: logical,
+                        hw_id: hw,
+                        node: nid,
+                    });
+                } else {
+                    not_present.push(NotPresentCpu {
+                        linux_logical_id: linux_count,
+                        hw_id: hw,
+                        path: node.path.clone(),
+                    });
+                }
+                linux_count += 1;
             }
         }
         if cpus.is_empty() {
             return Err(DtbError::NoCpus);
         }
-        if boot.is_none() {
-            self.warnings.push(format!(
+        match (boot, linux_boot) {
+            (None, None) => self.warnings.push(format!(
                 "no CPU thread has the header's boot_cpuid_phys {}",
                 tree.boot_cpuid_phys
-            ));
+            )),
+            (None, Some(l)) => self.warnings.push(format!(
+                "the boot thread {} (Linux logical {l}) belongs to a CPU node whose status is \
+                 not okay",
+                tree.boot_cpuid_phys
+            )),
+            (Some(b), Some(l)) if b != l => self.warnings.push(format!(
+                "boot CPU is logical {b} here but {l} in Linux (boot_cpuid), which also \
+                 counts the threads of CPU nodes that are not present"
+            )),
+            _ => {}
         }
         Ok(CpuScan {
             cpus,
             boot,
+            linux_boot,
+            not_present,
             boot_node: boot_node.or(first_node),
         })
     }
 
-    /// `memory` nodes directly under the root (`early_init_dt_scan_memory`), and the
-    /// lowest range among them, which sizes the RMA.
+    /// `memory` nodes, as Linux reads them twice. `early_init_dt_scan_memory` adds to
+    /// memblock the ranges of available `memory` nodes directly under the root, from
+    /// `linux,usable-memory` if present (even empty) or else `reg`, and the lowest of
+    /// them sizes the RMA. `parse_numa_properties` then walks every node of type
+    /// `memory` at any depth, whatever its status, and assigns the node of each range of
+    /// `linux,usable-memory` (if non-empty) or `reg` with `memblock_set_node`, which only
+    /// touches memory already added, and brings that node online.
     fn memory_nodes(
         &mut self,
         numa: &mut Numa,
         addr_cells: u32,
         size_cells: u32,
-        out: &mut Vec<Found>,
-    ) -> Result<Option<(PhysAddr, PhysSize)>, DtbError> {
+        mem: &mut MemScan,
+    ) -> Result<(), DtbError> {
+        const USABLE: &str = "linux,usable-memory";
         let tree = self.tree;
         let root = self.root()?;
-        let mut first: Option<(PhysAddr, PhysSize)> = None;
-        for &ci in &root.children {
-            let Some(node) = tree.node(ci) else { continue };
-            if str_prop(node, "device_type") != Some("memory") || !available(node) {
+        for (i, node) in tree.nodes.iter().enumerate() {
+            if str_prop(node, "device_type") != Some("memory") {
                 continue;
             }
-            let prop = if raw(node, "linux,usable-memory").is_some_and(|v| !v.is_empty()) {
-                "linux,usable-memory"
+            let early = root.children.contains(&i) && available(node);
+            // Without NUMA, parse_numa_properties returns before this walk; only the
+            // early scan reads the node.
+            if !early && numa.primary.is_none() {
+                continue;
+            }
+            let numa_prop = if raw(node, USABLE).is_some_and(|v| !v.is_empty()) {
+                USABLE
             } else {
                 "reg"
             };
-            let Some(c) = cells(node, prop)? else {
-                continue;
-            };
-            let per = (addr_cells + size_cells) as usize;
-            if c.len() % per != 0 {
-                return Err(perr(
-                    node,
-                    prop,
-                    PropProblem::WrongLength {
-                        len: c.len() * 4,
-                        expected: "a multiple of (#address-cells + #size-cells) cells",
-                    },
-                ));
-            }
-            let nid = if numa.primary.is_none() {
-                Some(NodeId::ZERO)
+            let early_prop = if raw(node, USABLE).is_some() {
+                USABLE
             } else {
-                match associativity(node)? {
-                    Some(domains) => {
-                        let nid = numa.nid(&domains);
-                        numa.init_form1(&domains, nid, &mut self.warnings);
-                        nid
-                    }
-                    // Linux: "either all memory nodes or none will have associativity
-                    // properties. If none, then everything goes to default_nid" (0).
-                    None => Some(NodeId::ZERO),
-                }
+                "reg"
             };
-            for range in c.chunks_exact(per) {
-                let (a, s) = range.split_at(addr_cells as usize);
-                let base = PhysAddr::new(number(a));
-                let size = PhysSize::new(number(s));
-                if size.is_zero() {
-                    continue;
-                }
-                match base.checked_add(size) {
-                    None => return Err(perr(node, prop, PropProblem::Overflow)),
-                    Some(end) if end.as_u64() > PHYSMEM_END => {
-                        return Err(perr(node, prop, BEYOND_PHYSMEM))
+            let numa_ranges = match raw(node, numa_prop) {
+                Some(v) if !v.is_empty() => reg_ranges(
+                    node,
+                    numa_prop,
+                    v,
+                    addr_cells,
+                    size_cells,
+                    &mut self.warnings,
+                )?,
+                _ => Vec::new(),
+            };
+            let has_numa_prop = raw(node, numa_prop).is_some_and(|v| !v.is_empty());
+            if early {
+                let ranges = if early_prop == numa_prop {
+                    numa_ranges.clone()
+                } else {
+                    match raw(node, early_prop) {
+                        Some(v) if !v.is_empty() => reg_ranges(
+                            node,
+                            early_prop,
+                            v,
+                            addr_cells,
+                            size_cells,
+                            &mut self.warnings,
+                        )?,
+                        _ => Vec::new(),
                     }
-                    Some(_) => {}
+                };
+                if early_prop == USABLE && ranges.is_empty() && raw(node, "reg").is_some() {
+                    self.warnings.push(format!(
+                        "{}: empty {USABLE}; Linux adds no memory from this node (reg is not \
+                         used)",
+                        node.path
+                    ));
                 }
-                if first.is_none_or(|(b, _)| base < b) {
-                    first = Some((base, size));
+                for &(base, size) in &ranges {
+                    if mem.first.is_none_or(|(b, _)| base < b) {
+                        mem.first = Some((base, size));
+                    }
+                    mem.adds
+                        .push((base.as_u64(), base.as_u64().saturating_add(size.as_u64())));
                 }
-                out.push(Found {
-                    base,
-                    size,
-                    node: nid,
-                    src: MemorySource {
-                        path: node.path.clone(),
-                        property: prop,
-                        base: base.as_u64(),
-                    },
+            }
+            if !has_numa_prop || numa.primary.is_none() {
+                continue;
+            }
+            let nid = match associativity(node)? {
+                Some(domains) => {
+                    let nid = numa.nid(&domains);
+                    numa.init_form1(&domains, nid, &mut self.warnings);
+                    nid
+                }
+                // Linux: "either all memory nodes or none will have associativity
+                // properties. If none, then everything goes to default_nid" (0).
+                None => Some(NodeId::ZERO),
+            };
+            mem.online.extend(nid);
+            for &(base, size) in &numa_ranges {
+                mem.sets.push(SetNode {
+                    base: base.as_u64(),
+                    end: base.as_u64().saturating_add(size.as_u64()),
+                    nid,
+                    node: i,
+                    property: numa_prop,
                 });
             }
         }
-        Ok(first)
+        Ok(())
     }
 
     /// `ibm,dynamic-reconfiguration-memory` (`walk_drmem_lmbs_early` and
@@ -807,23 +945,30 @@ impl<'t, 'a> Parser<'t, 'a> {
         numa: &mut Numa,
         addr_cells: u32,
         size_cells: u32,
-        out: &mut Vec<Found>,
+        mem: &mut MemScan,
     ) -> Result<DrmemScan, DtbError> {
-        let Some(node) = self.find(DRMEM_PATH) else {
+        let Some(drmem_index) = self.tree.find(DRMEM_PATH) else {
+            return Ok(DrmemScan::default());
+        };
+        let Some(node) = self.tree.node(drmem_index) else {
             return Ok(DrmemScan::default());
         };
         const LMB_SIZE: &str = "ibm,lmb-size";
-        let c = cells(node, LMB_SIZE)?.ok_or_else(|| perr(node, LMB_SIZE, PropProblem::Missing))?;
-        let lmb = c.get(..size_cells as usize).ok_or_else(|| {
-            perr(
-                node,
-                LMB_SIZE,
-                PropProblem::WrongLength {
-                    len: c.len() * 4,
-                    expected: "#size-cells of the root",
-                },
-            )
-        })?;
+        // walk_drmem_lmbs_early returns without adding anything when ibm,lmb-size is
+        // missing or shorter than #size-cells, and so does walk_drmem_lmbs.
+        let lmb = raw(node, LMB_SIZE).and_then(|v| v.get(..4 * size_cells as usize));
+        let Some(lmb) = lmb else {
+            self.warnings.push(format!(
+                "{DRMEM_PATH}: {LMB_SIZE} is missing or shorter than #size-cells; Linux \
+                 ignores the DR memory, and so does numaboot"
+            ));
+            return Ok(DrmemScan::default());
+        };
+        let lmb: Vec<u32> = lmb
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes(c.try_into().unwrap_or([0; 4])))
+            .collect();
+        let lmb = lmb.as_slice();
         let lmb_size = number(lmb);
         if lmb_size == 0 {
             return Err(perr(
@@ -851,7 +996,6 @@ impl<'t, 'a> Parser<'t, 'a> {
             return Ok(DrmemScan {
                 lmb_size: Some(PhysSize::new(lmb_size)),
                 version: None,
-                aa,
             });
         };
         let c = cells(node, prop)?.unwrap_or_default();
@@ -912,22 +1056,126 @@ impl<'t, 'a> Parser<'t, 'a> {
             } else {
                 self.drconf_nid(numa, aa.as_ref(), aa_index, flags)
             };
-            out.push(Found {
-                base,
-                size,
-                node: nid,
-                src: MemorySource {
-                    path: String::from(DRMEM_PATH),
-                    property: prop,
-                    base: base.as_u64(),
-                },
+            let (b, e) = (base.as_u64(), base.as_u64().saturating_add(size.as_u64()));
+            mem.adds.push((b, e));
+            if numa.primary.is_some() {
+                mem.online.extend(nid);
+            }
+            mem.sets.push(SetNode {
+                base: b,
+                end: e,
+                nid,
+                node: drmem_index,
+                property: prop,
             });
         }
         Ok(DrmemScan {
             lmb_size: Some(PhysSize::new(lmb_size)),
             version: Some(version),
-            aa,
         })
+    }
+
+    /// memblock after the scans: the union of the added ranges (`memblock_add_range`
+    /// skips what is already covered), each piece on the node the last
+    /// `memblock_set_node` covering it gave (`memory` nodes first, then LMBs, as
+    /// `parse_numa_properties` calls them), or node 0 for everything when NUMA is
+    /// disabled (`setup_nonnuma`); touching pieces of one node merged as
+    /// `memblock_merge_regions` merges them.
+    fn memblock(&mut self, mem: &MemScan, numa_on: bool) -> Vec<MemoryRange> {
+        let mut adds = mem.adds.clone();
+        adds.sort_unstable();
+        let mut map: BTreeMap<u64, Seg> = BTreeMap::new();
+        let mut cur: Option<(u64, u64)> = None;
+        let init = Seg {
+            end: 0,
+            nid: if numa_on { None } else { Some(NodeId::ZERO) },
+            by: None,
+        };
+        for &(b, e) in adds.iter().filter(|(b, e)| e > b) {
+            match &mut cur {
+                Some((_, ce)) if b <= *ce => *ce = (*ce).max(e),
+                _ => {
+                    if let Some((cb, ce)) = cur.replace((b, e)) {
+                        map.insert(cb, Seg { end: ce, ..init });
+                    }
+                }
+            }
+        }
+        if let Some((cb, ce)) = cur {
+            map.insert(cb, Seg { end: ce, ..init });
+        }
+        if numa_on {
+            let mut overrides = 0usize;
+            for (k, set) in mem.sets.iter().enumerate() {
+                if set.end <= set.base {
+                    continue;
+                }
+                split_at(&mut map, set.base);
+                split_at(&mut map, set.end);
+                let mut replaced: Option<(u64, u64, usize)> = None;
+                for (&start, seg) in map.range_mut(set.base..set.end) {
+                    if let Some(j) = seg.by {
+                        let earlier = mem.sets.get(j).map(|s| s.nid);
+                        if earlier.is_some_and(|n| n != set.nid) && replaced.is_none() {
+                            replaced = Some((start, seg.end, j));
+                        }
+                    }
+                    seg.nid = set.nid;
+                    seg.by = Some(k);
+                }
+                if let Some((b, e, j)) = replaced {
+                    overrides += 1;
+                    if overrides <= MAX_OVERRIDE_WARNINGS {
+                        let w = self.override_warning(mem, set, j, b, e);
+                        self.warnings.push(w);
+                    }
+                }
+            }
+            if overrides > MAX_OVERRIDE_WARNINGS {
+                self.warnings.push(format!(
+                    "... and {} more memory descriptions that give already described \
+                     memory another node",
+                    overrides - MAX_OVERRIDE_WARNINGS
+                ));
+            }
+        }
+        let mut out: Vec<MemoryRange> = Vec::with_capacity(map.len());
+        for (start, seg) in map {
+            match out.last_mut() {
+                Some(last)
+                    if last.node == seg.nid
+                        && last.base.saturating_add(last.size).as_u64() == start =>
+                {
+                    last.size = last.size.saturating_add(PhysSize::new(seg.end - start));
+                }
+                _ => out.push(MemoryRange {
+                    base: PhysAddr::new(start),
+                    size: PhysSize::new(seg.end - start),
+                    node: seg.nid,
+                }),
+            }
+        }
+        out
+    }
+
+    fn override_warning(&self, mem: &MemScan, set: &SetNode, j: usize, b: u64, e: u64) -> String {
+        let path = |i: usize| self.tree.node(i).map(|n| n.path.as_str()).unwrap_or("?");
+        let node = |n: Option<NodeId>| match n {
+            Some(n) => format!("node {n}"),
+            None => String::from("no node"),
+        };
+        let (ep, eprop, enid) = match mem.sets.get(j) {
+            Some(s) => (path(s.node), s.property, s.nid),
+            None => ("?", "?", None),
+        };
+        format!(
+            "memory {b:#x}-{e:#x} is described by {ep} {eprop} ({}) and again by {} {} ({}); \
+             the later description wins, as in Linux's memblock_set_node order",
+            node(enid),
+            path(set.node),
+            set.property,
+            node(set.nid)
+        )
     }
 
     /// `get_nid_and_numa_distance` for one LMB.
@@ -958,7 +1206,7 @@ impl<'t, 'a> Parser<'t, 'a> {
         &self,
         numa: &Numa,
         nodes: &[Node],
-        form2: Option<&(Vec<NodeId>, Option<Vec<u8>>)>,
+        form2: Option<&Form2Table>,
     ) -> Result<Vec<Vec<u32>>, DtbError> {
         let n = nodes.len();
         let mut d = vec![vec![0u32; n]; n];
@@ -968,11 +1216,11 @@ impl<'t, 'a> Parser<'t, 'a> {
             numa.form
         };
         let mut f2: BTreeMap<(NodeId, NodeId), u32> = BTreeMap::new();
-        if let (AffinityForm::Form2, Some((ids, table))) = (form, form2) {
+        if let (AffinityForm::Form2, Some(t)) = (form, form2) {
             let mut k = 0usize;
-            for &a in ids {
-                for &b in ids {
-                    let v = match table {
+            for &a in &t.ids {
+                for &b in &t.ids {
+                    let v = match &t.distances {
                         Some(t) => t.get(k).copied().map(u32::from).unwrap_or(REMOTE_DISTANCE),
                         None if a == b => LOCAL_DISTANCE,
                         None => REMOTE_DISTANCE,
@@ -981,10 +1229,11 @@ impl<'t, 'a> Parser<'t, 'a> {
                     f2.insert((a, b), v);
                 }
             }
-            if let Some(missing) = nodes.iter().find(|x| !ids.contains(&x.id)) {
-                let holder = self.find("/rtas").map(|n| n.path.as_str()).unwrap_or("/");
+            // Only online nodes matter: Linux leaves the distances of an unlisted node
+            // at -1, which node_distance() would then return for it.
+            if let Some(missing) = nodes.iter().find(|x| !t.ids.contains(&x.id)) {
                 return Err(DtbError::prop(
-                    holder,
+                    &t.holder,
                     "ibm,numa-lookup-index-table",
                     PropProblem::MissingNode {
                         node: missing.id.get(),
@@ -1133,34 +1382,84 @@ fn check_cache_chain(
     }
 }
 
-/// Sorts, refuses overlaps, and merges touching ranges of the same node as memblock
-/// merges regions with the same nid.
-fn merge_memory(mut found: Vec<Found>) -> Result<Vec<MemoryRange>, DtbError> {
-    found.sort_by_key(|f| (f.base, f.size));
-    let mut out: Vec<MemoryRange> = Vec::with_capacity(found.len());
-    let mut prev: Option<(PhysAddr, MemorySource)> = None;
-    for f in found {
-        // Ranges were checked not to pass the top of memory.
-        let end = f.base.saturating_add(f.size);
-        if let Some((pend, psrc)) = &prev {
-            if f.base < *pend {
-                return Err(DtbError::Overlap {
-                    first: psrc.clone(),
-                    second: f.src,
-                });
-            }
+/// One piece of memblock memory while node assignments are applied.
+#[derive(Clone, Copy)]
+struct Seg {
+    end: u64,
+    nid: Option<NodeId>,
+    /// The `memblock_set_node` (index into [`MemScan::sets`]) that last set it.
+    by: Option<usize>,
+}
+
+/// Splits the segment containing `x` (if any, and not starting at it) in two at `x`.
+fn split_at(map: &mut BTreeMap<u64, Seg>, x: u64) {
+    let tail = match map.range_mut(..x).next_back() {
+        Some((_, seg)) if seg.end > x => {
+            let tail = *seg;
+            seg.end = x;
+            tail
         }
-        match out.last_mut() {
-            Some(last) if last.node == f.node && last.base.saturating_add(last.size) == f.base => {
-                last.size = last.size.saturating_add(f.size);
-            }
-            _ => out.push(MemoryRange {
-                base: f.base,
-                size: f.size,
-                node: f.node,
-            }),
+        _ => return,
+    };
+    map.insert(x, tail);
+}
+
+/// At most this many "a later description gave a range another node" warnings.
+const MAX_OVERRIDE_WARNINGS: usize = 16;
+
+/// The `(base, size)` entries of a non-empty `reg`-style property of a `memory` node,
+/// zero-sized ones dropped. Like Linux, a trailing partial entry is ignored (with a
+/// warning); a property too short for even one entry is an error, because
+/// `parse_numa_properties` would read one entry past its end and then loop.
+fn reg_ranges(
+    node: &NodeRec<'_>,
+    prop: &'static str,
+    v: &[u8],
+    addr_cells: u32,
+    size_cells: u32,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(PhysAddr, PhysSize)>, DtbError> {
+    let a = addr_cells as usize;
+    let per = 4 * (a + size_cells as usize);
+    let entries = v.len() / per;
+    if entries == 0 {
+        return Err(perr(
+            node,
+            prop,
+            PropProblem::WrongLength {
+                len: v.len(),
+                expected: "at least one (#address-cells + #size-cells) entry",
+            },
+        ));
+    }
+    if v.len() % per != 0 {
+        warnings.push(format!(
+            "{}: {prop} has {} trailing bytes after its last whole entry; ignored, as Linux \
+             does",
+            node.path,
+            v.len() % per
+        ));
+    }
+    let mut out = Vec::new();
+    for entry in v.chunks_exact(per) {
+        let c: Vec<u32> = entry
+            .chunks_exact(4)
+            .map(|x| u32::from_be_bytes(x.try_into().unwrap_or([0; 4])))
+            .collect();
+        let (ac, sc) = c.split_at(a.min(c.len()));
+        let base = PhysAddr::new(number(ac));
+        let size = PhysSize::new(number(sc));
+        if size.is_zero() {
+            continue;
         }
-        prev = Some((end, f.src));
+        match base.checked_add(size) {
+            None => return Err(perr(node, prop, PropProblem::Overflow)),
+            Some(end) if end.as_u64() > PHYSMEM_END => {
+                return Err(perr(node, prop, BEYOND_PHYSMEM))
+            }
+            Some(_) => {}
+        }
+        out.push((base, size));
     }
     Ok(out)
 }

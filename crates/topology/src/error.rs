@@ -132,7 +132,7 @@ pub enum PropProblem {
     },
     /// A table that must describe every node in use omits this one.
     MissingNode {
-        /// The node id with CPUs or memory that the table does not list.
+        /// The online node (one with CPUs or memory) that the table does not list.
         node: u32,
     },
     /// A value that is well-formed but unusable, with the reason.
@@ -161,31 +161,13 @@ impl fmt::Display for PropProblem {
                 )
             }
             Self::MissingNode { node } => {
-                write!(f, "does not list node {node}, which has CPUs or memory")
+                write!(
+                    f,
+                    "does not list node {node}, which Linux brings online (it has CPUs or memory)"
+                )
             }
             Self::Invalid(why) => f.write_str(why),
         }
-    }
-}
-
-/// Where a memory range came from, for overlap errors.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemorySource {
-    /// Node path.
-    pub path: String,
-    /// Property the range was read from.
-    pub property: &'static str,
-    /// First byte of the range.
-    pub base: u64,
-}
-
-impl fmt::Display for MemorySource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} (range at {:#x})",
-            self.path, self.property, self.base
-        )
     }
 }
 
@@ -202,14 +184,6 @@ pub enum DtbError {
         property: String,
         /// What is wrong with it.
         problem: PropProblem,
-    },
-    /// Two memory ranges overlap; Linux would silently merge them, possibly giving the
-    /// overlap to either node, so numaboot refuses to guess.
-    Overlap {
-        /// The lower range.
-        first: MemorySource,
-        /// The range that starts inside it.
-        second: MemorySource,
     },
     /// The tree has no CPU node (`device_type = "cpu"`).
     NoCpus,
@@ -238,9 +212,6 @@ impl fmt::Display for DtbError {
                 property,
                 problem,
             } => write!(f, "{path}: property {property}: {problem}"),
-            Self::Overlap { first, second } => {
-                write!(f, "memory from {second} overlaps memory from {first}")
-            }
             Self::NoCpus => f.write_str("no CPU node (device_type \"cpu\") in the tree"),
             Self::NoMemory => {
                 f.write_str("no memory: no memory node range and no assigned, unreserved LMB")

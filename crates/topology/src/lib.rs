@@ -34,7 +34,9 @@
 //!   PowerNV host in hypervisor mode; anything else is a pSeries LPAR.
 //! * **Affinity form** (`find_primary_domain_index`): OPAL is FORM1; a pSeries guest
 //!   uses what client-architecture-support (CAS) negotiated, recorded in
-//!   `/chosen/ibm,architecture-vec-5` byte 5 (0x20 FORM2 over 0x80 FORM1, else FORM0).
+//!   `/chosen/ibm,architecture-vec-5` byte 5 (0x20 FORM2 over 0x80 FORM1, else FORM0;
+//!   a vector shorter than 6 bytes, or none, is FORM0 as in `fw_vec5_feature_init`),
+//!   except for QEMU's pre-CAS placeholder (below).
 //! * **Primary domain** (`ibm,associativity-reference-points` in `/rtas` or
 //!   `/ibm,opal`): the first reference point for FORM1/FORM2, the second for FORM0; no
 //!   usable property disables NUMA and puts everything on node 0 (`setup_nonnuma`).
@@ -47,34 +49,69 @@
 //!   Linux fills it; FORM2 from `ibm,numa-lookup-index-table` and
 //!   `ibm,numa-distance-table` (10/20 if the table size is wrong, as Linux).
 //! * **CPUs** (`smp_setup_cpu_maps`): nodes with `device_type = "cpu"` in tree order,
-//!   one logical CPU per `ibm,ppc-interrupt-server#s` entry (or `reg`).
-//! * **Memory**: `memory` nodes under the root, `linux,usable-memory` or `reg` with
-//!   the root's `#address-cells`/`#size-cells`, node 0 when no `ibm,associativity`
-//!   (`default_nid`); and `ibm,dynamic-reconfiguration-memory` LMBs (v1
-//!   `ibm,dynamic-memory` preferred over `ibm,dynamic-memory-v2`, size `ibm,lmb-size`,
-//!   node from `ibm,associativity-lookup-arrays`) that are assigned and not reserved.
-//!   Touching ranges of one node are merged, as memblock merges them.
+//!   one logical CPU per `ibm,ppc-interrupt-server#s` entry (or `reg`). Threads of a
+//!   node whose `status` is not okay (and whose `enable-method` is not `spin-table`)
+//!   are possible but not present in Linux: see the decisions below.
+//! * **Memory** (`early_init_dt_scan_memory`, `early_init_drmem_lmb`): the ranges of
+//!   available `memory` nodes directly under the root, from `linux,usable-memory` if
+//!   present (an empty one adds nothing) or `reg`, with the root's
+//!   `#address-cells`/`#size-cells`; and the `ibm,dynamic-reconfiguration-memory` LMBs
+//!   that are assigned and not reserved (v1 `ibm,dynamic-memory` preferred over
+//!   `ibm,dynamic-memory-v2`, size `ibm,lmb-size`; without a usable `ibm,lmb-size`
+//!   Linux ignores DR memory, with a warning here). Overlapping descriptions are
+//!   merged as `memblock_add_range` merges them: the memory is their union.
+//! * **Memory nodes** (`parse_numa_properties`): every node of type `memory`, at any
+//!   depth and whatever its `status`, gives the node of its ranges (node 0 when it has
+//!   no `ibm,associativity`, `default_nid`), then every assigned LMB gives its node
+//!   from `ibm,associativity-lookup-arrays`; each is a `memblock_set_node` on memory
+//!   already added, and where descriptions overlap the later one wins (so an LMB beats
+//!   the `memory` node it overlaps, as on PowerVM, where `memory@0` is the RMA and
+//!   LMB 0 is assigned too). Touching ranges of one node are merged, as memblock merges
+//!   them (memblock's hotplug flag, which can keep them apart, is not modelled).
+//! * **Nodes**: Linux's online nodes after `parse_numa_properties`: those of present
+//!   CPUs, of `memory` nodes (even one whose memory a later description took, or a
+//!   disabled one) and of assigned LMBs. Nodes named only in the lookup arrays or the
+//!   FORM2 index table are not online in Linux, and are not listed.
 //! * **RMA**: see [`rma`]; [`DtbOptions::rma_override`] and the TOML `rma_size`
 //!   replace it.
 //!
 //! # Decisions where Linux gives no answer
 //!
-//! * A tree dumped before CAS (QEMU's `dumpdtb` writes `ibm,architecture-vec-5 =
-//!   [00 00]`) would make Linux choose FORM0 and put every QEMU CPU on node 0. Every
-//!   Linux guest asks for FORM1 at CAS and QEMU and PowerVM grant it, so such a tree is
-//!   read as FORM1 and [`DtbReport::affinity_assumed`] says so. QEMU 7.2 can grant
-//!   FORM2 at CAS, but only a post-CAS tree shows it; the FORM2 and DR-memory
+//! * A tree dumped before CAS carries QEMU's placeholder `ibm,architecture-vec-5 =
+//!   [00 00]` (`dumpdtb`), which would make Linux choose FORM0 and put every QEMU CPU on
+//!   node 0. Linux never boots with it: every Linux guest asks for FORM1 at CAS, QEMU
+//!   and PowerVM grant it, and the tree after CAS has the real vector. So exactly that
+//!   two-byte placeholder is read as FORM1 and [`DtbReport::affinity_assumed`] says so;
+//!   any other vector, including other short ones, follows Linux's rule. QEMU 7.2 can
+//!   grant FORM2 at CAS, but only a post-CAS tree shows it; the FORM2 and DR-memory
 //!   fixtures are therefore hand-written (`fixtures/crafted/`).
 //! * Where Linux would read out of bounds or loop, numaboot refuses with an error:
-//!   counts larger than their property, reference point 0, FORM2 domain ids of 256 or
-//!   more, a FORM2 table that omits a node in use (Linux leaves its distances -1),
-//!   overlapping memory ranges, memory above 2^[`MAX_PHYSMEM_BITS`], a phandle loop in a
-//!   CPU's `l2-cache`/`next-level-cache` chain, two CPUs with one thread id.
-//! * CPUs with `status` other than okay are left out instead of occupying logical ids
-//!   as non-present CPUs, so that `cpus[i].logical_id == i` holds.
+//!   counts larger than their property, a `memory` node range property too short for
+//!   one entry, reference point 0, FORM2 domain ids of 256 or more, a FORM2 table that
+//!   omits an online node (Linux leaves its distances -1), a phandle loop in a CPU's
+//!   `l2-cache`/`next-level-cache` chain. Also refused, though Linux would carry on
+//!   with a nonsensical layout: memory above 2^[`MAX_PHYSMEM_BITS`] or passing the top
+//!   of the address space, two CPU threads with one thread id, a zero `ibm,lmb-size`.
+//! * CPUs that are not present are left out of [`Topology::cpus`] so that
+//!   `cpus[i].logical_id == i` holds for the present CPUs consumers iterate. Linux
+//!   instead gives them logical ids too, so every present CPU after one has a Linux
+//!   logical id larger than its index here, and Linux's `boot_cpuid` counts them as
+//!   well. [`DtbReport::not_present_cpus`] lists them with their Linux ids,
+//!   [`DtbReport::linux_logical_id`] maps a CPU's index here to Linux's id, and
+//!   [`DtbReport::linux_boot_cpu`] is Linux's `boot_cpuid` (a warning says when it
+//!   differs from [`DtbReport::boot_cpu`]). Linux places such CPUs on
+//!   `first_online_node`.
 //! * `linux,drconf-usable-memory` (kdump) is not applied (a warning says so), and the
 //!   tree's associativity is used where Linux would first ask the hypervisor (VPHN;
 //!   QEMU's answer equals the tree).
+//! * Not modelled in the memory scans: the kernel command line (`mem=`, `numa=off`,
+//!   `iommu=off`), memblock's hotplug flag (`hotpluggable`, `DRCONF_MEM_HOTREMOVABLE`),
+//!   which can keep touching regions of one node apart in memblock, and the cell
+//!   counts: `parse_numa_properties` reads every `memory` node with the
+//!   `#address-cells`/`#size-cells` of the first one's parent (`get_n_mem_cells`),
+//!   where numaboot uses the root's for all, as the early scan does. A `memory` node
+//!   range property whose length is not a whole number of entries has its tail ignored
+//!   with a warning, as Linux ignores it.
 //!
 //! # Why not the `fdt` crate
 //!
@@ -105,8 +142,11 @@
 //! ```
 //!
 //! Logical CPU ids across all nodes must be exactly `0..n`, each once, since Linux
-//! numbers logical CPUs densely. Without `distances`, nodes are 10 from themselves and
-//! 20 from each other (FORM0).
+//! numbers logical CPUs densely, with at least one CPU and at most `NR_CPUS`
+//! ([`MAX_CPUS`]). Memory must end at or below 2^[`MAX_PHYSMEM_BITS`], and ranges may
+//! not overlap. `distances` must be one row per node with `LOCAL_DISTANCE` (10) on the
+//! diagonal and more than 10 elsewhere (it may be asymmetric, as FORM2 allows); without
+//! it, nodes are 10 from themselves and 20 from each other (FORM0).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
@@ -122,10 +162,10 @@ mod synth;
 mod text;
 
 pub use dtb::{
-    parse_dtb, topology_from_dtb, AffinityForm, DrmemVersion, DtbOptions, DtbReport,
+    parse_dtb, topology_from_dtb, AffinityForm, DrmemVersion, DtbOptions, DtbReport, NotPresentCpu,
     DRCONF_MEM_AI_INVALID, DRCONF_MEM_ASSIGNED, DRCONF_MEM_RESERVED, MAX_CPUS, MAX_PHYSMEM_BITS,
 };
-pub use error::{BlobError, DtbError, MemorySource, PropProblem, SynthError, TomlError};
+pub use error::{BlobError, DtbError, PropProblem, SynthError, TomlError};
 pub use model::{Cpu, MemoryRange, Node, Topology};
 pub use synth::{synthetic, SyntheticSpec};
 pub use text::topology_from_toml;

@@ -12,8 +12,9 @@ pub struct Topology {
     pub cpus: Vec<Cpu>,
     /// Memory ranges, sorted by base, non-overlapping.
     pub memory: Vec<MemoryRange>,
-    /// Every node that has CPUs or memory, or appears in the associativity tables,
-    /// sorted by id.
+    /// The nodes of the machine, sorted by id. From a device tree: Linux's online
+    /// nodes (those of present CPUs, `memory` nodes and assigned LMBs), not nodes
+    /// only named in associativity tables; from TOML: the nodes listed.
     pub nodes: Vec<Node>,
     /// Node distance matrix, `distances[a][b]` for node indices into `nodes`; Linux's
     /// `node_distance()` values (10 local; FORM0 20 remote; FORM1 doubling for each
@@ -68,7 +69,9 @@ impl Topology {
     }
 
     /// Linux's `first_online_node` once NUMA properties are parsed: the lowest node
-    /// with CPUs or memory.
+    /// with CPUs or memory. (Linux also counts a node that only a `memory` node without
+    /// memory of its own brought online, such as a disabled one; such a node is in
+    /// [`Topology::nodes`] but not counted here.)
     pub fn first_online_node(&self) -> Option<NodeId> {
         let cpus = self.cpus.iter().filter_map(|c| c.node);
         let mem = self.memory.iter().filter_map(|m| m.node);

@@ -1,8 +1,9 @@
 //! The real-mode area (RMA) size, as Linux 6.1 computes `ppc64_rma_size`.
 //!
 //! Source: `arch/powerpc/kernel/prom.c` records `first_memblock_size`, the size of the
-//! lowest-based range that `early_init_dt_add_memory_arch` sees (only `memory` node
-//! `reg` ranges go through it; DR-memory LMBs are added with `memblock_add` directly),
+//! lowest-based range that `early_init_dt_add_memory_arch` sees (only the ranges of
+//! available `memory` nodes under the root go through it; DR-memory LMBs are added with
+//! `memblock_add` directly),
 //! clamps it by `mem=`, and calls `setup_initial_memory_limit`. On hash MMU
 //! (`arch/powerpc/mm/book3s64/hash_utils.c`, `hash__setup_initial_memory_limit`):
 //!

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use phys::{parse_u64, NodeId, PhysAddr, PhysSize};
 use serde::Deserialize;
 
-use crate::dtb::MAX_CPUS;
+use crate::dtb::{MAX_CPUS, MAX_PHYSMEM_BITS};
 use crate::error::TomlError;
 use crate::model::{Cpu, MemoryRange, Node, Topology};
 use crate::rma::{linux_rma_size, Mmu};
@@ -45,6 +45,9 @@ enum Number {
     Text(String),
 }
 
+/// Linux's `LOCAL_DISTANCE`.
+const LOCAL_DISTANCE: u32 = 10;
+
 fn field(at: impl Into<String>, why: impl Into<String>) -> TomlError {
     TomlError::Field {
         at: at.into(),
@@ -69,8 +72,11 @@ pub(crate) fn parse_id_list(s: &str, limit: usize) -> Result<Vec<u32>, String> {
         if hi < lo {
             return Err(format!("range `{part}` runs backwards"));
         }
-        let count = (hi - lo) as usize + 1;
-        if out.len().saturating_add(count) > limit {
+        // In u64: `hi - lo + 1` is 2^32 for "0-4294967295", which a 32-bit usize
+        // cannot hold.
+        let count = u64::from(hi - lo) + 1;
+        let room = limit.saturating_sub(out.len());
+        if usize::try_from(count).map_or(true, |c| c > room) {
             return Err(format!("more than {limit} ids"));
         }
         out.extend(lo..=hi);
@@ -87,6 +93,12 @@ fn parse_range(s: &str) -> Result<(PhysAddr, PhysSize), String> {
     if end <= start {
         return Err(format!(
             "`{s}` is empty or runs backwards (end is exclusive)"
+        ));
+    }
+    if end > 1 << MAX_PHYSMEM_BITS {
+        return Err(format!(
+            "`{s}` ends above 2 PiB (MAX_PHYSMEM_BITS {MAX_PHYSMEM_BITS}), as a device tree \
+             may not either"
         ));
     }
     Ok((PhysAddr::new(start), PhysSize::new(end - start)))
@@ -191,6 +203,13 @@ fn build(file: File) -> Result<Topology, TomlError> {
             ranges.push((base, size, id, at));
         }
     }
+    if cpu_slots.is_empty() {
+        return Err(field(
+            "nodes[].cpus",
+            "no CPUs; at least one node needs `cpus` (a device tree without CPUs is refused \
+             too)",
+        ));
+    }
     let mut cpus = Vec::with_capacity(cpu_slots.len());
     for (l, c) in cpu_slots.into_iter().enumerate() {
         cpus.push(c.ok_or_else(|| {
@@ -236,6 +255,26 @@ fn build(file: File) -> Result<Topology, TomlError> {
                     "distances",
                     format!("must be {n} rows of {n} (one per node, ascending id)"),
                 ));
+            }
+            for (i, row) in d.iter().enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    let at = format!("distances[{i}][{j}]");
+                    if i == j && v != LOCAL_DISTANCE {
+                        return Err(field(
+                            at,
+                            format!("{v}: a node's distance to itself is LOCAL_DISTANCE (10)"),
+                        ));
+                    }
+                    if i != j && v <= LOCAL_DISTANCE {
+                        return Err(field(
+                            at,
+                            format!(
+                                "{v}: distances between nodes must be more than \
+                                 LOCAL_DISTANCE (10)"
+                            ),
+                        ));
+                    }
+                }
             }
             d
         }

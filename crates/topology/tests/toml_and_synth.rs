@@ -112,6 +112,56 @@ fn toml_errors_name_the_field() {
 }
 
 #[test]
+fn toml_is_as_strict_as_a_device_tree() {
+    let two = "[[nodes]]\nid = 0\ncpus = \"0\"\nmemory = [\"0-0x40000000\"]\n[[nodes]]\nid = 1\n";
+    let cases = [
+        // No CPU at all (a tree without CPUs is DtbError::NoCpus).
+        (
+            "[[nodes]]\nid = 0\nmemory = [\"0-0x40000000\"]".to_string(),
+            "nodes[].cpus",
+        ),
+        // A 1x1 matrix for two nodes.
+        (format!("distances = [[5]]\n{two}"), "distances"),
+        // LOCAL_DISTANCE on the diagonal, more than it elsewhere.
+        (format!("distances = [[10, 20], [20, 5]]\n{two}"), "distances[1][1]"),
+        (format!("distances = [[10, 10], [20, 10]]\n{two}"), "distances[0][1]"),
+        (format!("distances = [[10, 20], [0, 10]]\n{two}"), "distances[1][0]"),
+        // Memory ending above 2^51 (MAX_PHYSMEM_BITS), as the DTB reader refuses.
+        (
+            "[[nodes]]\nid = 0\ncpus = \"0\"\nmemory = [\"0-0x40000000\", \"0x7ffffffff0000-0x8000000010000\"]"
+                .to_string(),
+            "nodes[0].memory[1]",
+        ),
+        // Ids past the CPU cap, counted without overflow.
+        (
+            "[[nodes]]\nid = 0\ncpus = \"0-8192\"".to_string(),
+            "nodes[0].cpus",
+        ),
+        (
+            "[[nodes]]\nid = 0\ncpus = \"0\"\nhw_ids = \"0-4294967295\"".to_string(),
+            "nodes[0].hw_ids",
+        ),
+    ];
+    for (text, at) in cases {
+        let (got, why) = field_err(&text);
+        assert_eq!(got, at, "{text}: {why}");
+    }
+    // The limits themselves are fine: memory ending exactly at 2^51, asymmetric
+    // distances, 8192 CPUs.
+    let t = topology_from_toml(&format!(
+        "distances = [[10, 22], [44, 10]]\n{two}cpus = \"1-8191\"\n\
+         memory = [\"0x7fffff0000000-0x8000000000000\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(t.cpus.len(), 8192);
+    assert_eq!(t.distance(n(1), n(0)), Some(44));
+    assert_eq!(
+        t.memory.last().map(|m| m.base.as_u64() + m.size.as_u64()),
+        Some(1 << 51)
+    );
+}
+
+#[test]
 fn toml_syntax_errors() {
     for text in [
         "[[nodes]\nid=0",

@@ -45,12 +45,12 @@ pub struct TopologyArgs {
     /// Override the RMA size (decimal or 0x hex bytes).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub rma_size: Option<PhysSize>,
-    /// Affinity form (device tree only).
-    #[arg(long, value_enum, default_value_t = AffinityArg::Auto)]
-    pub affinity: AffinityArg,
-    /// MMU the kernel would use (device tree only).
-    #[arg(long, value_enum, default_value_t = MmuArg::Hash)]
-    pub mmu: MmuArg,
+    /// Affinity form (device tree only; default auto).
+    #[arg(long, value_enum)]
+    pub affinity: Option<AffinityArg>,
+    /// MMU the kernel would use (device tree only; default hash).
+    #[arg(long, value_enum)]
+    pub mmu: Option<MmuArg>,
 }
 
 fn parse_size(s: &str) -> Result<PhysSize, String> {
@@ -67,14 +67,14 @@ pub fn run(args: TopologyArgs) -> anyhow::Result<ExitCode> {
             .is_some_and(|e| e.eq_ignore_ascii_case("dtb"));
     let (topo, report) = if is_dtb {
         let opts = DtbOptions {
-            affinity: match args.affinity {
+            affinity: match args.affinity.unwrap_or(AffinityArg::Auto) {
                 AffinityArg::Auto => None,
                 AffinityArg::Form0 => Some(AffinityForm::Form0),
                 AffinityArg::Form1 => Some(AffinityForm::Form1),
                 AffinityArg::Form2 => Some(AffinityForm::Form2),
             },
             rma_override: args.rma_size,
-            mmu: match args.mmu {
+            mmu: match args.mmu.unwrap_or(MmuArg::Hash) {
                 MmuArg::Hash => Mmu::Hash,
                 MmuArg::Radix => Mmu::Radix,
             },
@@ -89,6 +89,22 @@ pub fn run(args: TopologyArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         };
+        // A TOML topology has no affinity form, and its RMA is either given (`rma_size`)
+        // or Linux's hash rule; refuse options that would silently do nothing.
+        if args.affinity.is_some() {
+            bail!(
+                "{}: --affinity applies to device trees only (a TOML topology gives its \
+                 distances directly)",
+                path.display()
+            );
+        }
+        if args.mmu.is_some() {
+            bail!(
+                "{}: --mmu applies to device trees only (for a TOML topology, set rma_size \
+                 or use --rma-size)",
+                path.display()
+            );
+        }
         let mut t = topology_from_toml(text).with_context(|| path.display().to_string())?;
         if let Some(r) = args.rma_size {
             t.rma_size = r;
@@ -100,7 +116,12 @@ pub fn run(args: TopologyArgs) -> anyhow::Result<ExitCode> {
         s.push('\n');
         s
     } else {
-        to_text(&topo, report.as_ref(), &path.display().to_string())
+        to_text(
+            &topo,
+            report.as_ref(),
+            &path.display().to_string(),
+            args.rma_size.is_some(),
+        )
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)
@@ -159,7 +180,7 @@ fn form_name(f: AffinityForm) -> &'static str {
     }
 }
 
-fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str) -> String {
+fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str, rma_overridden: bool) -> String {
     let mut o = String::new();
     let kind = if r.is_some() { "device tree" } else { "TOML" };
     let _ = writeln!(o, "source      {source} ({kind})");
@@ -199,8 +220,14 @@ fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str) -> String {
         t.rma_size,
         human(t.rma_size)
     );
+    if rma_overridden {
+        let _ = writeln!(
+            o,
+            "            set by --rma-size (Linux's rule not applied)"
+        );
+    }
     if let Some(r) = r {
-        let limited = t.rma_size != PhysSize::MAX;
+        let limited = t.rma_size != PhysSize::MAX && !rma_overridden;
         if let (Some((base, size)), true) = (r.first_memory_block, limited) {
             let clamp = if r.arch_300 {
                 "ISA 3.0 clamp 1 TiB"
@@ -214,7 +241,22 @@ fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str) -> String {
         }
         if let Some(b) = r.boot_cpu {
             let hw = t.cpus.get(b as usize).map(|c| c.hw_id).unwrap_or(0);
-            let _ = writeln!(o, "boot CPU    {b} (hw {hw:#x})");
+            match r.linux_boot_cpu {
+                Some(l) if l != b => {
+                    let _ = writeln!(o, "boot CPU    {b} (hw {hw:#x}), Linux logical {l}");
+                }
+                _ => {
+                    let _ = writeln!(o, "boot CPU    {b} (hw {hw:#x})");
+                }
+            }
+        }
+        if !r.not_present_cpus.is_empty() {
+            let _ = writeln!(
+                o,
+                "not present Linux logical CPUs {} (hw {}), left out below",
+                id_list(r.not_present_cpus.iter().map(|c| c.linux_logical_id)),
+                id_list(r.not_present_cpus.iter().map(|c| c.hw_id)),
+            );
         }
         if let Some(l) = r.lmb_size {
             let _ = writeln!(o, "LMB size    {l} ({})", human(l));
@@ -315,6 +357,19 @@ fn to_json(t: &Topology, r: Option<&DtbReport>, is_dtb: bool) -> serde_json::Val
         obj.insert("affinity_assumed".into(), json!(r.affinity_assumed));
         obj.insert("primary_domain_index".into(), json!(r.primary_domain_index));
         obj.insert("boot_cpu".into(), json!(r.boot_cpu));
+        obj.insert("linux_boot_cpu".into(), json!(r.linux_boot_cpu));
+        obj.insert(
+            "not_present_cpus".into(),
+            json!(r
+                .not_present_cpus
+                .iter()
+                .map(|c| json!({
+                    "linux_logical_id": c.linux_logical_id,
+                    "hw_id": c.hw_id,
+                    "path": c.path,
+                }))
+                .collect::<Vec<_>>()),
+        );
         obj.insert(
             "lmb_size".into(),
             json!(r.lmb_size.map(|s| hex(s.as_u64()))),

@@ -138,7 +138,8 @@ pub fn blob(root: &N, boot: u32) -> Vec<u8> {
     out
 }
 
-/// A small good pSeries guest: two nodes, one SMT2 CPU node each, 1 GiB each, FORM1
+/// A small good post-CAS pSeries guest: two nodes, one SMT2 CPU node each, 1 GiB each,
+/// FORM1 negotiated (`ibm,architecture-vec-5` byte 5 = 0x80, OV5_FORM1_AFFINITY) and
 /// reference points <4 3 2 1> as QEMU writes them.
 pub fn guest() -> N {
     let cpu = |at: u32, node: u32| {
@@ -153,7 +154,7 @@ pub fn guest() -> N {
         .p("#address-cells", cells(&[2]))
         .p("#size-cells", cells(&[2]))
         .p("compatible", string("qemu,pseries"))
-        .c(N::new("chosen"))
+        .c(N::new("chosen").p("ibm,architecture-vec-5", vec![0, 0, 0, 0, 0, 0x80]))
         .c(N::new("rtas").p("ibm,associativity-reference-points", cells(&[4, 3, 2, 1])))
         .c(N::new("cpus")
             .p("#address-cells", cells(&[1]))
