@@ -191,6 +191,25 @@ pub fn check(m: &Machine, r: &Report) -> Result<String> {
                 "CPU {cpu}: registrations {got:x?}, Linux's vpa_init order is {want:x?}"
             ));
         }
+        let results: Vec<String> = mine
+            .iter()
+            .map(|h| {
+                let short = match sub_of(h)? {
+                    VpaSubfunction::RegisterVpa => "VPA",
+                    VpaSubfunction::RegisterSlb => "SLB",
+                    VpaSubfunction::RegisterDtl => "DTL",
+                    other => other.name(),
+                };
+                Ok(format!("{short}@{:#x} {}", h.u64("addr")?, rc_of(h)?))
+            })
+            .collect::<Result<_>>()?;
+        let lp = p.u64("lppaca")?;
+        println!(
+            "e2e: cpu {cpu} hw {hw} node {}: {}; lppaca on node {}",
+            p.num("node")?,
+            results.join(", "),
+            node_of(m, lp).map_or("none".to_string(), |n| n.to_string())
+        );
         for h in &mine {
             let rc = rc_of(h)?;
             if !rc.is_success() {
