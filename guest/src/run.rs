@@ -124,7 +124,7 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     let mut mb = Memblock::new();
     let placement = boot(&mut mb, &topo, &cfg).map_err(|e| format!("plan: {e}"))?;
     nb!(
-        "plan strategy=linux-6.1 paca_limit={:#x} allocations={} heap={}",
+        "plan strategy=linux-6.1 paca_limit={} allocations={} heap={}",
         placement.paca_limit,
         placement.allocations.len(),
         crate::heap::used()

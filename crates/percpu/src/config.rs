@@ -42,6 +42,53 @@ impl core::fmt::Display for Strategy {
     }
 }
 
+/// An upper limit on physical addresses: below an address, or anywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Limit {
+    /// Everything must end at or below this address.
+    Below(PhysAddr),
+    /// No limit (`MEMBLOCK_ALLOC_ANYWHERE`, `ULONG_MAX`).
+    Anywhere,
+}
+
+impl Limit {
+    /// From a raw value where `u64::MAX` means no limit.
+    pub const fn from_raw(raw: u64) -> Self {
+        if raw == u64::MAX {
+            Self::Anywhere
+        } else {
+            Self::Below(PhysAddr::new(raw))
+        }
+    }
+
+    /// The raw value (`u64::MAX` for [`Limit::Anywhere`]).
+    pub const fn raw(self) -> u64 {
+        match self {
+            Self::Below(a) => a.as_u64(),
+            Self::Anywhere => u64::MAX,
+        }
+    }
+
+    /// The address, `None` when unlimited.
+    pub const fn addr(self) -> Option<PhysAddr> {
+        match self {
+            Self::Below(a) => Some(a),
+            Self::Anywhere => None,
+        }
+    }
+}
+
+impl core::fmt::Display for Limit {
+    /// The address in hex, or `anywhere`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Below(a) => write!(f, "{a}"),
+            Self::Anywhere => f.write_str("anywhere"),
+        }
+    }
+}
+
 /// The inputs of a plan besides memblock and the topology.
 ///
 /// [`PlanConfig::for_topology`] fills it the way a ppc64le distribution kernel boots

@@ -4,7 +4,7 @@ use core::fmt;
 
 use phys::{PhysAddr, PhysSize};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Limit};
 use crate::report::StructureKind;
 
 /// Why [`crate::plan`] failed. memblock is restored to its state before the call.
@@ -24,8 +24,8 @@ pub enum PlanError {
         size: PhysSize,
         /// Alignment asked for.
         align: u64,
-        /// The limit it had to be below (`u64::MAX`: anywhere).
-        limit: u64,
+        /// The limit it had to be below.
+        limit: Limit,
     },
     /// A region operation failed because memblock's region array was full and could not
     /// grow (Linux's `-ENOMEM` from `memblock_add_range`).
@@ -57,10 +57,9 @@ impl fmt::Display for PlanError {
                     write!(f, " of CPU {cpu}")?;
                 }
                 write!(f, ": {size} bytes aligned to {align:#x} ")?;
-                if limit == u64::MAX {
-                    f.write_str("anywhere")?;
-                } else {
-                    write!(f, "below {limit:#x}")?;
+                match limit {
+                    Limit::Anywhere => f.write_str("anywhere")?,
+                    Limit::Below(a) => write!(f, "below {a}")?,
                 }
                 f.write_str(" on any node")
             }

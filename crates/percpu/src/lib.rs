@@ -136,9 +136,9 @@ mod plan;
 mod report;
 pub mod vpa;
 
-pub use config::{ConfigError, PlanConfig, Strategy};
+pub use config::{ConfigError, Limit, PlanConfig, Strategy};
 pub use error::PlanError;
-pub use mem::{MemOp, MemblockOps};
+pub use mem::{MemLimit, MemOp, MemblockOps};
 pub use plan::{boot, early_cpu_to_node, first_online_node, init_memblock, node_of_addr, plan};
 pub use report::{
     Allocation, FallbackReason, Finding, LocalitySummary, NoNodeReason, NodeTotals, Outcome,

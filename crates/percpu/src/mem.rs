@@ -176,8 +176,8 @@ pub enum MemOp {
         align: u64,
         /// Lower bound.
         min: PhysAddr,
-        /// Upper bound (raw Linux value: 0 accessible, `~0` anywhere).
-        max: u64,
+        /// Upper bound.
+        max: MemLimit,
         /// Node asked for.
         nid: Option<NodeId>,
         /// What memblock returned.
@@ -191,8 +191,8 @@ pub enum MemOp {
         align: u64,
         /// Lower bound.
         start: PhysAddr,
-        /// Upper bound (raw Linux value).
-        end: u64,
+        /// Upper bound.
+        end: MemLimit,
         /// Node asked for.
         nid: Option<NodeId>,
         /// No fallback to other nodes.
@@ -202,12 +202,51 @@ pub enum MemOp {
     },
 }
 
-/// Formats a raw limit as the replay language spells it.
-struct Lim(u64);
+/// The upper bound of an allocation call, as Linux passes it: `MEMBLOCK_ALLOC_ACCESSIBLE`
+/// (raw 0: the current limit), `MEMBLOCK_ALLOC_ANYWHERE` (raw `~0`), or an address.
+///
+/// Its `Display` is the replay language's spelling: `accessible`, `anywhere` or hex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum MemLimit {
+    /// `MEMBLOCK_ALLOC_ACCESSIBLE`: memblock's current limit.
+    Accessible,
+    /// `MEMBLOCK_ALLOC_ANYWHERE`: no limit.
+    Anywhere,
+    /// An explicit end address (never 0 nor `~0`: [`MemLimit::from_raw`] maps those to
+    /// the other variants).
+    Addr(PhysAddr),
+}
 
-impl fmt::Display for Lim {
+impl MemLimit {
+    /// From the `phys_addr_t` Linux passes (0: accessible, `~0`: anywhere).
+    pub const fn from_raw(raw: u64) -> Self {
+        match raw {
+            0 => Self::Accessible,
+            u64::MAX => Self::Anywhere,
+            a => Self::Addr(PhysAddr::new(a)),
+        }
+    }
+
+    /// The `phys_addr_t` Linux passes for this bound.
+    pub const fn raw(self) -> u64 {
+        match self {
+            Self::Accessible => 0,
+            Self::Anywhere => u64::MAX,
+            Self::Addr(a) => a.as_u64(),
+        }
+    }
+}
+
+impl From<MemLimit> for AllocLimit {
+    fn from(l: MemLimit) -> Self {
+        limit_of(l.raw())
+    }
+}
+
+impl fmt::Display for MemLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
+        match self.raw() {
             0 => f.write_str("accessible"),
             u64::MAX => f.write_str("anywhere"),
             a => write!(f, "{a:#x}"),
@@ -248,8 +287,7 @@ impl fmt::Display for MemOp {
                 ..
             } => write!(
                 f,
-                "alloc_try_nid {size} {align:#x} {min} {} {}",
-                Lim(max),
+                "alloc_try_nid {size} {align:#x} {min} {max} {}",
                 Nid(nid)
             ),
             Self::Alloc {
@@ -262,8 +300,7 @@ impl fmt::Display for MemOp {
                 ..
             } => write!(
                 f,
-                "alloc {size} {align:#x} {start} {} {} {}",
-                Lim(end),
+                "alloc {size} {align:#x} {start} {end} {} {}",
                 Nid(nid),
                 u8::from(exact)
             ),
@@ -319,7 +356,7 @@ mod tests {
                 size: PhysSize::new(0x400),
                 align: 0x400,
                 min: PhysAddr::ZERO,
-                max: 0x4000_0000,
+                max: MemLimit::Addr(PhysAddr::new(0x4000_0000)),
                 nid: n,
                 result: None,
             },
@@ -327,7 +364,7 @@ mod tests {
                 size: PhysSize::new(0x80),
                 align: 0x80,
                 min: PhysAddr::ZERO,
-                max: 0,
+                max: MemLimit::Accessible,
                 nid: None,
                 result: None,
             },
@@ -335,7 +372,7 @@ mod tests {
                 size: PhysSize::new(0x1_0000),
                 align: 0x1_0000,
                 start: PhysAddr::ZERO,
-                end: u64::MAX,
+                end: MemLimit::Anywhere,
                 nid: None,
                 exact: false,
                 result: None,

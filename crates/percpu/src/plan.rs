@@ -7,10 +7,11 @@ use memblock::AllocLimit;
 use phys::{NodeId, PhysAddr, PhysSize};
 use topology::Topology;
 
+use crate::config::Limit;
 use crate::config::{PlanConfig, Strategy};
 use crate::consts::{self, L1_CACHE_BYTES, LPPACA_SIZE, LPPACA_STRUCT_SIZE, SLB_SHADOW_SIZE};
 use crate::error::PlanError;
-use crate::mem::{limit_of, MemOp, MemblockOps};
+use crate::mem::{limit_of, MemLimit, MemOp, MemblockOps};
 use crate::report::{
     Allocation, FallbackReason, Finding, NoNodeReason, NodeTotals, Outcome, Placement,
     StructureKind,
@@ -278,7 +279,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 size,
                 align: r.align,
                 min,
-                max: r.max,
+                max: MemLimit::from_raw(r.max),
                 nid: r.nid,
                 result,
             }
@@ -287,7 +288,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 size,
                 align: r.align,
                 start: min,
-                end: r.max,
+                end: MemLimit::from_raw(r.max),
                 nid: r.nid,
                 exact: false,
                 result,
@@ -300,7 +301,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 cpu: r.cpu,
                 size,
                 align: r.align,
-                limit: eff_max,
+                limit: Limit::from_raw(eff_max),
             });
         };
         let memory_node = node_of_addr(self.topo, addr);
@@ -929,9 +930,10 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         let nodes = totals(self.topo, &self.allocs, &reserved, self.cfg.page_size);
         Placement {
             strategy: self.cfg.strategy,
-            nr_cpu_ids: (self.cfg.nr_cpu_ids, self.cfg.final_nr_cpu_ids()),
+            nr_cpu_ids_initial: self.cfg.nr_cpu_ids,
+            nr_cpu_ids_final: self.cfg.final_nr_cpu_ids(),
             boot_cpu: self.cfg.boot_cpu,
-            paca_limit: self.paca_limit,
+            paca_limit: Limit::from_raw(self.paca_limit),
             allocations: self.allocs,
             ops: self.ops,
             nodes,

@@ -6,7 +6,7 @@ use core::fmt;
 
 use phys::{NodeId, PhysAddr, PhysSize};
 
-use crate::config::Strategy;
+use crate::config::{Limit, Strategy};
 use crate::mem::MemOp;
 
 /// The kinds of structure a plan places.
@@ -275,13 +275,17 @@ impl NodeTotals {
 pub struct Placement {
     /// The strategy planned.
     pub strategy: Strategy,
-    /// `nr_cpu_ids` at the start and at the end (after `setup_nr_cpu_ids`).
-    pub nr_cpu_ids: (u32, u32),
+    /// `nr_cpu_ids` when the plan starts (`NR_CPUS` or `nr_cpus=`: the length of the
+    /// first paca pointer array, or of Linux 4.15's arrays).
+    pub nr_cpu_ids_initial: u32,
+    /// `nr_cpu_ids` after `setup_nr_cpu_ids`: one past the highest possible CPU.
+    pub nr_cpu_ids_final: u32,
     /// The boot CPU.
     pub boot_cpu: u32,
     /// The limit pacas, lppacas and SLB shadows were allocated below
-    /// (`min(ppc64_bolted_size(), ppc64_rma_size)`; `u64::MAX` when unlimited).
-    pub paca_limit: u64,
+    /// (Linux 6.1: `min(ppc64_bolted_size(), ppc64_rma_size)`; Linux 4.15:
+    /// `min(256 MiB, ppc64_rma_size)`).
+    pub paca_limit: Limit,
     /// Every structure, in allocation order. Freed ones stay, marked `freed`.
     pub allocations: Vec<Allocation>,
     /// The memblock calls, in order; [`Placement::replay_script`] prints them.
@@ -369,8 +373,8 @@ impl fmt::Display for Placement {
             f,
             "strategy {}: nr_cpu_ids {} -> {}, boot CPU {}, {} live structures, {} memblock calls",
             self.strategy,
-            self.nr_cpu_ids.0,
-            self.nr_cpu_ids.1,
+            self.nr_cpu_ids_initial,
+            self.nr_cpu_ids_final,
             self.boot_cpu,
             self.live().count(),
             self.ops.len()

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use memblock::Memblock;
 use percpu::{Finding, PlanError, Strategy, StructureKind as K};
-use phys::PhysSize;
+use phys::{PhysAddr, PhysSize};
 use topology::Topology;
 
 fn replay(topo: &Topology, strategy: Strategy, radix: bool) {
@@ -158,7 +158,7 @@ fn a_plan_that_cannot_fit_names_the_cpu_and_leaves_memblock_untouched() {
                 kind, cpu, limit, ..
             } => {
                 assert!(kind.is_per_cpu() && cpu.is_some(), "{kind}");
-                assert_eq!(limit, 64 * MIB);
+                assert_eq!(limit, percpu::Limit::Below(PhysAddr::new(64 * MIB)));
                 let msg = err.to_string();
                 assert!(msg.contains(kind.name()), "{msg}");
                 if let Some(cpu) = cpu {
@@ -191,7 +191,7 @@ fn boot_cpu_paca_failure_restores_bottom_up() {
             cpu: Some(0),
             size: c.paca_size,
             align: 128,
-            limit: 32 * MIB
+            limit: percpu::Limit::Below(PhysAddr::new(32 * MIB))
         }
     );
     assert!(!mb.bottom_up());

@@ -264,7 +264,7 @@ pub fn render(m: &Machine, p: &Placement, r: &PlanReport) -> String {
         .max()
         .unwrap_or(1)
         .max(1);
-    let limit = p.paca_limit;
+    let limit = p.paca_limit.raw();
 
     let mut svg = Svg { o: String::new() };
     let _ = writeln!(
