@@ -98,18 +98,23 @@ impl core::fmt::Display for Limit {
 pub struct PlanConfig {
     /// The kernel whose sequence is reproduced.
     pub strategy: Strategy,
-    /// `CPU_FTR_HVMODE`: running as the hypervisor (PowerNV, or a KVM host), so no
-    /// lppaca is allocated (Linux61) and the RMA does not limit allocations.
+    /// `CPU_FTR_HVMODE`: running as the hypervisor (PowerNV, or a KVM host). Linux 6.1
+    /// then allocates no lppaca and the RMA does not limit allocations; Linux 4.15
+    /// still allocated the lppaca array and limited by `min(first block, 1 GiB)`
+    /// ([`PlanConfig::rma_limit`]).
     pub hypervisor_mode: bool,
-    /// `early_radix_enabled()`: radix MMU. Then no SLB shadow is kept (the boot CPU's is
-    /// allocated and freed again), nothing is limited by the RMA or a bolted segment,
-    /// and the linear mapping is built with radix page tables.
+    /// `early_radix_enabled()`: radix MMU. Then no SLB shadow is kept (Linux 6.1
+    /// allocates the boot CPU's and frees it again; 4.15 allocates no SLB shadow array),
+    /// and the linear mapping is built with radix page tables. Linux 6.1 limits nothing
+    /// by the RMA or a bolted segment under radix; Linux 4.15 still set
+    /// `ppc64_rma_size = min(first block, 1 GiB)` ([`PlanConfig::rma_limit`]).
     pub radix: bool,
     /// `MMU_FTR_1T_SEGMENT`: with hash, the bolted region is the first 1 TiB segment
     /// instead of the first 256 MiB.
     pub segment_1t: bool,
     /// `nr_cpu_ids` when the device tree is first scanned (`NR_CPUS`, or `nr_cpus=`):
     /// the length of the first paca pointer array (Linux61) or of the arrays (Linux415).
+    /// Possible CPUs at or above it are ignored ([`crate::Finding::CpusCapped`]).
     pub nr_cpu_ids: u32,
     /// `cpu_possible_mask`, indexed by logical CPU. CPUs at or above `nr_cpu_ids` are
     /// ignored, as `smp_setup_cpu_maps` caps them.
@@ -119,8 +124,8 @@ pub struct PlanConfig {
     /// `sizeof(struct paca_struct)` of the kernel build (configuration dependent; see
     /// [`consts::DEFAULT_PACA_SIZE`]).
     pub paca_size: PhysSize,
-    /// Replaces `ppc64_rma_size` (taken from [`Topology::rma_size`] for a hash guest,
-    /// unlimited for radix or hypervisor mode).
+    /// Replaces `ppc64_rma_size` (else computed per strategy by
+    /// [`PlanConfig::rma_limit`]).
     pub rma_limit_override: Option<PhysAddr>,
     /// `PAGE_SIZE` (64 KiB on ppc64 distribution kernels).
     pub page_size: u64,
@@ -213,9 +218,15 @@ impl PlanConfig {
     /// The configuration of a distribution kernel (`NR_CPUS` = 2048, 64 KiB pages,
     /// 16 KiB stacks, 1 TiB segments) booting `topo`: hash MMU, every present CPU of the
     /// topology possible, CPU 0 booting, hypervisor mode as the topology says.
+    ///
+    /// `nr_cpu_ids` is `NR_CPUS` whatever the topology: `smp_setup_cpu_maps` stops at
+    /// `nr_cpu_ids`, so on a machine with more than 2048 present CPUs the rest are
+    /// ignored and the plan reports [`crate::Finding::CpusCapped`]. Set
+    /// [`PlanConfig::nr_cpu_ids`] afterwards to model a kernel built with a larger
+    /// `NR_CPUS` (the CLI's `--nr-cpus`).
     pub fn for_topology(topo: &Topology, strategy: Strategy) -> Self {
         let present = topo.cpus.len();
-        let nr_cpu_ids = consts::DEFAULT_NR_CPUS.max(u32::try_from(present).unwrap_or(u32::MAX));
+        let nr_cpu_ids = consts::DEFAULT_NR_CPUS;
         Self {
             strategy,
             hypervisor_mode: topo.hypervisor_mode,
@@ -321,17 +332,68 @@ impl PlanConfig {
         }
     }
 
-    /// `ppc64_rma_size` as a limit: the override if given, unlimited with radix or in
-    /// hypervisor mode (`hash__setup_initial_memory_limit`, `mmu_early_init_devtree`),
-    /// else the topology's RMA.
+    /// `ppc64_rma_size` as a limit, by strategy:
+    ///
+    /// * the override, if given;
+    /// * Linux 6.1: unlimited with radix (`radix__setup_initial_memory_limit` is gone,
+    ///   `ppc64_rma_size` stays `ULONG_MAX`) or in hypervisor mode
+    ///   (`hash__setup_initial_memory_limit`), else the topology's RMA;
+    /// * Linux 4.15: `min(first_memblock_size, 1 GiB)` in every case: hash
+    ///   (`hash__setup_initial_memory_limit` had no `CPU_FTR_HVMODE` test before
+    ///   "powerpc/pseries: lift RTAS limit for hash", 4.16) and radix
+    ///   (`radix__setup_initial_memory_limit`) alike. `first_memblock_size` is
+    ///   [`PlanConfig::first_memblock_size`].
     pub fn rma_limit(&self, topo: &Topology) -> u64 {
         if let Some(a) = self.rma_limit_override {
             return a.as_u64();
         }
-        if self.radix || self.hypervisor_mode {
-            u64::MAX
-        } else {
-            topo.rma_limit().as_u64()
+        match self.strategy {
+            Strategy::Linux61 if self.radix || self.hypervisor_mode => u64::MAX,
+            Strategy::Linux61 => topo.rma_limit().as_u64(),
+            Strategy::Linux415 => Self::first_memblock_size(topo).min(consts::SZ_1G),
+        }
+    }
+
+    /// `first_memblock_size`: the size of the lowest memory block, which Linux records
+    /// while scanning the device tree. Taken from [`Topology::rma_size`] when that is
+    /// finite (the topology computes it from the first block, clamped at 1 GiB before
+    /// POWER9 and at 1 TiB after, neither of which changes a `min` with 1 GiB), else
+    /// (hypervisor mode, where the topology's RMA is unlimited) from the memory range
+    /// that starts at 0.
+    pub fn first_memblock_size(topo: &Topology) -> u64 {
+        let rma = topo.rma_size.as_u64();
+        if rma != u64::MAX {
+            return rma;
+        }
+        topo.memory
+            .iter()
+            .find(|r| r.base.as_u64() == 0)
+            .map_or(rma, |r| r.size.as_u64())
+    }
+
+    /// memblock's current limit when the per-CPU allocations begin
+    /// (`setup_initial_memory_limit`): the override if given; Linux 6.1: the RMA for a
+    /// hash guest, `MEMBLOCK_ALLOC_ANYWHERE` with radix or in hypervisor mode; Linux
+    /// 4.15: `ppc64_rma_size` with hash, and with radix the end of the first memory
+    /// block (`memblock_set_current_limit(first_memblock_base + first_memblock_size)`).
+    pub fn initial_current_limit(&self, topo: &Topology) -> u64 {
+        match self.strategy {
+            Strategy::Linux415 if self.radix && self.rma_limit_override.is_none() => {
+                Self::first_memblock_size(topo)
+            }
+            _ => self.rma_limit(topo),
+        }
+    }
+
+    /// The limit of the paca, lppaca and SLB shadow allocations: Linux 6.1
+    /// `min(ppc64_bolted_size(), ppc64_rma_size)` (`allocate_paca`); Linux 4.15
+    /// `min(0x10000000, ppc64_rma_size)` (`allocate_pacas`: 256 MiB on Book3S-64; the
+    /// bolted-size form came with 4.17's "Relax PACA address limitations").
+    pub fn paca_limit(&self, topo: &Topology) -> u64 {
+        let rma = self.rma_limit(topo);
+        match self.strategy {
+            Strategy::Linux61 => self.bolted_size().min(rma),
+            Strategy::Linux415 => consts::SZ_256M.min(rma),
         }
     }
 }

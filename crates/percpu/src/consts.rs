@@ -44,6 +44,14 @@ pub const SID_SHIFT: u32 = 28;
 /// `SID_SHIFT_1T`: a 1 TiB segment (`MMU_FTR_1T_SEGMENT`, POWER5+ onwards).
 pub const SID_SHIFT_1T: u32 = 40;
 
+/// `SZ_1G`: the clamp Linux 4.15 put on `ppc64_rma_size` (hash and radix alike) "to
+/// avoid some funky things such as RTAS bugs".
+pub const SZ_1G: u64 = 1 << 30;
+
+/// `0x10000000`: Linux 4.15 `allocate_pacas` kept the paca, lppaca and SLB shadow arrays
+/// below 256 MiB on Book3S-64 (`limit = min(0x10000000ULL, ppc64_rma_size)`).
+pub const SZ_256M: u64 = 1 << 28;
+
 /// `SZ_4G`: pseries machine-check stacks stay below it so RTAS arguments can live there.
 pub const SZ_4G: u64 = 1 << 32;
 

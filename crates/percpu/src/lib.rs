@@ -88,31 +88,38 @@
 //! same bytes except for the leaked `cpu_to_phys_id` tail (tested).
 //!
 //! [`Strategy::Linux415`] (Linux 4.15, the removed lines of the series): in
-//! `early_setup`, `allocate_pacas` takes one `PAGE_ALIGN(nr_cpu_ids * sizeof(paca))`
-//! array, `allocate_lppacas` one `PAGE_ALIGN((nr_cpu_ids - 1) * 0x400)` array (CPU 0
-//! uses the static `lppaca[0]` of the kernel image; allocated even in hypervisor mode,
-//! since the HVMODE check came with the series) and `allocate_slb_shadows` one
-//! `PAGE_ALIGN(nr_cpu_ids * 128)` array (hash only), each with `memblock_alloc_base(size,
-//! PAGE_SIZE, limit)`: no node, top-down. Radix page tables use
-//! `memblock_alloc_base(size, size, MEMBLOCK_ALLOC_ANYWHERE)`. `free_unused_pacas` frees
-//! the page-aligned tail of the paca array and `free_lppacas` the tail of the lppaca
-//! array kept for `num_possible_cpus() - 1` entries, which with a sparse possible mask
-//! frees lppacas still in use ([`Finding::FreedWhileInUse`]); SLB shadows are never
-//! shrunk. Stacks: `memblock_alloc_base(THREAD_SIZE, THREAD_SIZE, limit)`, IRQ stacks
-//! below `safe_stack_limit()` (the first segment, radix or not), emergency stacks below
+//! `early_init_devtree`, `setup_initial_memory_limit` sets `ppc64_rma_size =
+//! min(first_memblock_size, 1 GiB)` for hash (hypervisor mode included: the HVMODE test
+//! came in 4.16) and radix alike, and the current limit to that (hash) or to the end of
+//! the first memory block (radix). Then `allocate_pacas` takes, below `limit =
+//! min(0x10000000, ppc64_rma_size)` (256 MiB), one `PAGE_ALIGN(nr_cpu_ids *
+//! sizeof(paca))` array, `allocate_lppacas` one `PAGE_ALIGN((nr_cpu_ids - 1) * 0x400)`
+//! array (CPU 0 uses the static `lppaca[0]` of the kernel image; allocated even in
+//! hypervisor mode, since the HVMODE check came with the series) and
+//! `allocate_slb_shadows` one `PAGE_ALIGN(nr_cpu_ids * 128)` array (hash only), each with
+//! `memblock_alloc_base(size, PAGE_SIZE, limit)`: no node, top-down. Radix page tables
+//! use `memblock_alloc_base(size, size, MEMBLOCK_ALLOC_ANYWHERE)`. `free_unused_pacas`
+//! frees the page-aligned tail of the paca array and, only if that array shrank (it
+//! returns early otherwise), calls `free_lppacas`, which keeps the lppaca array for
+//! `num_possible_cpus() - 1` entries: with a sparse possible mask it frees lppacas still
+//! in use ([`Finding::FreedWhileInUse`]); SLB shadows are never shrunk. Stacks:
+//! `memblock_alloc_base(THREAD_SIZE, THREAD_SIZE, limit)`, IRQ stacks below
+//! `safe_stack_limit()` (the first segment, radix or not), emergency stacks below
 //! `min(safe_stack_limit(), ppc64_rma_size)`, no 4 GiB machine-check limit yet.
 //!
 //! # Sources and what could be verified
 //!
-//! Linux 6.1 was read from its source tree. For 4.15, `paca.c` (the arrays, the static
-//! `lppaca[NR_LPPACAS]`, `allocate_slb_shadows`, `free_unused_pacas`), `setup_64.c`
+//! Linux 6.1 was read from its source tree. For 4.15, `paca.c` (`allocate_pacas` with
+//! its 256 MiB limit, the arrays, the static `lppaca[NR_LPPACAS]`,
+//! `allocate_slb_shadows`, `free_unused_pacas` and its early return, `free_lppacas`),
+//! `prom.c` (`setup_initial_memory_limit` before `allocate_pacas`), `setup_64.c`
 //! (`safe_stack_limit`, `irqstack_early_init`, `emergency_stack_init`) and the radix
-//! `early_alloc_pgtable` were read from copies of the 4.1x tree in the search index; the
-//! copy of `emergency_stack_init` found predates the NMI stack (4.13), which is modelled
-//! as in 4.15. Not verified and documented as assumptions: the 4.15 paca limit
-//! (modelled as `min(safe_stack_limit(), ppc64_rma_size)`), 4.15's radix table sizes
-//! (4 KiB upper levels, `PAGE_SIZE` PTE pages) and that 4.15 radix leaves
-//! `ppc64_rma_size` unlimited. `sizeof(struct paca_struct)` is configuration dependent
+//! `early_alloc_pgtable`, `radix_init_pgtable` and `radix__setup_initial_memory_limit`
+//! were read from copies of the 4.1x tree in the search index; the hash
+//! `ppc64_rma_size` rule from the 4.16 commit that added the HVMODE test; the copy of
+//! `emergency_stack_init` found predates the NMI stack (4.13), which is modelled as in
+//! 4.15. Not verified and documented as an assumption: 4.15's radix table sizes (4 KiB
+//! upper levels, `PAGE_SIZE` PTE pages). `sizeof(struct paca_struct)` is configuration dependent
 //! ([`consts::DEFAULT_PACA_SIZE`], configurable).
 //!
 //! # Not modelled

@@ -60,7 +60,7 @@ pub fn init_memblock<M: MemblockOps>(
             size: cfg.kernel_reserve,
         });
     }
-    let limit = PhysAddr::new(cfg.rma_limit(topo));
+    let limit = PhysAddr::new(cfg.initial_current_limit(topo));
     mb.set_current_limit(limit);
     ops.push(MemOp::Limit(limit));
     Ok(ops)
@@ -190,18 +190,13 @@ struct Planner<'a, M> {
     ops: Vec<MemOp>,
     allocs: Vec<Allocation>,
     findings: Vec<Finding>,
-    /// `min(ppc64_bolted_size(), ppc64_rma_size)` of the strategy.
+    /// [`PlanConfig::paca_limit`].
     paca_limit: u64,
     bottom_up: bool,
 }
 
 impl<'a, M: MemblockOps> Planner<'a, M> {
     fn new(mb: &'a mut M, topo: &'a Topology, cfg: &'a PlanConfig) -> Self {
-        let bolted = match cfg.strategy {
-            Strategy::Linux61 => cfg.bolted_size(),
-            // 4.15's safe_stack_limit() knew nothing of radix.
-            Strategy::Linux415 => cfg.segment_size(),
-        };
         Self {
             mb,
             topo,
@@ -209,7 +204,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             ops: Vec::new(),
             allocs: Vec::new(),
             findings: Vec::new(),
-            paca_limit: bolted.min(cfg.rma_limit(topo)),
+            paca_limit: cfg.paca_limit(topo),
             bottom_up: false,
         }
     }
@@ -648,13 +643,18 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         }
         self.early_init_mmu_lifts_limit();
 
-        // smp_setup_cpu_maps → free_unused_pacas(): page-aligned tails of the paca array,
-        // then free_lppacas() sized by num_possible_cpus().
+        // smp_setup_cpu_maps → free_unused_pacas(): the page-aligned tail of the paca
+        // array, then free_lppacas() sized by num_possible_cpus(). 4.15 paca.c:
+        //   new_size = PAGE_ALIGN(sizeof(struct paca_struct) * nr_cpu_ids);
+        //   if (new_size >= paca_size) return;
+        //   memblock_free(...); paca_size = new_size; free_lppacas();
+        // so when the paca array does not shrink, the lppaca array is not shrunk either.
         self.note_capped();
         let nr1 = u64::from(cfg.final_nr_cpu_ids());
         let new_paca = page_align(ps * nr1);
         let mut paca_kept = paca_size;
-        if new_paca < paca_size {
+        let shrinks = new_paca < paca_size;
+        if shrinks {
             self.free(
                 pacas.saturating_add(PhysSize::new(new_paca)),
                 paca_size - new_paca,
@@ -662,7 +662,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             paca_kept = new_paca;
         }
         let mut lp_kept = lp_size;
-        if let Some(lp) = lppacas {
+        if let (true, Some(lp)) = (shrinks, lppacas) {
             let nposs = possible.len() as u64;
             let new_lp = if nposs > 1 {
                 page_align((nposs - 1) * LPPACA_SIZE)
@@ -729,6 +729,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         // irqstack_early_init (limit = safe_stack_limit()), emergency_stack_init (limit =
         // min(safe_stack_limit(), ppc64_rma_size), no separate machine-check limit yet).
         let seg = cfg.segment_size();
+        let limit = seg.min(cfg.rma_limit(self.topo));
         for &cpu in &possible {
             self.alloc_stack415(StructureKind::SoftirqStack, seg, cpu)?;
             self.alloc_stack415(StructureKind::HardirqStack, seg, cpu)?;

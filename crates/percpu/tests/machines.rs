@@ -102,8 +102,15 @@ fn eight_thousand_cpus_on_256_nodes() {
     let topo = big();
     for strategy in Strategy::ALL {
         for radix in [false, true] {
-            let c = cfg(&topo, strategy, radix);
+            // A kernel built with NR_CPUS = 8192: the default (2048) would ignore the
+            // CPUs above it (tested below).
+            let mut c = cfg(&topo, strategy, radix);
+            c.nr_cpu_ids = 8192;
             let (mb, p) = run(&topo, &c);
+            assert!(p
+                .findings
+                .iter()
+                .all(|f| !matches!(f, percpu::Finding::CpusCapped { .. })));
             assert_eq!(
                 check_lppacas(&p),
                 if strategy == Strategy::Linux61 {
@@ -124,4 +131,22 @@ fn eight_thousand_cpus_on_256_nodes() {
             }
         }
     }
+}
+
+#[test]
+fn the_default_nr_cpus_caps_a_bigger_machine() {
+    // PlanConfig::for_topology models a distribution kernel with NR_CPUS = 2048:
+    // smp_setup_cpu_maps stops at nr_cpu_ids, so 8192 - 2048 = 6144 present CPUs are
+    // ignored and only CPUs 0..2048 get structures.
+    let topo = big();
+    let c = percpu::PlanConfig::for_topology(&topo, Strategy::Linux61);
+    assert_eq!(c.nr_cpu_ids, 2048);
+    let (_, p) = run(&topo, &c);
+    assert!(p
+        .findings
+        .contains(&percpu::Finding::CpusCapped { count: 6144 }));
+    assert_eq!(p.nr_cpu_ids_initial, 2048);
+    assert_eq!(p.nr_cpu_ids_final, 2048);
+    assert!(p.find(2047, percpu::StructureKind::Paca).is_some());
+    assert!(p.find(2048, percpu::StructureKind::Paca).is_none());
 }

@@ -84,6 +84,116 @@ fn freeing_leaves_what_a_boot_without_those_cpus_reserves() {
     }
 }
 
+fn reserved_list(mb: &Memblock) -> Vec<(u64, u64)> {
+    mb.reserved()
+        .iter()
+        .map(|r| (r.base.as_u64(), r.size.as_u64()))
+        .collect()
+}
+
+#[test]
+fn linux415_freeing_leaves_exactly_the_hand_derived_reserved_list() {
+    // 2 nodes of 4 GiB, 8 CPUs, a 1 GiB first block, kernel image [0, 32 MiB), hash.
+    // Worked out from 4.15's code (see placement.rs for the array addresses):
+    // - NR_CPUS = 2048: pacas [0xfac0000, +0x540000), lppacas [0xf8c0000, +0x200000),
+    //   SLB shadows [0xf880000, +0x40000). free_unused_pacas keeps PAGE_ALIGN(8 * 0xa80)
+    //   = 0x10000 of the pacas and free_lppacas PAGE_ALIGN(7 * 0x400) = 0x10000 of the
+    //   lppacas; the SLB shadows are never shrunk, so they merge with the lppacas into
+    //   [0xf880000, 0xf8d0000).
+    // - nr_cpu_ids = 8 from the start: pacas [0xfff0000, +0x10000), lppacas
+    //   [0xffe0000, +0x10000), SLB shadows PAGE_ALIGN(8 * 128) [0xffd0000, +0x10000):
+    //   one region [0xffd0000, 0x10000000).
+    // - Both: 16 IRQ stacks top-down below 1 TiB: [8 GiB - 0x40000, 8 GiB); 24 emergency
+    //   stacks below min(1 TiB, 1 GiB): [1 GiB - 0x60000, 1 GiB).
+    // So freeing leaves the same regions as a boot without the 2040 impossible CPUs,
+    // except where 4.15 puts the arrays and the SLB shadow array it never shrinks.
+    let topo = machine(2, 4, 4 * GIB, GIB);
+    let big = cfg(&topo, Strategy::Linux415, false);
+    let mut small = big.clone();
+    small.nr_cpu_ids = 8;
+    let (mb_big, _) = run(&topo, &big);
+    let (mb_small, _) = run(&topo, &small);
+    let image = (0, 32 * MIB);
+    let stacks = [(GIB - 0x60000, 0x60000), (8 * GIB - 0x40000, 0x40000)];
+    assert_eq!(
+        reserved_list(&mb_big),
+        vec![
+            image,
+            (0xf88_0000, 0x5_0000),
+            (0xfac_0000, 0x1_0000),
+            stacks[0],
+            stacks[1]
+        ]
+    );
+    assert_eq!(
+        reserved_list(&mb_small),
+        vec![image, (0xffd_0000, 0x3_0000), stacks[0], stacks[1]]
+    );
+}
+
+#[test]
+fn linux61_freeing_leaves_only_live_structures_reserved() {
+    // Linux 6.1, NR_CPUS = 2048 and 8 possible CPUs: paca_ptrs (2048 * 8 bytes) shrinks
+    // to 8 * 8 bytes, cpu_to_phys_id (2048 * 4) is freed with nr_cpu_ids = 8 so its
+    // first 32 bytes go and the rest leaks, and under radix the boot CPU's SLB shadow is
+    // freed. The reserved list must be exactly the kernel image, every live structure
+    // and the leaked tail, merged where they touch: no freed byte stays reserved.
+    let topo = machine(2, 4, 4 * GIB, GIB);
+    for radix in [false, true] {
+        let c = cfg(&topo, Strategy::Linux61, radix);
+        let (mb, p) = run(&topo, &c);
+        let ptrs = p
+            .allocations
+            .iter()
+            .find(|a| a.kind == K::PacaPtrs)
+            .unwrap();
+        let c2p = p
+            .allocations
+            .iter()
+            .find(|a| a.kind == K::CpuToPhysId)
+            .unwrap();
+        let mut freed = vec![
+            (ptrs.addr.as_u64() + 64, 2048 * 8 - 64),
+            (c2p.addr.as_u64(), 32),
+        ];
+        if radix {
+            let slb = p
+                .allocations
+                .iter()
+                .find(|a| a.kind == K::SlbShadow && a.cpu == Some(0))
+                .unwrap();
+            assert!(slb.freed);
+            freed.push((slb.addr.as_u64(), 128));
+        }
+        for &(b, s) in &freed {
+            assert!(
+                !mb.is_region_reserved(PhysAddr::new(b), PhysSize::new(s))
+                    || p.live_blocks()
+                        .any(|a| a.addr.as_u64() < b + s
+                            && a.addr.as_u64() + a.reserved.as_u64() > b),
+                "radix={radix}: freed {b:#x}+{s:#x} still reserved"
+            );
+        }
+        // The expected list: image + live blocks (kind sizes from Linux), merged.
+        let mut blocks: Vec<(u64, u64)> = vec![(0, c.kernel_reserve.as_u64())];
+        blocks.extend(
+            p.live_blocks()
+                .filter(|a| !a.reserved.is_zero())
+                .map(|a| (a.addr.as_u64(), a.addr.as_u64() + a.reserved.as_u64())),
+        );
+        blocks.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (b, e) in blocks {
+            match merged.last_mut() {
+                Some(last) if last.1 >= b => last.1 = last.1.max(e),
+                _ => merged.push((b, e)),
+            }
+        }
+        let expected: Vec<(u64, u64)> = merged.iter().map(|&(b, e)| (b, e - b)).collect();
+        assert_eq!(reserved_list(&mb), expected, "radix={radix}");
+    }
+}
+
 #[test]
 fn no_structure_of_an_impossible_cpu_survives() {
     let topo = machine(2, 8, 4 * GIB, GIB);

@@ -354,16 +354,18 @@ fn comparing_the_strategies_node_by_node() {
             .count()
     };
     assert_eq!(remote(&new), 0);
-    // 4.15: the arrays sit in one node (below the 1 TiB limit: the top node, 3), so
-    // the 12 CPUs of nodes 0..=2 have remote pacas and lppacas (CPU 0's lppaca is the
-    // static one, not counted), no SLB shadow under radix.
-    assert_eq!(remote(&old), 12 + 11);
-    for n in 0..3 {
-        assert_eq!(
-            old.node(Some(nid(n))).allocations,
-            0,
-            "node {n}: stacks only on node 3"
-        );
+    // 4.15: the arrays sit below min(256 MiB, ppc64_rma_size = min(first block, 1 GiB)),
+    // i.e. in node 0's first 256 MiB, so the 12 CPUs of nodes 1..=3 have remote pacas
+    // and lppacas (every one in the array: CPU 0's static lppaca is on node 0's CPU),
+    // no SLB shadow under radix.
+    assert_eq!(remote(&old), 12 + 12);
+    // Node 0 holds the arrays and the emergency stacks (below min(1 TiB, 1 GiB)); the
+    // IRQ stacks go top-down below the 1 TiB segment, i.e. to node 3; nodes 1 and 2 get
+    // nothing.
+    assert!(old.node(Some(nid(0))).allocations > 0);
+    assert!(old.node(Some(nid(3))).allocations > 0);
+    for n in 1..3 {
+        assert_eq!(old.node(Some(nid(n))).allocations, 0, "node {n}");
     }
     assert!(new.node(Some(nid(2))).used > 0);
     assert_eq!(new.memblock_trace(), &new.ops[..]);
@@ -400,4 +402,114 @@ fn early_addresses_follow_memblock_direction_by_hand() {
     // [0x3fff_c020, 1 GiB). CPU 1 (node 0) is allocated top-down below min(1 TiB, RMA)
     // on node 0: at the top of that freed tail, 128-aligned.
     assert_eq!(at(K::Paca, Some(1)), (0x4000_0000 - 0xa80) & !127);
+}
+
+#[test]
+fn linux415_keeps_the_lppaca_array_when_the_paca_array_does_not_shrink() {
+    // 4.15 free_unused_pacas(): new_size = PAGE_ALIGN(sizeof(paca) * nr_cpu_ids);
+    // `if (new_size >= paca_size) return;` comes before free_lppacas(). With
+    // nr_cpu_ids = 128 and possible = {0, 127}, setup_nr_cpu_ids() leaves nr_cpu_ids at
+    // 128, so the paca array keeps its PAGE_ALIGN(128 * 0xa80) = 6 pages and the lppaca
+    // array its PAGE_ALIGN(127 * 1 KiB) = 2 pages: nothing is freed, and CPU 127's
+    // lppaca (entry 126, at 126 KiB into the array) stays reserved.
+    let topo = machine(1, 128, 8 * GIB, GIB);
+    let mut c = cfg(&topo, Strategy::Linux415, false);
+    c.nr_cpu_ids = 128;
+    c.possible = (0..128).map(|i| i == 0 || i == 127).collect();
+    let (mb, p) = run(&topo, &c);
+    assert!(
+        !p.ops
+            .iter()
+            .any(|op| matches!(op, percpu::MemOp::Free { .. })),
+        "4.15 frees nothing here"
+    );
+    assert!(p.findings.is_empty(), "{:?}", p.findings);
+    let arr = |k| p.live().find(|a| a.kind == k).unwrap();
+    assert_eq!(arr(K::PacaArray).reserved.as_u64(), 6 * 0x10000);
+    assert_eq!(arr(K::LppacaArray).reserved.as_u64(), 2 * 0x10000);
+    let lp = p.find(127, K::Lppaca).unwrap();
+    assert_eq!(
+        lp.addr.as_u64(),
+        arr(K::LppacaArray).addr.as_u64() + 126 * 0x400
+    );
+    assert!(mb.is_region_reserved(lp.addr, PhysSize::new(0x400)));
+}
+
+#[test]
+fn linux415_array_and_stack_addresses_by_hand() {
+    // Linux 4.15 on a 2-node machine (4 GiB per node, first memory block 1 GiB), kernel
+    // image over [0, 32 MiB), NR_CPUS = 2048, 64 KiB pages:
+    // - setup_initial_memory_limit: ppc64_rma_size = min(first block, 1 GiB) = 1 GiB, for
+    //   hash, radix and hypervisor mode alike (no HVMODE test before 4.16).
+    // - allocate_pacas: limit = min(0x10000000, ppc64_rma_size) = 256 MiB, and
+    //   memblock_alloc_base(size, PAGE_SIZE, limit) goes top-down below it:
+    //   pacas PAGE_ALIGN(2048 * 0xa80) = 0x540000 at 0x10000000 - 0x540000 = 0xfac0000;
+    //   lppacas PAGE_ALIGN(2047 * 0x400) = 0x200000 at 0xf8c0000;
+    //   SLB shadows (hash only) PAGE_ALIGN(2048 * 128) = 0x40000 at 0xf880000.
+    // - emergency_stack_init: limit = min(safe_stack_limit() = 1 TiB, 1 GiB): the first
+    //   16 KiB stack is at 0x40000000 - 0x4000.
+    let page = 0x10000u64;
+    let pa = |x: u64| x.div_ceil(page) * page;
+    assert_eq!(pa(2048 * 0xa80), 0x54_0000);
+    assert_eq!(pa(2047 * 0x400), 0x20_0000);
+    for (radix, hv) in [(false, false), (true, false), (false, true)] {
+        let mut topo = machine(2, 2, 4 * GIB, GIB);
+        if hv {
+            // What the topology reports in hypervisor mode: no RMA of its own; the
+            // first block is node 0's 4 GiB, so min(4 GiB, 1 GiB) = 1 GiB still.
+            topo.hypervisor_mode = true;
+            topo.rma_size = PhysSize::MAX;
+        }
+        let mut c = cfg(&topo, Strategy::Linux415, radix);
+        c.hypervisor_mode = hv;
+        let (_, p) = run(&topo, &c);
+        let what = format!("radix={radix} hv={hv}");
+        let arr = |k| {
+            p.allocations
+                .iter()
+                .find(|a| a.kind == k)
+                .map(|a| a.addr.as_u64())
+        };
+        assert_eq!(
+            p.paca_limit,
+            percpu::Limit::Below(PhysAddr::new(0x1000_0000)),
+            "{what}"
+        );
+        assert_eq!(arr(K::PacaArray), Some(0xfac_0000), "{what}");
+        assert_eq!(arr(K::LppacaArray), Some(0xf8c_0000), "{what}");
+        assert_eq!(
+            arr(K::SlbShadowArray),
+            (!radix).then_some(0xf88_0000),
+            "{what}"
+        );
+        let first_emerg = p
+            .allocations
+            .iter()
+            .find(|a| a.kind == K::EmergencyStack)
+            .unwrap();
+        assert_eq!(first_emerg.addr.as_u64(), GIB - 0x4000, "{what}");
+        // The current limit at the start: hash: ppc64_rma_size (1 GiB, hypervisor mode
+        // included); radix: the end of the first memory block
+        // (radix__setup_initial_memory_limit), here the 1 GiB RMA block.
+        assert_eq!(
+            p.ops.iter().find_map(|op| match op {
+                percpu::MemOp::Limit(a) => Some(a.as_u64()),
+                _ => None,
+            }),
+            Some(GIB),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn linux415_radix_current_limit_is_the_end_of_the_first_block() {
+    // radix__setup_initial_memory_limit: memblock_set_current_limit(first_memblock_base +
+    // first_memblock_size), unclamped, while ppc64_rma_size is clamped to 1 GiB.
+    let mut topo = machine(2, 2, 4 * GIB, GIB);
+    topo.rma_size = PhysSize::MAX;
+    let c = cfg(&topo, Strategy::Linux415, true);
+    assert_eq!(c.rma_limit(&topo), GIB);
+    assert_eq!(c.initial_current_limit(&topo), 4 * GIB);
+    assert_eq!(c.paca_limit(&topo), 256 * MIB);
 }
