@@ -209,8 +209,11 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         }
     }
 
+    /// A CPU's home node: `early_cpu_to_node(cpu)`, the node Linux itself asks
+    /// memblock for (a present CPU without a valid node gets `first_online_node`, a
+    /// possible CPU that is not present node 0).
     fn home_of(&self, cpu: u32) -> Option<NodeId> {
-        self.topo.cpus.get(cpu as usize).and_then(|c| c.node)
+        Some(early_cpu_to_node(self.topo, cpu))
     }
 
     fn set_bottom_up(&mut self, on: bool) {

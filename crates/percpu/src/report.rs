@@ -182,8 +182,10 @@ pub struct Allocation {
     pub align: u64,
     /// The node Linux asked memblock for (`None`: `NUMA_NO_NODE`).
     pub requested_node: Option<NodeId>,
-    /// The node the structure should be on: its CPU's node in the topology, or for a page
-    /// table the node of the memory it maps.
+    /// The node the structure should be on: for a per-CPU structure its CPU's node as
+    /// Linux maps it, [`crate::early_cpu_to_node`] (a present CPU without a valid node
+    /// gets `first_online_node`, a possible CPU that is not present node 0); for a page
+    /// table the node of the memory it maps; `None` for shared arrays.
     pub home_node: Option<NodeId>,
     /// The node of the memory it got, from the topology.
     pub memory_node: Option<NodeId>,
@@ -197,7 +199,10 @@ pub struct Allocation {
 }
 
 impl Allocation {
-    /// Whether the memory is on the home node.
+    /// Whether the memory is on the home node. Where Linux asked for a node it asked
+    /// for the home node, so this agrees with [`Outcome::Local`] /
+    /// [`Outcome::Fallback`]; for [`Outcome::NoNodeRequested`] it tells whether the
+    /// structure landed on its home node anyway.
     pub fn is_local(&self) -> bool {
         self.home_node.is_some() && self.home_node == self.memory_node
     }

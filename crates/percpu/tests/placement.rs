@@ -152,10 +152,51 @@ fn memoryless_node_and_nodeless_cpus_fall_back_as_linux_does() {
             a.kind
         );
     }
-    // numa_setup_cpu: an invalid node becomes first_online_node (node 0 here).
+    // numa_setup_cpu: an invalid node becomes first_online_node (node 0 here), which is
+    // then the CPU's home: local and outcome agree.
     for a in p.live().filter(|a| a.cpu == Some(1)) {
         assert_eq!(a.requested_node, Some(nid(0)), "{}", a.kind);
-        assert_eq!(a.home_node, None);
+        assert_eq!(a.home_node, Some(nid(0)));
+        assert_eq!(a.memory_node, Some(nid(0)));
+        assert_eq!(a.outcome, Outcome::Local);
+        assert!(a.is_local());
+    }
+}
+
+#[test]
+fn local_and_outcome_agree_wherever_a_node_was_requested() {
+    // A nodeless CPU (1), a memoryless node (2: CPUs 4, 5) and possible CPUs that are
+    // not present (6, 7: early_cpu_to_node gives node 0), under hash (RMA fallbacks)
+    // and radix.
+    let mut topo = machine(3, 2, 4 * GIB, GIB);
+    topo.memory.pop();
+    topo.cpus[1].node = None;
+    for radix in [false, true] {
+        let mut c = cfg(&topo, Strategy::Linux61, radix);
+        c.possible = vec![true; 8];
+        let (_, p) = run(&topo, &c);
+        let mut asked = 0;
+        for a in p.live().filter(|a| a.kind.is_per_cpu()) {
+            if a.requested_node.is_some() {
+                asked += 1;
+                assert_eq!(a.requested_node, a.home_node, "{} CPU {:?}", a.kind, a.cpu);
+                assert_eq!(
+                    a.is_local(),
+                    a.outcome == Outcome::Local,
+                    "{} CPU {:?}: {:?}",
+                    a.kind,
+                    a.cpu,
+                    a.outcome
+                );
+            }
+        }
+        assert!(asked > 0);
+        // CPUs 6 and 7 ask for node 0 and get it unless the RMA pushes them elsewhere:
+        // node 0 holds the RMA, so they are local.
+        for cpu in [6, 7] {
+            assert!(p.cpu_structures(cpu).all(|a| a.home_node == Some(nid(0))));
+            assert!(p.cpu_structures(cpu).all(|a| a.is_local()), "radix={radix}");
+        }
     }
 }
 
