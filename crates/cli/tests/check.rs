@@ -140,3 +140,43 @@ fn node_memory_above_rma_is_reported_with_min_locality() {
         .code(1)
         .stdout(predicate::str::contains("node 1 25.0%"));
 }
+
+#[test]
+fn min_locality_must_be_a_percentage() {
+    for bad in ["NaN", "-1", "100.5", "inf"] {
+        let out = numaboot()
+            .args(["check", "--min-locality", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("--min-locality"), "{err}");
+    }
+    for good in ["0", "100"] {
+        let code = if good == "0" { 0 } else { 1 };
+        numaboot()
+            .args(["check", "--min-locality", good])
+            .assert()
+            .code(code);
+    }
+}
+
+#[test]
+fn linux415_keeps_lppacas_when_the_paca_array_does_not_shrink() {
+    // nr_cpu_ids 128 with possible {0, 127}: setup_nr_cpu_ids leaves nr_cpu_ids at 128,
+    // so 4.15's free_unused_pacas returns before free_lppacas: CPU 127's lppaca stays
+    // reserved and nothing is freed while in use.
+    numaboot()
+        .args([
+            "check",
+            "--strategy",
+            "linux-4.15",
+            "--nr-cpus",
+            "128",
+            "--possible",
+            "0,127",
+        ])
+        .assert()
+        .code(0);
+}

@@ -23,7 +23,8 @@ fn default_machine_side_by_side() {
     assert!(header.find("linux-6.1") < header.find("linux-4.15"));
     for row in [
         "node-local",
-        "fallbacks",
+        "remote (off CPU's node)",
+        "fallbacks (node not got)",
         "bytes used",
         "bytes wasted",
         "reserved regions",
@@ -59,6 +60,7 @@ fn json_and_fixtures() {
             .unwrap();
         assert!(out.status.success(), "{f}");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["schema"], "numaboot-compare");
         assert_eq!(v["schema_version"], 1);
         assert_eq!(v["machine"]["format"], "dtb");
         let s = v["strategies"].as_array().unwrap();
@@ -88,4 +90,24 @@ fn a_strategy_that_does_not_fit_is_shown() {
         .assert()
         .success()
         .stdout(predicate::str::contains("does not fit"));
+}
+
+#[test]
+fn remote_counts_what_fallbacks_miss() {
+    // The default machine: a 1 GiB RMA in node 0, 16 CPUs per node, hash.
+    // 6.1: each CPU of nodes 1-3 asks for its node for its paca, lppaca, SLB shadow and
+    // 3 emergency stacks, which must be below the RMA: 48 * 6 = 288 fallbacks, and those
+    // are all its remote structures (IRQ stacks are local).
+    // 4.15 asks for no node at all: 0 fallbacks, yet the arrays are below 256 MiB (node
+    // 0) and the emergency stacks below the 1 GiB RMA (node 0), IRQ stacks top-down in
+    // node 3: nodes 1-2's CPUs have all 8 (32 * 8 = 256) remote, node 3's CPUs 6
+    // (16 * 6 = 96), node 0's CPUs their 2 IRQ stacks (16 * 2 = 32): 384.
+    let out = numaboot().args(["compare", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let totals = |i: usize| &v["strategies"][i]["totals"];
+    assert_eq!(v["strategies"][0]["strategy"], "linux-6.1");
+    assert_eq!(totals(0)["fallbacks"], 288);
+    assert_eq!(totals(0)["remote"], 288);
+    assert_eq!(totals(1)["fallbacks"], 0);
+    assert_eq!(totals(1)["remote"], 384);
 }

@@ -58,6 +58,14 @@ struct Report {
     nodes: Vec<NodeSummary>,
     totals: Totals,
     findings: Vec<String>,
+    memblock_reserved: Vec<Region>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Region {
+    base: String,
+    size: String,
 }
 
 #[derive(Deserialize, Debug)]
@@ -95,6 +103,7 @@ struct CpuRow {
     node: Option<u32>,
     structures: Vec<Structure>,
     all_local: bool,
+    lppaca_in_kernel_image: bool,
 }
 
 #[derive(Deserialize, Debug)]
@@ -142,6 +151,7 @@ struct Totals {
     local: u64,
     locality_percent: f64,
     fallbacks: u64,
+    remote: u64,
     used: u64,
     wasted: u64,
     allocations: u64,
@@ -340,10 +350,15 @@ fn possible_cpus_beyond_the_present_ones() {
     let c64 = &r.cpus[4];
     assert_eq!((c64.hw_id, c64.node), (None, None));
     assert_eq!(c64.structures.len(), 8);
-    assert!(c64.structures.iter().all(|s| s.home_node.is_none()));
+    // early_cpu_to_node falls back to node 0 for a CPU never entered in
+    // numa_cpu_lookup_table: that is where Linux asks for its structures, so it is
+    // the home node the report uses.
+    assert!(c64.structures.iter().all(|s| s.home_node == Some(0)));
     assert_eq!(r.config.nr_cpu_ids_final, 66);
-    // Locality is over CPUs with a node: CPUs 0-3 are on node 0, all local.
+    // CPUs 0-3 are on node 0, which holds the whole 1 GiB RMA: everything is local,
+    // CPUs 64-65's structures included.
     assert_eq!(r.totals.locality_percent, 100.0);
+    assert_eq!(r.totals.remote, 0);
     numaboot()
         .args(["plan", "--possible", "0-3,64-65"])
         .assert()
@@ -730,4 +745,136 @@ fn json_round_trips_through_the_documented_schema() {
     assert_eq!(r.config.boot_cpu, 0);
     assert_eq!(r.config.nr_cpu_ids_initial, 2048);
     assert!(!r.config.hypervisor_mode);
+}
+
+#[test]
+fn local_and_outcome_agree_in_the_json() {
+    // Node 1 has no memory, so its CPUs fall back; CPUs 6-7 are possible but not
+    // present: Linux asks for node 0 (early_cpu_to_node's fallback), which is their
+    // home node in the report. Wherever a node was requested, `local` must equal
+    // outcome `local`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "m.toml",
+        br#"
+rma_size = "0x40000000"
+[[nodes]]
+id = 0
+memory = ["0x0-0x100000000"]
+cpus = "0-3"
+[[nodes]]
+id = 1
+cpus = "4-5"
+"#,
+    );
+    let r = plan_json(&[path.to_str().unwrap(), "--radix", "--possible", "0-7"]);
+    let mut asked = 0;
+    for row in &r.cpus {
+        for s in &row.structures {
+            if s.requested_node.is_some() {
+                asked += 1;
+                assert_eq!(s.requested_node, s.home_node, "{s:?}");
+                assert_eq!(s.local, s.outcome == "local", "{s:?}");
+            }
+        }
+    }
+    assert!(asked > 0);
+    let cpu = |n: u32| r.cpus.iter().find(|c| c.cpu == n).unwrap();
+    assert!(cpu(4)
+        .structures
+        .iter()
+        .all(|s| s.outcome == "fallback" && !s.local));
+    assert!(cpu(7)
+        .structures
+        .iter()
+        .all(|s| s.home_node == Some(0) && s.local));
+}
+
+#[test]
+fn linux415_cpu0_lppaca_is_the_static_one() {
+    // 4.15 new_lppaca(): `if (cpu < NR_LPPACAS) return &lppaca[cpu];` with
+    // NR_LPPACAS = 1: CPU 0's lppaca is in the kernel image, not in the array.
+    let r = plan_json(&["--strategy", "linux-4.15", "--possible", "0-3"]);
+    for row in &r.cpus {
+        assert_eq!(row.lppaca_in_kernel_image, row.cpu == 0);
+        assert_eq!(
+            row.structures.iter().any(|s| s.kind == "lppaca"),
+            row.cpu != 0,
+            "CPU {}",
+            row.cpu
+        );
+    }
+    let r = plan_json(&["--possible", "0-3"]);
+    assert!(r.cpus.iter().all(|c| !c.lppaca_in_kernel_image));
+    numaboot()
+        .args(["plan", "--strategy", "linux-4.15", "--possible", "0-3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("static lppaca[0] (kernel image)"));
+}
+
+/// `reserved:` regions of a `numaboot memblock replay` dump, as (base, size).
+fn dump_reserved(text: &str) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line == "reserved:" {
+            inside = true;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if w.first() == Some(&"total") {
+            break;
+        }
+        out.push((hex(w[0]), hex(w[1])));
+    }
+    out
+}
+
+#[test]
+fn replaying_the_plan_reproduces_its_reserved_list() {
+    // `plan --format replay` piped through `numaboot memblock replay` (a separate
+    // memblock built from the script alone) must end with the reserved list the plan's
+    // own memblock had (`memblock_reserved` in the JSON), for both strategies and MMUs.
+    for strategy in ["linux", "linux-4.15"] {
+        for mmu in ["--hash", "--radix"] {
+            let args = ["--strategy", strategy, mmu, "--possible", "0-15,32-47"];
+            let script = numaboot()
+                .arg("plan")
+                .args(args)
+                .args(["--format", "replay"])
+                .output()
+                .unwrap();
+            assert!(script.status.success());
+            let script = String::from_utf8(script.stdout).unwrap();
+            assert!(script.starts_with("add 0x0 "), "{script}");
+            let replayed = numaboot()
+                .args(["memblock", "replay", "-"])
+                .write_stdin(script)
+                .output()
+                .unwrap();
+            assert!(
+                replayed.status.success(),
+                "{}",
+                String::from_utf8_lossy(&replayed.stderr)
+            );
+            let replayed = dump_reserved(&String::from_utf8(replayed.stdout).unwrap());
+            let r = plan_json(&args);
+            let planned: Vec<(u64, u64)> = r
+                .memblock_reserved
+                .iter()
+                .map(|g| (hex(&g.base), hex(&g.size)))
+                .collect();
+            assert!(planned.len() > 2, "{strategy} {mmu}");
+            assert_eq!(replayed, planned, "{strategy} {mmu}");
+            // The kernel image comes first (with 6.1's boot-CPU paca data, allocated
+            // bottom-up right after it, merged in).
+            assert_eq!(planned[0].0, 0);
+            assert!(planned[0].1 >= 32 << 20);
+        }
+    }
 }

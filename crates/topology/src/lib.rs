@@ -168,4 +168,4 @@ pub use dtb::{
 pub use error::{BlobError, DtbError, PropProblem, SynthError, TomlError};
 pub use model::{Cpu, MemoryRange, Node, Topology};
 pub use synth::{synthetic, SyntheticSpec};
-pub use text::topology_from_toml;
+pub use text::{format_id_list, parse_id_list, topology_from_toml};

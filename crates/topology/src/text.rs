@@ -55,9 +55,16 @@ fn field(at: impl Into<String>, why: impl Into<String>) -> TomlError {
     }
 }
 
-/// Parses `"0-3,8,10-11"` into ids in the order written; `""` is none. `limit` bounds
-/// the count so that `"0-4294967295"` is an error, not a 16 GiB allocation.
-pub(crate) fn parse_id_list(s: &str, limit: usize) -> Result<Vec<u32>, String> {
+/// Parses a Linux id list (cpulist) such as `"0-3,8,10-11"` into ids in the order
+/// written (duplicates kept); `""` is none and empty entries are skipped. Ids are
+/// decimal or `0x` hex. `limit` bounds the count so that `"0-4294967295"` is an error,
+/// not a 16 GiB allocation. The error is a sentence naming the offending entry.
+///
+/// ```
+/// assert_eq!(topology::parse_id_list("0-2,8", 64), Ok(vec![0, 1, 2, 8]));
+/// assert!(topology::parse_id_list("3-1", 64).is_err());
+/// ```
+pub fn parse_id_list(s: &str, limit: usize) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (lo, hi) = match part.split_once('-') {
@@ -82,6 +89,45 @@ pub(crate) fn parse_id_list(s: &str, limit: usize) -> Result<Vec<u32>, String> {
         out.extend(lo..=hi);
     }
     Ok(out)
+}
+
+/// Formats ids as a Linux id list: sorted, duplicates dropped, runs as ranges
+/// (`0-3,8,10-11`); `none` when there are none. The inverse of [`parse_id_list`] for a
+/// non-empty set.
+///
+/// ```
+/// assert_eq!(topology::format_id_list([3, 0, 1, 2, 8, 8]), "0-3,8");
+/// assert_eq!(topology::format_id_list([]), "none");
+/// ```
+pub fn format_id_list(ids: impl IntoIterator<Item = u32>) -> String {
+    use core::fmt::Write as _;
+    let mut ids: Vec<u32> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let start = ids[i];
+        let mut end = start;
+        while i + 1 < ids.len() && ids[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = ids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = if start == end {
+            write!(out, "{start}")
+        } else {
+            write!(out, "{start}-{end}")
+        };
+        i += 1;
+    }
+    if out.is_empty() {
+        out.push_str("none");
+    }
+    out
 }
 
 fn parse_range(s: &str) -> Result<(PhysAddr, PhysSize), String> {

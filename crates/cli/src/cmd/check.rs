@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
-use percpu::PlanError;
 
-use super::plan::{build, check_placement, config, emit, load, plan, MachineArgs, StrategyArg};
+use super::plan::{build, check_placement, emit, prepare, MachineArgs, StrategyArg};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -32,19 +31,24 @@ pub struct CheckArgs {
     /// The kernel whose allocation sequence to check.
     #[arg(long, value_enum, default_value_t = StrategyArg::Linux)]
     pub strategy: StrategyArg,
-    /// Also fail when fewer than PERCENT of the per-CPU structures are node-local.
-    #[arg(long, value_name = "PERCENT")]
+    /// Also fail when fewer than PERCENT (0 to 100) of the per-CPU structures are
+    /// node-local.
+    #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
     pub min_locality: Option<f64>,
 }
 
 /// Runs `numaboot check`.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let m = load(&args.machine)?;
+    if let Some(min) = args.min_locality {
+        // `contains` is false for NaN too.
+        if !(0.0..=100.0).contains(&min) {
+            bail!("--min-locality {min}: must be a percentage from 0 to 100");
+        }
+    }
     let strategy = args.strategy.strategy();
-    let cfg = config(&m, &args.machine, strategy)?;
-    let p = match plan(&m, &cfg) {
-        Ok(p) => p,
-        Err(PlanError::Config(e)) => bail!("{}: {e}", m.source),
+    let (m, cfg, planned) = prepare(&args.machine, strategy)?;
+    let (p, mb) = match planned {
+        Ok(x) => x,
         Err(e) => {
             emit(
                 &format!("FAIL {}: {strategy}\n  does not fit: {e}\n", m.source),
@@ -53,7 +57,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let report = build(&m, &cfg, &p);
+    let report = build(&m, &cfg, &p, &mb);
     let mut problems = check_placement(&m, &cfg, &p);
     let t = &report.totals;
     if let Some(min) = args.min_locality {
@@ -85,8 +89,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| "none".into());
     if problems.is_empty() {
         let line = format!(
-            "ok {}: {strategy}, {} structures of {} CPUs fit; PAPR placement and real-mode limit {limit} hold; {:.1}% node-local, {} fallbacks\n",
-            m.source, t.structures, t.cpus, t.locality_percent, t.fallbacks
+            "ok {}: {strategy}, {} structures of {} CPUs fit; PAPR placement and real-mode limit {limit} hold; {:.1}% node-local, {} remote ({} fallbacks)\n",
+            m.source, t.structures, t.cpus, t.locality_percent, t.remote, t.fallbacks
         );
         emit(&line, None)?;
         return Ok(ExitCode::SUCCESS);

@@ -1,14 +1,33 @@
 //! `numaboot compare [TOPOLOGY]`: both strategies on the same machine, side by side.
+//!
+//! # JSON (`--json`), schema `numaboot-compare` version 1
+//!
+//! A document of its own, versioned apart from `plan --format json`:
+//! `{"schema": "numaboot-compare", "schema_version": 1, "numaboot_version", "machine",
+//! "strategies": [...]}`. `machine` is the plan report's `machine` object; each entry of
+//! `strategies` is `{"strategy", "error": null, "config", "totals", "nodes",
+//! "findings"}` with those four as in `plan --format json` (schema 1), or `{"strategy",
+//! "error": "..."}` when the plan does not fit. A change that removes or renames a
+//! field, or changes its meaning, bumps [`SCHEMA_VERSION`].
+//!
+//! In the table, `fallbacks` counts structures for which Linux asked for a node and got
+//! another; Linux 4.15 never asks, so it has none even though more of its structures
+//! are off their CPU's node: that is the `remote` row.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::bail;
 use clap::Args;
-use percpu::{PlanError, Strategy};
+use percpu::Strategy;
 use serde_json::json;
 
-use super::plan::{build, config, emit, human, load, plan, MachineArgs, PlanReport};
+use super::plan::{build, emit, human, load, prepare_on, MachineArgs, PlanReport};
+
+/// The name of the document `numaboot compare --json` writes.
+pub const SCHEMA: &str = "numaboot-compare";
+
+/// The version of that document (independent of `plan`'s schema version).
+pub const SCHEMA_VERSION: u32 = 1;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -23,8 +42,9 @@ Examples:
 pub struct CompareArgs {
     #[command(flatten)]
     pub machine: MachineArgs,
-    /// Print JSON: `{"schema_version": 1, "machine": ..., "strategies": [{"strategy",
-    /// "error", "totals", "nodes"}]}` with `totals`/`nodes` as in `plan --format json`.
+    /// Print JSON: `{"schema": "numaboot-compare", "schema_version": 1, "machine": ...,
+    /// "strategies": [{"strategy", "error", "config", "totals", "nodes", "findings"}]}`
+    /// with those as in `plan --format json`.
     #[arg(long)]
     pub json: bool,
 }
@@ -34,10 +54,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let m = load(&args.machine)?;
     let mut results: Vec<(Strategy, Result<PlanReport, String>)> = Vec::new();
     for s in Strategy::ALL {
-        let cfg = config(&m, &args.machine, s)?;
-        let r = match plan(&m, &cfg) {
-            Ok(p) => Ok(build(&m, &cfg, &p)),
-            Err(PlanError::Config(e)) => bail!("{}: {e}", m.source),
+        let (cfg, planned) = prepare_on(&m, &args.machine, s)?;
+        let r = match planned {
+            Ok((p, mb)) => Ok(build(&m, &cfg, &p, &mb)),
             Err(e) => Err(e.to_string()),
         };
         results.push((s, r));
@@ -57,7 +76,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             .find_map(|(_, r)| r.as_ref().ok().map(|r| json!(r.machine)))
             .unwrap_or_else(|| json!({"source": m.source}));
         let mut s = serde_json::to_string_pretty(&json!({
-            "schema_version": super::plan::SCHEMA_VERSION,
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "numaboot_version": env!("CARGO_PKG_VERSION"),
             "machine": machine,
             "strategies": strategies,
         }))?;
@@ -103,7 +124,10 @@ fn table(source: &str, results: &[(Strategy, Result<PlanReport, String>)]) -> St
         ("node-local", |r| {
             format!("{} ({:.1}%)", r.totals.local, r.totals.locality_percent)
         }),
-        ("fallbacks", |r| r.totals.fallbacks.to_string()),
+        ("remote (off CPU's node)", |r| r.totals.remote.to_string()),
+        ("fallbacks (node not got)", |r| {
+            r.totals.fallbacks.to_string()
+        }),
         ("bytes used", |r| human(r.totals.used)),
         ("bytes used per CPU", |r| human(r.totals.bytes_per_cpu)),
         ("bytes wasted", |r| human(r.totals.wasted)),
@@ -153,6 +177,12 @@ fn table(source: &str, results: &[(Strategy, Result<PlanReport, String>)]) -> St
             let _ = writeln!(o);
         }
     }
+    let _ = writeln!(
+        o,
+        "remote: per-CPU structures off their CPU's node, whatever the reason; fallbacks: \
+         those for which Linux asked for the node and memblock gave another (Linux 4.15 \
+         asks for none)"
+    );
     for (s, r) in results {
         match r {
             Err(e) => {

@@ -14,6 +14,9 @@
 //! * `json`: the same data as one JSON document, schema below.
 //! * `svg`: a per-node memory map (see the `svg` module): the whole address space with
 //!   the real-mode limit, and a heat strip of the ranges holding structures.
+//! * `replay`: every memblock call of the plan ([`percpu::Placement::replay_script`]),
+//!   from the empty memblock on; `numaboot memblock replay` rebuilds from it the
+//!   reserved list the JSON's `memblock_reserved` shows.
 //!
 //! # JSON schema, version 1
 //!
@@ -25,18 +28,23 @@
 //! | `numaboot_version` | string | the writer's version |
 //! | `machine` | object | `source`, `format` (`dtb`/`toml`/`embedded`), `cpus` (present), `nodes` (ids), `memory_bytes`, `rma_size` (hex or null = unlimited), `hypervisor_mode` |
 //! | `config` | object | `strategy` (`linux-6.1`/`linux-4.15`), `mmu` (`hash`/`radix`), `hypervisor_mode`, `nr_cpu_ids_initial`, `nr_cpu_ids_final`, `possible` (cpulist), `boot_cpu`, `paca_size`, `thread_size`, `real_mode_limit` (hex or null) |
-//! | `cpus[]` | array | per possible CPU: `cpu`, `hw_id`, `node`, `all_local`, `structures[]` |
+//! | `cpus[]` | array | per possible CPU: `cpu`, `hw_id`, `node`, `all_local`, `structures[]`, `lppaca_in_kernel_image` (Linux 4.15 CPU 0: the static `lppaca[0]`, not listed in `structures`) |
 //! | `shared[]` | array | structures of no single CPU (`paca_ptrs`, `cpu_to_phys_id`, Linux 4.15 arrays, radix `page_table`s) |
 //! | `nodes[]` | array | per node: `node`, `cpus` (cpulist), `memory_bytes`, `structures`, `local`, `locality_percent`, `fallbacks` (of the node's CPUs), `used`, `wasted`, `allocations`, `reserved_regions`, `hosted_remote` (in the node's memory) |
-//! | `totals` | object | `cpus`, `structures`, `local`, `locality_percent`, `fallbacks`, `used`, `wasted`, `allocations`, `reserved_regions`, `bytes_per_cpu`, `real_mode_highest_end` (hex or null) |
+//! | `totals` | object | `cpus`, `structures`, `local`, `locality_percent`, `fallbacks` (a node was asked and another given), `remote` (off the CPU's home node for any reason), `used`, `wasted`, `allocations`, `reserved_regions`, `bytes_per_cpu`, `real_mode_highest_end` (hex or null) |
 //! | `findings[]` | array of strings | notable Linux behaviour (leaks, capped CPUs, 4.15 frees) |
+//! | `memblock_reserved[]` | array | memblock's reserved regions at the end, `base` and `size` (hex), ascending |
 //!
 //! A structure: `kind` (`paca`, `lppaca`, `slb_shadow`, `softirq_stack`,
 //! `hardirq_stack`, `emergency_stack`, `nmi_emergency_stack`, `mc_emergency_stack`, or a
 //! shared kind), `cpu`, `addr` (hex string: JSON numbers lose bits above 2^53), `size`
-//! and `reserved` (bytes), `node` (of its memory), `home_node`, `requested_node`
-//! (null: `NUMA_NO_NODE`), `local`, `outcome` (`local`, `fallback`,
-//! `no_node_requested`), `reason` (why it fell back or asked for no node), `in_array`.
+//! and `reserved` (bytes), `node` (of its memory), `home_node` (for a per-CPU structure
+//! `early_cpu_to_node(cpu)`: the first online node for a present CPU without one, node 0
+//! for a possible CPU that is not present), `requested_node` (null: `NUMA_NO_NODE`),
+//! `local` (`node == home_node`), `outcome` (`local`: the requested node was given,
+//! `fallback`, `no_node_requested`; where a node was requested it is the home node, so
+//! `local` and outcome `local` agree), `reason` (why it fell back or asked for no node),
+//! `in_array`.
 //! Node ids are integers or null (no node). Byte counts are integers.
 
 mod checks;
@@ -48,13 +56,12 @@ mod table;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, ValueEnum};
-use percpu::PlanError;
 
 pub use checks::check_placement;
-pub use machine::{config, human, load, plan, MachineArgs, StrategyArg};
-pub use model::{build, PlanReport, SCHEMA_VERSION};
+pub use machine::{human, load, prepare, prepare_on, MachineArgs, StrategyArg};
+pub use model::{build, PlanReport};
 
 /// Output format of `numaboot plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -65,6 +72,8 @@ pub enum Format {
     Json,
     /// A per-node memory map.
     Svg,
+    /// The memblock calls the plan made, as a `numaboot memblock replay` script.
+    Replay,
 }
 
 const EXAMPLES: &str = "\
@@ -73,7 +82,8 @@ Examples:
   numaboot plan /sys/firmware/fdt                # this machine's device tree
   numaboot plan guest.dtb --strategy linux-4.15  # before the 2018 series
   numaboot plan machine.toml --possible 0-15,32-47 --format json -o plan.json
-  numaboot plan --radix --format svg -o map.svg";
+  numaboot plan --radix --format svg -o map.svg
+  numaboot plan --format replay | numaboot memblock replay -   # memblock's final state";
 
 /// Arguments of `numaboot plan`.
 #[derive(Args, Debug)]
@@ -109,12 +119,10 @@ pub fn emit(text: &str, path: Option<&PathBuf>) -> anyhow::Result<()> {
 
 /// Runs `numaboot plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let m = load(&args.machine)?;
     let strategy = args.strategy.strategy();
-    let cfg = config(&m, &args.machine, strategy)?;
-    let p = match plan(&m, &cfg) {
-        Ok(p) => p,
-        Err(PlanError::Config(e)) => bail!("{}: {e}", m.source),
+    let (m, cfg, planned) = prepare(&args.machine, strategy)?;
+    let (p, mb) = match planned {
+        Ok(x) => x,
         Err(e) => {
             eprintln!(
                 "numaboot: {}: the {strategy} plan does not fit: {e} (Linux would panic here)",
@@ -123,15 +131,19 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let report = build(&m, &cfg, &p);
-    let text = match args.format {
-        Format::Table => table::render(&report),
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&report)?;
-            s.push('\n');
-            s
+    let text = if args.format == Format::Replay {
+        p.replay_script()
+    } else {
+        let report = build(&m, &cfg, &p, &mb);
+        match args.format {
+            Format::Json => {
+                let mut s = serde_json::to_string_pretty(&report)?;
+                s.push('\n');
+                s
+            }
+            Format::Svg => svg::render(&m, &p, &report),
+            Format::Table | Format::Replay => table::render(&report),
         }
-        Format::Svg => svg::render(&m, &p, &report),
     };
     emit(&text, args.output.as_ref())?;
     Ok(ExitCode::SUCCESS)

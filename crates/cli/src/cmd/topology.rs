@@ -128,32 +128,9 @@ pub fn run(args: TopologyArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `0-3,8,10-11`.
+/// `0-3,8,10-11` (or `none`): topology's cpulist formatter.
 fn id_list(ids: impl IntoIterator<Item = u32>) -> String {
-    let mut ids: Vec<u32> = ids.into_iter().collect();
-    ids.sort_unstable();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < ids.len() {
-        let start = ids[i];
-        let mut end = start;
-        while i + 1 < ids.len() && ids[i + 1] == end.wrapping_add(1) {
-            i += 1;
-            end = ids[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            let _ = write!(out, "{start}");
-        } else {
-            let _ = write!(out, "{start}-{end}");
-        }
-        i += 1;
-    }
-    if out.is_empty() {
-        out.push_str("none");
-    }
-    out
+    ::topology::format_id_list(ids)
 }
 
 fn human(size: PhysSize) -> String {

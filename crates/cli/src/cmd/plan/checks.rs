@@ -4,8 +4,10 @@
 //!   640 bytes, aligned to the 128-byte cache line and inside one 4 KiB block
 //!   ([`papr::vpa_placement_ok`]); an SLB shadow does not cross a 4 KiB boundary (the
 //!   rule QEMU and KVM apply to every registered area).
-//! * Real mode: in a hash-MMU guest the pacas, lppacas and SLB shadows, and the
-//!   emergency stacks, lie below the RMA (`ppc64_rma_size`) of the machine, and pseries
+//! * Real mode: in a hash-MMU guest the pacas, lppacas and SLB shadows, `paca_ptrs`
+//!   (a secondary CPU looks its paca up there with the MMU off:
+//!   `generic_secondary_common_init` in Linux 6.1 `head_64.S`), and the emergency
+//!   stacks, lie below the RMA (`ppc64_rma_size`) of the machine, and pseries
 //!   machine-check stacks below 4 GiB (RTAS).
 //! * Linux 4.15 frees no lppaca of a possible CPU (`Finding::FreedWhileInUse`).
 //!
@@ -61,7 +63,8 @@ pub fn check_placement(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<Prob
         }
         let real_mode = matches!(
             a.kind,
-            StructureKind::Paca
+            StructureKind::PacaPtrs
+                | StructureKind::Paca
                 | StructureKind::Lppaca
                 | StructureKind::SlbShadow
                 | StructureKind::PacaArray
@@ -122,7 +125,7 @@ mod tests {
         };
         let m = load(&args).unwrap();
         let cfg = config(&m, &args, percpu::Strategy::Linux61).unwrap();
-        let p = plan(&m, &cfg).unwrap();
+        let (p, _) = plan(&m, &cfg).unwrap();
         (m, cfg, p)
     }
 
@@ -151,6 +154,13 @@ mod tests {
         p.allocations[i].addr = PhysAddr::new(0x4000_0000);
         let i = idx(&p, 8, StructureKind::McEmergencyStack);
         p.allocations[i].addr = PhysAddr::new(0x1_0000_0000);
+        // paca_ptrs above the RMA: secondaries could not find their paca in real mode.
+        let i = p
+            .allocations
+            .iter()
+            .position(|a| a.kind == StructureKind::PacaPtrs && !a.freed)
+            .unwrap();
+        p.allocations[i].addr = PhysAddr::new(0x4000_0000);
         let problems = check_placement(&m, &cfg, &p);
         let has = |s: &str| problems.iter().any(|x| x.contains(s));
         assert!(has("CPU 5 lppaca at 0x10000c80: PAPR"), "{problems:?}");
@@ -162,6 +172,7 @@ mod tests {
         assert!(has(
             "CPU 8 mc_emergency_stack at 0x100000000-0x100004000: above"
         ));
-        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(has("paca_ptrs at 0x40000000-"), "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
     }
 }

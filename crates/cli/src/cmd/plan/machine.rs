@@ -51,7 +51,9 @@ pub struct MachineArgs {
     /// 1 GiB RMA.
     #[arg(value_name = "TOPOLOGY")]
     pub topology: Option<PathBuf>,
-    /// Hypervisor mode (PowerNV or a KVM host): no lppaca, no real-mode limit.
+    /// Hypervisor mode (PowerNV or a KVM host). Linux 6.1: no lppaca and no real-mode
+    /// limit. Linux 4.15: lppacas are still allocated, and the arrays stay below
+    /// min(256 MiB, first memory block, 1 GiB) as in a guest.
     #[arg(long)]
     pub hv_mode: bool,
     /// The possible CPUs, a Linux cpulist such as `0-15,32-47` (default: every present
@@ -59,10 +61,13 @@ pub struct MachineArgs {
     /// the unused tail of its tables (`free_unused_pacas`).
     #[arg(long, value_name = "CPUS", value_parser = parse_cpulist)]
     pub possible: Option<CpuList>,
-    /// Radix MMU: no SLB shadows and no real-mode limit, radix page tables.
+    /// Radix MMU: no SLB shadows (kept), radix page tables. Linux 6.1: no real-mode
+    /// limit. Linux 4.15: ppc64_rma_size is still min(first memory block, 1 GiB), so the
+    /// arrays stay below 256 MiB and the emergency stacks below that size.
     #[arg(long, conflicts_with = "hash")]
     pub radix: bool,
-    /// Hash MMU (the default): pacas, lppacas and SLB shadows below the RMA.
+    /// Hash MMU (the default): pacas, lppacas and SLB shadows below the RMA (Linux 6.1:
+    /// and below the first segment; Linux 4.15: below min(256 MiB, RMA)).
     #[arg(long)]
     pub hash: bool,
     /// Override the real-mode area size: bytes, `0x` hex, or with a K/M/G/T suffix.
@@ -93,29 +98,16 @@ pub struct Machine {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CpuList(pub Vec<u32>);
 
-/// Parses a cpulist: `0-15,32-47`, `7`, `0-3,8`.
+/// Parses a cpulist (`0-15,32-47`, `7`, `0-3,8`) with topology's parser, shared with
+/// the TOML topology format; an empty entry (`0,,1`) and ids at or above `NR_CPUS`
+/// (8192) are refused.
 pub fn parse_cpulist(s: &str) -> Result<CpuList, String> {
-    let mut out = Vec::new();
-    for part in s.split(',').map(str::trim) {
-        if part.is_empty() {
-            return Err(format!("empty entry in cpulist `{s}`"));
-        }
-        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let num = |t: &str| -> Result<u32, String> {
-            let v: u32 = t
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{}` is not a CPU number", t.trim()))?;
-            if v >= MAX_CPUS {
-                return Err(format!("CPU {v} is not below NR_CPUS ({MAX_CPUS})"));
-            }
-            Ok(v)
-        };
-        let (lo, hi) = (num(lo)?, num(hi)?);
-        if hi < lo {
-            return Err(format!("range `{part}` runs backwards"));
-        }
-        out.extend(lo..=hi);
+    if s.split(',').any(|p| p.trim().is_empty()) {
+        return Err(format!("empty entry in cpulist `{s}`"));
+    }
+    let mut out = topology::parse_id_list(s, MAX_CPUS as usize)?;
+    if let Some(&v) = out.iter().find(|&&v| v >= MAX_CPUS) {
+        return Err(format!("CPU {v} is not below NR_CPUS ({MAX_CPUS})"));
     }
     out.sort_unstable();
     out.dedup();
@@ -242,10 +234,41 @@ pub fn config(m: &Machine, args: &MachineArgs, strategy: Strategy) -> anyhow::Re
     Ok(cfg)
 }
 
-/// Plans `cfg` on a fresh memblock holding `m`'s memory.
-pub fn plan(m: &Machine, cfg: &PlanConfig) -> Result<Placement, PlanError> {
+/// Plans `cfg` on a fresh memblock holding `m`'s memory; returns the placement and the
+/// memblock state it left.
+pub fn plan(m: &Machine, cfg: &PlanConfig) -> Result<(Placement, Memblock), PlanError> {
     let mut mb = Memblock::new();
-    percpu::boot(&mut mb, &m.topo, cfg)
+    let p = percpu::boot(&mut mb, &m.topo, cfg)?;
+    Ok((p, mb))
+}
+
+/// What `plan`, `check` and `compare` share: load the machine, build the configuration
+/// for `strategy` and plan it. An unusable input or configuration is an error (exit
+/// 2); a plan that does not fit is the inner `Err` for the caller to report.
+pub fn prepare(
+    args: &MachineArgs,
+    strategy: Strategy,
+) -> anyhow::Result<(
+    Machine,
+    PlanConfig,
+    Result<(Placement, Memblock), PlanError>,
+)> {
+    let m = load(args)?;
+    let (cfg, planned) = prepare_on(&m, args, strategy)?;
+    Ok((m, cfg, planned))
+}
+
+/// [`prepare`] on an already loaded machine (for `compare`, which plans it twice).
+pub fn prepare_on(
+    m: &Machine,
+    args: &MachineArgs,
+    strategy: Strategy,
+) -> anyhow::Result<(PlanConfig, Result<(Placement, Memblock), PlanError>)> {
+    let cfg = config(m, args, strategy)?;
+    match plan(m, &cfg) {
+        Err(PlanError::Config(e)) => bail!("{}: {e}", m.source),
+        planned => Ok((cfg, planned)),
+    }
 }
 
 /// Folds a multi-line parser message (the TOML parser quotes the offending line with a
@@ -266,34 +289,10 @@ pub fn one_line(msg: &str) -> String {
     parts.join(": ")
 }
 
-/// `0-3,8,10-11` (or `none`).
+/// `0-3,8,10-11` (or `none`): topology's cpulist formatter, shared with `numaboot
+/// topology`.
 pub fn id_list(ids: impl IntoIterator<Item = u32>) -> String {
-    let mut ids: Vec<u32> = ids.into_iter().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < ids.len() {
-        let start = ids[i];
-        let mut end = start;
-        while i + 1 < ids.len() && ids[i + 1] == end.wrapping_add(1) {
-            i += 1;
-            end = ids[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}-{end}"));
-        }
-        i += 1;
-    }
-    if out.is_empty() {
-        out.push_str("none");
-    }
-    out
+    topology::format_id_list(ids)
 }
 
 /// Bytes for people: `1 GiB`, `2.6 KiB`, `640 B`; `unlimited` for `u64::MAX`.

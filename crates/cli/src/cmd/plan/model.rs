@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use percpu::{Allocation, Finding, Outcome, Placement, PlanConfig, StructureKind};
+use memblock::Memblock;
+use percpu::{Allocation, Finding, Outcome, Placement, PlanConfig, Strategy, StructureKind};
 use phys::NodeId;
 use serde::{Deserialize, Serialize};
 
@@ -47,11 +48,14 @@ pub fn kind_key(k: StructureKind) -> &'static str {
 }
 
 /// Whether Linux accesses the structure in real mode (so a hash guest must keep it
-/// below the RMA): the paca, the lppaca and the SLB shadow, and the arrays holding them.
+/// below the RMA): the paca, the lppaca and the SLB shadow, the arrays holding them, and
+/// `paca_ptrs`, which a secondary CPU reads with the MMU off to find its paca
+/// (`generic_secondary_common_init` in `head_64.S`).
 pub fn is_real_mode(k: StructureKind) -> bool {
     matches!(
         k,
-        StructureKind::Paca
+        StructureKind::PacaPtrs
+            | StructureKind::Paca
             | StructureKind::Lppaca
             | StructureKind::SlbShadow
             | StructureKind::PacaArray
@@ -82,6 +86,19 @@ pub struct PlanReport {
     pub totals: Totals,
     /// Notable Linux behaviour met on the way, one sentence each.
     pub findings: Vec<String>,
+    /// memblock's `reserved` array at the end of the plan (kernel image, plan memory
+    /// and memblock's own region arrays), ascending: what `numaboot memblock replay`
+    /// prints under `reserved:` for the `--format replay` script.
+    pub memblock_reserved: Vec<Region>,
+}
+
+/// A memblock region.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    /// Base (hex).
+    pub base: String,
+    /// Size (hex).
+    pub size: String,
 }
 
 /// The machine a plan ran on.
@@ -142,6 +159,10 @@ pub struct CpuRow {
     pub structures: Vec<Structure>,
     /// Whether every structure is on the CPU's node.
     pub all_local: bool,
+    /// Linux 4.15, CPU 0: its lppaca is the static `lppaca[0]` in the kernel image
+    /// (`new_lppaca` returns `&lppaca[cpu]` for `cpu < NR_LPPACAS`), not a memblock
+    /// allocation, so `structures` lists none.
+    pub lppaca_in_kernel_image: bool,
 }
 
 /// One structure.
@@ -161,13 +182,19 @@ pub struct Structure {
     pub reserved: u64,
     /// The node of its memory.
     pub node: Option<u32>,
-    /// The node it should be on.
+    /// The node it should be on: for a per-CPU structure `early_cpu_to_node(cpu)`, the
+    /// node Linux maps the CPU to (a present CPU without a valid node: the first online
+    /// node; a possible CPU that is not present: node 0); for a page table the node of
+    /// the memory it maps; `null` for shared arrays.
     pub home_node: Option<u32>,
     /// The node Linux asked for (`null`: `NUMA_NO_NODE`).
     pub requested_node: Option<u32>,
-    /// `node == home_node`.
+    /// `node == home_node` (false without a home node). Where Linux asked for a node it
+    /// asked for `home_node`, so `local` is true exactly when `outcome` is `local`.
     pub local: bool,
-    /// `local`, `fallback` or `no_node_requested`.
+    /// How the node came about: `local` (Linux asked for a node and memblock gave it),
+    /// `fallback` (asked, memblock used another node) or `no_node_requested` (then
+    /// `local` tells whether it landed on its home node anyway).
     pub outcome: String,
     /// Why it fell back or why no node was asked for.
     pub reason: Option<String>,
@@ -218,8 +245,13 @@ pub struct Totals {
     /// `local` in percent of the structures whose CPU has a node (a possible CPU that is
     /// not present has none).
     pub locality_percent: f64,
-    /// Per-CPU structures that fell back to another node.
+    /// Per-CPU structures for which Linux asked for a node and memblock used another
+    /// (`outcome` `fallback`). Structures for which no node was asked (all of Linux
+    /// 4.15's, the boot CPU's paca data) are never fallbacks: see `remote`.
     pub fallbacks: u64,
+    /// Per-CPU structures off their CPU's home node, whatever the reason (fallback, or
+    /// no node requested): `structures - local`, counting only CPUs with a home node.
+    pub remote: u64,
     /// Bytes of live structures (per-CPU and shared).
     pub used: u64,
     /// Bytes wasted (padding plus alignment gaps).
@@ -292,8 +324,8 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// Builds the report.
-pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
+/// Builds the report of `p`, planned for `m` with `cfg`, which left memblock as `mb`.
+pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock) -> PlanReport {
     let topo = &m.topo;
     // Index the live per-CPU structures once: `Placement::find` scans every allocation,
     // which is quadratic over thousands of CPUs.
@@ -319,6 +351,7 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
             node: present.and_then(|c| nid(c.node)),
             structures,
             all_local,
+            lppaca_in_kernel_image: p.strategy == Strategy::Linux415 && cpu == 0,
         });
     }
     let shared: Vec<Structure> = p
@@ -422,6 +455,7 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
         local,
         locality_percent: percent(local, homed),
         fallbacks: per_cpu.iter().filter(|a| is_fallback(a)).count() as u64,
+        remote: homed - local,
         used: total.used,
         wasted: total.wasted(),
         allocations: total.allocations,
@@ -459,6 +493,14 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement) -> PlanReport {
         nodes,
         totals,
         findings: p.findings.iter().map(finding_text).collect(),
+        memblock_reserved: mb
+            .reserved()
+            .iter()
+            .map(|r| Region {
+                base: hex(r.base.as_u64()),
+                size: hex(r.size.as_u64()),
+            })
+            .collect(),
     }
 }
 
@@ -482,8 +524,8 @@ mod tests {
         let m = load(&args).unwrap();
         for s in percpu::Strategy::ALL {
             let cfg = config(&m, &args, s).unwrap();
-            let p = plan(&m, &cfg).unwrap();
-            let r = build(&m, &cfg, &p);
+            let (p, mb) = plan(&m, &cfg).unwrap();
+            let r = build(&m, &cfg, &p, &mb);
             let text = serde_json::to_string(&r).unwrap();
             let back: PlanReport = serde_json::from_str(&text).unwrap();
             assert_eq!(back, r);

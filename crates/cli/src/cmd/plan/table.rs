@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 
 use super::machine::human;
+use percpu::StructureKind;
+
 use super::model::{kind_key, PlanReport, Structure, CPU_KINDS};
 
 /// Column headers of the per-CPU structures, in [`CPU_KINDS`] order.
@@ -89,10 +91,15 @@ pub fn render(r: &PlanReport) -> String {
             shown
                 .iter()
                 .map(|&i| {
-                    row.structures
-                        .iter()
-                        .find(|s| s.kind == kind_key(CPU_KINDS[i]))
-                        .map_or_else(|| "-".into(), cell)
+                    let kind = CPU_KINDS[i];
+                    match row.structures.iter().find(|s| s.kind == kind_key(kind)) {
+                        Some(s) => cell(s),
+                        // Linux 4.15's CPU 0 uses the static lppaca[0] of the kernel image.
+                        None if kind == StructureKind::Lppaca && row.lppaca_in_kernel_image => {
+                            "static lppaca[0] (kernel image)".into()
+                        }
+                        None => "-".into(),
+                    }
                 })
                 .collect()
         })
