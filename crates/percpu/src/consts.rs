@@ -70,6 +70,19 @@ pub const RADIX_PUD_SIZE: u64 = 1 << 30;
 /// See [`RADIX_PMD_SIZE`].
 pub const RADIX_PGDIR_SIZE: u64 = 1 << 39;
 
+/// `PRTB_SIZE_SHIFT` (`mmu_pid_bits + 4`) of Linux 6.1: `mmu_pid_bits` is 20 on
+/// POWER9/10 unless the device tree's `ibm,mmu-pid-bits` says otherwise (19 for a guest
+/// on a POWER9 with `CPU_FTR_P9_RADIX_PREFETCH_BUG`, not modelled): a 16 MiB process
+/// table.
+pub const PRTB_SIZE_SHIFT_61: u32 = 24;
+
+/// `PRTB_SIZE_SHIFT` of Linux 4.15 without `ibm,mmu-pid-bits` in the device tree:
+/// `radix_init_pgtable` defaults `mmu_pid_bits` to 20 in hypervisor mode and to 19 in a
+/// guest ("the guest uses the bottom half of the PID space"): 16 MiB or 8 MiB.
+pub const PRTB_SIZE_SHIFT_415_HV: u32 = 24;
+/// See [`PRTB_SIZE_SHIFT_415_HV`].
+pub const PRTB_SIZE_SHIFT_415_GUEST: u32 = 23;
+
 /// Linux 4.15's radix `PUD_TABLE_SIZE`/`PMD_TABLE_SIZE` with 64 KiB pages: 512
 /// eight-byte entries. 4.15 allocated upper tables at their own size; 6.1 allocates a
 /// whole page for every level.

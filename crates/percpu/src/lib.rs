@@ -68,8 +68,10 @@
 //!    the boot CPU), each through `alloc_paca_data`: `NUMA_NO_NODE`, bottom-up, below
 //!    `min(ppc64_bolted_size(), ppc64_rma_size)` and the current limit (the RMA).
 //! 3. `early_init_mmu`: with radix, `radix_init_pgtable` maps every memblock memory
-//!    region, allocating 64 KiB table pages inside the region being mapped; then the
-//!    current limit becomes `MEMBLOCK_ALLOC_ANYWHERE` (radix and hash alike).
+//!    region, allocating 64 KiB table pages inside the region being mapped, then
+//!    allocates the 16 MiB process table (`1 << PRTB_SIZE_SHIFT`, size-aligned, no
+//!    node, anywhere); then the current limit becomes `MEMBLOCK_ALLOC_ANYWHERE` (radix
+//!    and hash alike).
 //! 4. `setup_arch` → `smp_setup_cpu_maps`: `cpu_to_phys_id` (4 bytes per early CPU id),
 //!    `setup_nr_cpu_ids`, `free_unused_pacas` (shrink `paca_ptrs`; with radix free the
 //!    boot CPU's SLB shadow).
@@ -98,7 +100,9 @@
 //! hypervisor mode, since the HVMODE check came with the series) and
 //! `allocate_slb_shadows` one `PAGE_ALIGN(nr_cpu_ids * 128)` array (hash only), each with
 //! `memblock_alloc_base(size, PAGE_SIZE, limit)`: no node, top-down. Radix page tables
-//! use `memblock_alloc_base(size, size, MEMBLOCK_ALLOC_ANYWHERE)`. `free_unused_pacas`
+//! use `memblock_alloc_base(size, size, MEMBLOCK_ALLOC_ANYWHERE)`, and so does the process
+//! table after them (8 MiB in a guest, 16 MiB in hypervisor mode: `mmu_pid_bits` 19 or
+//! 20 without `ibm,mmu-pid-bits`). `free_unused_pacas`
 //! frees the page-aligned tail of the paca array and, only if that array shrank (it
 //! returns early otherwise), calls `free_lppacas`, which keeps the lppaca array for
 //! `num_possible_cpus() - 1` entries: with a sparse possible mask it frees lppacas still

@@ -498,9 +498,14 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         // early_setup: allocate_paca(boot_cpuid).
         self.allocate_paca(boot)?;
 
-        // early_init_mmu → radix__early_init_mmu → radix_init_pgtable.
+        // early_init_mmu → radix__early_init_mmu → radix_init_pgtable: the linear mapping
+        // (radix_pgtable.c ~446-459), then the process table (~479:
+        // early_alloc_pgtable(1UL << PRTB_SIZE_SHIFT, -1, 0, 0), i.e.
+        // memblock_alloc_try_nid(size, size, MEMBLOCK_LOW_LIMIT, ANYWHERE, NUMA_NO_NODE)),
+        // both before radix__early_init_mmu lifts the current limit (~735).
         if cfg.radix {
             self.radix_page_tables(true)?;
+            self.process_table(consts::PRTB_SIZE_SHIFT_61, true)?;
         }
         self.early_init_mmu_lifts_limit();
 
@@ -640,9 +645,17 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             Some(self.alloc_array(StructureKind::SlbShadowArray, slb_size, page, limit)?)
         };
 
-        // early_init_mmu: radix page tables with memblock_alloc_base(size, size, ANYWHERE).
+        // early_init_mmu: radix page tables with memblock_alloc_base(size, size, ANYWHERE),
+        // then radix_init_pgtable's process table, early_alloc_pgtable(1UL <<
+        // PRTB_SIZE_SHIFT), with mmu_pid_bits defaulting to 20 (hypervisor) or 19 (guest).
         if cfg.radix {
             self.radix_page_tables(false)?;
+            let shift = if cfg.hypervisor_mode {
+                consts::PRTB_SIZE_SHIFT_415_HV
+            } else {
+                consts::PRTB_SIZE_SHIFT_415_GUEST
+            };
+            self.process_table(shift, false)?;
         }
         self.early_init_mmu_lifts_limit();
 
@@ -929,6 +942,31 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         Ok(())
     }
 
+    /// The radix process table: `1 << shift` bytes aligned to its size, no node,
+    /// anywhere (6.1 `memblock_alloc_try_nid`, clamped to the current limit; 4.15
+    /// `memblock_alloc_base`).
+    fn process_table(&mut self, shift: u32, linux61: bool) -> Result<(), PlanError> {
+        let size = 1u64 << shift;
+        self.alloc(Request {
+            kind: StructureKind::ProcessTable,
+            cpu: None,
+            size,
+            used: size,
+            align: size,
+            min: 0,
+            max: u64::MAX,
+            nid: None,
+            try_nid: linux61,
+            home: None,
+            no_node: if linux61 {
+                NoNodeReason::SharedArray
+            } else {
+                NoNodeReason::PreSeries
+            },
+        })?;
+        Ok(())
+    }
+
     fn finish(self) -> Placement {
         let reserved = self.mb.reserved_ranges();
         let nodes = totals(self.topo, &self.allocs, &reserved, self.cfg.page_size);
@@ -971,7 +1009,10 @@ fn totals(
     let mut blocks: Vec<(u64, u64)> = Vec::new();
     for a in allocs.iter().filter(|a| !a.freed) {
         let t = entry(&mut nodes, a.memory_node);
-        if a.in_array || a.kind.is_per_cpu() || a.kind == StructureKind::PageTable {
+        if a.in_array
+            || a.kind.is_per_cpu()
+            || matches!(a.kind, StructureKind::PageTable | StructureKind::ProcessTable)
+        {
             t.used += a.size.as_u64();
         }
         if a.kind.is_per_cpu() && a.home_node.is_some() && !a.is_local() {

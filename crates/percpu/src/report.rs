@@ -35,6 +35,9 @@ pub enum StructureKind {
     McEmergencyStack,
     /// A page of the radix linear mapping's page tables (PUD, PMD or PTE level).
     PageTable,
+    /// The radix process table (`process_tb`, `1 << PRTB_SIZE_SHIFT` bytes aligned to its
+    /// size), allocated by `radix_init_pgtable` after the linear mapping.
+    ProcessTable,
     /// Linux 4.15's array of every CPU's paca.
     PacaArray,
     /// Linux 4.15's array of the lppacas of CPUs 1 and up.
@@ -58,6 +61,7 @@ impl StructureKind {
             Self::NmiEmergencyStack => "NMI emergency stack",
             Self::McEmergencyStack => "machine-check emergency stack",
             Self::PageTable => "radix page table",
+            Self::ProcessTable => "radix process table",
             Self::PacaArray => "paca array",
             Self::LppacaArray => "lppaca array",
             Self::SlbShadowArray => "slb_shadow array",

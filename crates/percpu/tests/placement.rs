@@ -554,3 +554,38 @@ fn linux415_radix_current_limit_is_the_end_of_the_first_block() {
     assert_eq!(c.initial_current_limit(&topo), 4 * GIB);
     assert_eq!(c.paca_limit(&topo), 256 * MIB);
 }
+
+#[test]
+fn radix_process_table_by_hand() {
+    // 2 nodes of 4 GiB (memory [0, 8 GiB)). radix_init_pgtable allocates the process
+    // table after the linear mapping: 1 << PRTB_SIZE_SHIFT bytes aligned to its size,
+    // no node, anywhere, top-down. The top of memory already holds, in 6.1, paca_ptrs
+    // (memblock_alloc_raw below the current limit, ANYWHERE under radix) and the
+    // linear-mapping table pages; in 4.15 the table pages (memblock_alloc_base
+    // anywhere). So the table takes the next size-aligned block down:
+    // - 6.1: mmu_pid_bits 20, 16 MiB: 8 GiB - 32 MiB;
+    // - 4.15 guest: mmu_pid_bits 19, 8 MiB: 8 GiB - 16 MiB;
+    // - 4.15 hypervisor mode: mmu_pid_bits 20, 16 MiB: 8 GiB - 32 MiB.
+    // Hash has no process table.
+    for (strategy, hv, size) in [
+        (Strategy::Linux61, false, 16 * MIB),
+        (Strategy::Linux415, false, 8 * MIB),
+        (Strategy::Linux415, true, 16 * MIB),
+    ] {
+        let mut topo = machine(2, 2, 4 * GIB, GIB);
+        topo.hypervisor_mode = hv;
+        let mut c = cfg(&topo, strategy, true);
+        c.hypervisor_mode = hv;
+        let (mb, p) = run(&topo, &c);
+        let pt: Vec<_> = p.live().filter(|a| a.kind == K::ProcessTable).collect();
+        assert_eq!(pt.len(), 1, "{strategy} hv={hv}");
+        assert_eq!(pt[0].reserved.as_u64(), size, "{strategy} hv={hv}");
+        assert_eq!(pt[0].addr.as_u64(), 8 * GIB - 2 * size, "{strategy} hv={hv}");
+        assert!(mb.is_region_reserved(pt[0].addr, pt[0].reserved));
+        // It comes right after the last linear-mapping table page in the sequence.
+        let idx = |k| p.allocations.iter().rposition(|a| a.kind == k).unwrap();
+        assert_eq!(idx(K::ProcessTable), idx(K::PageTable) + 1, "{strategy}");
+        let (_, hash) = run(&topo, &cfg(&topo, strategy, false));
+        assert!(hash.live().all(|a| a.kind != K::ProcessTable));
+    }
+}

@@ -41,6 +41,7 @@ pub fn kind_key(k: StructureKind) -> &'static str {
         StructureKind::NmiEmergencyStack => "nmi_emergency_stack",
         StructureKind::McEmergencyStack => "mc_emergency_stack",
         StructureKind::PageTable => "page_table",
+        StructureKind::ProcessTable => "process_table",
         StructureKind::PacaArray => "paca_array",
         StructureKind::LppacaArray => "lppaca_array",
         StructureKind::SlbShadowArray => "slb_shadow_array",
@@ -170,7 +171,8 @@ pub struct CpuRow {
 pub struct Structure {
     /// `paca`, `lppaca`, `slb_shadow`, `softirq_stack`, `hardirq_stack`,
     /// `emergency_stack`, `nmi_emergency_stack`, `mc_emergency_stack`, `paca_ptrs`,
-    /// `cpu_to_phys_id`, `page_table`, `paca_array`, `lppaca_array`, `slb_shadow_array`.
+    /// `cpu_to_phys_id`, `page_table`, `process_table`, `paca_array`, `lppaca_array`,
+    /// `slb_shadow_array`.
     pub kind: String,
     /// Its CPU, for per-CPU structures.
     pub cpu: Option<u32>,

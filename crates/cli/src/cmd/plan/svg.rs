@@ -52,7 +52,10 @@ fn class(k: StructureKind) -> usize {
         | StructureKind::EmergencyStack
         | StructureKind::NmiEmergencyStack
         | StructureKind::McEmergencyStack => 3,
-        StructureKind::PacaPtrs | StructureKind::CpuToPhysId | StructureKind::PageTable => 4,
+        StructureKind::PacaPtrs
+        | StructureKind::CpuToPhysId
+        | StructureKind::PageTable
+        | StructureKind::ProcessTable => 4,
     }
 }
 
