@@ -856,7 +856,8 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
     ///
     /// Linux 6.1 (`linux61`): mappings capped at `radix_mem_block_size`, every table a
     /// full page from `early_alloc_pgtable(PAGE_SIZE, NUMA_NO_NODE, start, end)`, i.e.
-    /// inside the range being mapped. Linux 4.15: no cap, upper tables of
+    /// inside the current run of same-size mappings of the range being mapped (its
+    /// lower bound moves to the first mapping of a new size). Linux 4.15: no cap, upper tables of
     /// [`consts::RADIX_415_UPPER_TABLE_SIZE`] and PTE pages of `PAGE_SIZE`, from
     /// `memblock_alloc_base(size, size, MEMBLOCK_ALLOC_ANYWHERE)`. The kernel-text
     /// boundary that splits the mapping (`next_boundary`) is not modelled.
@@ -874,6 +875,12 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             let start = base.as_u64().div_ceil(page).saturating_mul(page);
             let end = base.as_u64().saturating_add(size.as_u64()) / page * page;
             let mut addr = start;
+            // create_physical_mapping moves its `start` (the lower bound it passes to
+            // early_alloc_pgtable) to `addr` whenever the mapping size changes (6.1
+            // radix_pgtable.c ~350: `if (mapping_size != previous_size || ...) start =
+            // addr`), so table pages come from the current run of same-size mappings.
+            let mut run_start = start;
+            let mut prev_map = 0u64;
             while addr < end {
                 let gap = (end - addr).min(cap);
                 let map = if addr % consts::RADIX_PUD_SIZE == 0 && gap >= consts::RADIX_PUD_SIZE {
@@ -883,6 +890,10 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 } else {
                     page
                 };
+                if map != prev_map {
+                    run_start = addr;
+                    prev_map = map;
+                }
                 // Levels: a PUD page per PGD entry, a PMD page per PUD entry unless the
                 // mapping is 1 GiB, a PTE page per PMD entry unless it is 2 MiB.
                 let mut need = Vec::new();
@@ -908,7 +919,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                         size: sz,
                         used: sz,
                         align: sz,
-                        min: if linux61 { start } else { 0 },
+                        min: if linux61 { run_start } else { 0 },
                         max: if linux61 { end } else { u64::MAX },
                         nid: None,
                         try_nid: linux61,
@@ -1011,7 +1022,10 @@ fn totals(
         let t = entry(&mut nodes, a.memory_node);
         if a.in_array
             || a.kind.is_per_cpu()
-            || matches!(a.kind, StructureKind::PageTable | StructureKind::ProcessTable)
+            || matches!(
+                a.kind,
+                StructureKind::PageTable | StructureKind::ProcessTable
+            )
         {
             t.used += a.size.as_u64();
         }

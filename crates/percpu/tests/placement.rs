@@ -580,7 +580,11 @@ fn radix_process_table_by_hand() {
         let pt: Vec<_> = p.live().filter(|a| a.kind == K::ProcessTable).collect();
         assert_eq!(pt.len(), 1, "{strategy} hv={hv}");
         assert_eq!(pt[0].reserved.as_u64(), size, "{strategy} hv={hv}");
-        assert_eq!(pt[0].addr.as_u64(), 8 * GIB - 2 * size, "{strategy} hv={hv}");
+        assert_eq!(
+            pt[0].addr.as_u64(),
+            8 * GIB - 2 * size,
+            "{strategy} hv={hv}"
+        );
         assert!(mb.is_region_reserved(pt[0].addr, pt[0].reserved));
         // It comes right after the last linear-mapping table page in the sequence.
         let idx = |k| p.allocations.iter().rposition(|a| a.kind == k).unwrap();
@@ -588,4 +592,33 @@ fn radix_process_table_by_hand() {
         let (_, hash) = run(&topo, &cfg(&topo, strategy, false));
         assert!(hash.live().all(|a| a.kind != K::ProcessTable));
     }
+}
+
+#[test]
+fn radix_table_pages_are_bounded_by_the_current_mapping_run() {
+    // 6.1 create_physical_mapping passes its `start` as the lower bound of
+    // early_alloc_pgtable and moves it to `addr` when the mapping size changes. Memory
+    // [0, 4 GiB) and [8 GiB, 9 GiB + 64 KiB) (a hole keeps them apart in memblock):
+    // the second region maps [8 GiB, 9 GiB) with 2 MiB pages (cap 256 MiB < 1 GiB):
+    // its PMD page is asked for with min 8 GiB; then [9 GiB, 9 GiB + 64 KiB) with a
+    // 64 KiB page: a new run, so its PMD and PTE pages are asked for with min 9 GiB.
+    let mut topo = machine(2, 2, 4 * GIB, GIB);
+    topo.memory[1].base = PhysAddr::new(8 * GIB);
+    topo.memory[1].size = PhysSize::new(GIB + 0x10000);
+    let c = cfg(&topo, Strategy::Linux61, true);
+    let (_, p) = run(&topo, &c);
+    let mins: Vec<u64> = p
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            percpu::MemOp::AllocTryNid { size, min, max, .. }
+                if size.as_u64() == 0x10000
+                    && *max == percpu::MemLimit::Addr(PhysAddr::new(9 * GIB + 0x10000)) =>
+            {
+                Some(min.as_u64())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(mins, vec![8 * GIB, 9 * GIB, 9 * GIB]);
 }
