@@ -234,9 +234,12 @@ pub fn config(m: &Machine, args: &MachineArgs, strategy: Strategy) -> anyhow::Re
     Ok(cfg)
 }
 
+/// A plan's placement and the memblock state it left, or why it does not fit.
+pub type Planned = Result<(Placement, Memblock), PlanError>;
+
 /// Plans `cfg` on a fresh memblock holding `m`'s memory; returns the placement and the
 /// memblock state it left.
-pub fn plan(m: &Machine, cfg: &PlanConfig) -> Result<(Placement, Memblock), PlanError> {
+pub fn plan(m: &Machine, cfg: &PlanConfig) -> Planned {
     let mut mb = Memblock::new();
     let p = percpu::boot(&mut mb, &m.topo, cfg)?;
     Ok((p, mb))
@@ -248,11 +251,7 @@ pub fn plan(m: &Machine, cfg: &PlanConfig) -> Result<(Placement, Memblock), Plan
 pub fn prepare(
     args: &MachineArgs,
     strategy: Strategy,
-) -> anyhow::Result<(
-    Machine,
-    PlanConfig,
-    Result<(Placement, Memblock), PlanError>,
-)> {
+) -> anyhow::Result<(Machine, PlanConfig, Planned)> {
     let m = load(args)?;
     let (cfg, planned) = prepare_on(&m, args, strategy)?;
     Ok((m, cfg, planned))
@@ -263,7 +262,7 @@ pub fn prepare_on(
     m: &Machine,
     args: &MachineArgs,
     strategy: Strategy,
-) -> anyhow::Result<(PlanConfig, Result<(Placement, Memblock), PlanError>)> {
+) -> anyhow::Result<(PlanConfig, Planned)> {
     let cfg = config(m, args, strategy)?;
     match plan(m, &cfg) {
         Err(PlanError::Config(e)) => bail!("{}: {e}", m.source),
