@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Args;
 
-use super::plan::{build, check_placement, emit, prepare, MachineArgs, StrategyArg};
+use super::plan::{build, check_placement, emit, TargetArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -27,10 +27,7 @@ const MAX_LISTED: usize = 20;
 #[command(after_help = EXAMPLES)]
 pub struct CheckArgs {
     #[command(flatten)]
-    pub machine: MachineArgs,
-    /// The kernel whose allocation sequence to check.
-    #[arg(long, value_enum, default_value_t = StrategyArg::Linux)]
-    pub strategy: StrategyArg,
+    pub target: TargetArgs,
     /// Also fail when fewer than PERCENT (0 to 100) of the per-CPU structures are
     /// node-local.
     #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
@@ -45,8 +42,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             bail!("--min-locality {min}: must be a percentage from 0 to 100");
         }
     }
-    let strategy = args.strategy.strategy();
-    let (m, cfg, planned) = prepare(&args.machine, strategy)?;
+    let strategy = args.target.strategy.strategy();
+    let (m, cfg, planned) = args.target.prepare()?;
     let (p, mb) = match planned {
         Ok(x) => x,
         Err(e) => {

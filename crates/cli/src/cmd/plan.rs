@@ -60,7 +60,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 pub use checks::check_placement;
-pub use machine::{human, load, prepare, prepare_on, MachineArgs, StrategyArg};
+pub use machine::{human, load, prepare_on, MachineArgs, TargetArgs};
 pub use model::{build, PlanReport};
 
 /// Output format of `numaboot plan`.
@@ -90,10 +90,7 @@ Examples:
 #[command(after_help = EXAMPLES)]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub machine: MachineArgs,
-    /// The kernel whose allocation sequence to plan.
-    #[arg(long, value_enum, default_value_t = StrategyArg::Linux)]
-    pub strategy: StrategyArg,
+    pub target: TargetArgs,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -119,8 +116,8 @@ pub fn emit(text: &str, path: Option<&PathBuf>) -> anyhow::Result<()> {
 
 /// Runs `numaboot plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let strategy = args.strategy.strategy();
-    let (m, cfg, planned) = prepare(&args.machine, strategy)?;
+    let strategy = args.target.strategy.strategy();
+    let (m, cfg, planned) = args.target.prepare()?;
     let (p, mb) = match planned {
         Ok(x) => x,
         Err(e) => {

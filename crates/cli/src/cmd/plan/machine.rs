@@ -81,6 +81,24 @@ pub struct MachineArgs {
     pub paca_size: Option<u64>,
 }
 
+/// The options `plan` and `check` share: the machine and kernel options, and the
+/// strategy.
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    /// The kernel whose early-boot allocation sequence is modelled.
+    #[arg(long, value_enum, default_value_t = StrategyArg::Linux)]
+    pub strategy: StrategyArg,
+}
+
+impl TargetArgs {
+    /// [`prepare`] with these options.
+    pub fn prepare(&self) -> anyhow::Result<(Machine, PlanConfig, Planned)> {
+        prepare(&self.machine, self.strategy.strategy())
+    }
+}
+
 /// A loaded machine.
 #[derive(Clone, Debug)]
 pub struct Machine {
