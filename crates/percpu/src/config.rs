@@ -343,15 +343,15 @@ impl PlanConfig {
     ///   "powerpc/pseries: lift RTAS limit for hash", 4.16) and radix
     ///   (`radix__setup_initial_memory_limit`) alike. `first_memblock_size` is
     ///   [`PlanConfig::first_memblock_size`].
-    pub fn rma_limit(&self, topo: &Topology) -> u64 {
+    pub fn rma_limit(&self, topo: &Topology) -> Limit {
         if let Some(a) = self.rma_limit_override {
-            return a.as_u64();
+            return Limit::from_raw(a.as_u64());
         }
-        match self.strategy {
+        Limit::from_raw(match self.strategy {
             Strategy::Linux61 if self.radix || self.hypervisor_mode => u64::MAX,
             Strategy::Linux61 => topo.rma_limit().as_u64(),
-            Strategy::Linux415 => Self::first_memblock_size(topo).min(consts::SZ_1G),
-        }
+            Strategy::Linux415 => Self::first_memblock_size(topo).as_u64().min(consts::SZ_1G),
+        })
     }
 
     /// `first_memblock_size`: the size of the lowest memory block, which Linux records
@@ -360,15 +360,14 @@ impl PlanConfig {
     /// POWER9 and at 1 TiB after, neither of which changes a `min` with 1 GiB), else
     /// (hypervisor mode, where the topology's RMA is unlimited) from the memory range
     /// that starts at 0.
-    pub fn first_memblock_size(topo: &Topology) -> u64 {
-        let rma = topo.rma_size.as_u64();
-        if rma != u64::MAX {
-            return rma;
+    pub fn first_memblock_size(topo: &Topology) -> PhysSize {
+        if topo.rma_size != PhysSize::MAX {
+            return topo.rma_size;
         }
         topo.memory
             .iter()
-            .find(|r| r.base.as_u64() == 0)
-            .map_or(rma, |r| r.size.as_u64())
+            .find(|r| r.base == PhysAddr::ZERO)
+            .map_or(topo.rma_size, |r| r.size)
     }
 
     /// memblock's current limit when the per-CPU allocations begin
@@ -376,10 +375,10 @@ impl PlanConfig {
     /// hash guest, `MEMBLOCK_ALLOC_ANYWHERE` with radix or in hypervisor mode; Linux
     /// 4.15: `ppc64_rma_size` with hash, and with radix the end of the first memory
     /// block (`memblock_set_current_limit(first_memblock_base + first_memblock_size)`).
-    pub fn initial_current_limit(&self, topo: &Topology) -> u64 {
+    pub fn initial_current_limit(&self, topo: &Topology) -> Limit {
         match self.strategy {
             Strategy::Linux415 if self.radix && self.rma_limit_override.is_none() => {
-                Self::first_memblock_size(topo)
+                Limit::from_raw(Self::first_memblock_size(topo).as_u64())
             }
             _ => self.rma_limit(topo),
         }
@@ -389,11 +388,11 @@ impl PlanConfig {
     /// `min(ppc64_bolted_size(), ppc64_rma_size)` (`allocate_paca`); Linux 4.15
     /// `min(0x10000000, ppc64_rma_size)` (`allocate_pacas`: 256 MiB on Book3S-64; the
     /// bolted-size form came with 4.17's "Relax PACA address limitations").
-    pub fn paca_limit(&self, topo: &Topology) -> u64 {
-        let rma = self.rma_limit(topo);
-        match self.strategy {
+    pub fn paca_limit(&self, topo: &Topology) -> Limit {
+        let rma = self.rma_limit(topo).raw();
+        Limit::from_raw(match self.strategy {
             Strategy::Linux61 => self.bolted_size().min(rma),
             Strategy::Linux415 => consts::SZ_256M.min(rma),
-        }
+        })
     }
 }

@@ -60,7 +60,7 @@ pub fn init_memblock<M: MemblockOps>(
             size: cfg.kernel_reserve,
         });
     }
-    let limit = PhysAddr::new(cfg.initial_current_limit(topo));
+    let limit = PhysAddr::new(cfg.initial_current_limit(topo).raw());
     mb.set_current_limit(limit);
     ops.push(MemOp::Limit(limit));
     Ok(ops)
@@ -204,7 +204,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             ops: Vec::new(),
             allocs: Vec::new(),
             findings: Vec::new(),
-            paca_limit: cfg.paca_limit(topo),
+            paca_limit: cfg.paca_limit(topo).raw(),
             bottom_up: false,
         }
     }
@@ -745,7 +745,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         // irqstack_early_init (limit = safe_stack_limit()), emergency_stack_init (limit =
         // min(safe_stack_limit(), ppc64_rma_size), no separate machine-check limit yet).
         let seg = cfg.segment_size();
-        let limit = seg.min(cfg.rma_limit(self.topo));
+        let limit = seg.min(cfg.rma_limit(self.topo).raw());
         for &cpu in &possible {
             self.alloc_stack415(StructureKind::SoftirqStack, seg, cpu)?;
             self.alloc_stack415(StructureKind::HardirqStack, seg, cpu)?;

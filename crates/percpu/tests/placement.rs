@@ -550,9 +550,14 @@ fn linux415_radix_current_limit_is_the_end_of_the_first_block() {
     let mut topo = machine(2, 2, 4 * GIB, GIB);
     topo.rma_size = PhysSize::MAX;
     let c = cfg(&topo, Strategy::Linux415, true);
-    assert_eq!(c.rma_limit(&topo), GIB);
-    assert_eq!(c.initial_current_limit(&topo), 4 * GIB);
-    assert_eq!(c.paca_limit(&topo), 256 * MIB);
+    let below = |a| percpu::Limit::Below(PhysAddr::new(a));
+    assert_eq!(c.rma_limit(&topo), below(GIB));
+    assert_eq!(c.initial_current_limit(&topo), below(4 * GIB));
+    assert_eq!(c.paca_limit(&topo), below(256 * MIB));
+    // 6.1 radix: no RMA, current limit anywhere.
+    let c61 = cfg(&topo, Strategy::Linux61, true);
+    assert_eq!(c61.rma_limit(&topo), percpu::Limit::Anywhere);
+    assert_eq!(c61.initial_current_limit(&topo), percpu::Limit::Anywhere);
 }
 
 #[test]
