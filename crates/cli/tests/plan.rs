@@ -44,7 +44,7 @@ fn hex(s: &str) -> u64 {
     u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
 }
 
-// The documented JSON schema, version 1, mirrored with deny_unknown_fields: a renamed or
+// The documented JSON schema, version 2, mirrored with deny_unknown_fields: a renamed or
 // added field fails here until the README and this mirror are updated.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -206,7 +206,7 @@ fn default_machine_table_is_readable() {
 #[test]
 fn default_machine_json_follows_the_rma() {
     let r = plan_json(&[]);
-    assert_eq!(r.schema_version, 1);
+    assert_eq!(r.schema_version, 2);
     assert!(!r.numaboot_version.is_empty());
     assert_eq!(r.machine.format, "embedded");
     assert_eq!(r.machine.cpus, 64);

@@ -6,7 +6,7 @@
 //! `{"schema": "numaboot-compare", "schema_version": 1, "numaboot_version", "machine",
 //! "strategies": [...]}`. `machine` is the plan report's `machine` object; each entry of
 //! `strategies` is `{"strategy", "error": null, "config", "totals", "nodes",
-//! "findings"}` with those four as in `plan --format json` (schema 1), or `{"strategy",
+//! "findings"}` with those four as in `plan --format json` (schema 2), or `{"strategy",
 //! "error": "..."}` when the plan does not fit. A change that removes or renames a
 //! field, or changes its meaning, bumps [`SCHEMA_VERSION`].
 //!

@@ -18,13 +18,13 @@
 //!   from the empty memblock on; `numaboot memblock replay` rebuilds from it the
 //!   reserved list the JSON's `memblock_reserved` shows.
 //!
-//! # JSON schema, version 1
+//! # JSON schema, version 2
 //!
 //! The root object (`model::PlanReport`):
 //!
 //! | field | type | meaning |
 //! |---|---|---|
-//! | `schema_version` | integer | `1`; bumped on any incompatible change |
+//! | `schema_version` | integer | `2` (version 1 had `home_node` from the topology, `null` for CPUs without a node); bumped on any incompatible change |
 //! | `numaboot_version` | string | the writer's version |
 //! | `machine` | object | `source`, `format` (`dtb`/`toml`/`embedded`), `cpus` (present), `nodes` (ids), `memory_bytes`, `rma_size` (hex or null = unlimited), `hypervisor_mode` |
 //! | `config` | object | `strategy` (`linux-6.1`/`linux-4.15`), `mmu` (`hash`/`radix`), `hypervisor_mode`, `nr_cpu_ids_initial`, `nr_cpu_ids_final`, `possible` (cpulist), `boot_cpu`, `paca_size`, `thread_size`, `real_mode_limit` (hex or null) |
@@ -68,7 +68,7 @@ pub use model::{build, PlanReport};
 pub enum Format {
     /// One row per CPU, then per-node totals.
     Table,
-    /// The report as JSON (schema version 1).
+    /// The report as JSON (schema version 2).
     Json,
     /// A per-node memory map.
     Svg,

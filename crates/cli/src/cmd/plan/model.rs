@@ -13,7 +13,12 @@ use serde::{Deserialize, Serialize};
 use super::machine::{id_list, Machine};
 
 /// The version of the JSON document `numaboot plan --format json` writes.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 2: `home_node` of a per-CPU structure became `early_cpu_to_node(cpu)` (was the
+/// topology's node, `null` for a CPU without one), so `local` agrees with `outcome`;
+/// added `totals.remote`, `cpus[].lppaca_in_kernel_image`, `memblock_reserved` and the
+/// `process_table` kind.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The per-CPU structures in the order the table shows them.
 pub const CPU_KINDS: [StructureKind; 8] = [
