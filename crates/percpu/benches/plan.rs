@@ -62,8 +62,14 @@ fn machine(cpus: u32) -> Topology {
 }
 
 fn config(topo: &Topology, strategy: Strategy) -> PlanConfig {
-    // Hash guest: the RMA limit applies, the common pseries case.
-    PlanConfig::for_topology(topo, strategy)
+    // Hash guest: the RMA limit applies, the common pseries case. A kernel for these
+    // machines is built with NR_CPUS at least the CPU count, so every CPU is planned
+    // (for_topology's default of 2048 would cap the larger points).
+    let mut cfg = PlanConfig::for_topology(topo, strategy);
+    cfg.nr_cpu_ids = cfg
+        .nr_cpu_ids
+        .max(u32::try_from(topo.cpus.len()).unwrap_or(u32::MAX));
+    cfg
 }
 
 fn report_memory() {

@@ -21,7 +21,9 @@ fn main() {
     })
     .expect("synthetic machine");
     for strategy in Strategy::ALL {
-        let cfg = PlanConfig::for_topology(&topo, strategy);
+        // NR_CPUS large enough for every CPU (the default of 2048 would cap the plan).
+        let mut cfg = PlanConfig::for_topology(&topo, strategy);
+        cfg.nr_cpu_ids = cfg.nr_cpu_ids.max(topo.cpus.len() as u32);
         let mut mb = Memblock::new();
         init_memblock(&mut mb, &topo, &cfg).expect("init");
         let t = Instant::now();
