@@ -113,16 +113,7 @@ mod tests {
     use phys::PhysAddr;
 
     fn default_plan() -> (Machine, PlanConfig, Placement) {
-        let args = MachineArgs {
-            topology: None,
-            hv_mode: false,
-            possible: None,
-            radix: false,
-            hash: false,
-            rma: None,
-            nr_cpus: None,
-            paca_size: None,
-        };
+        let args = MachineArgs::default();
         let m = load(&args).unwrap();
         let cfg = config(&m, &args, percpu::Strategy::Linux61).unwrap();
         let (p, _) = plan(&m, &cfg).unwrap();

@@ -42,8 +42,9 @@ impl StrategyArg {
     }
 }
 
-/// The machine and kernel options common to `plan`, `compare` and `check`.
-#[derive(Args, Debug, Clone)]
+/// The machine and kernel options common to `plan`, `compare` and `check`. The default
+/// is the embedded machine with no option given.
+#[derive(Args, Debug, Clone, Default)]
 pub struct MachineArgs {
     /// A flattened device tree (`/sys/firmware/fdt`, `qemu-system-ppc64 -M
     /// pseries,dumpdtb=F`) or a TOML topology (see `numaboot topology`). Without it, the

@@ -518,16 +518,7 @@ mod tests {
 
     #[test]
     fn report_round_trips_through_json() {
-        let args = MachineArgs {
-            topology: None,
-            hv_mode: false,
-            possible: None,
-            radix: false,
-            hash: false,
-            rma: None,
-            nr_cpus: None,
-            paca_size: None,
-        };
+        let args = MachineArgs::default();
         let m = load(&args).unwrap();
         for s in percpu::Strategy::ALL {
             let cfg = config(&m, &args, s).unwrap();
