@@ -160,11 +160,12 @@ struct Totals {
     real_mode_highest_end: Option<String>,
 }
 
-fn plan_json(args: &[&str]) -> Report {
+/// `numaboot plan ARGS --format FORMAT`, which must succeed; its standard output.
+fn plan_stdout(args: &[&str], format: &str) -> Vec<u8> {
     let out = numaboot()
         .arg("plan")
         .args(args)
-        .args(["--format", "json"])
+        .args(["--format", format])
         .output()
         .unwrap();
     assert!(
@@ -172,7 +173,11 @@ fn plan_json(args: &[&str]) -> Report {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
+}
+
+fn plan_json(args: &[&str]) -> Report {
+    serde_json::from_slice(&plan_stdout(args, "json")).unwrap()
 }
 
 #[test]
@@ -568,18 +573,7 @@ fn help_has_examples() {
 // --- SVG ---------------------------------------------------------------------------
 
 fn svg_of(args: &[&str]) -> String {
-    let out = numaboot()
-        .arg("plan")
-        .args(args)
-        .args(["--format", "svg"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(plan_stdout(args, "svg")).unwrap()
 }
 
 /// Parses the SVG, checks its structure, and returns the element count and the texts.
@@ -843,14 +837,7 @@ fn replaying_the_plan_reproduces_its_reserved_list() {
     for strategy in ["linux", "linux-4.15"] {
         for mmu in ["--hash", "--radix"] {
             let args = ["--strategy", strategy, mmu, "--possible", "0-15,32-47"];
-            let script = numaboot()
-                .arg("plan")
-                .args(args)
-                .args(["--format", "replay"])
-                .output()
-                .unwrap();
-            assert!(script.status.success());
-            let script = String::from_utf8(script.stdout).unwrap();
+            let script = String::from_utf8(plan_stdout(&args, "replay")).unwrap();
             assert!(script.starts_with("add 0x0 "), "{script}");
             let replayed = numaboot()
                 .args(["memblock", "replay", "-"])
