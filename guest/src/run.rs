@@ -118,7 +118,7 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     let mut cfg = PlanConfig::for_topology(&topo, Strategy::Linux61);
     cfg.nr_cpu_ids = topo.cpus.len() as u32;
     let image_end = (initrd + initrd_size).next_multiple_of(0x1_0000);
-    cfg.kernel_reserve = PhysSize::new(image_end);
+    cfg.kernel = percpu::early::KernelImage::ending_at(PhysAddr::new(image_end));
     let limit = topo.rma_limit().as_u64();
     READABLE_BELOW.store(limit, Ordering::Relaxed);
     let mut mb = Memblock::new();

@@ -48,11 +48,12 @@ fn default_machine_and_fixtures_pass() {
 
 #[test]
 fn rma_too_small_for_all_cpus_fails() {
-    // 64 CPUs need more than the 1 MiB the kernel image leaves below a 33 MiB RMA.
+    // 64 CPUs need more than the 1.5 MiB the default kernel image (Debian 6.1, `_end`
+    // 0x2880000) leaves below a 42 MiB RMA; 4 CPUs fit.
     let dir = tempfile::tempdir().unwrap();
     let path = toml(
         &dir,
-        "rma_size = \"0x2100000\"\n[[nodes]]\nid = 0\ncpus = \"0-63\"\nmemory = [\"0x0-0x100000000\"]\n",
+        "rma_size = \"0x2a00000\"\n[[nodes]]\nid = 0\ncpus = \"0-63\"\nmemory = [\"0x0-0x100000000\"]\n",
     );
     numaboot()
         .args(["check", path.to_str().unwrap()])
@@ -62,7 +63,7 @@ fn rma_too_small_for_all_cpus_fails() {
         .stdout(predicate::str::contains(
             "does not fit: cannot allocate the",
         ))
-        .stdout(predicate::str::contains("below 0x2100000"));
+        .stdout(predicate::str::contains("below 0x2a00000"));
     // The same machine with a few CPUs fits.
     numaboot()
         .args(["check", path.to_str().unwrap(), "--possible", "0-3"])

@@ -6,6 +6,7 @@ use phys::{PhysAddr, PhysSize};
 use topology::Topology;
 
 use crate::consts;
+use crate::early::{EarlyBoot, KernelImage};
 
 /// Which kernel's boot sequence to reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,6 +27,15 @@ pub enum Strategy {
 impl Strategy {
     /// Both strategies, newest first.
     pub const ALL: [Self; 2] = [Self::Linux61, Self::Linux415];
+
+    /// `sizeof(struct paca_struct)` of a distribution kernel of this version:
+    /// [`consts::PACA_SIZE_6_1`] (measured) or [`consts::PACA_SIZE_4_15`].
+    pub const fn default_paca_size(self) -> PhysSize {
+        match self {
+            Self::Linux61 => consts::PACA_SIZE_6_1,
+            Self::Linux415 => consts::PACA_SIZE_4_15,
+        }
+    }
 
     /// A short name, as the CLI prints it.
     pub const fn name(self) -> &'static str {
@@ -121,8 +131,8 @@ pub struct PlanConfig {
     pub possible: Vec<bool>,
     /// `boot_cpuid`: the logical CPU that runs `early_setup`.
     pub boot_cpu: u32,
-    /// `sizeof(struct paca_struct)` of the kernel build (configuration dependent; see
-    /// [`consts::DEFAULT_PACA_SIZE`]).
+    /// `sizeof(struct paca_struct)` of the kernel build (configuration dependent; the
+    /// default is [`Strategy::default_paca_size`]).
     pub paca_size: PhysSize,
     /// Replaces `ppc64_rma_size` (else computed per strategy by
     /// [`PlanConfig::rma_limit`]).
@@ -131,9 +141,12 @@ pub struct PlanConfig {
     pub page_size: u64,
     /// `THREAD_SHIFT`: stacks are `1 << thread_shift` bytes, aligned to their size.
     pub thread_shift: u32,
-    /// Bytes reserved at address 0 for the kernel image before the plan runs (used by
-    /// [`crate::init_memblock`]).
-    pub kernel_reserve: PhysSize,
+    /// The kernel image: [`crate::init_memblock`] reserves `[0, kernel.end)`, and the
+    /// radix linear mapping splits at its text boundaries.
+    pub kernel: KernelImage,
+    /// What firmware and Linux reserve or allocate before the per-CPU structures
+    /// (device tree, RTAS, initrd, crash kernel, unflattened tree); empty by default.
+    pub early: EarlyBoot,
     /// `radix_mem_block_size`: the largest page of the radix linear mapping (Linux61
     /// only; Linux 4.15 had no such cap).
     pub radix_mem_block_size: u64,
@@ -235,11 +248,12 @@ impl PlanConfig {
             nr_cpu_ids,
             possible: alloc::vec![true; present.max(1)],
             boot_cpu: 0,
-            paca_size: consts::DEFAULT_PACA_SIZE,
+            paca_size: strategy.default_paca_size(),
             rma_limit_override: None,
             page_size: consts::PAGE_SIZE_64K,
             thread_shift: consts::THREAD_SHIFT_DEFAULT,
-            kernel_reserve: consts::DEFAULT_KERNEL_RESERVE,
+            kernel: KernelImage::default(),
+            early: EarlyBoot::default(),
             radix_mem_block_size: consts::DEFAULT_RADIX_MEM_BLOCK_SIZE,
         }
     }

@@ -24,15 +24,17 @@ pub const LPPACA_STRUCT_SIZE: u64 = papr::lppaca::VPA_MIN_SIZE;
 /// `sizeof(struct slb_shadow)`: 48 bytes of fields padded to a cache line.
 pub const SLB_SHADOW_SIZE: u64 = papr::SLB_SHADOW_SIZE as u64;
 
-/// The `sizeof(struct paca_struct)` used when the caller does not give one.
-///
-/// The real value depends on the kernel configuration (KVM handler state, hash-MMU
-/// slice arrays, ...). 0xa80 (2688 bytes, a multiple of the 128-byte cache line the
-/// struct is aligned to) is consistent with the field report of Ubuntu bug 1728115,
-/// where 2048 pacas took "more than 5 MB" on a 4.13 pseries kernel. It was not
-/// measured with pahole on a 6.1 build; pass the value of your build through
-/// [`crate::PlanConfig::paca_size`].
-pub const DEFAULT_PACA_SIZE: PhysSize = PhysSize::new(0xa80);
+/// `sizeof(struct paca_struct)` of Debian's Linux 6.1 ppc64le kernel
+/// (`linux-image-6.1.0-50-powerpc64le`): 3328 bytes, the size its `alloc_paca_data`
+/// asks for in a `memblock=debug` boot log. The real value depends on the kernel
+/// configuration (KVM handler state, hash-MMU slice arrays, ...); pass the value of
+/// another build through [`crate::PlanConfig::paca_size`].
+pub const PACA_SIZE_6_1: PhysSize = PhysSize::new(0xd00);
+
+/// `sizeof(struct paca_struct)` assumed for Linux 4.13-4.15: 0xa80 (2688 bytes) is
+/// consistent with the field report of Ubuntu bug 1728115, where 2048 pacas took "more
+/// than 5 MB" on a 4.13 pseries kernel; not measured.
+pub const PACA_SIZE_4_15: PhysSize = PhysSize::new(0xa80);
 
 /// `CONFIG_NR_CPUS` of `pseries_le_defconfig`/`ppc64le` distribution kernels: the
 /// `nr_cpu_ids` Linux starts with before the device tree has been scanned.
@@ -91,8 +93,3 @@ pub const RADIX_415_UPPER_TABLE_SIZE: u64 = 0x1000;
 /// The default cap on a radix linear-mapping page (`radix_mem_block_size`): the 256 MiB
 /// LMB size that PowerVM and QEMU pseries report in `ibm,lmb-size`.
 pub const DEFAULT_RADIX_MEM_BLOCK_SIZE: u64 = 256 << 20;
-
-/// The default memory reserved for the kernel image at address 0 before any per-CPU
-/// allocation (`memblock_reserve(PHYSICAL_START, __pa(_end))` in `early_init_devtree`):
-/// 32 MiB, the order of a distribution ppc64le vmlinux.
-pub const DEFAULT_KERNEL_RESERVE: PhysSize = PhysSize::new(32 << 20);

@@ -124,7 +124,7 @@
 //! `emergency_stack_init` found predates the NMI stack (4.13), which is modelled as in
 //! 4.15. Not verified and documented as an assumption: 4.15's radix table sizes (4 KiB
 //! upper levels, `PAGE_SIZE` PTE pages). `sizeof(struct paca_struct)` is configuration dependent
-//! ([`consts::DEFAULT_PACA_SIZE`], configurable).
+//! ([`Strategy::default_paca_size`], configurable).
 //!
 //! # Not modelled
 //!
@@ -141,9 +141,11 @@ extern crate alloc;
 
 mod config;
 pub mod consts;
+pub mod early;
 mod error;
 mod mem;
 mod plan;
+pub mod prom_init;
 mod report;
 pub mod vpa;
 

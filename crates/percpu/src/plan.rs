@@ -10,6 +10,10 @@ use topology::Topology;
 use crate::config::Limit;
 use crate::config::{PlanConfig, Strategy};
 use crate::consts::{self, L1_CACHE_BYTES, LPPACA_SIZE, LPPACA_STRUCT_SIZE, SLB_SHADOW_SIZE};
+use crate::early::{
+    crashkernel_region, Region, DEFAULT_MMU_LPID_BITS, DT_ALLOC_ALIGN, RTAS_INSTANTIATE_MAX,
+    RTAS_USER_REGION_SIZE,
+};
 use crate::error::PlanError;
 use crate::mem::{limit_of, MemLimit, MemOp, MemblockOps};
 use crate::report::{
@@ -18,11 +22,15 @@ use crate::report::{
 };
 
 /// Puts into `mb` what `early_init_devtree` has set up when the per-CPU allocations
-/// begin: every memory range of the topology (without its node: Linux reads
-/// associativity only later, in `mem_topology_setup`), the kernel image reserved at 0,
-/// and the current limit (`setup_initial_memory_limit`: the RMA for a hash guest;
-/// `MEMBLOCK_ALLOC_ANYWHERE` for radix, as `mmu_early_init_devtree` sets it, or in
-/// hypervisor mode).
+/// begin, in Linux 6.1's order: every memory range of the topology (without its node:
+/// Linux reads associativity only later, in `mem_topology_setup`); the current limit
+/// (`setup_initial_memory_limit`: the RMA for a hash guest; `MEMBLOCK_ALLOC_ANYWHERE`
+/// for radix, as `mmu_early_init_devtree` sets it, or in hypervisor mode); the kernel
+/// image `[0, _end)`; the crash kernel (`reserve_crashkernel`); then
+/// `early_reserve_mem`: the flattened tree itself, its reservation block entries and
+/// `/reserved-memory` regions, the initrd widened to whole pages; and
+/// `move_device_tree`'s copy when the tree overlaps the crash kernel or the initrd, or
+/// does not end in memory.
 ///
 /// Returns the calls made, in the replay language. On error `mb` may hold part of the
 /// ranges; start again from a fresh memblock.
@@ -47,22 +55,95 @@ pub fn init_memblock<M: MemblockOps>(
             nid: None,
         });
     }
-    if !cfg.kernel_reserve.is_zero() {
-        mb.reserve(PhysAddr::ZERO, cfg.kernel_reserve)
-            .map_err(|error| PlanError::Memblock {
-                op: "reserve",
-                base: PhysAddr::ZERO,
-                size: cfg.kernel_reserve,
-                error,
-            })?;
-        ops.push(MemOp::Reserve {
-            base: PhysAddr::ZERO,
-            size: cfg.kernel_reserve,
-        });
-    }
     let limit = PhysAddr::new(cfg.initial_current_limit(topo).raw());
     mb.set_current_limit(limit);
     ops.push(MemOp::Limit(limit));
+    let mut reserve = |mb: &mut M, r: Region| -> Result<(), PlanError> {
+        if r.size.is_zero() {
+            return Ok(());
+        }
+        mb.reserve(r.base, r.size)
+            .map_err(|error| PlanError::Memblock {
+                op: "reserve",
+                base: r.base,
+                size: r.size,
+                error,
+            })?;
+        ops.push(MemOp::Reserve {
+            base: r.base,
+            size: r.size,
+        });
+        Ok(())
+    };
+    reserve(
+        mb,
+        Region::new(PhysAddr::ZERO, PhysSize::new(cfg.kernel.end.as_u64())),
+    )?;
+    let early = &cfg.early;
+    let in_memory = |r: Region| {
+        topo.memory
+            .iter()
+            .any(|m| m.base <= r.base && r.end() <= m.base.saturating_add(m.size))
+    };
+    let crash = early.crashkernel.and_then(|req| {
+        crashkernel_region(
+            req,
+            cfg.rma_limit(topo).raw(),
+            !cfg.hypervisor_mode,
+            &cfg.kernel,
+            cfg.page_size,
+            in_memory,
+        )
+    });
+    if let Some(c) = crash {
+        reserve(mb, c)?;
+    }
+    if let Some(fdt) = early.fdt {
+        reserve(mb, fdt)?;
+    }
+    for r in &early.reserved {
+        reserve(mb, *r)?;
+    }
+    let page = cfg.page_size;
+    let initrd = early.initrd.filter(|r| !r.size.is_zero()).map(|r| {
+        let base = r.base.as_u64() & !(page - 1);
+        let end = r.end().as_u64().div_ceil(page).saturating_mul(page);
+        Region::new(PhysAddr::new(base), PhysSize::new(end.saturating_sub(base)))
+    });
+    if let Some(rd) = initrd {
+        reserve(mb, rd)?;
+    }
+    if let Some(fdt) = early.fdt.filter(|f| !f.size.is_zero()) {
+        let last = Region::new(
+            PhysAddr::new(fdt.end().as_u64().saturating_sub(1)),
+            PhysSize::new(1),
+        );
+        let moves = !in_memory(last)
+            || crash.is_some_and(|c| c.overlaps(fdt))
+            || early.initrd.is_some_and(|r| r.overlaps(fdt));
+        if moves {
+            // memblock_alloc_raw(size, PAGE_SIZE): the copy stays reserved for good.
+            let result =
+                mb.alloc_try_nid(fdt.size, page, PhysAddr::ZERO, AllocLimit::Accessible, None);
+            ops.push(MemOp::AllocTryNid {
+                size: fdt.size,
+                align: page,
+                min: PhysAddr::ZERO,
+                max: MemLimit::from_raw(0),
+                nid: None,
+                result,
+            });
+            if result.is_none() {
+                return Err(PlanError::CannotFit {
+                    kind: StructureKind::DeviceTree,
+                    cpu: None,
+                    size: fdt.size,
+                    align: page,
+                    limit: Limit::from_raw(limit.as_u64()),
+                });
+            }
+        }
+    }
     Ok(ops)
 }
 
@@ -506,8 +587,15 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         if cfg.radix {
             self.radix_page_tables(true)?;
             self.process_table(consts::PRTB_SIZE_SHIFT_61, true)?;
+            if cfg.hypervisor_mode {
+                self.partition_table()?;
+            }
         }
         self.early_init_mmu_lifts_limit();
+
+        // setup_arch, before smp_setup_cpu_maps: unflatten_device_tree (and
+        // of_alias_scan), then rtas_initialize.
+        self.setup_arch_early()?;
 
         // setup_arch → smp_setup_cpu_maps: cpu_to_phys_id = memblock_alloc(nr_cpu_ids *
         // sizeof(u32), __alignof__(u32)), with the nr_cpu_ids of early boot.
@@ -637,13 +725,13 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         } else {
             None
         };
-        // allocate_slb_shadows(): hash only.
+        // allocate_slb_shadows(): allocate_pacas runs in early_init_devtree, before
+        // mmu_early_init_devtree has chosen radix, so the SLB shadow array is allocated
+        // (with the hash limits) whatever the MMU; under radix it is never used, so it
+        // gets no per-CPU slots below.
         let slb_size = page_align(SLB_SHADOW_SIZE * nr0);
-        let slbs = if cfg.radix {
-            None
-        } else {
-            Some(self.alloc_array(StructureKind::SlbShadowArray, slb_size, page, limit)?)
-        };
+        let slb_array = self.alloc_array(StructureKind::SlbShadowArray, slb_size, page, limit)?;
+        let slbs = (!cfg.radix).then_some(slb_array);
 
         // early_init_mmu: radix page tables with memblock_alloc_base(size, size, ANYWHERE),
         // then radix_init_pgtable's process table, early_alloc_pgtable(1UL <<
@@ -868,6 +956,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         } else {
             u64::MAX
         };
+        let kernel = self.cfg.kernel;
         let mut pgd: BTreeSet<u64> = BTreeSet::new();
         let mut pud: BTreeSet<u64> = BTreeSet::new();
         let mut pmd: BTreeSet<u64> = BTreeSet::new();
@@ -881,8 +970,15 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             // addr`), so table pages come from the current run of same-size mappings.
             let mut run_start = start;
             let mut prev_map = 0u64;
+            let mut prev_exec = false;
             while addr < end {
-                let gap = (end - addr).min(cap);
+                // 6.1 stops a mapping at the RWX boundary (`next_boundary`); 4.15 had none.
+                let limit = if linux61 {
+                    kernel.next_boundary(addr, end).min(end)
+                } else {
+                    end
+                };
+                let gap = limit.saturating_sub(addr).min(cap);
                 let map = if addr % consts::RADIX_PUD_SIZE == 0 && gap >= consts::RADIX_PUD_SIZE {
                     consts::RADIX_PUD_SIZE
                 } else if addr % consts::RADIX_PMD_SIZE == 0 && gap >= consts::RADIX_PMD_SIZE {
@@ -890,9 +986,13 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 } else {
                     page
                 };
-                if map != prev_map {
+                // A new run also starts where the mapping turns executable or stops
+                // being so (kernel text up to __init_end, the interrupt vectors).
+                let exec = linux61 && kernel.maps_text(addr, addr.saturating_add(map));
+                if map != prev_map || exec != prev_exec {
                     run_start = addr;
                     prev_map = map;
+                    prev_exec = exec;
                 }
                 // Levels: a PUD page per PGD entry, a PMD page per PUD entry unless the
                 // mapping is 1 GiB, a PTE page per PMD entry unless it is 2 MiB.
@@ -941,14 +1041,101 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                     _ => consts::RADIX_PMD_SIZE,
                 };
                 let next_boundary = (addr / boundary).saturating_add(1).saturating_mul(boundary);
-                let same_size_end = end / map * map;
-                let skip = next_boundary.min(same_size_end);
+                let same_size_end = limit / map * map;
+                let mut skip = next_boundary.min(same_size_end);
+                if linux61 {
+                    // Stop the jump where the executable part may begin or end.
+                    let ivec = kernel.interrupts;
+                    for b in [kernel.stext, kernel.init_end, ivec.base, ivec.end()] {
+                        let b = b.as_u64();
+                        for stop in [b / map * map, b.div_ceil(map).saturating_mul(map)] {
+                            if stop > addr && stop < skip {
+                                skip = stop;
+                            }
+                        }
+                    }
+                }
                 addr = if skip > addr {
                     skip
                 } else {
                     addr.saturating_add(map)
                 };
             }
+        }
+        Ok(())
+    }
+
+    /// `mmu_partition_table_init` (hypervisor mode, radix): `memblock_alloc(1 <<
+    /// PATB_SIZE_SHIFT, 1 << PATB_SIZE_SHIFT)` with `PATB_SIZE_SHIFT = mmu_lpid_bits + 4`.
+    fn partition_table(&mut self) -> Result<(), PlanError> {
+        let bits = self
+            .cfg
+            .early
+            .mmu_lpid_bits
+            .unwrap_or(DEFAULT_MMU_LPID_BITS);
+        let size = 1u64 << (bits + 4).min(40);
+        self.alloc(Request {
+            kind: StructureKind::PartitionTable,
+            cpu: None,
+            size,
+            used: size,
+            align: size,
+            min: 0,
+            max: 0,
+            nid: None,
+            try_nid: true,
+            home: None,
+            no_node: NoNodeReason::SharedArray,
+        })?;
+        Ok(())
+    }
+
+    /// The allocations `setup_arch` makes before `smp_setup_cpu_maps`:
+    /// `unflatten_device_tree`'s one block for the whole tree and `of_alias_scan`'s
+    /// records (`memblock_alloc(size, 8)` each, no node, below the current limit), then
+    /// `rtas_initialize`'s user buffer (`memblock_phys_alloc_range(64 KiB, PAGE_SIZE, 0,
+    /// rtas_region)`, with `rtas_region = min(ppc64_rma_size, 1 GiB)` on an LPAR and
+    /// 1 GiB otherwise).
+    fn setup_arch_early(&mut self) -> Result<(), PlanError> {
+        let early = &self.cfg.early;
+        let tree = early.unflattened_tree.into_iter();
+        for size in tree.chain(early.aliases.iter().copied()) {
+            self.alloc(Request {
+                kind: StructureKind::DeviceTree,
+                cpu: None,
+                size: size.as_u64(),
+                used: size.as_u64(),
+                align: DT_ALLOC_ALIGN,
+                min: 0,
+                max: 0,
+                nid: None,
+                try_nid: true,
+                home: None,
+                no_node: NoNodeReason::SharedArray,
+            })?;
+        }
+        if early.rtas {
+            let region = if self.cfg.hypervisor_mode {
+                RTAS_INSTANTIATE_MAX
+            } else {
+                self.cfg
+                    .rma_limit(self.topo)
+                    .raw()
+                    .min(RTAS_INSTANTIATE_MAX)
+            };
+            self.alloc(Request {
+                kind: StructureKind::RtasBuffer,
+                cpu: None,
+                size: RTAS_USER_REGION_SIZE,
+                used: RTAS_USER_REGION_SIZE,
+                align: self.cfg.page_size,
+                min: 0,
+                max: region,
+                nid: None,
+                try_nid: false,
+                home: None,
+                no_node: NoNodeReason::SharedArray,
+            })?;
         }
         Ok(())
     }

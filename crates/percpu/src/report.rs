@@ -38,6 +38,15 @@ pub enum StructureKind {
     /// The radix process table (`process_tb`, `1 << PRTB_SIZE_SHIFT` bytes aligned to its
     /// size), allocated by `radix_init_pgtable` after the linear mapping.
     ProcessTable,
+    /// The hypervisor's radix partition table (`mmu_partition_table_init`, hypervisor
+    /// mode only).
+    PartitionTable,
+    /// The unflattened device tree (`unflatten_device_tree`) or one of
+    /// `of_alias_scan`'s alias records, allocated in `setup_arch`, or the copy
+    /// `move_device_tree` makes of the flattened tree.
+    DeviceTree,
+    /// RTAS's user buffer (`rtas_initialize`: 64 KiB below `min(RMA, 1 GiB)`).
+    RtasBuffer,
     /// Linux 4.15's array of every CPU's paca.
     PacaArray,
     /// Linux 4.15's array of the lppacas of CPUs 1 and up.
@@ -62,9 +71,36 @@ impl StructureKind {
             Self::McEmergencyStack => "machine-check emergency stack",
             Self::PageTable => "radix page table",
             Self::ProcessTable => "radix process table",
+            Self::PartitionTable => "radix partition table",
+            Self::DeviceTree => "device tree",
+            Self::RtasBuffer => "RTAS buffer",
             Self::PacaArray => "paca array",
             Self::LppacaArray => "lppaca array",
             Self::SlbShadowArray => "slb_shadow array",
+        }
+    }
+
+    /// The machine-readable name (JSON `kind`, `snake_case`).
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::PacaPtrs => "paca_ptrs",
+            Self::CpuToPhysId => "cpu_to_phys_id",
+            Self::Paca => "paca",
+            Self::Lppaca => "lppaca",
+            Self::SlbShadow => "slb_shadow",
+            Self::SoftirqStack => "softirq_stack",
+            Self::HardirqStack => "hardirq_stack",
+            Self::EmergencyStack => "emergency_stack",
+            Self::NmiEmergencyStack => "nmi_emergency_stack",
+            Self::McEmergencyStack => "mc_emergency_stack",
+            Self::PageTable => "page_table",
+            Self::ProcessTable => "process_table",
+            Self::PartitionTable => "partition_table",
+            Self::DeviceTree => "device_tree",
+            Self::RtasBuffer => "rtas_buffer",
+            Self::PacaArray => "paca_array",
+            Self::LppacaArray => "lppaca_array",
+            Self::SlbShadowArray => "slb_shadow_array",
         }
     }
 

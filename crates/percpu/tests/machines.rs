@@ -121,7 +121,7 @@ fn eight_thousand_cpus_on_256_nodes() {
             );
             // Per-node totals add up to what memblock holds beyond the kernel image.
             let t = p.total();
-            let plan_reserved = mb.reserved_size().as_u64() - c.kernel_reserve.as_u64();
+            let plan_reserved = mb.reserved_size().as_u64() - c.kernel.end.as_u64();
             let blocks: u64 = p.live_blocks().map(|a| a.reserved.as_u64()).sum();
             // memblock's own doubled region arrays are the only other reservations.
             assert!(plan_reserved >= blocks, "{strategy} radix={radix}");

@@ -175,7 +175,7 @@ fn linux61_freeing_leaves_only_live_structures_reserved() {
             );
         }
         // The expected list: image + live blocks (kind sizes from Linux), merged.
-        let mut blocks: Vec<(u64, u64)> = vec![(0, c.kernel_reserve.as_u64())];
+        let mut blocks: Vec<(u64, u64)> = vec![(0, c.kernel.end.as_u64())];
         blocks.extend(
             p.live_blocks()
                 .filter(|a| !a.reserved.is_zero())
@@ -233,7 +233,7 @@ fn linux415_frees_exactly_the_page_aligned_tails() {
     let c = cfg(&topo, Strategy::Linux415, false);
     let (mb, _) = run(&topo, &c);
     let pa = |x: u64| x.div_ceil(0x10000) * 0x10000;
-    let expected = c.kernel_reserve.as_u64()
+    let expected = c.kernel.end.as_u64()
         + pa(8 * c.paca_size.as_u64())
         + pa(7 * 0x400)
         + pa(2048 * 128) // SLB shadows are never shrunk
@@ -247,7 +247,7 @@ fn linux61_reserves_exactly_the_structures() {
     let mut c = cfg(&topo, Strategy::Linux61, false);
     c.nr_cpu_ids = 8;
     let (mb, _) = run(&topo, &c);
-    let expected = c.kernel_reserve.as_u64()
+    let expected = c.kernel.end.as_u64()
         + 8 * 8 // paca_ptrs
         + 8 * (c.paca_size.as_u64() + 0x400 + 128 + 5 * 16384);
     assert_eq!(reserved_bytes(&mb), expected);
@@ -291,7 +291,7 @@ fn boot_cpu_paca_failure_restores_bottom_up() {
     // top-down.
     let topo = machine(1, 2, GIB, 32 * MIB);
     let mut c = cfg(&topo, Strategy::Linux61, false);
-    c.kernel_reserve = PhysSize::new(32 * MIB - 16384);
+    c.kernel = percpu::early::KernelImage::ending_at(PhysAddr::new(32 * MIB - 16384));
     let mut mb = Memblock::new();
     let err = percpu::boot(&mut mb, &topo, &c).unwrap_err();
     assert_eq!(

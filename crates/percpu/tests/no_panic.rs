@@ -91,7 +91,7 @@ fn arb_config(topo: &Topology) -> impl proptest::strategy::Strategy<Value = Plan
                 c.possible = possible;
                 c.boot_cpu = boot;
                 c.paca_size = PhysSize::new(paca);
-                c.kernel_reserve = PhysSize::new(kern);
+                c.kernel = percpu::early::KernelImage::ending_at(phys::PhysAddr::new(kern));
                 c.thread_shift = tshift;
                 c.segment_1t = seg1t;
                 c

@@ -47,7 +47,9 @@
 //! `in_array`.
 //! Node ids are integers or null (no node). Byte counts are integers.
 
+mod boot;
 mod checks;
+mod kernel;
 mod machine;
 mod model;
 mod svg;

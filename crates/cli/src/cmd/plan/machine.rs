@@ -11,6 +11,8 @@ use phys::PhysSize;
 use topology::rma::Mmu;
 use topology::{parse_dtb, topology_from_toml, DtbOptions, Topology};
 
+use super::boot;
+
 /// The embedded default machine (a 2-socket, 4-node POWER10 LPAR with a 1 GiB RMA); the
 /// file explains why it is realistic.
 pub const DEFAULT_MACHINE: &str = include_str!("../../../assets/default-machine.toml");
@@ -77,9 +79,25 @@ pub struct MachineArgs {
     /// `NR_CPUS` of the kernel build (the first `nr_cpu_ids`; default 2048).
     #[arg(long, value_name = "N")]
     pub nr_cpus: Option<u32>,
-    /// `sizeof(struct paca_struct)` of the kernel build (default 0xa80).
+    /// `sizeof(struct paca_struct)` of the kernel build (default: 0xd00, Debian's 6.1
+    /// build, for `linux`; 0xa80 for `linux-4.15`).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub paca_size: Option<u64>,
+    /// The kernel image (an unstripped `vmlinux`): its `_end` (Linux reserves
+    /// `[0, _end)`), text and RWX boundaries (they split the radix linear mapping).
+    /// Default: Debian's `linux-image-6.1.0-50-powerpc64le`.
+    #[arg(long, value_name = "VMLINUX", conflicts_with = "kernel_end")]
+    pub kernel: Option<PathBuf>,
+    /// The kernel image's physical end (`_end`), when no `vmlinux` is at hand.
+    #[arg(long, value_name = "ADDR", value_parser = parse_size)]
+    pub kernel_end: Option<u64>,
+    /// Where firmware loaded the kernel before `prom_init` ran (default: QEMU pseries'
+    /// 0x400000); it decides where `prom_init` puts the flattened tree.
+    #[arg(long, value_name = "ADDR", value_parser = parse_size)]
+    pub load_addr: Option<u64>,
+    /// The flattened tree's physical address, instead of `prom_init`'s placement.
+    #[arg(long, value_name = "ADDR", value_parser = parse_size)]
+    pub fdt_addr: Option<u64>,
 }
 
 /// The options `plan` and `check` share: the machine and kernel options, and the
@@ -111,6 +129,8 @@ pub struct Machine {
     pub format: &'static str,
     /// The boot CPU (from `/chosen` of a device tree; else 0).
     pub boot_cpu: u32,
+    /// What a device tree says beyond the topology (`None` for TOML and the default).
+    pub tree: Option<boot::TreeInfo>,
 }
 
 /// A parsed cpulist, ascending, without duplicates.
@@ -173,6 +193,7 @@ pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
             source: DEFAULT_SOURCE.into(),
             format: "embedded",
             boot_cpu: 0,
+            tree: None,
         },
         Some(path) => {
             let shown = path.display().to_string();
@@ -185,11 +206,13 @@ pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
                     arch_300: None,
                 };
                 let r = parse_dtb(&bytes, &opts).with_context(|| shown.clone())?;
+                let tree = boot::TreeInfo::new(&r, &bytes).with_context(|| shown.clone())?;
                 Machine {
                     boot_cpu: r.boot_cpu.unwrap_or(0),
                     topo: r.topology,
                     source: shown,
                     format: "dtb",
+                    tree: Some(tree),
                 }
             } else {
                 let Ok(text) = std::str::from_utf8(&bytes) else {
@@ -204,6 +227,7 @@ pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
                     source: shown,
                     format: "toml",
                     boot_cpu: 0,
+                    tree: None,
                 }
             }
         }
@@ -235,6 +259,7 @@ pub fn config(m: &Machine, args: &MachineArgs, strategy: Strategy) -> anyhow::Re
     if let Some(ps) = args.paca_size {
         cfg.paca_size = PhysSize::new(ps);
     }
+    boot::apply(m, args, &mut cfg)?;
     if let Some(CpuList(list)) = &args.possible {
         let len = list
             .iter()

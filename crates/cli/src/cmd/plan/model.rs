@@ -32,25 +32,9 @@ pub const CPU_KINDS: [StructureKind; 8] = [
     StructureKind::McEmergencyStack,
 ];
 
-/// The JSON name of a structure kind.
+/// The JSON name of a structure kind ([`StructureKind::key`]).
 pub fn kind_key(k: StructureKind) -> &'static str {
-    match k {
-        StructureKind::PacaPtrs => "paca_ptrs",
-        StructureKind::CpuToPhysId => "cpu_to_phys_id",
-        StructureKind::Paca => "paca",
-        StructureKind::Lppaca => "lppaca",
-        StructureKind::SlbShadow => "slb_shadow",
-        StructureKind::SoftirqStack => "softirq_stack",
-        StructureKind::HardirqStack => "hardirq_stack",
-        StructureKind::EmergencyStack => "emergency_stack",
-        StructureKind::NmiEmergencyStack => "nmi_emergency_stack",
-        StructureKind::McEmergencyStack => "mc_emergency_stack",
-        StructureKind::PageTable => "page_table",
-        StructureKind::ProcessTable => "process_table",
-        StructureKind::PacaArray => "paca_array",
-        StructureKind::LppacaArray => "lppaca_array",
-        StructureKind::SlbShadowArray => "slb_shadow_array",
-    }
+    k.key()
 }
 
 /// Whether Linux accesses the structure in real mode (so a hash guest must keep it

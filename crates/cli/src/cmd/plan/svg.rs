@@ -55,7 +55,10 @@ fn class(k: StructureKind) -> usize {
         StructureKind::PacaPtrs
         | StructureKind::CpuToPhysId
         | StructureKind::PageTable
-        | StructureKind::ProcessTable => 4,
+        | StructureKind::ProcessTable
+        | StructureKind::PartitionTable
+        | StructureKind::DeviceTree
+        | StructureKind::RtasBuffer => 4,
     }
 }
 
