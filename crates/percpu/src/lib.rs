@@ -61,6 +61,12 @@
 //!
 //! [`Strategy::Linux61`] (Linux 6.1):
 //!
+//! 0. `early_init_devtree` ([`init_memblock`]): memory added, the current limit set,
+//!    then the boot facts of [`PlanConfig::kernel`] and [`PlanConfig::early`] reserved
+//!    in Linux's order: `[0, _end)`, the crash kernel, the flattened tree, its
+//!    reservation map and `/reserved-memory`, the initrd (and `move_device_tree`'s copy
+//!    when the tree overlaps them). Where firmware decides a location, [`prom_init`]
+//!    models it.
 //! 1. `early_setup` → `allocate_paca_ptrs`: `memblock_alloc_raw(8 * nr_cpu_ids, 128)`
 //!    with the early `nr_cpu_ids` (`NR_CPUS`, [`PlanConfig::nr_cpu_ids`]).
 //! 2. `allocate_paca(boot_cpuid)`: paca (`sizeof(paca_struct)`, 128-aligned), lppaca
@@ -72,7 +78,13 @@
 //!    allocates the 16 MiB process table (`1 << PRTB_SIZE_SHIFT`, size-aligned, no
 //!    node, anywhere); then the current limit becomes `MEMBLOCK_ALLOC_ANYWHERE` (radix
 //!    and hash alike).
-//! 4. `setup_arch` → `smp_setup_cpu_maps`: `cpu_to_phys_id` (4 bytes per early CPU id),
+//!    In hypervisor mode radix also allocates the partition table
+//!    (`1 << (mmu_lpid_bits + 4)`). The linear mapping starts a new run of table
+//!    bounds where the mapping size changes, at the RWX boundary and where the mapping
+//!    stops covering kernel text ([`early::KernelImage`]).
+//! 4. `setup_arch`: `unflatten_device_tree` (one block for the whole tree, then
+//!    `of_alias_scan`'s records; no node, below the current limit), `rtas_initialize`
+//!    (64 KiB below `min(RMA, 1 GiB)`), then `smp_setup_cpu_maps`: `cpu_to_phys_id` (4 bytes per early CPU id),
 //!    `setup_nr_cpu_ids`, `free_unused_pacas` (shrink `paca_ptrs`; with radix free the
 //!    boot CPU's SLB shadow).
 //! 5. `mem_topology_setup`: memblock regions get their nodes.
@@ -128,9 +140,10 @@
 //!
 //! # Not modelled
 //!
-//! Allocations between the per-CPU ones that are not per-CPU (the bare-metal hash page
-//! table, RTAS, the kernel-text boundary that splits the radix linear mapping, `mce_init`'s
-//! per-CPU `mce_info`, the secure-guest shared lppaca page), and
+//! Allocations between the per-CPU ones that are not per-CPU and not listed above
+//! (the bare-metal hash page table and hash partition table, dynamic
+//! `/reserved-memory` allocations, `mce_init`'s per-CPU `mce_info` after the stacks, the
+//! secure-guest shared lppaca page), `mem=`, and
 //! `numa_setup_cpu`'s first-thread-of-core mapping (every thread is given its own node
 //! from the topology).
 #![no_std]

@@ -69,6 +69,78 @@ mod tests {
         assert!(kernel_from_elf(&[]).is_err());
     }
 
+    /// A ppc64le ELF with the given symbols, written with `object`'s writer.
+    fn elf(symbols: &[(&str, u64)], arch: object::Architecture) -> Vec<u8> {
+        use object::write::{Object, Symbol, SymbolSection};
+        use object::{BinaryFormat, Endianness, SymbolFlags, SymbolKind, SymbolScope};
+        let mut o = Object::new(BinaryFormat::Elf, arch, Endianness::Little);
+        for (name, value) in symbols {
+            o.add_symbol(Symbol {
+                name: name.as_bytes().to_vec(),
+                value: *value,
+                size: 0,
+                kind: SymbolKind::Data,
+                scope: SymbolScope::Linkage,
+                weak: false,
+                section: SymbolSection::Absolute,
+                flags: SymbolFlags::None,
+            });
+        }
+        o.write().unwrap()
+    }
+
+    const KB: u64 = 0xc000_0000_0000_0000;
+
+    #[test]
+    fn symbols_become_physical_facts() {
+        let bytes = elf(
+            &[
+                ("_stext", KB),
+                ("__start_interrupts", KB + 0x100),
+                ("__end_interrupts", KB + 0x5d00),
+                ("__srwx_boundary", KB + 0x200_0000),
+                ("__init_end", KB + 0x24e_0000),
+                ("_end", KB + 0x288_0000),
+            ],
+            object::Architecture::PowerPc64,
+        );
+        let k = kernel_from_elf(&bytes).unwrap();
+        assert_eq!(k, KernelImage::DEBIAN_6_1);
+    }
+
+    #[test]
+    fn missing_symbols_and_other_architectures_are_errors() {
+        let no_end = elf(
+            &[("_stext", KB), ("__init_end", KB + 0x1000)],
+            object::Architecture::PowerPc64,
+        );
+        let e = kernel_from_elf(&no_end).unwrap_err();
+        assert!(e.to_string().contains("`_end`"), "{e}");
+        let x86 = elf(
+            &[("_stext", KB), ("__init_end", KB), ("_end", KB + 1)],
+            object::Architecture::X86_64,
+        );
+        let e = kernel_from_elf(&x86).unwrap_err();
+        assert!(e.to_string().contains("PowerPC"), "{e}");
+        let backwards = elf(
+            &[("_stext", KB + 0x1000), ("__init_end", KB), ("_end", KB)],
+            object::Architecture::PowerPc64,
+        );
+        assert!(kernel_from_elf(&backwards).is_err());
+        // No RWX boundary (CONFIG_STRICT_KERNEL_RWX off) and no vector symbols.
+        let plain = elf(
+            &[
+                ("_stext", KB),
+                ("__init_end", KB + 0x1000),
+                ("_end", KB + 0x2000),
+            ],
+            object::Architecture::PowerPc64,
+        );
+        let k = kernel_from_elf(&plain).unwrap();
+        assert_eq!(k.srwx_boundary, PhysAddr::ZERO);
+        assert!(k.interrupts.size.is_zero());
+    }
+
     #[test]
     fn physical_addresses() {
         assert_eq!(pa(0xc000_0000_0288_0000), 0x288_0000);
