@@ -36,6 +36,32 @@ pub fn cmdline(mmu: Mmu) -> String {
     format!("console=hvc0 memblock=debug loglevel=8 panic=0 {extra}")
 }
 
+/// How far the boot has come, judged from the console so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BootState {
+    /// Still booting.
+    Running,
+    /// The kernel reached [`END_MARKER`]: every early allocation is done and logged.
+    Done,
+    /// The kernel panicked for another reason; the panic line.
+    Panicked(String),
+}
+
+/// Reads the console so far. A panic names its reason on its own line, so a panic line
+/// without the end marker is a boot that went wrong and will never reach it.
+pub fn boot_state(console: &str) -> BootState {
+    if console.contains(END_MARKER) {
+        return BootState::Done;
+    }
+    match console
+        .lines()
+        .find(|l| l.contains("Kernel panic - not syncing"))
+    {
+        Some(l) => BootState::Panicked(l.trim_end().to_string()),
+        None => BootState::Running,
+    }
+}
+
 /// The directory name of a machine shape, e.g. `radix-8cpu-4node-1024mib-memoryless`.
 pub fn shape_name(args: &LinuxBootArgs) -> String {
     let mmu = match args.mmu {
@@ -194,8 +220,13 @@ fn boot_and_read(
     let start = Instant::now();
     loop {
         let text = std::fs::read(log_path).unwrap_or_default();
-        if String::from_utf8_lossy(&text).contains(END_MARKER) {
-            break;
+        match boot_state(&String::from_utf8_lossy(&text)) {
+            BootState::Done => break,
+            BootState::Panicked(line) => bail!(
+                "the kernel panicked before \"{END_MARKER}\": {line}; console tail:\n{}",
+                console_tail(log_path)
+            ),
+            BootState::Running => {}
         }
         if let Some(status) = qemu.0.try_wait().context("waiting for QEMU")? {
             bail!(
@@ -430,6 +461,27 @@ mod tests {
             .map(|c| c.cpu)
             .collect();
         assert_eq!(bad, [5]);
+    }
+
+    #[test]
+    fn boot_states() {
+        assert_eq!(boot_state(""), BootState::Running);
+        assert_eq!(
+            boot_state("[    0.1] Linux version 6.1\r\n"),
+            BootState::Running
+        );
+        let oops = "[    0.2] Kernel panic - not syncing: Attempted to kill init!\r\n";
+        assert_eq!(
+            boot_state(oops),
+            BootState::Panicked(
+                "[    0.2] Kernel panic - not syncing: Attempted to kill init!".into()
+            )
+        );
+        if let Ok(log) = std::fs::read_to_string("/work/boots/h84.log") {
+            assert_eq!(boot_state(&log), BootState::Done);
+            let half: String = log.lines().take(100).map(|l| format!("{l}\n")).collect();
+            assert_eq!(boot_state(&half), BootState::Running);
+        }
     }
 
     #[test]
