@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use papr::hcall::{ReturnCode, VpaSubfunction};
 use phys::{PhysAddr, PhysSize};
 
-use crate::e2e::Machine;
+use crate::machine::Machine;
 use crate::report::{Line, Report};
 
 /// The nodes QEMU gives memory to, as ranges in node order (QEMU lays node memory out

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
+use crate::machine::{Layout, Machine};
 use crate::report::Report;
-use crate::{require_tool, workspace_root, E2eArgs, Firmware};
+use crate::{require_tool, workspace_root, E2eArgs};
 
 const GUEST_TARGET: &str = "powerpc64le-unknown-linux-gnu";
 
@@ -18,11 +19,7 @@ pub fn run(args: &E2eArgs) -> Result<()> {
         (1..=16).contains(&args.smp),
         "--smp must be 1..=16 (the guest has 16 stacks)"
     );
-    ensure!(
-        args.nodes >= 1 && args.nodes <= args.smp,
-        "--nodes must be between 1 and --smp"
-    );
-    ensure!(args.node_mib >= 64, "--node-mib must be at least 64");
+    let layout = Layout::checked(args.smp, args.nodes, args.node_mib, !args.no_memoryless)?;
     require_tool("qemu-system-ppc64", "qemu-system-ppc")?;
     require_tool("powerpc64le-linux-gnu-as", "binutils-powerpc64le-linux-gnu")?;
     require_tool("powerpc64le-linux-gnu-ld", "binutils-powerpc64le-linux-gnu")?;
@@ -39,7 +36,10 @@ pub fn run(args: &E2eArgs) -> Result<()> {
         elf.display()
     );
 
-    let machine = Machine::new(args);
+    let append = args
+        .break_lppaca
+        .then(|| "numaboot.break=lppaca-size".to_string());
+    let machine = Machine::new(&layout, args.firmware, append, &["-no-reboot"]);
     let dtb = out.join("machine.dtb");
     machine.dump_dtb(&elf, &dtb)?;
 
@@ -114,105 +114,7 @@ fn build_guest(root: &Path, out: &Path) -> Result<PathBuf> {
     Ok(elf)
 }
 
-/// The QEMU machine: CPUs in equal consecutive blocks per node, the last node memoryless
-/// unless told otherwise.
-pub struct Machine {
-    firmware: Firmware,
-    smp: u32,
-    append: Option<String>,
-    /// Node of each CPU, by CPU index.
-    pub cpu_node: Vec<u32>,
-    /// MiB of memory of each node.
-    pub node_mib: Vec<u64>,
-}
-
 impl Machine {
-    fn new(args: &E2eArgs) -> Self {
-        let per = args.smp.div_ceil(args.nodes);
-        let cpu_node = (0..args.smp)
-            .map(|c| (c / per).min(args.nodes - 1))
-            .collect();
-        let node_mib = (0..args.nodes)
-            .map(|n| {
-                if args.nodes > 1 && n == args.nodes - 1 && !args.no_memoryless {
-                    0
-                } else {
-                    args.node_mib
-                }
-            })
-            .collect();
-        Machine {
-            firmware: args.firmware,
-            smp: args.smp,
-            append: args
-                .break_lppaca
-                .then(|| "numaboot.break=lppaca-size".to_string()),
-            cpu_node,
-            node_mib,
-        }
-    }
-
-    fn qemu_args(&self, dumpdtb: Option<&Path>) -> Vec<String> {
-        let mut machine = String::from("pseries");
-        if self.firmware == Firmware::Vof {
-            machine.push_str(",x-vof=on");
-        }
-        if let Some(p) = dumpdtb {
-            machine.push_str(&format!(",dumpdtb={}", p.display()));
-        }
-        let total: u64 = self.node_mib.iter().sum();
-        let mut a = vec![
-            "-M".into(),
-            machine,
-            "-nographic".into(),
-            "-no-reboot".into(),
-            "-m".into(),
-            format!("{total}M"),
-            "-smp".into(),
-            self.smp.to_string(),
-        ];
-        if let Some(cmdline) = &self.append {
-            // Ends up in /chosen/bootargs of the device tree the guest reads.
-            a.push("-append".into());
-            a.push(cmdline.clone());
-        }
-        for (n, mib) in self.node_mib.iter().enumerate() {
-            let cpus: Vec<usize> = (0..self.cpu_node.len())
-                .filter(|&c| self.cpu_node[c] as usize == n)
-                .collect();
-            let mut node = format!("node,nodeid={n}");
-            if let (Some(first), Some(last)) = (cpus.first(), cpus.last()) {
-                node.push_str(&format!(",cpus={first}-{last}"));
-            }
-            if *mib > 0 {
-                a.push("-object".into());
-                a.push(format!("memory-backend-ram,id=m{n},size={mib}M"));
-                node.push_str(&format!(",memdev=m{n}"));
-            }
-            a.push("-numa".into());
-            a.push(node);
-        }
-        a
-    }
-
-    /// Dumps the device tree QEMU builds for this machine. The kernel is named too, as
-    /// QEMU only puts `-append` into /chosen/bootargs when it loads one.
-    fn dump_dtb(&self, elf: &Path, path: &Path) -> Result<()> {
-        let _ = std::fs::remove_file(path);
-        let output = Command::new("qemu-system-ppc64")
-            .args(self.qemu_args(Some(path)))
-            .arg("-kernel")
-            .arg(elf)
-            .output()
-            .context("running qemu-system-ppc64 to dump the device tree")?;
-        ensure!(
-            path.is_file(),
-            "QEMU did not dump the device tree: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(())
-    }
-
     /// Boots the guest with the device tree as its initrd (VOF and SLOF both pass the
     /// initrd's address and size in r3/r4) and returns everything it printed.
     fn boot(&self, elf: &Path, dtb: &Path, timeout: Duration) -> Result<String> {

@@ -5,6 +5,11 @@
 //! from the console and checks them: the run must end cleanly, every secondary CPU must
 //! report the home node QEMU was configured with, and every hcall's return code must be
 //! the one predicted for it.
+//!
+//! `cargo xtask linux-boot` boots a real Debian Linux 6.1 ppc64le kernel on the same
+//! machine shapes with `memblock=debug`, keeps its console log and device trees, checks
+//! the log's paca addresses against the running kernel's `paca_ptrs`, and runs
+//! `numaboot verify` on the result.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,6 +19,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod check;
 mod e2e;
+mod linux;
+mod machine;
 mod predict;
 mod report;
 
@@ -28,6 +35,9 @@ struct Cli {
 enum Command {
     /// Boot the pseries guest under QEMU and check its report.
     E2e(E2eArgs),
+    /// Boot Debian's Linux 6.1 under QEMU with memblock=debug and verify numaboot's plan
+    /// against it.
+    LinuxBoot(LinuxBootArgs),
 }
 
 /// Options of `cargo xtask e2e`.
@@ -57,6 +67,49 @@ pub struct E2eArgs {
     pub break_lppaca: bool,
 }
 
+/// Options of `cargo xtask linux-boot`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LinuxBootArgs {
+    /// Number of virtual CPUs.
+    #[arg(long, default_value_t = 8)]
+    pub smp: u32,
+    /// Number of NUMA nodes; CPUs are spread over them in equal consecutive blocks.
+    #[arg(long, default_value_t = 4)]
+    pub nodes: u32,
+    /// MMU the kernel uses: `hash` adds `disable_radix` to the command line.
+    #[arg(long, value_enum, default_value_t = Mmu::Radix)]
+    pub mmu: Mmu,
+    /// Give every node memory (by default the last node of several is memoryless).
+    #[arg(long)]
+    pub no_memoryless: bool,
+    /// MiB of memory per node that has memory.
+    #[arg(long, default_value_t = 1024)]
+    pub node_mib: u64,
+    /// The vmlinux to boot (default: Debian bookworm's newest linux-image-6.1.0-NN-powerpc64le,
+    /// fetched with apt into target/linux-kernel/).
+    #[arg(long, value_name = "VMLINUX")]
+    pub kernel: Option<PathBuf>,
+    /// Directory for console.log, dumped.dtb and booted.dtb (default
+    /// target/linux-boot/SHAPE/).
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Seconds to wait for the kernel to reach "Unable to mount root fs".
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Stop after the boot and the paca check; do not run `numaboot verify`.
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+/// The MMU mode Linux runs the pseries guest in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mmu {
+    /// Radix page tables (the default on POWER9 and QEMU's pseries).
+    Radix,
+    /// The hashed page table, forced with `disable_radix`.
+    Hash,
+}
+
 /// The pseries firmware QEMU runs before the guest.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Firmware {
@@ -70,6 +123,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::E2e(args) => e2e::run(&args),
+        Command::LinuxBoot(args) => linux::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
