@@ -153,19 +153,37 @@
 
 extern crate alloc;
 
+mod boot;
+mod cas;
+mod crashkernel;
 mod dtb;
 mod error;
 mod fdt;
+mod layout;
 mod model;
+mod predict;
+mod prominit;
 pub mod rma;
+mod shape;
 mod synth;
 mod text;
+mod unflatten;
 
+pub use boot::{
+    fdt_facts, ChosenFacts, DynamicReservation, FdtFacts, FdtHeader, ReservedMemory,
+    ReservedRegion, RtasFacts,
+};
+pub use crashkernel::{parse_crashkernel, CrashKernel, CrashRange};
 pub use dtb::{
     parse_dtb, topology_from_dtb, AffinityForm, DrmemVersion, DtbOptions, DtbReport, NotPresentCpu,
     DRCONF_MEM_AI_INVALID, DRCONF_MEM_ASSIGNED, DRCONF_MEM_RESERVED, MAX_CPUS, MAX_PHYSMEM_BITS,
 };
 pub use error::{BlobError, DtbError, PropProblem, SynthError, TomlError};
 pub use model::{Cpu, MemoryRange, Node, Topology};
+pub use predict::{predict_booted, BootMmu, BootedTreePrediction, PredictError};
 pub use synth::{synthetic, SyntheticSpec};
 pub use text::{format_id_list, parse_id_list, topology_from_toml};
+pub use unflatten::{
+    unflatten_allocations, unflattened_size, EarlyAlloc, UnflattenAllocs, ALIGNOF_ALIAS_PROP,
+    ALIGNOF_DEVICE_NODE, ALIGNOF_PROPERTY, SIZEOF_ALIAS_PROP, SIZEOF_DEVICE_NODE, SIZEOF_PROPERTY,
+};
