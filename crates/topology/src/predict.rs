@@ -2,22 +2,8 @@
 //! boots from: the flattened size prom_init writes and what `unflatten_device_tree`
 //! then allocates.
 //!
-//! The steps, in the order they happen in the guest:
-//! 1. **CAS** ([`crate::cas`] rules): prom_init asks for radix/hash, XIVE/XICS and
-//!    FORM2 as `prom_check_platform_support` decides from the tree and the command
-//!    line; QEMU 7.2 rebuilds the tree: negotiated `ibm,architecture-vec-5`, no
-//!    `rng-seed`, FORM2 `/rtas` tables and shortened `ibm,associativity` arrays, the
-//!    XIVE controller in place of XICS.
-//! 2. **prom_init** ([`crate::prominit`] rules): RTAS instantiated below the RMO top
-//!    (`linux,rtas-base`, `linux,rtas-entry`), the blob's chunk claimed above the
-//!    kernel, VOF's `available` updated for both claims.
-//! 3. **Flattening** (`flatten_device_tree`): version 16 layout, `name` properties
-//!    dropped, a `phandle` added where missing.
-//! 4. **Unflattening** (`unflatten_device_tree`, `of_alias_scan`).
-//!
-//! Only a tree that is QEMU's pre-CAS dump qualifies (its `/chosen` carries the
-//! two-byte placeholder `ibm,architecture-vec-5 = [00 00]`); a booted tree already
-//! is what the kernel reads: use [`crate::unflatten_allocations`] on it directly.
+//! The rules live in `cas`, `prominit`, `layout` and `unflatten`; see
+//! [`predict_booted`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -102,6 +88,40 @@ impl From<DtbError> for PredictError {
 
 /// Predicts the tree Linux 6.1 boots from when QEMU 7.2 pseries (with VOF) starts it
 /// from this pre-CAS dump.
+///
+/// The steps, in the order they happen in the guest:
+/// 1. **CAS.** prom_init asks for radix or hash, XIVE or XICS, and FORM2, as
+///    `prom_check_platform_support` decides from
+///    `/chosen/ibm,arch-vec-5-platform-support` and the command line (`bootargs`, or
+///    Debian's `CONFIG_CMDLINE` when empty: `disable_radix[=bool]`,
+///    `radix_hcall_invalidate=on`, `xive=off`). QEMU rebuilds the tree: the negotiated
+///    `ibm,architecture-vec-5` (27 bytes with radix, 24 with hash and XIVE, 23 with
+///    hash and XICS); FORM2 in `/rtas` (`ibm,associativity-reference-points` one cell,
+///    `ibm,max-associativity-domains` `<1 n>`, new `ibm,numa-lookup-index-table` and
+///    `ibm,numa-distance-table` for the `n` nodes of the dump's FORM1 maximum
+///    domains) and every `ibm,associativity` three cells shorter; with XIVE the XICS
+///    node becomes `interrupt-controller@60302031b0000` with XIVE's properties and the
+///    root gains `ibm,plat-res-int-priorities`. `/chosen/rng-seed` stays.
+/// 2. **prom_init.** `prom_init_mem`: the RMO top is the `reg` entry at 0 (capped at
+///    768 MiB), free memory starts 64 KiB-aligned above the kernel's end
+///    (`qemu,boot-kernel`) plus 16 KiB. `prom_instantiate_rtas` claims `rtas-size`
+///    bytes page-aligned just below the RMO top, adds `linux,rtas-base` and
+///    `linux,rtas-entry` and reserves those pages; `iommu=off`/`force` add their
+///    `/chosen` flags; `flatten_device_tree` claims up to 1 MiB at the bottom. VOF's
+///    `available` loses both claims.
+/// 3. **Flattening.** prom_init's version 16 layout: header page, page-aligned strings
+///    (a hole, `phandle`, then each name once, the first name of the walk always
+///    added again because the search bound is still 0), page-aligned structure
+///    (`name` properties skipped, a `phandle` added where missing).
+/// 4. **Unflattening** of that blob: see [`crate::unflatten_allocations`] (the kernel
+///    removes `rng-seed` first).
+///
+/// [`PredictError::NotPreCasDump`] when `/chosen/ibm,architecture-vec-5` is not QEMU's
+/// `[00 00]` placeholder; [`PredictError::Unsupported`] for what these rules do not
+/// cover: an initrd, `mem=`, hotpluggable memory (`maxmem`, which adds
+/// `ibm,dynamic-reconfiguration-memory` at CAS), a vTPM or display (prom_init adds
+/// properties), radix without GTSE, a tree that outgrows the first 1 MiB chunk, or
+/// claims VOF could not satisfy where these rules expect them.
 pub fn predict_booted(dumped_blob: &[u8]) -> Result<BootedTreePrediction, PredictError> {
     let tree = Tree::parse(dumped_blob)?;
     let mut shape = Shape::of(&tree);

@@ -178,3 +178,20 @@ fn a_booted_tree_is_not_predicted_from() {
     assert_eq!(e, PredictError::NotPreCasDump);
     assert!(e.to_string().contains("pre-CAS"), "{e}");
 }
+
+#[test]
+fn damaged_dumps_never_panic() {
+    // Every 5th byte of a real dump flipped, and every 97th prefix: errors or
+    // predictions, never a panic.
+    let dump = fixture("a.dumped.dtb");
+    for i in (0..dump.len()).step_by(5) {
+        let mut b = dump.clone();
+        b[i] ^= 0xff;
+        let _ = predict_booted(&b);
+        let _ = unflatten_allocations(&b);
+        let _ = fdt_facts(&b).map(|f| f.possible_cpus(2048));
+    }
+    for cut in (0..dump.len()).step_by(97) {
+        let _ = predict_booted(&dump[..cut]);
+    }
+}
