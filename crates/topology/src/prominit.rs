@@ -167,7 +167,7 @@ pub(crate) fn apply(shape: &mut Shape<'_>, cmdline: &str) -> Result<PromResult, 
         }
     }
     let mut available = available.ok_or("no memory node has VOF's available property")?;
-    let mut alloc_bottom = page_align(kernel_end.saturating_add(0x4000));
+    let alloc_bottom = page_align(kernel_end.saturating_add(0x4000));
     if rmo_top == 0 {
         rmo_top = ram_top;
     }
@@ -242,8 +242,6 @@ pub(crate) fn apply(shape: &mut Shape<'_>, cmdline: &str) -> Result<PromResult, 
         base = page_align(base.saturating_add(RETRY_STEP));
     }
     let base = got.ok_or("VOF has no free range for the flattened tree")?;
-    alloc_bottom = base + room;
-    let _ = alloc_bottom;
     out.blob_address = base;
     out.chunk_size = room;
     let n = available.ranges.len();
