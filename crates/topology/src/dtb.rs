@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 
 use phys::{NodeId, PhysAddr, PhysSize};
 
+use crate::boot::FdtFacts;
 use crate::error::{DtbError, PropProblem};
 use crate::fdt::{NodeRec, Tree};
 use crate::model::{Cpu, MemoryRange, Node, Topology};
@@ -116,6 +117,9 @@ pub struct DtbReport {
     pub not_present_cpus: Vec<NotPresentCpu>,
     /// Things Linux would warn about (and then carry on), in the order found.
     pub warnings: Vec<String>,
+    /// The header, reservations, `/chosen` and `/rtas` facts early boot reads (the
+    /// same as [`crate::fdt_facts`] gives; their warnings are there, not above).
+    pub facts: FdtFacts,
 }
 
 /// A hardware thread that Linux's `smp_setup_cpu_maps` makes possible but not present:
@@ -159,7 +163,8 @@ pub fn topology_from_dtb(blob: &[u8]) -> Result<Topology, DtbError> {
 /// Parses a blob into a topology and a report of the decisions made.
 pub fn parse_dtb(blob: &[u8], opts: &DtbOptions) -> Result<DtbReport, DtbError> {
     let tree = Tree::parse(blob)?;
-    Parser::new(&tree, opts).run()
+    let facts = crate::boot::facts(&tree)?;
+    Parser::new(&tree, opts).run(facts)
 }
 
 fn perr(node: &NodeRec<'_>, property: &str, problem: PropProblem) -> DtbError {
@@ -415,7 +420,7 @@ impl<'t, 'a> Parser<'t, 'a> {
         Ok((out[0], out[1]))
     }
 
-    fn run(mut self) -> Result<DtbReport, DtbError> {
+    fn run(mut self, facts: FdtFacts) -> Result<DtbReport, DtbError> {
         let root = self.root()?;
         let opal = self.find("/ibm,opal");
         let compatible_powernv = raw(root, "compatible")
@@ -494,6 +499,7 @@ impl<'t, 'a> Parser<'t, 'a> {
             linux_boot_cpu: linux_boot,
             not_present_cpus: not_present,
             warnings: self.warnings,
+            facts,
         })
     }
 

@@ -30,7 +30,8 @@ pub enum BlobError {
         /// Bytes available.
         len: usize,
     },
-    /// A format version this reader does not speak (it needs version 17 compatibility).
+    /// A format version this reader does not speak: it reads versions 16 (what Linux's
+    /// prom_init writes) and 17, and later ones compatible with 17.
     Version {
         /// `version` from the header.
         version: u32,
@@ -46,6 +47,16 @@ pub enum BlobError {
         /// Size from the header.
         size: u32,
         /// Blob length.
+        total: usize,
+    },
+    /// The memory reservation block runs past `totalsize` without its `(0, 0)`
+    /// terminator.
+    MemReserve {
+        /// `off_mem_rsvmap` from the header.
+        offset: u32,
+        /// Complete entries read before the end of the blob.
+        entries: usize,
+        /// Blob length (`totalsize`).
         total: usize,
     },
     /// The structure block is malformed at this offset.
@@ -77,7 +88,16 @@ impl fmt::Display for BlobError {
             ),
             Self::Version { version, last_comp } => write!(
                 f,
-                "unsupported FDT version {version} (last compatible {last_comp}); need 17"
+                "unsupported FDT version {version} (last compatible {last_comp}); need 16 or 17"
+            ),
+            Self::MemReserve {
+                offset,
+                entries,
+                total,
+            } => write!(
+                f,
+                "memory reservation block at offset {offset} has no (0, 0) terminator within \
+                 the {total}-byte blob (after {entries} entries)"
             ),
             Self::BlockOutOfBounds {
                 block,

@@ -40,6 +40,16 @@ pub(crate) struct NodeRec<'a> {
 pub(crate) struct Tree<'a> {
     pub nodes: Vec<NodeRec<'a>>,
     pub boot_cpuid_phys: u32,
+    pub version: u32,
+    pub last_comp_version: u32,
+    pub totalsize: u32,
+    /// `size_dt_strings` from the header.
+    pub strings_size: u32,
+    /// Bytes of the structure block up to and including `FDT_END` (what a version 16
+    /// header does not record).
+    pub struct_len: usize,
+    /// The memory reservation block entries before the `(0, 0)` terminator.
+    pub mem_reserve: Vec<(u64, u64)>,
 }
 
 fn be32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -103,17 +113,32 @@ impl<'a> Tree<'a> {
         let data = data.get(..totalsize as usize).unwrap_or(data);
         let version = h(5);
         let last_comp = h(6);
-        // Version 17 is what dtc, QEMU and firmware write; 16 lacks size_dt_struct.
-        if version < 17 || last_comp > 17 {
+        // Version 17 is what dtc, QEMU and firmware write. Version 16 is what Linux's
+        // prom_init writes (the tree a pSeries kernel really boots from): the same
+        // layout without a trustworthy size_dt_struct, so its structure block runs to
+        // FDT_END, bounded by totalsize. Older versions name nodes by full path.
+        if version < 16 || last_comp > 17 {
             return err(BlobError::Version { version, last_comp });
         }
         let boot_cpuid_phys = h(7);
         let strings = block(data, "strings", h(3), h(8))?;
-        let structs = block(data, "structure", h(2), h(9))?;
-        let nodes = walk(structs, strings)?;
+        let structs = if version >= 17 {
+            block(data, "structure", h(2), h(9))?
+        } else {
+            let size = totalsize.saturating_sub(h(2));
+            block(data, "structure", h(2), size)?
+        };
+        let (nodes, struct_len) = walk(structs, strings)?;
+        let mem_reserve = rsvmap(data, h(4))?;
         Ok(Self {
             nodes,
             boot_cpuid_phys,
+            version,
+            last_comp_version: last_comp,
+            totalsize,
+            strings_size: h(8),
+            struct_len,
+            mem_reserve,
         })
     }
 
@@ -143,7 +168,33 @@ fn bad<T>(
     Err(DtbError::Blob(BlobError::Structure { offset, node, what }))
 }
 
-fn walk<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<NodeRec<'a>>, DtbError> {
+/// The memory reservation block: 16-byte `(address, size)` pairs up to the first
+/// `(0, 0)`, which must come before `totalsize` (`fdt_num_mem_rsv` also demands it).
+fn rsvmap(data: &[u8], off: u32) -> Result<Vec<(u64, u64)>, DtbError> {
+    let mut out = Vec::new();
+    let mut at = off as usize;
+    loop {
+        let word = |i: usize| -> Option<u64> {
+            let s = at.checked_add(i)?;
+            let b: [u8; 8] = data.get(s..s.checked_add(8)?)?.try_into().ok()?;
+            Some(u64::from_be_bytes(b))
+        };
+        let (Some(base), Some(size)) = (word(0), word(8)) else {
+            return Err(DtbError::Blob(BlobError::MemReserve {
+                offset: off,
+                entries: out.len(),
+                total: data.len(),
+            }));
+        };
+        if base == 0 && size == 0 {
+            return Ok(out);
+        }
+        out.push((base, size));
+        at = at.saturating_add(16);
+    }
+}
+
+fn walk<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<(Vec<NodeRec<'a>>, usize), DtbError> {
     let mut nodes: Vec<NodeRec<'a>> = Vec::new();
     let mut stack: Vec<usize> = Vec::new();
     let mut pos = 0usize;
@@ -268,5 +319,5 @@ fn walk<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<NodeRec<'a>>, Dt
     if nodes.is_empty() {
         return bad(0, "no root node", &nodes, &stack);
     }
-    Ok(nodes)
+    Ok((nodes, pos))
 }

@@ -12,6 +12,27 @@
 //! `kernel/prom.c` rule by rule; [`topology_from_toml`] reads a hand-written
 //! description; [`synthetic`] generates large machines for tests and benchmarks.
 //!
+//! Besides the topology, early boot reads facts that decide what it reserves and
+//! allocates before the per-CPU structures, and [`fdt_facts`] (also
+//! [`DtbReport::facts`]) gives them as Linux 6.1 reads them: the header (`totalsize`
+//! is reserved as is), the memory reservation block, `/reserved-memory` regions
+//! (static and dynamic), `/chosen` (initrd, `bootargs`, a parsed `crashkernel=`),
+//! `/rtas` (prom_init's RTAS base and entry, `ibm,lrdr-capacity`) and the possible
+//! CPU count of `smp_setup_cpu_maps` ([`FdtFacts::possible_cpus`]).
+//! [`unflattened_size`] and [`unflatten_allocations`] are the bytes
+//! `unflatten_device_tree` and `of_alias_scan` then allocate, from the sizes of
+//! `struct device_node`, `struct property` and `struct alias_prop` in the Debian
+//! kernel's configuration ([`SIZEOF_DEVICE_NODE`] and friends).
+//!
+//! Two trees describe a QEMU pseries guest: the one QEMU's `dumpdtb` writes (version
+//! 17, before client-architecture-support) and the one the kernel boots from
+//! (version 16, rebuilt by QEMU at CAS and flattened by prom_init; also
+//! `/sys/firmware/fdt`). Both are read. The topology is the same (the tests check it
+//! on eight real boots), but the sizes are not: [`predict_booted`] derives the booted
+//! tree's `totalsize`, address, reservation map and unflattened size from the dump,
+//! step by step (QEMU's CAS rebuild, prom_init's claims and properties, its
+//! flattening layout), and refuses trees it has no rules for.
+//!
 //! The crate is `no_std` (with `alloc`) and never panics on input: every malformed
 //! blob or property is an error naming the node path and property.
 //!
@@ -153,19 +174,37 @@
 
 extern crate alloc;
 
+mod boot;
+mod cas;
+mod crashkernel;
 mod dtb;
 mod error;
 mod fdt;
+mod layout;
 mod model;
+mod predict;
+mod prominit;
 pub mod rma;
+mod shape;
 mod synth;
 mod text;
+mod unflatten;
 
+pub use boot::{
+    fdt_facts, ChosenFacts, DynamicReservation, FdtFacts, FdtHeader, ReservedMemory,
+    ReservedRegion, RtasFacts,
+};
+pub use crashkernel::{parse_crashkernel, CrashKernel, CrashRange};
 pub use dtb::{
     parse_dtb, topology_from_dtb, AffinityForm, DrmemVersion, DtbOptions, DtbReport, NotPresentCpu,
     DRCONF_MEM_AI_INVALID, DRCONF_MEM_ASSIGNED, DRCONF_MEM_RESERVED, MAX_CPUS, MAX_PHYSMEM_BITS,
 };
 pub use error::{BlobError, DtbError, PropProblem, SynthError, TomlError};
 pub use model::{Cpu, MemoryRange, Node, Topology};
+pub use predict::{predict_booted, BootMmu, BootedTreePrediction, PredictError};
 pub use synth::{synthetic, SyntheticSpec};
 pub use text::{format_id_list, parse_id_list, topology_from_toml};
+pub use unflatten::{
+    unflatten_allocations, unflattened_size, EarlyAlloc, UnflattenAllocs, ALIGNOF_ALIAS_PROP,
+    ALIGNOF_DEVICE_NODE, ALIGNOF_PROPERTY, SIZEOF_ALIAS_PROP, SIZEOF_DEVICE_NODE, SIZEOF_PROPERTY,
+};

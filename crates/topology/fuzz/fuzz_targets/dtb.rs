@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use topology::rma::Mmu;
-use topology::{parse_dtb, AffinityForm, DtbOptions};
+use topology::{parse_dtb, predict_booted, unflatten_allocations, AffinityForm, DtbOptions};
 
 #[path = "check.rs"]
 mod check;
@@ -32,10 +32,18 @@ fuzz_target!(|data: &[u8]| {
         },
     };
     match parse_dtb(data, &opts) {
-        Ok(r) => check::check(&r.topology),
+        Ok(r) => {
+            check::check(&r.topology);
+            let _ = r.facts.possible_cpus(2048);
+        }
         // Display must not panic either.
         Err(e) => {
             let _ = e.to_string();
         }
+    }
+    // The size models and the booted-tree prediction take the same untrusted input.
+    let _ = unflatten_allocations(data);
+    if let Err(e) = predict_booted(data) {
+        let _ = e.to_string();
     }
 });
