@@ -65,8 +65,8 @@
 //!    then the boot facts of [`PlanConfig::kernel`] and [`PlanConfig::early`] reserved
 //!    in Linux's order: `[0, _end)`, the crash kernel, the flattened tree, its
 //!    reservation map and `/reserved-memory`, the initrd (and `move_device_tree`'s copy
-//!    when the tree overlaps them). Where firmware decides a location, [`prom_init`]
-//!    models it.
+//!    when the tree overlaps them). Where firmware decides a location, the topology
+//!    crate's `predict_booted` models it.
 //! 1. `early_setup` → `allocate_paca_ptrs`: `memblock_alloc_raw(8 * nr_cpu_ids, 128)`
 //!    with the early `nr_cpu_ids` (`NR_CPUS`, [`PlanConfig::nr_cpu_ids`]).
 //! 2. `allocate_paca(boot_cpuid)`: paca (`sizeof(paca_struct)`, 128-aligned), lppaca
@@ -158,7 +158,6 @@ pub mod early;
 mod error;
 mod mem;
 mod plan;
-pub mod prom_init;
 mod report;
 pub mod vpa;
 

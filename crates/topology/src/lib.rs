@@ -202,6 +202,7 @@ pub use dtb::{
 pub use error::{BlobError, DtbError, PropProblem, SynthError, TomlError};
 pub use model::{Cpu, MemoryRange, Node, Topology};
 pub use predict::{predict_booted, BootMmu, BootedTreePrediction, PredictError};
+pub use prominit::prom_blob_address;
 pub use synth::{synthetic, SyntheticSpec};
 pub use text::{format_id_list, parse_id_list, topology_from_toml};
 pub use unflatten::{

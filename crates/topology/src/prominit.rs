@@ -53,6 +53,14 @@ fn u32_of(node: &ShapeNode<'_>, name: &str) -> Option<u32> {
     }
 }
 
+/// Where `flatten_device_tree` puts the blob when nothing else sits above the kernel:
+/// `prom_init_mem` starts free memory at `PAGE_ALIGN(&_end + 0x4000)`, with `&_end`
+/// the end of the image where firmware loaded it (`loaded_end`), and `alloc_up`'s
+/// first claim is there. For a booted tree, whose own address is not recorded in it.
+pub fn prom_blob_address(loaded_end: phys::PhysAddr) -> phys::PhysAddr {
+    phys::PhysAddr::new(page_align(loaded_end.as_u64().saturating_add(0x4000)))
+}
+
 fn page_align(x: u64) -> u64 {
     x.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE)
 }
@@ -167,7 +175,7 @@ pub(crate) fn apply(shape: &mut Shape<'_>, cmdline: &str) -> Result<PromResult, 
         }
     }
     let mut available = available.ok_or("no memory node has VOF's available property")?;
-    let alloc_bottom = page_align(kernel_end.saturating_add(0x4000));
+    let alloc_bottom = prom_blob_address(phys::PhysAddr::new(kernel_end)).as_u64();
     if rmo_top == 0 {
         rmo_top = ram_top;
     }

@@ -2,18 +2,22 @@
 //! reserve or allocate before the per-CPU structures ([`percpu::early`]).
 //!
 //! Sources, most specific first: `--kernel`/`--kernel-end` for the image; the device
-//! tree for the rest. A tree the kernel booted from (`/sys/firmware/fdt`, v16 from
-//! `prom_init` or v17 from kexec) carries its own reservation map, initrd, command
-//! line and RTAS instance. QEMU's `dumpdtb` tree is taken before client-architecture
-//! support and before `prom_init`: RTAS is not instantiated yet and the tree is not yet
-//! flattened by `prom_init`, so both are modelled ([`percpu::prom_init`] for the
-//! placement, the topology crate's prediction for the sizes).
+//! tree for the rest. A tree the kernel booted from (`/sys/firmware/fdt`: version 16
+//! from `prom_init`, 17 from kexec) carries its own reservation map, `/reserved-memory`,
+//! initrd, command line (`crashkernel=`) and RTAS instance; only its own address is not
+//! in it (`--fdt-addr`, else where `prom_init` puts it above a kernel loaded at
+//! `--load-addr`, QEMU's 0x400000 by default). QEMU's `dumpdtb` tree is taken before
+//! client-architecture support and before `prom_init`, so the tree the kernel will boot
+//! from is predicted ([`topology::predict_booted`]): its size, address, reservation map
+//! and RTAS instance.
 
 use anyhow::Context;
-use percpu::early::{KernelImage, Region};
+use percpu::early::{CrashKernel, EarlyBoot, KernelImage, Region};
 use percpu::PlanConfig;
 use phys::{PhysAddr, PhysSize};
-use topology::DtbReport;
+use topology::{
+    predict_booted, prom_blob_address, unflatten_allocations, DtbReport, FdtFacts, UnflattenAllocs,
+};
 
 use super::kernel::kernel_from_elf;
 use super::machine::{Machine, MachineArgs};
@@ -22,25 +26,53 @@ use super::machine::{Machine, MachineArgs};
 /// mapping cap of a pseries tree without `ibm,lmb-size`.
 const MIN_MEMORY_BLOCK_SIZE: u64 = 16 << 20;
 
-/// What a device tree says beyond the topology.
+/// QEMU pseries' default `kernel-addr`, where `-kernel` images are loaded.
+const QEMU_KERNEL_ADDR: u64 = 0x40_0000;
+
+/// What a device tree says about early boot beyond the topology.
 #[derive(Clone, Debug)]
 pub struct TreeInfo {
     /// `ibm,lmb-size`, if any.
     pub lmb_size: Option<PhysSize>,
-    /// The lowest `memory` node range (`memstart_addr`, `first_memblock_size`).
-    pub first_memory_block: Option<(PhysAddr, PhysSize)>,
-    /// QEMU's pre-CAS `dumpdtb` tree (RTAS not instantiated, not flattened by
-    /// `prom_init` yet).
-    pub qemu_pre_cas: bool,
+    /// The header, reservations, `/chosen` and `/rtas` facts of the tree as given.
+    pub facts: FdtFacts,
+    /// The tree the kernel boots from, when it differs from the one given (QEMU's
+    /// pre-CAS dump) and could be predicted.
+    pub booted: Booted,
+}
+
+/// Which tree the kernel boots from, and what it costs.
+#[derive(Clone, Debug)]
+pub enum Booted {
+    /// The tree given is the one the kernel boots from.
+    AsGiven {
+        /// `unflatten_device_tree`'s and `of_alias_scan`'s allocations.
+        unflatten: UnflattenAllocs,
+    },
+    /// QEMU's pre-CAS dump: the predicted booted tree.
+    Predicted(Box<topology::BootedTreePrediction>),
+    /// QEMU's pre-CAS dump that the prediction rules do not cover: the early boot
+    /// facts are unknown beyond the kernel image (the reason is kept for the report).
+    Unknown(String),
 }
 
 impl TreeInfo {
     /// The facts of `report`, parsed from `blob`.
-    pub fn new(report: &DtbReport, _blob: &[u8]) -> anyhow::Result<Self> {
+    pub fn new(report: &DtbReport, blob: &[u8]) -> anyhow::Result<Self> {
+        let booted = if report.affinity_assumed {
+            match predict_booted(blob) {
+                Ok(p) => Booted::Predicted(Box::new(p)),
+                Err(e) => Booted::Unknown(e.to_string()),
+            }
+        } else {
+            Booted::AsGiven {
+                unflatten: unflatten_allocations(blob)?,
+            }
+        };
         Ok(Self {
             lmb_size: report.lmb_size,
-            first_memory_block: report.first_memory_block,
-            qemu_pre_cas: report.affinity_assumed,
+            facts: report.facts.clone(),
+            booted,
         })
     }
 }
@@ -56,6 +88,83 @@ fn radix_block(m: &Machine) -> Option<u64> {
     })
 }
 
+fn region((base, size): (PhysAddr, PhysSize)) -> Region {
+    Region::new(base, size)
+}
+
+/// The early-boot facts of a tree the kernel boots from as given.
+fn as_given(
+    m: &Machine,
+    facts: &FdtFacts,
+    unflatten: &UnflattenAllocs,
+    args: &MachineArgs,
+    kernel: &KernelImage,
+) -> EarlyBoot {
+    let loaded_end = args
+        .load_addr
+        .unwrap_or(QEMU_KERNEL_ADDR)
+        .saturating_add(kernel.end.as_u64().saturating_sub(kernel.stext.as_u64()));
+    // A hypervisor-mode tree comes from skiboot/petitboot (kexec), not prom_init: its
+    // address is unknown without --fdt-addr.
+    let fdt_base = match args.fdt_addr {
+        Some(a) => Some(PhysAddr::new(a)),
+        None if m.topo.hypervisor_mode => None,
+        None => Some(prom_blob_address(PhysAddr::new(loaded_end))),
+    };
+    let mut reserved: Vec<Region> = facts.mem_reserve.iter().copied().map(region).collect();
+    if facts.reserved_memory.usable {
+        reserved.extend(
+            facts
+                .reserved_memory
+                .regions
+                .iter()
+                .map(|r| Region::new(r.base, r.size)),
+        );
+    }
+    let ram = m
+        .topo
+        .memory
+        .iter()
+        .fold(PhysSize::ZERO, |a, r| a.saturating_add(r.size));
+    EarlyBoot {
+        fdt: fdt_base.map(|b| Region::new(b, facts.header.totalsize)),
+        reserved,
+        initrd: facts.chosen.initrd.and_then(|(start, end)| {
+            end.checked_offset_from(start)
+                .filter(|s| !s.is_zero())
+                .map(|s| Region::new(start, s))
+        }),
+        crashkernel: facts
+            .chosen
+            .crashkernel
+            .as_ref()
+            .and_then(|c| c.reservation(ram))
+            .map(|(size, base)| CrashKernel { size, base }),
+        unflattened_tree: Some(unflatten.tree.size),
+        aliases: unflatten.aliases.iter().map(|a| a.size).collect(),
+        rtas: facts.rtas.present && facts.rtas.base.is_some() && facts.rtas.size.is_some(),
+        mmu_lpid_bits: None,
+    }
+}
+
+/// Notes for the user on boot facts of `m` that cannot be modelled.
+pub fn notes(m: &Machine, args: &MachineArgs) -> Vec<String> {
+    let mut notes = Vec::new();
+    match &m.tree {
+        Some(TreeInfo {
+            booted: Booted::Unknown(why),
+            ..
+        }) => notes.push(format!(
+            "the booted tree's size, place and reservations are not modelled: {why}"
+        )),
+        None if args.fdt_addr.is_some() => {
+            notes.push("--fdt-addr ignored: a TOML topology has no device tree to size".into())
+        }
+        _ => {}
+    }
+    notes
+}
+
 /// Fills `cfg.kernel`, `cfg.early` and `cfg.radix_mem_block_size` from the options and
 /// the machine's tree.
 pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::Result<()> {
@@ -69,9 +178,22 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
     if let Some(b) = radix_block(m) {
         cfg.radix_mem_block_size = b;
     }
-    if let Some(addr) = args.fdt_addr {
-        let size = cfg.early.fdt.map_or(PhysSize::ZERO, |r| r.size);
-        cfg.early.fdt = Some(Region::new(PhysAddr::new(addr), size));
+    if let Some(tree) = &m.tree {
+        cfg.early = match &tree.booted {
+            Booted::AsGiven { unflatten } => as_given(m, &tree.facts, unflatten, args, &cfg.kernel),
+            Booted::Predicted(p) => EarlyBoot {
+                fdt: Some(Region::new(
+                    args.fdt_addr.map_or(p.blob_address, PhysAddr::new),
+                    p.totalsize,
+                )),
+                reserved: p.mem_reserve.iter().copied().map(region).collect(),
+                unflattened_tree: Some(p.unflatten.tree.size),
+                aliases: p.unflatten.aliases.iter().map(|a| a.size).collect(),
+                rtas: p.rtas_base.is_some(),
+                ..EarlyBoot::default()
+            },
+            Booted::Unknown(_) => EarlyBoot::default(),
+        };
     }
     Ok(())
 }

@@ -241,6 +241,9 @@ pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
     if m.topo.cpus.is_empty() {
         bail!("{}: the machine has no CPUs", m.source);
     }
+    for note in boot::notes(&m, args) {
+        eprintln!("numaboot: note: {}: {note}", m.source);
+    }
     Ok(m)
 }
 
