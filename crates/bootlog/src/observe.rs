@@ -466,19 +466,16 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
         allocations.insert((upto + k).min(allocations.len()), leak);
     }
 
-    let ptrs = allocations
+    // nr_cpu_ids: paca_ptrs holds one pointer per CPU id, first for the early value,
+    // then (after free_unused_pacas shrank it) for the final one.
+    let nr_initial = found
+        .iter()
+        .find(|f| f.kind == StructureKind::PacaPtrs)
+        .map_or(n as u64, |f| f.alloc.size.as_u64() / 8);
+    let nr_final = allocations
         .iter()
         .find(|a| a.kind == StructureKind::PacaPtrs)
-        .copied();
-    let nr_initial = ptrs
-        .map(|p| {
-            found
-                .iter()
-                .find(|f| f.kind == StructureKind::PacaPtrs)
-                .map_or(p.reserved, |f| f.alloc.size)
-        })
-        .map_or(n as u64, |s| s.as_u64() / 8);
-    let nr_final = ptrs.map_or(nr_initial, |p| p.reserved.as_u64() / 8);
+        .map_or(nr_initial, |a| a.reserved.as_u64() / 8);
     let reserved = reserved.ranges();
     let nodes = node_totals(
         &allocations,
