@@ -37,6 +37,8 @@ enum Command {
     Compare(cmd::compare::CompareArgs),
     /// Exit 0 when every per-CPU structure fits and is placed per PAPR, else 1 with reasons.
     Check(cmd::check::CheckArgs),
+    /// Read a Linux 6.1 memblock=debug boot log: print its per-CPU placement, or compare a plan with it.
+    Verify(cmd::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => cmd::plan::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(code) => code,

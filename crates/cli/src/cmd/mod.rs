@@ -7,3 +7,4 @@ pub mod layout;
 pub mod memblock;
 pub mod plan;
 pub mod topology;
+pub mod verify;

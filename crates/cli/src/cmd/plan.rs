@@ -64,6 +64,9 @@ use clap::{Args, ValueEnum};
 pub use checks::check_placement;
 pub use machine::{human, load, prepare_on, MachineArgs, TargetArgs};
 pub use model::{build, PlanReport};
+// For `numaboot verify`, which renders an observed placement like a plan.
+pub use machine::Machine;
+pub use table::render as render_table;
 
 /// Output format of `numaboot plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
