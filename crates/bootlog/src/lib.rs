@@ -53,4 +53,4 @@ pub use facts::{Block, LogFacts, MemblockDump, Mmu};
 pub use observe::{observe, ObserveConfig, ObserveError, Observed};
 pub use parse::{message, parse, BootLog, ParseError, ParseErrorKind};
 pub use render::{render_log, Prefix, RenderError};
-pub use totals::{node_totals, RangeSet};
+pub use totals::RangeSet;

@@ -39,7 +39,7 @@ use topology::Topology;
 
 use crate::event::{Alloc, AllocCall, Event, Range};
 use crate::parse::BootLog;
-use crate::totals::{node_totals, RangeSet};
+use crate::totals::RangeSet;
 
 /// What the log cannot say by itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -342,6 +342,22 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
                         return Err(ObserveError::ExtraStack { line: r.line });
                     };
                     push(kind, Some(cpu), NoNodeReason::PreSeries);
+                } else if (a.caller.is("early_init_dt_alloc_memory_arch")
+                    || a.caller.is("rtas_initialize")
+                    || a.caller.is("mmu_partition_table_init"))
+                    && i < c2p_at
+                {
+                    // setup_arch's allocations before smp_setup_cpu_maps (the unflattened
+                    // tree, of_alias_scan's records, RTAS's buffer) and the hypervisor's
+                    // radix partition table.
+                    let kind = if a.caller.is("rtas_initialize") {
+                        StructureKind::RtasBuffer
+                    } else if a.caller.is("mmu_partition_table_init") {
+                        StructureKind::PartitionTable
+                    } else {
+                        StructureKind::DeviceTree
+                    };
+                    push(kind, None, NoNodeReason::SharedArray);
                 } else if a.caller.is("early_alloc_pgtable") && i < c2p_at {
                     if a.max == MemLimit::Anywhere {
                         push(StructureKind::ProcessTable, None, NoNodeReason::SharedArray);
@@ -477,9 +493,10 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
         .find(|a| a.kind == StructureKind::PacaPtrs)
         .map_or(nr_initial, |a| a.reserved.as_u64() / 8);
     let reserved = reserved.ranges();
-    let nodes = node_totals(
+    let spans: Vec<(PhysAddr, PhysSize)> = reserved.iter().map(|r| (r.base, r.size)).collect();
+    let nodes = percpu::node_totals(
         &allocations,
-        &reserved,
+        &spans,
         |addr| topo.and_then(|t| percpu::node_of_addr(t, addr)),
         cfg.page_size,
     );

@@ -65,6 +65,15 @@ fn alloc_caller(kind: StructureKind) -> Option<(&'static str, &'static str)> {
         StructureKind::PageTable | StructureKind::ProcessTable => {
             ("memblock_alloc_try_nid", "early_alloc_pgtable+0x70/0xec")
         }
+        StructureKind::DeviceTree => (
+            "memblock_alloc_try_nid",
+            "early_init_dt_alloc_memory_arch+0x3c/0x80",
+        ),
+        StructureKind::RtasBuffer => ("memblock_phys_alloc_range", "rtas_initialize+0x1c0/0x288"),
+        // Not in Debian's build log (an LPAR); the symbol is what Linux would print.
+        StructureKind::PartitionTable => {
+            ("memblock_alloc_try_nid", "mmu_partition_table_init+0x0/0x0")
+        }
         StructureKind::PacaArray | StructureKind::LppacaArray | StructureKind::SlbShadowArray => {
             return None
         }
@@ -184,6 +193,40 @@ pub fn render_log(p: &Placement, prefix: Prefix) -> Result<String, RenderError> 
                 };
                 if let Some(addr) = result {
                     line(format_args!("memblock_reserve: {} {site}", range(addr, size)));
+                }
+            }
+            MemOp::Alloc {
+                size,
+                align,
+                start,
+                end,
+                nid: None,
+                exact: false,
+                result,
+            } => {
+                // memblock_phys_alloc_range (RTAS's buffer) prints no node.
+                let found = result.and_then(|addr| {
+                    (0..p.allocations.len()).find(|&k| {
+                        !used[k] && p.allocations[k].addr == addr && p.allocations[k].align == align
+                    })
+                });
+                let Some(k) = found else {
+                    return Err(RenderError::Unmatched { op: i });
+                };
+                used[k] = true;
+                let (call, caller) =
+                    alloc_caller(p.allocations[k].kind).ok_or(RenderError::NotLinux61)?;
+                line(format_args!(
+                    "{call}: {} bytes align={align:#x} from={:#018x} max_addr={:#018x} {caller}",
+                    size.as_u64(),
+                    start.as_u64(),
+                    end.raw()
+                ));
+                if let Some(addr) = result {
+                    line(format_args!(
+                        "memblock_reserve: {} {SITE_NODE}",
+                        range(addr, size)
+                    ));
                 }
             }
             MemOp::Alloc { .. } => return Err(RenderError::NotLinux61),

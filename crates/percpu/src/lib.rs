@@ -159,6 +159,7 @@ mod error;
 mod mem;
 mod plan;
 mod report;
+mod totals;
 pub mod vpa;
 
 pub use config::{ConfigError, Limit, PlanConfig, Strategy};
@@ -169,3 +170,4 @@ pub use report::{
     Allocation, FallbackReason, Finding, LocalitySummary, NoNodeReason, NodeTotals, Outcome,
     Placement, StructureKind,
 };
+pub use totals::node_totals;

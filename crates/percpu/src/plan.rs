@@ -17,9 +17,9 @@ use crate::early::{
 use crate::error::PlanError;
 use crate::mem::{limit_of, MemLimit, MemOp, MemblockOps};
 use crate::report::{
-    Allocation, FallbackReason, Finding, NoNodeReason, NodeTotals, Outcome, Placement,
-    StructureKind,
+    Allocation, FallbackReason, Finding, NoNodeReason, Outcome, Placement, StructureKind,
 };
+use crate::totals::node_totals;
 
 /// Puts into `mb` what `early_init_devtree` has set up when the per-CPU allocations
 /// begin, in Linux 6.1's order: every memory range of the topology (without its node:
@@ -1167,7 +1167,13 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
 
     fn finish(self) -> Placement {
         let reserved = self.mb.reserved_ranges();
-        let nodes = totals(self.topo, &self.allocs, &reserved, self.cfg.page_size);
+        let topo = self.topo;
+        let nodes = node_totals(
+            &self.allocs,
+            &reserved,
+            |addr| node_of_addr(topo, addr),
+            self.cfg.page_size,
+        );
         Placement {
             strategy: self.cfg.strategy,
             nr_cpu_ids_initial: self.cfg.nr_cpu_ids,
@@ -1180,108 +1186,4 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             findings: self.findings,
         }
     }
-}
-
-/// Per-node totals from the allocations and memblock's final reserved array.
-fn totals(
-    topo: &Topology,
-    allocs: &[Allocation],
-    reserved: &[(PhysAddr, PhysSize)],
-    page: u64,
-) -> Vec<NodeTotals> {
-    let mut nodes: Vec<NodeTotals> = Vec::new();
-    fn entry(nodes: &mut Vec<NodeTotals>, node: Option<NodeId>) -> &mut NodeTotals {
-        let idx = match nodes.iter().position(|n| n.node == node) {
-            Some(i) => i,
-            None => {
-                nodes.push(NodeTotals {
-                    node,
-                    ..NodeTotals::default()
-                });
-                nodes.len() - 1
-            }
-        };
-        &mut nodes[idx]
-    }
-    // Live memblock blocks of the plan, sorted, to find reserved regions and gaps.
-    let mut blocks: Vec<(u64, u64)> = Vec::new();
-    for a in allocs.iter().filter(|a| !a.freed) {
-        let t = entry(&mut nodes, a.memory_node);
-        if a.in_array
-            || a.kind.is_per_cpu()
-            || matches!(
-                a.kind,
-                StructureKind::PageTable | StructureKind::ProcessTable
-            )
-        {
-            t.used += a.size.as_u64();
-        }
-        if a.kind.is_per_cpu() && a.home_node.is_some() && !a.is_local() {
-            t.remote_structures += 1;
-        }
-        if !a.in_array {
-            t.allocations += 1;
-            blocks.push((
-                a.addr.as_u64(),
-                a.addr.as_u64().saturating_add(a.reserved.as_u64()),
-            ));
-            if matches!(a.kind, StructureKind::PacaPtrs | StructureKind::CpuToPhysId) {
-                t.used += a.size.as_u64();
-            }
-        }
-    }
-    // Padding: reserved bytes of live blocks minus the bytes of live structures in them.
-    for a in allocs.iter().filter(|a| !a.freed) {
-        let t = entry(&mut nodes, a.memory_node);
-        if a.in_array {
-            continue;
-        }
-        let inside: u64 = if matches!(
-            a.kind,
-            StructureKind::PacaArray | StructureKind::LppacaArray | StructureKind::SlbShadowArray
-        ) {
-            let (lo, hi) = (a.addr, a.addr.saturating_add(a.reserved));
-            allocs
-                .iter()
-                .filter(|s| s.in_array && !s.freed && s.addr >= lo && s.end() <= hi)
-                .map(|s| s.size.as_u64())
-                .sum()
-        } else {
-            a.size.as_u64()
-        };
-        t.padding += a.reserved.as_u64().saturating_sub(inside);
-    }
-    blocks.sort_unstable();
-    // Reserved regions that hold plan memory.
-    for &(base, size) in reserved {
-        let (lo, hi) = (base.as_u64(), base.as_u64().saturating_add(size.as_u64()));
-        let i = blocks.partition_point(|b| b.1 <= lo);
-        if blocks.get(i).is_some_and(|b| b.0 < hi) {
-            entry(&mut nodes, node_of_addr(topo, base)).reserved_regions += 1;
-        }
-    }
-    // Alignment gaps: a free hole smaller than a page between two plan blocks that
-    // touch it on both sides.
-    let mut res: Vec<(u64, u64)> = reserved
-        .iter()
-        .map(|(b, s)| (b.as_u64(), b.as_u64().saturating_add(s.as_u64())))
-        .collect();
-    res.sort_unstable();
-    let is_plan = |lo: u64, hi: u64| {
-        let i = blocks.partition_point(|b| b.1 <= lo);
-        blocks.get(i).is_some_and(|b| b.0 < hi)
-    };
-    for w in res.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        let gap = b.0.saturating_sub(a.1);
-        if gap > 0
-            && gap < page
-            && is_plan(a.1.saturating_sub(1), a.1)
-            && is_plan(b.0, b.0.saturating_add(1))
-        {
-            entry(&mut nodes, node_of_addr(topo, PhysAddr::new(a.1))).alignment_gaps += gap;
-        }
-    }
-    nodes.sort_by_key(|n| (n.node.is_none(), n.node));
-    nodes
 }

@@ -1,7 +1,7 @@
-//! Real boots of the Debian 6.1 ppc64le kernel under QEMU 7.2 pseries (VOF), eight
+//! Real boots of the Debian 6.1 ppc64le kernel under QEMU 7.2 pseries (VOF), eleven
 //! shapes (`fixtures/linux-6.1/README.md`): the version 16 tree prom_init wrote (read
 //! out of guest memory), QEMU's pre-CAS dump of the same machine, and the console
-//! lines (`memblock=debug`) the numbers are checked against.
+//! log (`memblock=debug`) the numbers are checked against.
 
 use phys::PhysSize;
 use topology::{
@@ -9,15 +9,27 @@ use topology::{
     DtbOptions, PredictError,
 };
 
-const BOOTS: [&str; 8] = ["r84", "h84", "a", "b", "bh", "m", "n", "x"];
+const BOOTS: [&str; 11] = [
+    "r84", "h84", "a", "b", "bh", "m", "n", "x", "r42", "h164", "r164",
+];
 
 fn fixture(name: &str) -> Vec<u8> {
     let p = format!("{}/fixtures/linux-6.1/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
+/// The boot's console log without the `[    0.000000] ` timestamps.
 fn log(boot: &str) -> String {
-    String::from_utf8(fixture(&format!("{boot}.log-lines"))).unwrap()
+    let text = String::from_utf8_lossy(&fixture(&format!("{boot}.log"))).into_owned();
+    text.lines()
+        .map(
+            |l| match l.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+                Some((_, rest)) => rest,
+                None => l,
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The number in the log line that ends with `tag` and starts with `prefix`.

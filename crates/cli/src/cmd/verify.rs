@@ -172,6 +172,7 @@ fn show_boot(args: &VerifyArgs, shown: &str, log: &BootLog<'_>) -> anyhow::Resul
         topo,
         format: "log",
         boot_cpu,
+        tree: None,
     };
     let report = build(&m, &cfg, p, &mb);
     let text = match args.format {

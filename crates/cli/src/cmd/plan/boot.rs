@@ -179,6 +179,12 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
         cfg.radix_mem_block_size = b;
     }
     if let Some(tree) = &m.tree {
+        // smp_setup_cpu_maps: every thread of every CPU node, and on an LPAR CPUs up to
+        // ibm,lrdr-capacity's maxcpus (QEMU's -smp maxcpus), are possible.
+        let n = tree.facts.possible_cpus(cfg.nr_cpu_ids) as usize;
+        if n > cfg.possible.len() {
+            cfg.possible = vec![true; n];
+        }
         cfg.early = match &tree.booted {
             Booted::AsGiven { unflatten } => as_given(m, &tree.facts, unflatten, args, &cfg.kernel),
             Booted::Predicted(p) => EarlyBoot {

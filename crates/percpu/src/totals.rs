@@ -1,0 +1,99 @@
+//! Per-node totals of a placement: what each node's memory holds (used, padding,
+//! alignment gaps, allocations, reserved regions) and how many of its CPUs'
+//! structures live elsewhere. Shared by the planner and by readers of real boot logs,
+//! so that a plan and a boot are totalled the same way.
+
+use alloc::vec::Vec;
+
+use phys::{NodeId, PhysAddr, PhysSize};
+
+use crate::report::{Allocation, NodeTotals, StructureKind};
+
+fn is_array(kind: StructureKind) -> bool {
+    matches!(
+        kind,
+        StructureKind::PacaArray | StructureKind::LppacaArray | StructureKind::SlbShadowArray
+    )
+}
+
+/// Per-node totals with the meanings [`NodeTotals`] documents, from the live
+/// allocations, memblock's reserved regions, and a node lookup for the regions.
+pub fn node_totals(
+    allocs: &[Allocation],
+    reserved: &[(PhysAddr, PhysSize)],
+    node_of: impl Fn(PhysAddr) -> Option<NodeId>,
+    page_size: u64,
+) -> Vec<NodeTotals> {
+    let mut nodes: Vec<NodeTotals> = Vec::new();
+    fn slot(nodes: &mut Vec<NodeTotals>, node: Option<NodeId>) -> &mut NodeTotals {
+        let i = match nodes.iter().position(|n| n.node == node) {
+            Some(i) => i,
+            None => {
+                nodes.push(NodeTotals {
+                    node,
+                    ..NodeTotals::default()
+                });
+                nodes.len() - 1
+            }
+        };
+        &mut nodes[i]
+    }
+    let live: Vec<&Allocation> = allocs.iter().filter(|a| !a.freed).collect();
+    let mut blocks: Vec<(u64, u64)> = Vec::new();
+    for a in &live {
+        let t = slot(&mut nodes, a.memory_node);
+        // An array's own bytes are counted through its slots.
+        if !is_array(a.kind) {
+            t.used += a.size.as_u64();
+        }
+        if a.kind.is_per_cpu() && a.home_node.is_some() && !a.is_local() {
+            t.remote_structures += 1;
+        }
+        if a.in_array {
+            continue;
+        }
+        t.allocations += 1;
+        let inside = if is_array(a.kind) {
+            let (lo, hi) = (a.addr, a.addr.saturating_add(a.reserved));
+            live.iter()
+                .filter(|s| s.in_array && s.addr >= lo && s.end() <= hi)
+                .map(|s| s.size.as_u64())
+                .sum()
+        } else {
+            a.size.as_u64()
+        };
+        t.padding += a.reserved.as_u64().saturating_sub(inside);
+        blocks.push((
+            a.addr.as_u64(),
+            a.addr.as_u64().saturating_add(a.reserved.as_u64()),
+        ));
+    }
+    blocks.sort_unstable();
+    let touches = |lo: u64, hi: u64| {
+        let i = blocks.partition_point(|b| b.1 <= lo);
+        blocks.get(i).is_some_and(|b| b.0 < hi)
+    };
+    let mut spans: Vec<(u64, u64)> = reserved
+        .iter()
+        .map(|(b, s)| (b.as_u64(), b.as_u64().saturating_add(s.as_u64())))
+        .collect();
+    spans.sort_unstable();
+    for &(lo, hi) in &spans {
+        if touches(lo, hi) {
+            slot(&mut nodes, node_of(PhysAddr::new(lo))).reserved_regions += 1;
+        }
+    }
+    for w in spans.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let gap = b.0.saturating_sub(a.1);
+        if gap > 0
+            && gap < page_size
+            && touches(a.1.saturating_sub(1), a.1)
+            && touches(b.0, b.0.saturating_add(1))
+        {
+            slot(&mut nodes, node_of(PhysAddr::new(a.1))).alignment_gaps += gap;
+        }
+    }
+    nodes.sort_by_key(|n| (n.node.is_none(), n.node));
+    nodes
+}
