@@ -19,7 +19,7 @@ use topology::{
     predict_booted, prom_blob_address, unflatten_allocations, DtbReport, FdtFacts, UnflattenAllocs,
 };
 
-use super::kernel::kernel_from_elf;
+use super::kernel::{config_beside, kernel_from_elf, parse_config};
 use super::machine::{Machine, MachineArgs};
 
 /// `MIN_MEMORY_BLOCK_SIZE` (`1 << SECTION_SIZE_BITS`, 16 MiB on ppc64): the radix
@@ -172,6 +172,25 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
         cfg.kernel = kernel_from_elf(&bytes).with_context(|| shown.clone())?;
+        // The build's configuration, when it lies beside the image, gives NR_CPUS and
+        // the stack size (the command line's --nr-cpus still wins).
+        if let Some(conf) = config_beside(path) {
+            let text = std::fs::read_to_string(&conf)
+                .with_context(|| format!("cannot read {}", conf.display()))?;
+            let kc = parse_config(&text);
+            if let (Some(n), None) = (kc.nr_cpus, args.nr_cpus) {
+                cfg.nr_cpu_ids = n;
+            }
+            if let Some(t) = kc.thread_shift {
+                cfg.thread_shift = t;
+            }
+            if let Some(p) = kc.page_size.filter(|p| *p != cfg.page_size) {
+                anyhow::bail!(
+                    "{}: PAGE_SIZE {p:#x}: only 64 KiB-page kernels are modelled",
+                    conf.display()
+                );
+            }
+        }
     } else if let Some(end) = args.kernel_end {
         cfg.kernel = KernelImage::ending_at(PhysAddr::new(end));
     }
@@ -200,6 +219,53 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
             },
             Booted::Unknown(_) => EarlyBoot::default(),
         };
+    }
+    if let Some(path) = &args.facts_from {
+        apply_log(path, args, cfg)?;
+    }
+    Ok(())
+}
+
+/// `--facts-from LOG`: the boot facts as the kernel logged them, over whatever the
+/// tree and the image said. The tree's own address and size, the reservations made
+/// before the pacas and the unflattened tree are what Linux reserved; RTAS's buffer
+/// exists if the log allocated one.
+fn apply_log(
+    path: &std::path::Path,
+    args: &MachineArgs,
+    cfg: &mut PlanConfig,
+) -> anyhow::Result<()> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let log = bootlog::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{shown}: line {}: {}: `{}`", e.line, e.kind, e.text))?;
+    let f = &log.facts;
+    let Some(end) = f.kernel_end else {
+        anyhow::bail!("{shown}: no kernel image reservation (memblock_reserve from 0 by early_init_devtree): not a memblock=debug log from the start of boot");
+    };
+    if args.kernel.is_none() && args.kernel_end.is_none() {
+        cfg.kernel = KernelImage::ending_at(end);
+    } else {
+        cfg.kernel.end = end;
+    }
+    cfg.early.fdt = f.fdt.map(|r| Region::new(r.base, r.size));
+    cfg.early.reserved = f
+        .reserved_mem
+        .iter()
+        .map(|r| Region::new(r.base, r.size))
+        .collect();
+    cfg.early.unflattened_tree = f.unflattened_tree.map(|b| b.size);
+    cfg.early.rtas = f.rtas.is_some();
+    if args.paca_size.is_none() {
+        if let Some(ps) = f.paca_size {
+            cfg.paca_size = ps;
+        }
+    }
+    if !args.radix && !args.hash {
+        if let Some(mmu) = f.mmu {
+            cfg.radix = mmu == bootlog::Mmu::Radix;
+        }
     }
     Ok(())
 }

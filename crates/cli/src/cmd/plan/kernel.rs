@@ -58,6 +58,49 @@ pub fn kernel_from_elf(bytes: &[u8]) -> anyhow::Result<KernelImage> {
     })
 }
 
+/// What the kernel build's configuration says that a plan depends on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelConfig {
+    /// `CONFIG_NR_CPUS`.
+    pub nr_cpus: Option<u32>,
+    /// `CONFIG_THREAD_SHIFT`.
+    pub thread_shift: Option<u32>,
+    /// `PAGE_SIZE` from `CONFIG_PPC_4K_PAGES` / `CONFIG_PPC_64K_PAGES`.
+    pub page_size: Option<u64>,
+}
+
+/// Reads a kernel `.config` (Debian ships it as `config-VERSION` beside
+/// `vmlinux-VERSION`).
+pub fn parse_config(text: &str) -> KernelConfig {
+    let mut c = KernelConfig::default();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        match key.trim() {
+            "CONFIG_NR_CPUS" => c.nr_cpus = value.trim().parse().ok(),
+            "CONFIG_THREAD_SHIFT" => c.thread_shift = value.trim().parse().ok(),
+            "CONFIG_PPC_4K_PAGES" if value.trim() == "y" => c.page_size = Some(0x1000),
+            "CONFIG_PPC_64K_PAGES" if value.trim() == "y" => c.page_size = Some(0x1_0000),
+            _ => {}
+        }
+    }
+    c
+}
+
+/// The configuration file beside a `vmlinux`: Debian's `config-VERSION` for
+/// `vmlinux-VERSION`, or a build tree's `.config`.
+pub fn config_beside(vmlinux: &std::path::Path) -> Option<std::path::PathBuf> {
+    let dir = vmlinux.parent()?;
+    let name = vmlinux.file_name()?.to_str()?;
+    let candidates = [
+        name.strip_prefix("vmlinux-")
+            .map(|v| dir.join(format!("config-{v}"))),
+        Some(dir.join(".config")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +182,26 @@ mod tests {
         let k = kernel_from_elf(&plain).unwrap();
         assert_eq!(k.srwx_boundary, PhysAddr::ZERO);
         assert!(k.interrupts.size.is_zero());
+    }
+
+    #[test]
+    fn kernel_config_lines() {
+        let c = parse_config(
+            "# comment\nCONFIG_NR_CPUS=2048\nCONFIG_THREAD_SHIFT=14\n# CONFIG_PPC_4K_PAGES is not set\nCONFIG_PPC_64K_PAGES=y\nCONFIG_X=\n",
+        );
+        assert_eq!(
+            c,
+            KernelConfig {
+                nr_cpus: Some(2048),
+                thread_shift: Some(14),
+                page_size: Some(0x1_0000)
+            }
+        );
+        assert_eq!(
+            parse_config("CONFIG_PPC_4K_PAGES=y").page_size,
+            Some(0x1000)
+        );
+        assert_eq!(parse_config("garbage\n=\n").nr_cpus, None);
     }
 
     #[test]

@@ -98,6 +98,11 @@ pub struct MachineArgs {
     /// The flattened tree's physical address, instead of `prom_init`'s placement.
     #[arg(long, value_name = "ADDR", value_parser = parse_size)]
     pub fdt_addr: Option<u64>,
+    /// Take the boot facts from a Linux 6.1 console log taken with `memblock=debug`:
+    /// the kernel's end, the tree's place and size, the firmware reservations, the
+    /// unflattened tree, RTAS, the paca size and the MMU (unless given here).
+    #[arg(long, value_name = "LOG")]
+    pub facts_from: Option<PathBuf>,
 }
 
 /// The options `plan` and `check` share: the machine and kernel options, and the
