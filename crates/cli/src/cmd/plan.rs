@@ -29,7 +29,7 @@
 //! | `machine` | object | `source`, `format` (`dtb`/`toml`/`embedded`), `cpus` (present), `nodes` (ids), `memory_bytes`, `rma_size` (hex or null = unlimited), `hypervisor_mode` |
 //! | `config` | object | `strategy` (`linux-6.1`/`linux-4.15`), `mmu` (`hash`/`radix`), `hypervisor_mode`, `nr_cpu_ids_initial`, `nr_cpu_ids_final`, `possible` (cpulist), `boot_cpu`, `paca_size`, `thread_size`, `real_mode_limit` (hex or null) |
 //! | `cpus[]` | array | per possible CPU: `cpu`, `hw_id`, `node`, `all_local`, `structures[]`, `lppaca_in_kernel_image` (Linux 4.15 CPU 0: the static `lppaca[0]`, not listed in `structures`) |
-//! | `shared[]` | array | structures of no single CPU (`paca_ptrs`, `cpu_to_phys_id`, Linux 4.15 arrays, radix `page_table`s and `process_table`) |
+//! | `shared[]` | array | structures of no single CPU (`paca_ptrs`, `cpu_to_phys_id`, Linux 4.15 arrays, radix `page_table`s, `process_table` and `partition_table`, `device_tree`, `rtas_buffer`) |
 //! | `nodes[]` | array | per node: `node`, `cpus` (cpulist), `memory_bytes`, `structures`, `local`, `locality_percent`, `fallbacks` (of the node's CPUs), `used`, `wasted`, `allocations`, `reserved_regions`, `hosted_remote` (in the node's memory) |
 //! | `totals` | object | `cpus`, `structures`, `local`, `locality_percent`, `fallbacks` (a node was asked and another given), `remote` (off the CPU's home node for any reason), `used`, `wasted`, `allocations`, `reserved_regions`, `bytes_per_cpu`, `real_mode_highest_end` (hex or null) |
 //! | `findings[]` | array of strings | notable Linux behaviour (leaks, capped CPUs, 4.15 frees) |
