@@ -21,7 +21,11 @@ fn structures(args: &[&str]) -> Vec<(String, Option<u64>, String)> {
         .args(["--format", "json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut all = Vec::new();
     for c in v["cpus"].as_array().unwrap() {
@@ -109,7 +113,10 @@ fn unusable_boot_facts_are_one_line_errors() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("empty.log") && err.contains("early_init_devtree"), "{err}");
+    assert!(
+        err.contains("empty.log") && err.contains("early_init_devtree"),
+        "{err}"
+    );
 
     let bad = dir.path().join("bad.log");
     std::fs::write(&bad, "memblock_reserve: [0x10-zz] x+0x1/0x2\n").unwrap();
