@@ -132,9 +132,9 @@ fn real_boots_match_the_plan_from_the_dumped_and_the_booted_tree() {
 
 #[test]
 fn every_real_boot_fixture_matches_its_plan() {
-    // The eleven boots of crates/topology/fixtures/linux-6.1 (README there): radix and
-    // hash, 2 to 16 CPUs, 1 to 4 nodes, memoryless and CPU-only nodes, maxcpus above the
-    // present CPUs, RMAs of 512 MiB and 1 GiB.
+    // The twelve boots of crates/topology/fixtures/linux-6.1 (README there): radix and
+    // hash, VOF and SLOF, 2 to 16 CPUs, 1 to 4 nodes, memoryless and CPU-only nodes,
+    // maxcpus above the present CPUs, RMAs of 512 MiB and 1 GiB.
     let dir = format!(
         "{}/../topology/fixtures/linux-6.1",
         env!("CARGO_MANIFEST_DIR")
@@ -147,6 +147,11 @@ fn every_real_boot_fixture_matches_its_plan() {
         };
         for tree in ["dumped", "booted"] {
             let dtb = format!("{name}.{tree}.dtb");
+            // The SLOF boot has only its booted tree: QEMU's dump is not predicted for
+            // SLOF, which builds a device tree of its own.
+            if !Path::new(&dtb).exists() {
+                continue;
+            }
             let (code, out, err) = run(&["verify", path.to_str().unwrap(), &dtb]);
             assert_eq!(code, 0, "{dtb}: {out}{err}");
             let [a, b, c, d] = summary(&out);
@@ -154,7 +159,7 @@ fn every_real_boot_fixture_matches_its_plan() {
         }
         boots += 1;
     }
-    assert_eq!(boots, 11);
+    assert_eq!(boots, 12);
 }
 
 #[test]
