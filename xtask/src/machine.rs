@@ -179,7 +179,7 @@ mod tests {
             .collect()
     }
 
-    /// The machine of /work/boots' r84/h84 boots: 8 CPUs in pairs on 4 nodes of 1 GiB,
+    /// The machine of the r84/h84 reference boots: 8 CPUs in pairs on 4 nodes of 1 GiB,
     /// node 3 without memory, 3 GiB in all.
     #[test]
     fn eight_cpus_four_nodes_last_memoryless() {

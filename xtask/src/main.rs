@@ -85,8 +85,12 @@ pub struct LinuxBootArgs {
     /// MiB of memory per node that has memory.
     #[arg(long, default_value_t = 1024)]
     pub node_mib: u64,
-    /// The vmlinux to boot (default: Debian bookworm's newest linux-image-6.1.0-NN-powerpc64le,
-    /// fetched with apt into target/linux-kernel/).
+    /// The Debian kernel to fetch: bookworm's 6.1, or trixie's 6.12 with 4 KiB or 64 KiB
+    /// pages (`numaboot verify` then plans with `--strategy linux-6.12`).
+    #[arg(long, value_enum, default_value_t = linux::kernel::Flavour::L61)]
+    pub linux: linux::kernel::Flavour,
+    /// The vmlinux to boot instead (default: the newest package of `--linux`, fetched
+    /// with apt into target/linux-kernel/).
     #[arg(long, value_name = "VMLINUX")]
     pub kernel: Option<PathBuf>,
     /// Directory for console.log, dumped.dtb and booted.dtb (default

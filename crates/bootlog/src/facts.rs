@@ -72,6 +72,12 @@ pub struct LogFacts {
     pub dumps: Vec<MemblockDump>,
     /// `numa: Node N CPUs: LIST` lines: each CPU and its node, ascending by CPU.
     pub cpu_nodes: Vec<(u32, NodeId)>,
+    /// `(major, minor)` of the `Linux version X.Y.Z ...` banner.
+    pub kernel_version: Option<(u32, u32)>,
+    /// `THREAD_SIZE`: the size of the first `alloc_stack` allocation.
+    pub thread_size: Option<PhysSize>,
+    /// `PAGE_SIZE`: the alignment of `rtas_initialize`'s buffer.
+    pub page_size: Option<u64>,
 }
 
 impl LogFacts {
@@ -151,10 +157,23 @@ pub(crate) struct FactsBuilder {
     dumps: Vec<MemblockDump>,
     in_dump: bool,
     cpu_nodes: Vec<(u32, NodeId)>,
+    kernel_version: Option<(u32, u32)>,
+}
+
+/// `(major, minor)` of `Linux version 6.12.107+deb13-powerpc64le-64k (...)`.
+fn banner_version(msg: &str) -> Option<(u32, u32)> {
+    let rest = msg.strip_prefix("Linux version ")?;
+    let mut parts = rest.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 impl FactsBuilder {
     pub(crate) fn see(&mut self, line: usize, msg: &str) {
+        if self.kernel_version.is_none() {
+            self.kernel_version = banner_version(msg);
+        }
         if msg.starts_with("radix-mmu:") || msg.contains("Using radix MMU") {
             self.radix_line = true;
         } else if msg.starts_with("hash-mmu:") {
@@ -227,11 +246,14 @@ impl FactsBuilder {
                         f.unflattened_tree.get_or_insert(block);
                     } else if a.caller.is("rtas_initialize") {
                         f.rtas.get_or_insert(block);
+                        f.page_size.get_or_insert(a.align);
                     } else if a.caller.is("allocate_paca_ptrs") {
                         let n = u32::try_from(a.size.as_u64() / 8).unwrap_or(u32::MAX);
                         f.nr_cpu_ids.get_or_insert(n);
                     } else if a.caller.is("early_alloc_pgtable") {
                         pgtable = true;
+                    } else if a.caller.is("alloc_stack") {
+                        f.thread_size.get_or_insert(a.size);
                     } else if a.caller.is("alloc_paca_data") {
                         let first = *f.paca_size.get_or_insert(a.size);
                         f.paca_limit.get_or_insert(a.max);
@@ -257,6 +279,7 @@ impl FactsBuilder {
         self.cpu_nodes.dedup_by_key(|c| c.0);
         f.cpu_nodes = self.cpu_nodes;
         f.dumps = self.dumps;
+        f.kernel_version = self.kernel_version;
         f
     }
 }
@@ -265,6 +288,20 @@ impl FactsBuilder {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn kernel_banner() {
+        assert_eq!(
+            banner_version("Linux version 6.12.107+deb13-powerpc64le-64k (debian-kernel@...)"),
+            Some((6, 12))
+        );
+        assert_eq!(
+            banner_version("Linux version 6.1.0-50-powerpc64le (x)"),
+            Some((6, 1))
+        );
+        assert_eq!(banner_version("Linux version x"), None);
+        assert_eq!(banner_version("random"), None);
+    }
 
     #[test]
     fn topology_from_the_log_needs_memory_nodes_and_cpu_nodes() {

@@ -344,6 +344,8 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
                     push(kind, Some(cpu), NoNodeReason::PreSeries);
                 } else if (a.caller.is("early_init_dt_alloc_memory_arch")
                     || a.caller.is("rtas_initialize")
+                    || a.caller.is("rtas_work_area_reserve_arena")
+                    || a.caller.is("hash__early_init_mmu")
                     || a.caller.is("mmu_partition_table_init"))
                     && i < c2p_at
                 {
@@ -352,6 +354,10 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
                     // radix partition table.
                     let kind = if a.caller.is("rtas_initialize") {
                         StructureKind::RtasBuffer
+                    } else if a.caller.is("rtas_work_area_reserve_arena") {
+                        StructureKind::RtasWorkArea
+                    } else if a.caller.is("hash__early_init_mmu") {
+                        StructureKind::LinearMapHashSlots
                     } else if a.caller.is("mmu_partition_table_init") {
                         StructureKind::PartitionTable
                     } else {
@@ -501,7 +507,10 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
         cfg.page_size,
     );
     let placement = Placement {
-        strategy: Strategy::Linux61,
+        strategy: match log.facts.kernel_version {
+            Some((6, minor)) if minor >= 12 => Strategy::Linux612,
+            _ => Strategy::Linux61,
+        },
         nr_cpu_ids_initial: u32::try_from(nr_initial).unwrap_or(u32::MAX),
         nr_cpu_ids_final: u32::try_from(nr_final).unwrap_or(u32::MAX),
         boot_cpu: cfg.boot_cpu,

@@ -70,6 +70,13 @@ fn alloc_caller(kind: StructureKind) -> Option<(&'static str, &'static str)> {
             "early_init_dt_alloc_memory_arch+0x3c/0x80",
         ),
         StructureKind::RtasBuffer => ("memblock_phys_alloc_range", "rtas_initialize+0x1c0/0x288"),
+        StructureKind::RtasWorkArea => (
+            "memblock_alloc_try_nid",
+            "rtas_work_area_reserve_arena+0x50/0x88",
+        ),
+        StructureKind::LinearMapHashSlots => {
+            ("memblock_alloc_try_nid", "hash__early_init_mmu+0x5f4/0x874")
+        }
         // Not in Debian's build log (an LPAR); the symbol is what Linux would print.
         StructureKind::PartitionTable => {
             ("memblock_alloc_try_nid", "mmu_partition_table_init+0x0/0x0")
@@ -105,7 +112,7 @@ fn range(base: PhysAddr, size: PhysSize) -> Range {
 /// call sites of Linux 6.1. Calls that print nothing in Linux (current limit,
 /// bottom-up, `memblock_set_node`) print nothing here either.
 pub fn render_log(p: &Placement, prefix: Prefix) -> Result<String, RenderError> {
-    if p.strategy != percpu::Strategy::Linux61 {
+    if !p.strategy.per_cpu_allocation() {
         return Err(RenderError::NotLinux61);
     }
     let pre = match prefix {

@@ -17,6 +17,10 @@ pub enum Strategy {
     /// (`alloc_paca_data`), node-local stacks (`alloc_stack`), and radix page tables
     /// inside the memory range they map.
     Linux61,
+    /// Linux 6.12 (LTS): the 6.1 sequence, plus the RTAS work-area arena that
+    /// `rtas_initialize` reserves after RTAS's user buffer (256 KiB, page aligned,
+    /// below the same limit); Debian's builds use 32 KiB stacks.
+    Linux612,
     /// Linux 4.15, before the series: one paca array, one lppaca array (1 KiB entries,
     /// CPU 0 using the static `lppaca[0]` of the kernel image) and one SLB shadow array,
     /// each page aligned below the real-mode limit on no particular node; stacks with
@@ -25,22 +29,53 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    /// Both strategies, newest first.
-    pub const ALL: [Self; 2] = [Self::Linux61, Self::Linux415];
+    /// Every strategy, newest first.
+    pub const ALL: [Self; 3] = [Self::Linux612, Self::Linux61, Self::Linux415];
 
-    /// `sizeof(struct paca_struct)` of a distribution kernel of this version:
-    /// [`consts::PACA_SIZE_6_1`] (measured) or [`consts::PACA_SIZE_4_15`].
-    pub const fn default_paca_size(self) -> PhysSize {
+    /// Whether the kernel allocates each CPU's structures on its own, on its node (the
+    /// 2018 series: 6.1 and 6.12), rather than in arrays (4.15).
+    pub const fn per_cpu_allocation(self) -> bool {
+        matches!(self, Self::Linux61 | Self::Linux612)
+    }
+
+    /// `sizeof(struct paca_struct)` of Debian's build of this version with `PAGE_SIZE`
+    /// `page_size` (the paca holds page-size-dependent parts): see
+    /// [`consts::PACA_SIZE_6_1`], [`consts::PACA_SIZE_6_12_4K`],
+    /// [`consts::PACA_SIZE_4_15`].
+    pub const fn default_paca_size_for(self, page_size: u64) -> PhysSize {
         match self {
-            Self::Linux61 => consts::PACA_SIZE_6_1,
+            Self::Linux61 | Self::Linux612 if page_size == consts::PAGE_SIZE_4K => {
+                consts::PACA_SIZE_6_12_4K
+            }
+            Self::Linux61 | Self::Linux612 => consts::PACA_SIZE_6_1,
             Self::Linux415 => consts::PACA_SIZE_4_15,
         }
+    }
+
+    /// [`Strategy::default_paca_size_for`] with 64 KiB pages.
+    pub const fn default_paca_size(self) -> PhysSize {
+        self.default_paca_size_for(consts::PAGE_SIZE_64K)
+    }
+
+    /// `THREAD_SHIFT` of Debian's build: 14 (16 KiB stacks) up to 6.1, 15 in 6.12.
+    pub const fn default_thread_shift(self) -> u32 {
+        match self {
+            Self::Linux612 => 15,
+            Self::Linux61 | Self::Linux415 => consts::THREAD_SHIFT_DEFAULT,
+        }
+    }
+
+    /// Whether `debug_pagealloc_enabled_or_kfence()` holds on Debian's build: KFENCE
+    /// is built in (and on by default) in 6.12, absent from 6.1.
+    pub const fn default_kfence(self) -> bool {
+        matches!(self, Self::Linux612)
     }
 
     /// A short name, as the CLI prints it.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Linux61 => "linux-6.1",
+            Self::Linux612 => "linux-6.12",
             Self::Linux415 => "linux-4.15",
         }
     }
@@ -150,6 +185,10 @@ pub struct PlanConfig {
     /// `radix_mem_block_size`: the largest page of the radix linear mapping (Linux61
     /// only; Linux 4.15 had no such cap).
     pub radix_mem_block_size: u64,
+    /// `debug_pagealloc_enabled_or_kfence()`: a hash kernel then tracks every page of
+    /// the linear mapping in `linear_map_hash_slots` (one byte per page up to the end
+    /// of memory, below the RMA), allocated in `htab_initialize`.
+    pub kfence: bool,
 }
 
 /// Why a [`PlanConfig`] cannot be planned.
@@ -249,10 +288,11 @@ impl PlanConfig {
             possible: alloc::vec![true; present.max(1)],
             boot_cpu: 0,
             paca_size: strategy.default_paca_size(),
+            kfence: strategy.default_kfence(),
             rma_limit_override: None,
             page_size: consts::PAGE_SIZE_64K,
-            thread_shift: consts::THREAD_SHIFT_DEFAULT,
-            kernel: KernelImage::default(),
+            thread_shift: strategy.default_thread_shift(),
+            kernel: KernelImage::debian(strategy, consts::PAGE_SIZE_64K),
             early: EarlyBoot::default(),
             radix_mem_block_size: consts::DEFAULT_RADIX_MEM_BLOCK_SIZE,
         }
@@ -362,8 +402,10 @@ impl PlanConfig {
             return Limit::from_raw(a.as_u64());
         }
         Limit::from_raw(match self.strategy {
-            Strategy::Linux61 if self.radix || self.hypervisor_mode => u64::MAX,
-            Strategy::Linux61 => topo.rma_limit().as_u64(),
+            Strategy::Linux61 | Strategy::Linux612 if self.radix || self.hypervisor_mode => {
+                u64::MAX
+            }
+            Strategy::Linux61 | Strategy::Linux612 => topo.rma_limit().as_u64(),
             Strategy::Linux415 => Self::first_memblock_size(topo).as_u64().min(consts::SZ_1G),
         })
     }
@@ -405,7 +447,7 @@ impl PlanConfig {
     pub fn paca_limit(&self, topo: &Topology) -> Limit {
         let rma = self.rma_limit(topo).raw();
         Limit::from_raw(match self.strategy {
-            Strategy::Linux61 => self.bolted_size().min(rma),
+            Strategy::Linux61 | Strategy::Linux612 => self.bolted_size().min(rma),
             Strategy::Linux415 => consts::SZ_256M.min(rma),
         })
     }

@@ -5,6 +5,10 @@ use phys::PhysSize;
 /// `L1_CACHE_BYTES` / `SMP_CACHE_BYTES` on PPC64 (`asm/cache.h`: `L1_CACHE_SHIFT` 7).
 pub const L1_CACHE_BYTES: u64 = 128;
 
+/// `PAGE_SIZE` of a 4 KiB-page ppc64 kernel (`CONFIG_PPC_4K_PAGES`, Debian 13's
+/// default `powerpc64le` flavour).
+pub const PAGE_SIZE_4K: u64 = 0x1000;
+
 /// `PAGE_SIZE` of a 64 KiB-page ppc64 kernel (`CONFIG_PPC_64K_PAGES`, the pseries and
 /// powernv defconfig choice).
 pub const PAGE_SIZE_64K: u64 = 0x1_0000;
@@ -30,6 +34,15 @@ pub const SLB_SHADOW_SIZE: u64 = papr::SLB_SHADOW_SIZE as u64;
 /// configuration (KVM handler state, hash-MMU slice arrays, ...); pass the value of
 /// another build through [`crate::PlanConfig::paca_size`].
 pub const PACA_SIZE_6_1: PhysSize = PhysSize::new(0xd00);
+
+/// `sizeof(struct paca_struct)` of Debian's 4 KiB-page Linux 6.12 ppc64le kernel
+/// (`linux-image-6.12.107+deb13-powerpc64le`): 1280 bytes, as its `alloc_paca_data`
+/// asks in a `memblock=debug` log; its 64 KiB-page flavour asks [`PACA_SIZE_6_1`]'s
+/// 3328, like 6.1 (the paca's hash-MMU slice state scales with the page size).
+pub const PACA_SIZE_6_12_4K: PhysSize = PhysSize::new(0x500);
+
+/// `RTAS_WORK_AREA_ARENA_SZ` (Linux 6.12 `rtas-work-area.c`): two 128 KiB work areas.
+pub const RTAS_WORK_AREA_ARENA_SZ: u64 = 256 * 1024;
 
 /// `sizeof(struct paca_struct)` assumed for Linux 4.13-4.15: 0xa80 (2688 bytes) is
 /// consistent with the field report of Ubuntu bug 1728115, where 2048 pacas took "more

@@ -78,6 +78,33 @@ impl KernelImage {
         interrupts: Region::new(PhysAddr::new(0x100), PhysSize::new(0x5c00)),
     };
 
+    /// Debian `6.12.107+deb13-powerpc64le-64k`: `_end` 0x2990000, `__init_end` 0x25b0000.
+    pub const DEBIAN_6_12_64K: Self = Self {
+        end: PhysAddr::new(0x299_0000),
+        init_end: PhysAddr::new(0x25b_0000),
+        ..Self::DEBIAN_6_1
+    };
+
+    /// Debian `6.12.107+deb13-powerpc64le` (4 KiB pages): `_end` 0x287f000,
+    /// `__init_end` 0x24f9000.
+    pub const DEBIAN_6_12_4K: Self = Self {
+        end: PhysAddr::new(0x287_f000),
+        init_end: PhysAddr::new(0x24f_9000),
+        ..Self::DEBIAN_6_1
+    };
+
+    /// The symbols of Debian's build of `strategy` with `PAGE_SIZE` `page_size` (6.1's
+    /// for 4.15, which has no Debian build here).
+    pub const fn debian(strategy: crate::Strategy, page_size: u64) -> Self {
+        match strategy {
+            crate::Strategy::Linux612 if page_size == crate::consts::PAGE_SIZE_4K => {
+                Self::DEBIAN_6_12_4K
+            }
+            crate::Strategy::Linux612 => Self::DEBIAN_6_12_64K,
+            crate::Strategy::Linux61 | crate::Strategy::Linux415 => Self::DEBIAN_6_1,
+        }
+    }
+
     /// An image known only by its end: text up to the end, no RWX boundary (for
     /// `--kernel-end` and hand-written configurations).
     pub const fn ending_at(end: PhysAddr) -> Self {

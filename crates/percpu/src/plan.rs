@@ -196,7 +196,7 @@ pub fn plan<M: MemblockOps>(
     let snapshot = mb.clone();
     let mut p = Planner::new(mb, topo, cfg);
     let result = match cfg.strategy {
-        Strategy::Linux61 => p.linux61(),
+        Strategy::Linux61 | Strategy::Linux612 => p.linux61(),
         Strategy::Linux415 => p.linux415(),
     };
     match result {
@@ -590,6 +590,8 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             if cfg.hypervisor_mode {
                 self.partition_table()?;
             }
+        } else if cfg.kfence {
+            self.linear_map_hash_slots()?;
         }
         self.early_init_mmu_lifts_limit();
 
@@ -1090,6 +1092,35 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         Ok(())
     }
 
+    /// `htab_initialize` with `debug_pagealloc_enabled_or_kfence()`:
+    /// `memblock_alloc_try_nid(memblock_end_of_DRAM() >> PAGE_SHIFT, 1,
+    /// MEMBLOCK_LOW_LIMIT, ppc64_rma_size, NUMA_NO_NODE)`, a byte per page of memory.
+    fn linear_map_hash_slots(&mut self) -> Result<(), PlanError> {
+        let end = self
+            .mb
+            .memory_ranges()
+            .last()
+            .map_or(0, |(b, s, _)| b.as_u64().saturating_add(s.as_u64()));
+        let size = end / self.cfg.page_size;
+        if size == 0 {
+            return Ok(());
+        }
+        self.alloc(Request {
+            kind: StructureKind::LinearMapHashSlots,
+            cpu: None,
+            size,
+            used: size,
+            align: 1,
+            min: 0,
+            max: self.cfg.rma_limit(self.topo).raw(),
+            nid: None,
+            try_nid: true,
+            home: None,
+            no_node: NoNodeReason::SharedArray,
+        })?;
+        Ok(())
+    }
+
     /// The allocations `setup_arch` makes before `smp_setup_cpu_maps`:
     /// `unflatten_device_tree`'s one block for the whole tree and `of_alias_scan`'s
     /// records (`memblock_alloc(size, 8)` each, no node, below the current limit), then
@@ -1136,6 +1167,26 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 home: None,
                 no_node: NoNodeReason::SharedArray,
             })?;
+            // 6.12 rtas_work_area_reserve_arena(rtas_region): memblock_alloc_try_nid(
+            // RTAS_WORK_AREA_ARENA_SZ, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, limit,
+            // NUMA_NO_NODE), when RTAS implements ibm,get-system-parameter, which PAPR
+            // requires of every platform.
+            if self.cfg.strategy == Strategy::Linux612 {
+                let size = consts::RTAS_WORK_AREA_ARENA_SZ;
+                self.alloc(Request {
+                    kind: StructureKind::RtasWorkArea,
+                    cpu: None,
+                    size,
+                    used: size,
+                    align: self.cfg.page_size,
+                    min: 0,
+                    max: region,
+                    nid: None,
+                    try_nid: true,
+                    home: None,
+                    no_node: NoNodeReason::SharedArray,
+                })?;
+            }
         }
         Ok(())
     }

@@ -47,6 +47,12 @@ pub enum StructureKind {
     DeviceTree,
     /// RTAS's user buffer (`rtas_initialize`: 64 KiB below `min(RMA, 1 GiB)`).
     RtasBuffer,
+    /// Linux 6.12's RTAS work-area arena (`rtas_work_area_reserve_arena`: 256 KiB below
+    /// the same limit).
+    RtasWorkArea,
+    /// A hash kernel's `linear_map_hash_slots` (KFENCE or `debug_pagealloc`: a byte per
+    /// page of memory, below the RMA).
+    LinearMapHashSlots,
     /// Linux 4.15's array of every CPU's paca.
     PacaArray,
     /// Linux 4.15's array of the lppacas of CPUs 1 and up.
@@ -74,6 +80,8 @@ impl StructureKind {
             Self::PartitionTable => "radix partition table",
             Self::DeviceTree => "device tree",
             Self::RtasBuffer => "RTAS buffer",
+            Self::RtasWorkArea => "RTAS work-area arena",
+            Self::LinearMapHashSlots => "linear map hash slots",
             Self::PacaArray => "paca array",
             Self::LppacaArray => "lppaca array",
             Self::SlbShadowArray => "slb_shadow array",
@@ -98,6 +106,8 @@ impl StructureKind {
             Self::PartitionTable => "partition_table",
             Self::DeviceTree => "device_tree",
             Self::RtasBuffer => "rtas_buffer",
+            Self::RtasWorkArea => "rtas_work_area",
+            Self::LinearMapHashSlots => "linear_map_hash_slots",
             Self::PacaArray => "paca_array",
             Self::LppacaArray => "lppaca_array",
             Self::SlbShadowArray => "slb_shadow_array",

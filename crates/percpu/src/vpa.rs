@@ -235,7 +235,7 @@ impl CrashPolicy {
     /// The policy of a strategy's kernel.
     pub const fn of(strategy: Strategy) -> Self {
         match strategy {
-            Strategy::Linux61 => Self::Deregister,
+            Strategy::Linux61 | Strategy::Linux612 => Self::Deregister,
             Strategy::Linux415 => Self::NoHcalls,
         }
     }

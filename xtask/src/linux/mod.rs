@@ -25,7 +25,7 @@ pub mod symbols;
 const END_MARKER: &str = "Unable to mount root fs";
 
 /// The kernel command line: debug output for every memblock call, and the hash MMU on
-/// request. It is spelled byte for byte as /work/boots/boot.sh spells it (a space, then
+/// request. It is spelled byte for byte as the reference boots spelled it (a space, then
 /// the optional extra word, so the radix line ends in a space): its length sizes early
 /// allocations, and only an identical line reproduces the reference boots' addresses.
 pub fn cmdline(mmu: Mmu) -> String {
@@ -74,8 +74,11 @@ pub fn shape_name(args: &LinuxBootArgs) -> String {
         "-memoryless"
     };
     format!(
-        "{mmu}-{}cpu-{}node-{}mib{tail}",
-        args.smp, args.nodes, args.node_mib
+        "linux-{}-{mmu}-{}cpu-{}node-{}mib{tail}",
+        args.linux.name(),
+        args.smp,
+        args.nodes,
+        args.node_mib
     )
 }
 
@@ -87,7 +90,7 @@ pub fn run(args: &LinuxBootArgs) -> Result<()> {
 
     let root = workspace_root()?;
     println!("== linux-boot step 1: kernel");
-    let vmlinux = kernel::vmlinux(&root, args.kernel.as_deref())?;
+    let vmlinux = kernel::vmlinux(&root, args.kernel.as_deref(), args.linux)?;
     println!("linux-boot: kernel {}", vmlinux.display());
     let vars = symbols::KernelVars::from_vmlinux(&vmlinux)?;
 
@@ -145,12 +148,17 @@ pub fn run(args: &LinuxBootArgs) -> Result<()> {
     let mut failures = Vec::new();
     for (what, dtb) in [("dumped", &dumped), ("booted", &booted)] {
         let mut cmd = Command::new(&numaboot);
+        let strategy = match args.linux {
+            kernel::Flavour::L61 => "linux",
+            kernel::Flavour::L612 | kernel::Flavour::L612K64 => "linux-6.12",
+        };
         cmd.arg("verify")
             .arg(&log_path)
             .arg(dtb)
             .arg("--kernel")
             .arg(&vmlinux)
-            .arg(mmu_flag);
+            .arg(mmu_flag)
+            .args(["--strategy", strategy]);
         println!("linux-boot: {what} tree: {cmd:?}");
         let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
         let meaning = match status.code() {
@@ -384,6 +392,7 @@ mod tests {
             mmu,
             no_memoryless,
             node_mib: 1024,
+            linux: kernel::Flavour::L61,
             kernel: None,
             keep: None,
             timeout: 120,
@@ -391,16 +400,17 @@ mod tests {
         }
     }
 
-    /// The command lines of /work/boots/boot.sh's r84 and h84 boots, as the logs show
-    /// them.
+    /// The command lines of the r84 and h84 reference boots (the topology crate's
+    /// fixtures), as their logs show them.
     #[test]
     fn command_lines_match_the_reference_boots() {
         for (mmu, name) in [(Mmu::Radix, "r84"), (Mmu::Hash, "h84")] {
             let want = cmdline(mmu);
-            let Ok(log) = std::fs::read_to_string(format!("/work/boots/{name}.log")) else {
-                eprintln!("skipping {name}: no log");
-                continue;
-            };
+            let log = std::fs::read_to_string(format!(
+                "{}/../crates/topology/fixtures/linux-6.1/{name}.log",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
             let line = log
                 .lines()
                 .find(|l| l.contains("Kernel command line:"))
@@ -419,10 +429,11 @@ mod tests {
     /// against a log in which one paca moved: the check must name that CPU only.
     #[test]
     fn paca_pointers_against_the_log() {
-        let Ok(log) = std::fs::read_to_string("/work/boots/r84.log") else {
-            eprintln!("skipping: no r84 log");
-            return;
-        };
+        let log = std::fs::read_to_string(format!(
+            "{}/../crates/topology/fixtures/linux-6.1/r84.log",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let logged = |log: &str| {
             let p = bootlog::pacas(&bootlog::paca_data_allocs(log).unwrap()).unwrap();
             bootlog::paca_of_cpu(&p, 0, 8).unwrap()
@@ -477,23 +488,25 @@ mod tests {
                 "[    0.2] Kernel panic - not syncing: Attempted to kill init!".into()
             )
         );
-        if let Ok(log) = std::fs::read_to_string("/work/boots/h84.log") {
-            assert_eq!(boot_state(&log), BootState::Done);
-            let half: String = log.lines().take(100).map(|l| format!("{l}\n")).collect();
-            assert_eq!(boot_state(&half), BootState::Running);
-        }
+        let log = std::fs::read_to_string(format!(
+            "{}/../crates/topology/fixtures/linux-6.1/h84.log",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert_eq!(boot_state(&log), BootState::Done);
+        let half: String = log.lines().take(100).map(|l| format!("{l}\n")).collect();
+        assert_eq!(boot_state(&half), BootState::Running);
     }
 
     #[test]
     fn shapes() {
         assert_eq!(
             shape_name(&args(Mmu::Radix, false)),
-            "radix-8cpu-4node-1024mib-memoryless"
+            "linux-6.1-radix-8cpu-4node-1024mib-memoryless"
         );
-        assert_eq!(
-            shape_name(&args(Mmu::Hash, true)),
-            "hash-8cpu-4node-1024mib"
-        );
+        let mut a = args(Mmu::Hash, true);
+        a.linux = kernel::Flavour::L612K64;
+        assert_eq!(shape_name(&a), "linux-6.12-64k-hash-8cpu-4node-1024mib");
     }
 
     /// The boot arguments of the default shape: those of boot.sh with the 8/4 layout.

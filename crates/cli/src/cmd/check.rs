@@ -42,7 +42,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             bail!("--min-locality {min}: must be a percentage from 0 to 100");
         }
     }
-    let strategy = args.target.strategy.strategy();
+    let strategy = args.target.strategy();
     let (m, cfg, planned) = args.target.prepare()?;
     let (p, mb) = match planned {
         Ok(x) => x,

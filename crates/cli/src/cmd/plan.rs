@@ -62,7 +62,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 pub use checks::check_placement;
-pub use machine::{human, load, prepare_on, MachineArgs, TargetArgs};
+pub use machine::{human, load, prepare_on, MachineArgs, PageSizeArg, TargetArgs};
 pub use model::{build, PlanReport};
 // For `numaboot verify`, which renders an observed placement like a plan.
 pub use machine::Machine;
@@ -121,7 +121,7 @@ pub fn emit(text: &str, path: Option<&PathBuf>) -> anyhow::Result<()> {
 
 /// Runs `numaboot plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let strategy = args.target.strategy.strategy();
+    let strategy = args.target.strategy();
     let (m, cfg, planned) = args.target.prepare()?;
     let (p, mb) = match planned {
         Ok(x) => x,

@@ -22,7 +22,7 @@ use percpu::{PlanConfig, Strategy};
 use phys::PhysSize;
 use topology::{Cpu, Topology};
 
-use super::plan::{build, emit, load, prepare_on, render_table, Machine, TargetArgs};
+use super::plan::{build, emit, load, prepare_on, render_table, Machine, PageSizeArg, TargetArgs};
 
 /// Output format of `numaboot verify`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -215,11 +215,28 @@ fn verify(args: &VerifyArgs, shown: &str, log: &BootLog<'_>) -> anyhow::Result<E
             from_log.push(format!("NR_CPUS {n}"));
         }
     }
+    if margs.page_size.is_none() && margs.kernel.is_none() {
+        let ps = match f.page_size {
+            Some(0x1000) => Some(PageSizeArg::K4),
+            Some(0x1_0000) => Some(PageSizeArg::K64),
+            _ => None,
+        };
+        if let Some(ps) = ps {
+            margs.page_size = Some(ps);
+            from_log.push(format!("{} KiB pages", ps.bytes() >> 10));
+        }
+    }
     if !margs.hv_mode && f.hypervisor_mode == Some(true) {
         margs.hv_mode = true;
         from_log.push("hypervisor mode".into());
     }
-    let strategy = args.target.strategy.strategy();
+    let strategy = match (args.target.strategy, f.kernel_version) {
+        (None, Some((6, minor))) if minor >= 12 => {
+            from_log.push("Linux 6.12".into());
+            Strategy::Linux612
+        }
+        _ => args.target.strategy(),
+    };
     let mut m = load(&margs)?;
     if let Some(b) = args.boot_cpu {
         m.boot_cpu = b;

@@ -20,7 +20,7 @@ use topology::{
 };
 
 use super::kernel::{config_beside, kernel_from_elf, parse_config};
-use super::machine::{Machine, MachineArgs};
+use super::machine::{Machine, MachineArgs, PageSizeArg};
 
 /// `MIN_MEMORY_BLOCK_SIZE` (`1 << SECTION_SIZE_BITS`, 16 MiB on ppc64): the radix
 /// mapping cap of a pseries tree without `ibm,lmb-size`.
@@ -165,15 +165,18 @@ pub fn notes(m: &Machine, args: &MachineArgs) -> Vec<String> {
     notes
 }
 
-/// Fills `cfg.kernel`, `cfg.early` and `cfg.radix_mem_block_size` from the options and
-/// the machine's tree.
+/// Fills `cfg.kernel`, `cfg.early`, the kernel build's page size, paca size, stack
+/// size, `NR_CPUS` and KFENCE, and `cfg.radix_mem_block_size` from the options and the
+/// machine's tree.
 pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::Result<()> {
+    let strategy = cfg.strategy;
+    let mut page = args.page_size.map_or(cfg.page_size, PageSizeArg::bytes);
     if let Some(path) = &args.kernel {
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
         cfg.kernel = kernel_from_elf(&bytes).with_context(|| shown.clone())?;
-        // The build's configuration, when it lies beside the image, gives NR_CPUS and
-        // the stack size (the command line's --nr-cpus still wins).
+        // The build's configuration, when it lies beside the image, gives NR_CPUS, the
+        // stack size, the page size and KFENCE (the command line still wins).
         if let Some(conf) = config_beside(path) {
             let text = std::fs::read_to_string(&conf)
                 .with_context(|| format!("cannot read {}", conf.display()))?;
@@ -184,15 +187,27 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
             if let Some(t) = kc.thread_shift {
                 cfg.thread_shift = t;
             }
-            if let Some(p) = kc.page_size.filter(|p| *p != cfg.page_size) {
-                anyhow::bail!(
-                    "{}: PAGE_SIZE {p:#x}: only 64 KiB-page kernels are modelled",
-                    conf.display()
-                );
+            if let Some(k) = kc.kfence {
+                cfg.kfence = k;
+            }
+            match (kc.page_size, args.page_size) {
+                (Some(p), Some(a)) if p != a.bytes() => anyhow::bail!(
+                    "{}: PAGE_SIZE {p:#x}, but --page-size says {:#x}",
+                    conf.display(),
+                    a.bytes()
+                ),
+                (Some(p), _) => page = p,
+                _ => {}
             }
         }
     } else if let Some(end) = args.kernel_end {
         cfg.kernel = KernelImage::ending_at(PhysAddr::new(end));
+    } else {
+        cfg.kernel = KernelImage::debian(strategy, page);
+    }
+    cfg.page_size = page;
+    if args.paca_size.is_none() {
+        cfg.paca_size = strategy.default_paca_size_for(page);
     }
     if let Some(b) = radix_block(m) {
         cfg.radix_mem_block_size = b;

@@ -67,6 +67,8 @@ pub struct KernelConfig {
     pub thread_shift: Option<u32>,
     /// `PAGE_SIZE` from `CONFIG_PPC_4K_PAGES` / `CONFIG_PPC_64K_PAGES`.
     pub page_size: Option<u64>,
+    /// `CONFIG_KFENCE` (on by default when built: `kfence.sample_interval` 100).
+    pub kfence: Option<bool>,
 }
 
 /// Reads a kernel `.config` (Debian ships it as `config-VERSION` beside
@@ -82,8 +84,12 @@ pub fn parse_config(text: &str) -> KernelConfig {
             "CONFIG_THREAD_SHIFT" => c.thread_shift = value.trim().parse().ok(),
             "CONFIG_PPC_4K_PAGES" if value.trim() == "y" => c.page_size = Some(0x1000),
             "CONFIG_PPC_64K_PAGES" if value.trim() == "y" => c.page_size = Some(0x1_0000),
+            "CONFIG_KFENCE" => c.kfence = Some(value.trim() == "y"),
             _ => {}
         }
+    }
+    if c.kfence.is_none() && text.contains("# CONFIG_KFENCE is not set") {
+        c.kfence = Some(false);
     }
     c
 }
@@ -194,7 +200,8 @@ mod tests {
             KernelConfig {
                 nr_cpus: Some(2048),
                 thread_shift: Some(14),
-                page_size: Some(0x1_0000)
+                page_size: Some(0x1_0000),
+                kfence: None,
             }
         );
         assert_eq!(
@@ -202,6 +209,11 @@ mod tests {
             Some(0x1000)
         );
         assert_eq!(parse_config("garbage\n=\n").nr_cpus, None);
+        assert_eq!(parse_config("CONFIG_KFENCE=y").kfence, Some(true));
+        assert_eq!(
+            parse_config("# CONFIG_KFENCE is not set").kfence,
+            Some(false)
+        );
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub enum StrategyArg {
     /// Linux 6.1, after the 2018 "numa aware allocation" series (the default).
     #[value(name = "linux", alias = "linux-6.1")]
     Linux,
+    /// Linux 6.12 LTS: 6.1's sequence plus the RTAS work-area arena, 32 KiB stacks.
+    #[value(name = "linux-6.12")]
+    Linux612,
     /// Linux 4.15, before the series: shared arrays on no particular node.
     #[value(name = "linux-4.15")]
     Linux415,
@@ -39,7 +42,29 @@ impl StrategyArg {
     pub fn strategy(self) -> Strategy {
         match self {
             Self::Linux => Strategy::Linux61,
+            Self::Linux612 => Strategy::Linux612,
             Self::Linux415 => Strategy::Linux415,
+        }
+    }
+}
+
+/// `PAGE_SIZE` of the kernel build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PageSizeArg {
+    /// 4 KiB pages (`CONFIG_PPC_4K_PAGES`, Debian 13's default flavour).
+    #[value(name = "4k")]
+    K4,
+    /// 64 KiB pages (`CONFIG_PPC_64K_PAGES`, Debian 12's and the `-64k` flavour).
+    #[value(name = "64k")]
+    K64,
+}
+
+impl PageSizeArg {
+    /// Bytes.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Self::K4 => 0x1000,
+            Self::K64 => 0x1_0000,
         }
     }
 }
@@ -98,6 +123,11 @@ pub struct MachineArgs {
     /// The flattened tree's physical address, instead of `prom_init`'s placement.
     #[arg(long, value_name = "ADDR", value_parser = parse_size)]
     pub fdt_addr: Option<u64>,
+    /// `PAGE_SIZE` of the kernel build (default 64k, or the `--kernel`'s configuration):
+    /// the paca size, page tables, `prom_init`'s alignment and the kernel image change
+    /// with it.
+    #[arg(long, value_enum, value_name = "SIZE")]
+    pub page_size: Option<PageSizeArg>,
     /// Take the boot facts from a Linux 6.1 console log taken with `memblock=debug`:
     /// the kernel's end, the tree's place and size, the firmware reservations, the
     /// unflattened tree, RTAS, the paca size and the MMU (unless given here).
@@ -111,15 +141,21 @@ pub struct MachineArgs {
 pub struct TargetArgs {
     #[command(flatten)]
     pub machine: MachineArgs,
-    /// The kernel whose early-boot allocation sequence is modelled.
-    #[arg(long, value_enum, default_value_t = StrategyArg::Linux)]
-    pub strategy: StrategyArg,
+    /// The kernel whose early-boot allocation sequence is modelled (default `linux`,
+    /// i.e. 6.1; `verify` defaults to the version the log's banner names).
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
 }
 
 impl TargetArgs {
+    /// The strategy asked for, Linux 6.1 by default.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy.unwrap_or(StrategyArg::Linux).strategy()
+    }
+
     /// [`prepare`] with these options.
     pub fn prepare(&self) -> anyhow::Result<(Machine, PlanConfig, Planned)> {
-        prepare(&self.machine, self.strategy.strategy())
+        prepare(&self.machine, self.strategy())
     }
 }
 

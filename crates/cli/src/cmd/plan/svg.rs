@@ -58,7 +58,9 @@ fn class(k: StructureKind) -> usize {
         | StructureKind::ProcessTable
         | StructureKind::PartitionTable
         | StructureKind::DeviceTree
-        | StructureKind::RtasBuffer => 4,
+        | StructureKind::RtasBuffer
+        | StructureKind::RtasWorkArea
+        | StructureKind::LinearMapHashSlots => 4,
     }
 }
 
