@@ -1,6 +1,9 @@
 //! What QEMU 7.2's pseries machine changes in its device tree at
-//! client-architecture-support (CAS) for a Linux 6.1 guest, in terms of the tree's
-//! shape (observed on every boot in `fixtures/linux-6.1/`, see its README).
+//! client-architecture-support (CAS) for a Linux 6.1 or 6.12 guest, in terms of the
+//! tree's shape (observed on every boot in `fixtures/linux-6.1/` and
+//! `fixtures/linux-6.12/`, see their READMEs). 6.12 asks for what 6.1 asks for; its
+//! request only lists two more processor versions (POWER11), which QEMU does not echo
+//! into the tree, and the page size of the build plays no part.
 //!
 //! The guest's request follows prom_init's `prom_check_platform_support`: from
 //! `/chosen/ibm,arch-vec-5-platform-support` pairs (index, value) and the command line
@@ -108,9 +111,10 @@ pub(crate) fn guest_choice(platform: Option<&[u8]>, cmdline: &str) -> Result<Gue
 }
 
 /// Length of the negotiated `ibm,architecture-vec-5` QEMU writes: up to its last
-/// non-zero byte. A 6.1 guest and QEMU 7.2 agree on bytes 2 (DR memory), 5 (FORM1 and
-/// FORM2), 6 (hotplug events, HPT resizing) and 22 (`ibm,dynamic-memory-v2`); 23 is
-/// set for XIVE exploitation, 24 for radix and 26 for radix GTSE.
+/// non-zero byte. A 6.1 or 6.12 guest and QEMU 7.2 agree on bytes 2 (DR memory), 5
+/// (FORM1 and FORM2), 6 (hotplug events, HPT resizing) and 22
+/// (`ibm,dynamic-memory-v2`); 23 is set for XIVE exploitation, 24 for radix and 26 for
+/// radix GTSE.
 pub(crate) fn vec5_len(choice: GuestChoice) -> usize {
     if choice.radix {
         27

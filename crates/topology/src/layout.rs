@@ -1,4 +1,4 @@
-//! The layout of the version 16 blob Linux 6.1's prom_init writes
+//! The layout of the version 16 blob Linux's prom_init writes (6.1 and 6.12 alike)
 //! (`flatten_device_tree` in arch/powerpc/kernel/prom_init.c), which is the tree a
 //! pSeries kernel booted through client interface firmware (SLOF or QEMU's VOF)
 //! really starts from.
@@ -9,14 +9,14 @@
 //! quirk); at the next page
 //! the structure (each node's unit name, its properties but `name`, a `phandle` if
 //! the node has none, `FDT_END` at the end); the blob ends at the next page boundary.
-//! `PAGE_SIZE` is 64 KiB on the Debian kernel (`CONFIG_PPC_64K_PAGES`).
+//! `PAGE_SIZE` is the build's ([`crate::OfBuild::page_size`]): 64 KiB on Debian's 6.1
+//! and 6.12 `-64k` kernels, 4 KiB on Debian's 6.12 default flavour, whose blob is
+//! therefore a few pages of 4 KiB instead of three of 64 KiB.
 
 use alloc::collections::BTreeSet;
 
 use crate::shape::Shape;
 
-/// `PAGE_SIZE` of the Debian ppc64le kernel.
-pub(crate) const PAGE_SIZE: u64 = 64 << 10;
 /// prom_init's `sizeof(struct boot_param_header)` (all ten words).
 const HEADER_BYTES: u64 = 40;
 /// `MEM_RESERVE_MAP_SIZE` entries of 16 bytes.
@@ -32,15 +32,25 @@ pub(crate) struct PromLayout {
     pub totalsize: u64,
 }
 
-fn page_align(x: u64) -> u64 {
-    x.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE)
+/// `PAGE_ALIGN`; saturates at the top instead of wrapping (and a page size of 0, which
+/// callers refuse first, leaves nothing to align to).
+pub(crate) fn page_align(x: u64, page: u64) -> u64 {
+    if page == 0 {
+        return x;
+    }
+    x.checked_next_multiple_of(page).unwrap_or(u64::MAX)
+}
+
+/// Rounds down to a page boundary (`_ALIGN_DOWN`).
+pub(crate) fn page_align_down(x: u64, page: u64) -> u64 {
+    x.checked_rem(page).map_or(x, |r| x - r)
 }
 
 fn align4(x: u64) -> u64 {
     x.div_ceil(4).saturating_mul(4)
 }
 
-pub(crate) fn prom_layout(shape: &Shape<'_>) -> PromLayout {
+pub(crate) fn prom_layout(shape: &Shape<'_>, page: u64) -> PromLayout {
     // scan_dt_build_strings: the hole, "phandle", then each new name. dt_find_string
     // searches up to dt_string_end, which is still 0 until the first name is added:
     // so the first name is always added, even when it is "phandle" (as in QEMU's
@@ -69,11 +79,11 @@ pub(crate) fn prom_layout(shape: &Shape<'_>) -> PromLayout {
         }
     }
     structure += 4;
-    let strings_start = page_align(HEADER_BYTES.next_multiple_of(8) + RSVMAP_BYTES);
-    let struct_start = page_align(strings_start + strings);
+    let strings_start = page_align(HEADER_BYTES.next_multiple_of(8) + RSVMAP_BYTES, page);
+    let struct_start = page_align(strings_start.saturating_add(strings), page);
     PromLayout {
         strings_size: strings,
         struct_size: structure,
-        totalsize: page_align(struct_start + structure),
+        totalsize: page_align(struct_start.saturating_add(structure), page),
     }
 }

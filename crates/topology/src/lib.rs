@@ -21,8 +21,15 @@
 //! CPU count of `smp_setup_cpu_maps` ([`FdtFacts::possible_cpus`]).
 //! [`unflattened_size`] and [`unflatten_allocations`] are the bytes
 //! `unflatten_device_tree` and `of_alias_scan` then allocate, from the sizes of
-//! `struct device_node`, `struct property` and `struct alias_prop` in the Debian
+//! `struct device_node`, `struct property` and `struct alias_prop` in the Debian 6.1
 //! kernel's configuration ([`SIZEOF_DEVICE_NODE`] and friends).
+//!
+//! Those sizes, and the page size prom_init rounds the booted tree to, belong to a
+//! kernel build: [`OfBuild`] names them, with Debian's 6.1 (64 KiB pages) and 6.12
+//! (4 KiB and 64 KiB pages) builds as constants, and every size-dependent function has
+//! a `_for` variant taking one ([`unflattened_size_for`],
+//! [`unflatten_allocations_for`], [`predict_booted_for`], [`prom_blob_address_for`]).
+//! The variants without `_for` are the 6.1 build.
 //!
 //! Two trees describe a QEMU pseries guest: the one QEMU's `dumpdtb` writes (version
 //! 17, before client-architecture-support) and the one the kernel boots from
@@ -175,6 +182,7 @@
 extern crate alloc;
 
 mod boot;
+mod build;
 mod cas;
 mod crashkernel;
 mod dtb;
@@ -194,6 +202,7 @@ pub use boot::{
     fdt_facts, ChosenFacts, DynamicReservation, FdtFacts, FdtHeader, ReservedMemory,
     ReservedRegion, RtasFacts,
 };
+pub use build::OfBuild;
 pub use crashkernel::{parse_crashkernel, CrashKernel, CrashRange};
 pub use dtb::{
     parse_dtb, topology_from_dtb, AffinityForm, DrmemVersion, DtbOptions, DtbReport, NotPresentCpu,
@@ -201,11 +210,14 @@ pub use dtb::{
 };
 pub use error::{BlobError, DtbError, PropProblem, SynthError, TomlError};
 pub use model::{Cpu, MemoryRange, Node, Topology};
-pub use predict::{predict_booted, BootMmu, BootedTreePrediction, PredictError};
-pub use prominit::prom_blob_address;
+pub use predict::{
+    predict_booted, predict_booted_for, BootMmu, BootedTreePrediction, PredictError,
+};
+pub use prominit::{prom_blob_address, prom_blob_address_for};
 pub use synth::{synthetic, SyntheticSpec};
 pub use text::{format_id_list, parse_id_list, topology_from_toml};
 pub use unflatten::{
-    unflatten_allocations, unflattened_size, EarlyAlloc, UnflattenAllocs, ALIGNOF_ALIAS_PROP,
-    ALIGNOF_DEVICE_NODE, ALIGNOF_PROPERTY, SIZEOF_ALIAS_PROP, SIZEOF_DEVICE_NODE, SIZEOF_PROPERTY,
+    unflatten_allocations, unflatten_allocations_for, unflattened_size, unflattened_size_for,
+    EarlyAlloc, UnflattenAllocs, ALIGNOF_ALIAS_PROP, ALIGNOF_DEVICE_NODE, ALIGNOF_PROPERTY,
+    SIZEOF_ALIAS_PROP, SIZEOF_DEVICE_NODE, SIZEOF_PROPERTY,
 };

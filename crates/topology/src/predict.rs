@@ -1,9 +1,9 @@
-//! From QEMU's pre-CAS `dumpdtb` tree to the tree a Linux 6.1 pSeries guest really
-//! boots from: the flattened size prom_init writes and what `unflatten_device_tree`
-//! then allocates.
+//! From QEMU's pre-CAS `dumpdtb` tree to the tree a Linux 6.1 or 6.12 pSeries guest
+//! really boots from: the flattened size prom_init writes and what
+//! `unflatten_device_tree` then allocates.
 //!
 //! The rules live in `cas`, `prominit`, `layout` and `unflatten`; see
-//! [`predict_booted`].
+//! [`predict_booted_for`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -11,6 +11,7 @@ use core::fmt;
 
 use phys::{PhysAddr, PhysSize};
 
+use crate::build::OfBuild;
 use crate::cas::{self, GuestChoice};
 use crate::error::DtbError;
 use crate::fdt::Tree;
@@ -63,6 +64,9 @@ pub enum PredictError {
     NotPreCasDump,
     /// The tree needs a rule numaboot does not model; the message names it.
     Unsupported(String),
+    /// The build's `page_size` (the value here) is not a power of two, so prom_init's
+    /// rounding is undefined.
+    BadPageSize(u64),
 }
 
 impl fmt::Display for PredictError {
@@ -74,6 +78,10 @@ impl fmt::Display for PredictError {
                  a booted tree needs no prediction",
             ),
             Self::Unsupported(why) => write!(f, "cannot predict the booted tree: {why}"),
+            Self::BadPageSize(p) => write!(
+                f,
+                "cannot predict the booted tree: page size {p:#x} is not a power of two"
+            ),
         }
     }
 }
@@ -86,8 +94,20 @@ impl From<DtbError> for PredictError {
     }
 }
 
-/// Predicts the tree Linux 6.1 boots from when QEMU 7.2 pseries (with VOF) starts it
-/// from this pre-CAS dump.
+/// Predicts the tree Debian's Linux 6.1 boots from when QEMU 7.2 pseries (with VOF)
+/// starts it from this pre-CAS dump: [`predict_booted_for`] with
+/// [`OfBuild::DEBIAN_6_1_64K`].
+pub fn predict_booted(dumped_blob: &[u8]) -> Result<BootedTreePrediction, PredictError> {
+    predict_booted_for(dumped_blob, &OfBuild::DEBIAN_6_1_64K)
+}
+
+/// Predicts the tree a kernel of `build` boots from when QEMU 7.2 pseries (with VOF)
+/// starts it from this pre-CAS dump.
+///
+/// Linux 6.1 and 6.12 take the same steps (their prom_init, CAS request,
+/// `unflatten_device_tree` and `of_alias_scan` agree on everything modelled here); the
+/// build's page size rounds every claim and block of step 2 and 3, its struct sizes
+/// price step 4.
 ///
 /// The steps, in the order they happen in the guest:
 /// 1. **CAS.** prom_init asks for radix or hash, XIVE or XICS, and FORM2, as
@@ -103,7 +123,7 @@ impl From<DtbError> for PredictError {
 ///    node becomes `interrupt-controller@60302031b0000` with XIVE's properties and the
 ///    root gains `ibm,plat-res-int-priorities`. `/chosen/rng-seed` stays.
 /// 2. **prom_init.** `prom_init_mem`: the RMO top is the `reg` entry at 0 (capped at
-///    768 MiB), free memory starts 64 KiB-aligned above the kernel's end
+///    768 MiB), free memory starts page-aligned above the kernel's end
 ///    (`qemu,boot-kernel`) plus 16 KiB. `prom_instantiate_rtas` claims `rtas-size`
 ///    bytes page-aligned just below the RMO top, adds `linux,rtas-base` and
 ///    `linux,rtas-entry` and reserves those pages; `iommu=off`/`force` add their
@@ -113,16 +133,24 @@ impl From<DtbError> for PredictError {
 ///    (a hole, `phandle`, then each name once, the first name of the walk always
 ///    added again because the search bound is still 0), page-aligned structure
 ///    (`name` properties skipped, a `phandle` added where missing).
-/// 4. **Unflattening** of that blob: see [`crate::unflatten_allocations`] (the kernel
-///    removes `rng-seed` first).
+/// 4. **Unflattening** of that blob: see [`crate::unflatten_allocations_for`] (the
+///    kernel removes `rng-seed` first).
 ///
 /// [`PredictError::NotPreCasDump`] when `/chosen/ibm,architecture-vec-5` is not QEMU's
 /// `[00 00]` placeholder; [`PredictError::Unsupported`] for what these rules do not
 /// cover: an initrd, `mem=`, hotpluggable memory (`maxmem`, which adds
 /// `ibm,dynamic-reconfiguration-memory` at CAS), a vTPM or display (prom_init adds
 /// properties), radix without GTSE, a tree that outgrows the first 1 MiB chunk, or
-/// claims VOF could not satisfy where these rules expect them.
-pub fn predict_booted(dumped_blob: &[u8]) -> Result<BootedTreePrediction, PredictError> {
+/// claims VOF could not satisfy where these rules expect them;
+/// [`PredictError::BadPageSize`] for a `build` whose page size is not a power of two.
+pub fn predict_booted_for(
+    dumped_blob: &[u8],
+    build: &OfBuild,
+) -> Result<BootedTreePrediction, PredictError> {
+    let page = build.page_size;
+    if !page.is_power_of_two() {
+        return Err(PredictError::BadPageSize(page));
+    }
     let tree = Tree::parse(dumped_blob)?;
     let mut shape = Shape::of(&tree);
     let chosen = shape
@@ -138,9 +166,10 @@ pub fn predict_booted(dumped_blob: &[u8]) -> Result<BootedTreePrediction, Predic
             .map_err(PredictError::Unsupported)?;
     hotplug_memory_check(&shape)?;
     let mut steps = cas::apply(&mut shape, choice).map_err(PredictError::Unsupported)?;
-    let prom = crate::prominit::apply(&mut shape, &cmdline).map_err(PredictError::Unsupported)?;
+    let prom =
+        crate::prominit::apply(&mut shape, &cmdline, page).map_err(PredictError::Unsupported)?;
     steps.extend(prom.steps);
-    let layout = prom_layout(&shape);
+    let layout = prom_layout(&shape, page);
     if layout.totalsize > prom.chunk_size {
         return Err(PredictError::Unsupported(alloc::format!(
             "the flattened tree ({} bytes) outgrows prom_init's first {}-byte chunk",
@@ -159,7 +188,7 @@ pub fn predict_booted(dumped_blob: &[u8]) -> Result<BootedTreePrediction, Predic
         strings_size: PhysSize::new(layout.strings_size),
         struct_size: PhysSize::new(layout.struct_size),
         blob_address: PhysAddr::new(prom.blob_address),
-        unflatten: allocations(&shape),
+        unflatten: allocations(&shape, build),
         mem_reserve: prom
             .mem_reserve
             .iter()

@@ -1,9 +1,11 @@
-//! What Linux 6.1's prom_init (arch/powerpc/kernel/prom_init.c) does to the tree, and
-//! to firmware memory, between CAS and flattening, on a QEMU pseries guest with VOF.
+//! What Linux's prom_init (arch/powerpc/kernel/prom_init.c) does to the tree, and to
+//! firmware memory, between CAS and flattening, on a QEMU pseries guest with VOF. 6.12
+//! does what 6.1 does here (its prom_init differs only in two more CAS PVR entries
+//! and in rounding `mem=`, which is refused); only `PAGE_SIZE` varies with the build.
 //!
 //! `prom_init_mem` finds the top of the RMO (the memory `reg` entry at 0, capped at
-//! 768 MiB) and the bottom of free memory (64 KiB pages above the kernel's `_end` plus
-//! 16 KiB); `prom_instantiate_rtas` claims `rtas-size` bytes as high as possible below
+//! 768 MiB) and the bottom of free memory (the first page boundary above the kernel's
+//! `_end` plus 16 KiB); `prom_instantiate_rtas` claims `rtas-size` bytes as high as possible below
 //! the RMO top (`alloc_down`), records `linux,rtas-base` and `linux,rtas-entry` in
 //! `/rtas` and reserves the pages in the reservation map; `flatten_device_tree`
 //! claims up to 1 MiB from the bottom (`alloc_up`) for the blob. Every claim changes
@@ -14,7 +16,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::layout::{DEVTREE_CHUNK_SIZE, PAGE_SIZE};
+use phys::PhysAddr;
+
+use crate::layout::{page_align, page_align_down, DEVTREE_CHUNK_SIZE};
 use crate::shape::{Shape, ShapeNode};
 
 /// prom_init caps the RMO top at 768 MiB (`prom_init_mem`).
@@ -53,21 +57,34 @@ fn u32_of(node: &ShapeNode<'_>, name: &str) -> Option<u32> {
     }
 }
 
+/// Where Debian 6.1's `flatten_device_tree` puts the blob when nothing else sits above
+/// the kernel: [`prom_blob_address_for`] with 64 KiB pages, saturating at the top of
+/// the address space.
+pub fn prom_blob_address(loaded_end: PhysAddr) -> PhysAddr {
+    PhysAddr::new(page_align(
+        loaded_end.as_u64().saturating_add(KERNEL_GAP),
+        crate::OfBuild::DEBIAN_6_1_64K.page_size,
+    ))
+}
+
 /// Where `flatten_device_tree` puts the blob when nothing else sits above the kernel:
 /// `prom_init_mem` starts free memory at `PAGE_ALIGN(&_end + 0x4000)`, with `&_end`
 /// the end of the image where firmware loaded it (`loaded_end`), and `alloc_up`'s
 /// first claim is there. For a booted tree, whose own address is not recorded in it.
-pub fn prom_blob_address(loaded_end: phys::PhysAddr) -> phys::PhysAddr {
-    phys::PhysAddr::new(page_align(loaded_end.as_u64().saturating_add(0x4000)))
+///
+/// `page_size` is the kernel's `PAGE_SIZE` ([`crate::OfBuild::page_size`]). `None`
+/// unless it is a power of two, or when the address would pass the top of the
+/// address space.
+pub fn prom_blob_address_for(loaded_end: PhysAddr, page_size: u64) -> Option<PhysAddr> {
+    loaded_end
+        .as_u64()
+        .checked_add(KERNEL_GAP)
+        .map(PhysAddr::new)?
+        .align_up(page_size)
 }
 
-fn page_align(x: u64) -> u64 {
-    x.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE)
-}
-
-fn page_align_down(x: u64) -> u64 {
-    x - x % PAGE_SIZE
-}
+/// The 16 KiB `prom_init_mem` leaves above `_end` before free memory starts.
+const KERNEL_GAP: u64 = 0x4000;
 
 /// Firmware's free memory as VOF reports it, `[start, end)` ranges.
 struct Available {
@@ -95,7 +112,7 @@ impl Available {
     }
 }
 
-pub(crate) fn apply(shape: &mut Shape<'_>, cmdline: &str) -> Result<PromResult, String> {
+pub(crate) fn apply(shape: &mut Shape<'_>, cmdline: &str, page: u64) -> Result<PromResult, String> {
     if cmdline.contains("mem=") {
         return Err("a mem= option (prom_init's memory limit) is not modelled".into());
     }
@@ -175,7 +192,9 @@ pub(crate) fn apply(shape: &mut Shape<'_>, cmdline: &str) -> Result<PromResult, 
         }
     }
     let mut available = available.ok_or("no memory node has VOF's available property")?;
-    let alloc_bottom = prom_blob_address(phys::PhysAddr::new(kernel_end)).as_u64();
+    let alloc_bottom = prom_blob_address_for(PhysAddr::new(kernel_end), page)
+        .ok_or("the kernel ends at the top of the address space")?
+        .as_u64();
     if rmo_top == 0 {
         rmo_top = ram_top;
     }
@@ -190,23 +209,23 @@ pub(crate) fn apply(shape: &mut Shape<'_>, cmdline: &str) -> Result<PromResult, 
         .and_then(|n| u32_of(n, "rtas-size"))
         .unwrap_or(0) as u64;
     if rtas_size > 0 {
-        let mut base = page_align_down(alloc_top.saturating_sub(rtas_size));
+        let mut base = page_align_down(alloc_top.saturating_sub(rtas_size), page);
         let mut got = None;
         while base > alloc_bottom {
             if available.claim(base, rtas_size) {
                 got = Some(base);
                 break;
             }
-            base = page_align_down(base.saturating_sub(RETRY_STEP));
+            base = page_align_down(base.saturating_sub(RETRY_STEP), page);
         }
         let base = got.ok_or("no room to instantiate RTAS below the RMO top")?;
         alloc_top = base;
         let node = shape.nodes.get_mut(rtas).ok_or("no /rtas node")?;
         node.set_len("linux,rtas-base", 4, true);
         node.set_len("linux,rtas-entry", 4, true);
-        let top = page_align(base + rtas_size);
-        out.mem_reserve
-            .push((page_align_down(base), top - page_align_down(base)));
+        let bottom = page_align_down(base, page);
+        let top = page_align(base.saturating_add(rtas_size), page);
+        out.mem_reserve.push((bottom, top.saturating_sub(bottom)));
         out.rtas_base = Some(base);
         out.steps.push(format!(
             "prom_init: RTAS ({rtas_size:#x} bytes) claimed at {base:#x}, \
@@ -237,17 +256,17 @@ pub(crate) fn apply(shape: &mut Shape<'_>, cmdline: &str) -> Result<PromResult, 
         .and_then(|r| r.checked_sub(0x4000))
         .ok_or("no room between the kernel and the RMO top for the flattened tree")?
         .min(DEVTREE_CHUNK_SIZE);
-    if room < PAGE_SIZE {
+    if room < page {
         return Err("less than a page for the flattened tree (prom_init panics)".into());
     }
-    let mut base = page_align(alloc_bottom);
+    let mut base = page_align(alloc_bottom, page);
     let mut got = None;
     while base.saturating_add(room) <= alloc_top {
         if available.claim(base, room) {
             got = Some(base);
             break;
         }
-        base = page_align(base.saturating_add(RETRY_STEP));
+        base = page_align(base.saturating_add(RETRY_STEP), page);
     }
     let base = got.ok_or("VOF has no free range for the flattened tree")?;
     out.blob_address = base;

@@ -1,6 +1,8 @@
-//! How much memory Linux 6.1's `unflatten_device_tree` (drivers/of/fdt.c) asks memblock
-//! for, and the `of_alias_scan` allocations that follow it, on the Debian ppc64le
-//! kernel (`config-6.1.0-50-powerpc64le`).
+//! How much memory Linux's `unflatten_device_tree` (drivers/of/fdt.c) asks memblock
+//! for, and the `of_alias_scan` allocations that follow it, for a given kernel build
+//! ([`OfBuild`]); the build-less functions are Debian's 6.1 ppc64le kernel
+//! (`config-6.1.0-50-powerpc64le`). The rules below are the same in 6.1 and 6.12;
+//! only the struct sizes differ.
 //!
 //! `__unflatten_device_tree` first runs `unflatten_dt_nodes` with no memory (a dry run
 //! from address 0): per node `populate_node` takes `sizeof(struct device_node)` plus
@@ -15,40 +17,44 @@
 //! `/chosen/rng-seed` with `FDT_NOP`s (so that the seed cannot be read again), so that
 //! property is not unflattened; QEMU always passes one.
 //!
-//! The struct sizes below are for that kernel's configuration: `CONFIG_OF_KOBJ=y`
+//! The constants below are for the 6.1 kernel's configuration: `CONFIG_OF_KOBJ=y`
 //! (from `CONFIG_SYSFS`: every node is unflattened, available or not, and both
 //! structs carry sysfs members), `CONFIG_OF_DYNAMIC=y`, no `CONFIG_OF_PROMTREE`, no
 //! `CONFIG_SPARC`, no `CONFIG_DEBUG_KOBJECT_RELEASE`, no `CONFIG_DEBUG_LOCK_ALLOC`;
 //! LP64 (8-byte pointers, `long` and `size_t`). Boots of eight differently shaped
-//! guests log exactly the sizes this gives (see the tests).
+//! guests log exactly the sizes this gives (see the tests); [`OfBuild`] has the 6.12
+//! ones.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use phys::PhysSize;
 
+use crate::build::OfBuild;
 use crate::error::DtbError;
 use crate::fdt::Tree;
 use crate::shape::{Shape, ShapeNode};
 
-/// `sizeof(struct device_node)`: `name` 8, `phandle` 4 (+4 padding), `full_name` 8,
-/// `struct fwnode_handle` 64 (`secondary`, `ops`, `dev` 3x8, `suppliers` and
-/// `consumers` list heads 2x16, `flags` 8), `properties`, `deadprops`, `parent`,
-/// `child`, `sibling` 5x8, `struct kobject` 64 (`name` 8, `entry` 16, `parent`,
-/// `kset`, `ktype`, `sd` 4x8, `kref` 4, five one-bit flags in one `unsigned int` 4),
-/// `_flags` 8, `data` 8: 8+8+8+64+40+64+8+8 = 208.
+/// Debian 6.1's `sizeof(struct device_node)`, the same in 6.12: `name` 8, `phandle`
+/// 4 (+4 padding), `full_name` 8, `struct fwnode_handle` 64 (`secondary`, `ops`,
+/// `dev` 3x8, `suppliers` and `consumers` list heads 2x16, `flags` 8), `properties`,
+/// `deadprops`, `parent`, `child`, `sibling` 5x8, `struct kobject` 64 (`name` 8,
+/// `entry` 16, `parent`, `kset`, `ktype`, `sd` 4x8, `kref` 4, five one-bit flags in
+/// one `unsigned int` 4), `_flags` 8, `data` 8: 8+8+8+64+40+64+8+8 = 208.
 pub const SIZEOF_DEVICE_NODE: u64 = 208;
 /// `__alignof__(struct device_node)`: its widest members are pointers.
 pub const ALIGNOF_DEVICE_NODE: u64 = 8;
-/// `sizeof(struct property)`: `name` 8, `length` 4 (+4 padding), `value` 8, `next` 8,
-/// `_flags` 8 (`CONFIG_OF_DYNAMIC`), `struct bin_attribute attr` 64 (`struct attribute`
-/// 16 = `name` 8 + `mode` 2 + padding; `size`, `private`, `f_mapping`, `read`,
-/// `write`, `mmap` 6x8): 40 + 64 = 104.
+/// Debian 6.1's `sizeof(struct property)` (6.12's is 112, see
+/// [`OfBuild::DEBIAN_6_12_64K`]): `name` 8, `length` 4 (+4 padding), `value` 8,
+/// `next` 8, `_flags` 8 (`CONFIG_OF_DYNAMIC`), `struct bin_attribute attr` 64
+/// (`struct attribute` 16 = `name` 8 + `mode` 2 + padding; `size`, `private`,
+/// `f_mapping`, `read`, `write`, `mmap` 6x8): 40 + 64 = 104.
 pub const SIZEOF_PROPERTY: u64 = 104;
 /// `__alignof__(struct property)`.
 pub const ALIGNOF_PROPERTY: u64 = 8;
-/// `sizeof(struct alias_prop)`: `link` 16, `alias` 8, `np` 8, `id` 4, then the
-/// flexible `stem[]` at offset 36, the struct padded to its 8-byte alignment: 40.
+/// Debian 6.1's `sizeof(struct alias_prop)`, the same in 6.12: `link` 16, `alias` 8,
+/// `np` 8, `id` 4, then the flexible `stem[]` at offset 36, the struct padded to its
+/// 8-byte alignment: 40.
 pub const SIZEOF_ALIAS_PROP: u64 = 40;
 /// `__alignof__(struct alias_prop)`.
 pub const ALIGNOF_ALIAS_PROP: u64 = 8;
@@ -81,15 +87,31 @@ pub struct UnflattenAllocs {
     pub aliases: Vec<EarlyAlloc>,
 }
 
-/// The number of bytes `unflatten_device_tree` requests for this blob.
+/// The number of bytes Debian 6.1's `unflatten_device_tree` requests for this blob:
+/// [`unflattened_size_for`] with [`OfBuild::DEBIAN_6_1_64K`].
 pub fn unflattened_size(blob: &[u8]) -> Result<PhysSize, DtbError> {
-    Ok(unflatten_allocations(blob)?.tree.size)
+    unflattened_size_for(blob, &OfBuild::DEBIAN_6_1_64K)
 }
 
-/// Every early allocation `unflatten_device_tree` makes for this blob.
+/// Every early allocation Debian 6.1's `unflatten_device_tree` makes for this blob:
+/// [`unflatten_allocations_for`] with [`OfBuild::DEBIAN_6_1_64K`].
 pub fn unflatten_allocations(blob: &[u8]) -> Result<UnflattenAllocs, DtbError> {
+    unflatten_allocations_for(blob, &OfBuild::DEBIAN_6_1_64K)
+}
+
+/// The number of bytes `unflatten_device_tree` of `build` requests for this blob.
+pub fn unflattened_size_for(blob: &[u8], build: &OfBuild) -> Result<PhysSize, DtbError> {
+    Ok(unflatten_allocations_for(blob, build)?.tree.size)
+}
+
+/// Every early allocation `unflatten_device_tree` of `build` makes for this blob (the
+/// page size plays no part).
+pub fn unflatten_allocations_for(
+    blob: &[u8],
+    build: &OfBuild,
+) -> Result<UnflattenAllocs, DtbError> {
     let tree = Tree::parse(blob)?;
-    Ok(allocations(&Shape::of(&tree)))
+    Ok(allocations(&Shape::of(&tree), build))
 }
 
 fn align(x: u64, a: u64) -> u64 {
@@ -104,7 +126,7 @@ fn made_up_name_len(name: &str) -> u64 {
     base.len() as u64 + 1
 }
 
-pub(crate) fn tree_size(shape: &Shape<'_>) -> u64 {
+pub(crate) fn tree_size(shape: &Shape<'_>, build: &OfBuild) -> u64 {
     let chosen = shape.find("/chosen").or_else(|| shape.find("/chosen@0"));
     let mut mem = 0u64;
     for (i, node) in shape.nodes.iter().enumerate() {
@@ -121,28 +143,30 @@ pub(crate) fn tree_size(shape: &Shape<'_>) -> u64 {
             None
         };
         let name_len = node.name.len() as u64 + 1;
-        mem = align(mem, ALIGNOF_DEVICE_NODE).saturating_add(SIZEOF_DEVICE_NODE + name_len);
+        mem = align(mem, ALIGNOF_DEVICE_NODE)
+            .saturating_add(build.sizeof_device_node.saturating_add(name_len));
         for j in 0..node.props.len() {
             if Some(j) != nopped {
-                mem = align(mem, ALIGNOF_PROPERTY).saturating_add(SIZEOF_PROPERTY);
+                mem = align(mem, ALIGNOF_PROPERTY).saturating_add(build.sizeof_property);
             }
         }
         if node.prop("name").is_none() {
             let len = made_up_name_len(&node.name);
-            mem = align(mem, ALIGNOF_PROPERTY).saturating_add(SIZEOF_PROPERTY + len);
+            mem = align(mem, ALIGNOF_PROPERTY)
+                .saturating_add(build.sizeof_property.saturating_add(len));
         }
     }
     align(mem, 4).saturating_add(4)
 }
 
-pub(crate) fn allocations(shape: &Shape<'_>) -> UnflattenAllocs {
+pub(crate) fn allocations(shape: &Shape<'_>, build: &OfBuild) -> UnflattenAllocs {
     UnflattenAllocs {
         tree: EarlyAlloc {
-            size: PhysSize::new(tree_size(shape)),
+            size: PhysSize::new(tree_size(shape, build)),
             align: ALIGNOF_DEVICE_NODE,
             what: "device tree".into(),
         },
-        aliases: alias_allocs(shape),
+        aliases: alias_allocs(shape, build),
     }
 }
 
@@ -150,7 +174,7 @@ pub(crate) fn allocations(shape: &Shape<'_>) -> UnflattenAllocs {
 /// `linux,phandle` whose value is a path `of_find_node_by_path` resolves and whose
 /// name ends in a decimal id that fits an `int`, one `alias_prop` with room for the
 /// stem (the name without the id) and a NUL.
-fn alias_allocs(shape: &Shape<'_>) -> Vec<EarlyAlloc> {
+fn alias_allocs(shape: &Shape<'_>, build: &OfBuild) -> Vec<EarlyAlloc> {
     let Some(aliases) = shape.find("/aliases").and_then(|i| shape.nodes.get(i)) else {
         return Vec::new();
     };
@@ -172,7 +196,11 @@ fn alias_allocs(shape: &Shape<'_>) -> Vec<EarlyAlloc> {
             continue;
         }
         out.push(EarlyAlloc {
-            size: PhysSize::new(SIZEOF_ALIAS_PROP + stem.len() as u64 + 1),
+            size: PhysSize::new(
+                build
+                    .sizeof_alias_prop
+                    .saturating_add(stem.len() as u64 + 1),
+            ),
             align: ALIGNOF_ALIAS_PROP,
             what: alloc::format!("alias {}", p.name),
         });
