@@ -181,6 +181,7 @@
 
 extern crate alloc;
 
+mod blocksize;
 mod boot;
 mod build;
 mod cas;
@@ -198,6 +199,7 @@ mod synth;
 mod text;
 mod unflatten;
 
+pub use blocksize::probe_memory_block_size;
 pub use boot::{
     fdt_facts, ChosenFacts, DynamicReservation, FdtFacts, FdtHeader, ReservedMemory,
     ReservedRegion, RtasFacts,

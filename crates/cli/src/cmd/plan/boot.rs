@@ -14,9 +14,12 @@
 use anyhow::Context;
 use percpu::early::{CrashKernel, EarlyBoot, KernelImage, Region};
 use percpu::PlanConfig;
+use percpu::Strategy;
 use phys::{PhysAddr, PhysSize};
 use topology::{
-    predict_booted, prom_blob_address, unflatten_allocations, DtbReport, FdtFacts, UnflattenAllocs,
+    predict_booted, predict_booted_for, probe_memory_block_size, prom_blob_address_for,
+    unflatten_allocations, unflatten_allocations_for, DtbReport, FdtFacts, OfBuild,
+    UnflattenAllocs,
 };
 
 use super::kernel::{config_beside, kernel_from_elf, parse_config};
@@ -36,12 +39,16 @@ pub struct TreeInfo {
     pub lmb_size: Option<PhysSize>,
     /// The header, reservations, `/chosen` and `/rtas` facts of the tree as given.
     pub facts: FdtFacts,
-    /// The tree the kernel boots from, when it differs from the one given (QEMU's
-    /// pre-CAS dump) and could be predicted.
-    pub booted: Booted,
+    /// Whether the tree is QEMU's pre-CAS dump (the kernel boots from another tree,
+    /// predicted from this one).
+    pub qemu_pre_cas: bool,
+    /// The blob, for the sizes that depend on the kernel build ([`TreeInfo::booted`]).
+    pub blob: Vec<u8>,
+    /// Why the booted tree cannot be predicted from a pre-CAS dump, if so.
+    pub unpredictable: Option<String>,
 }
 
-/// Which tree the kernel boots from, and what it costs.
+/// Which tree the kernel boots from, and what it costs, for one kernel build.
 #[derive(Clone, Debug)]
 pub enum Booted {
     /// The tree given is the one the kernel boots from.
@@ -52,40 +59,72 @@ pub enum Booted {
     /// QEMU's pre-CAS dump: the predicted booted tree.
     Predicted(Box<topology::BootedTreePrediction>),
     /// QEMU's pre-CAS dump that the prediction rules do not cover: the early boot
-    /// facts are unknown beyond the kernel image (the reason is kept for the report).
-    Unknown(String),
+    /// facts are unknown beyond the kernel image.
+    Unknown,
 }
 
 impl TreeInfo {
     /// The facts of `report`, parsed from `blob`.
     pub fn new(report: &DtbReport, blob: &[u8]) -> anyhow::Result<Self> {
-        let booted = if report.affinity_assumed {
-            match predict_booted(blob) {
-                Ok(p) => Booted::Predicted(Box::new(p)),
-                Err(e) => Booted::Unknown(e.to_string()),
-            }
-        } else {
-            Booted::AsGiven {
-                unflatten: unflatten_allocations(blob)?,
-            }
-        };
+        let qemu_pre_cas = report.affinity_assumed;
+        // Whether the rules cover the dump does not depend on the kernel build.
+        let unpredictable = qemu_pre_cas
+            .then(|| predict_booted(blob).err().map(|e| e.to_string()))
+            .flatten();
+        if !qemu_pre_cas {
+            unflatten_allocations(blob)?;
+        }
         Ok(Self {
             lmb_size: report.lmb_size,
             facts: report.facts.clone(),
-            booted,
+            qemu_pre_cas,
+            blob: blob.to_vec(),
+            unpredictable,
+        })
+    }
+
+    /// The booted tree for the kernel `build`.
+    pub fn booted(&self, build: &OfBuild) -> anyhow::Result<Booted> {
+        Ok(if self.qemu_pre_cas {
+            match predict_booted_for(&self.blob, build) {
+                Ok(p) => Booted::Predicted(Box::new(p)),
+                Err(_) => Booted::Unknown,
+            }
+        } else {
+            Booted::AsGiven {
+                unflatten: unflatten_allocations_for(&self.blob, build)?,
+            }
         })
     }
 }
 
-/// `radix_mem_block_size` (6.1 `radix_memory_block_size`): 1 GiB on PowerNV (OPAL),
-/// else `ibm,lmb-size`, else `MIN_MEMORY_BLOCK_SIZE`.
-fn radix_block(m: &Machine) -> Option<u64> {
-    let tree = m.tree.as_ref()?;
-    Some(if m.topo.hypervisor_mode {
-        1 << 30
-    } else {
-        tree.lmb_size.map_or(MIN_MEMORY_BLOCK_SIZE, |s| s.as_u64())
-    })
+/// The device-tree structures of the kernel build `cfg` models.
+fn of_build(cfg: &PlanConfig) -> OfBuild {
+    match cfg.strategy {
+        Strategy::Linux612 if cfg.page_size == percpu::consts::PAGE_SIZE_4K => {
+            OfBuild::DEBIAN_6_12_4K
+        }
+        Strategy::Linux612 => OfBuild::DEBIAN_6_12_64K,
+        // 6.1's structures; a 4 KiB build of it keeps them and changes the page size.
+        Strategy::Linux61 | Strategy::Linux415 => OfBuild {
+            page_size: cfg.page_size,
+            ..OfBuild::DEBIAN_6_1_64K
+        },
+    }
+}
+
+/// The radix linear mapping's largest page: 6.1's `radix_mem_block_size` (1 GiB on
+/// PowerNV, else `ibm,lmb-size`, else `MIN_MEMORY_BLOCK_SIZE`); 6.12's
+/// `memory_block_size` ([`topology::probe_memory_block_size`]).
+fn radix_block(m: &Machine, strategy: Strategy) -> anyhow::Result<Option<u64>> {
+    let Some(tree) = m.tree.as_ref() else {
+        return Ok(None);
+    };
+    Ok(Some(match strategy {
+        Strategy::Linux612 => probe_memory_block_size(&tree.blob)?.as_u64(),
+        _ if m.topo.hypervisor_mode => 1 << 30,
+        _ => tree.lmb_size.map_or(MIN_MEMORY_BLOCK_SIZE, |s| s.as_u64()),
+    }))
 }
 
 fn region((base, size): (PhysAddr, PhysSize)) -> Region {
@@ -99,6 +138,7 @@ fn as_given(
     unflatten: &UnflattenAllocs,
     args: &MachineArgs,
     kernel: &KernelImage,
+    kernel_page: u64,
 ) -> EarlyBoot {
     let loaded_end = args
         .load_addr
@@ -109,7 +149,7 @@ fn as_given(
     let fdt_base = match args.fdt_addr {
         Some(a) => Some(PhysAddr::new(a)),
         None if m.topo.hypervisor_mode => None,
-        None => Some(prom_blob_address(PhysAddr::new(loaded_end))),
+        None => prom_blob_address_for(PhysAddr::new(loaded_end), kernel_page),
     };
     let mut reserved: Vec<Region> = facts.mem_reserve.iter().copied().map(region).collect();
     if facts.reserved_memory.usable {
@@ -152,7 +192,7 @@ pub fn notes(m: &Machine, args: &MachineArgs) -> Vec<String> {
     let mut notes = Vec::new();
     match &m.tree {
         Some(TreeInfo {
-            booted: Booted::Unknown(why),
+            unpredictable: Some(why),
             ..
         }) => notes.push(format!(
             "the booted tree's size, place and reservations are not modelled: {why}"
@@ -209,7 +249,7 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
     if args.paca_size.is_none() {
         cfg.paca_size = strategy.default_paca_size_for(page);
     }
-    if let Some(b) = radix_block(m) {
+    if let Some(b) = radix_block(m, strategy)? {
         cfg.radix_mem_block_size = b;
     }
     if let Some(tree) = &m.tree {
@@ -219,8 +259,11 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
         if n > cfg.possible.len() {
             cfg.possible = vec![true; n];
         }
-        cfg.early = match &tree.booted {
-            Booted::AsGiven { unflatten } => as_given(m, &tree.facts, unflatten, args, &cfg.kernel),
+        let booted = tree.booted(&of_build(cfg))?;
+        cfg.early = match &booted {
+            Booted::AsGiven { unflatten } => {
+                as_given(m, &tree.facts, unflatten, args, &cfg.kernel, cfg.page_size)
+            }
             Booted::Predicted(p) => EarlyBoot {
                 fdt: Some(Region::new(
                     args.fdt_addr.map_or(p.blob_address, PhysAddr::new),
@@ -232,7 +275,7 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
                 rtas: p.rtas_base.is_some(),
                 ..EarlyBoot::default()
             },
-            Booted::Unknown(_) => EarlyBoot::default(),
+            Booted::Unknown => EarlyBoot::default(),
         };
     }
     if let Some(path) = &args.facts_from {
