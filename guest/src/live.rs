@@ -157,8 +157,10 @@ pub struct Live {
     /// the length word it read (QEMU offers no way to read its records back).
     areas: [[Option<Area>; 3]; MAX_CPUS],
     running: [bool; MAX_CPUS],
-    dirty: [(u64, u64); DIRTY_MAX],
-    ndirty: usize,
+    /// Ranges to zero at the reset, at most [`DIRTY_MAX`] (allocated once, before the
+    /// heap mark, and on the heap: the boot CPU has a 16 KiB stack and secondary 1's
+    /// stack lies right below it).
+    dirty: alloc::vec::Vec<(u64, u64)>,
     overflow: bool,
     /// H_REGISTER_VPA calls of the current script.
     pub hcalls: u64,
@@ -187,9 +189,8 @@ impl Live {
     }
 
     fn dirty(&mut self, addr: u64, len: u64) {
-        if self.ndirty < DIRTY_MAX {
-            self.dirty[self.ndirty] = (addr, len);
-            self.ndirty += 1;
+        if self.dirty.len() < DIRTY_MAX {
+            self.dirty.push((addr, len));
         } else {
             self.overflow = true;
         }
@@ -280,12 +281,11 @@ impl Live {
         if self.overflow {
             self.zero_script_space();
         } else {
-            for i in 0..self.ndirty {
-                let (a, n) = self.dirty[i];
+            for &(a, n) in &self.dirty {
                 zero(a, n);
             }
         }
-        self.ndirty = 0;
+        self.dirty.clear();
         self.overflow = false;
         self.hcalls = 0;
         Ok(())
@@ -536,17 +536,16 @@ pub fn run(blob: &'static [u8]) -> Result<(), String> {
         b.scripts
     );
     LIVE.store(true, Ordering::Release);
-    let mut live = Live {
+    let mut live = alloc::boxed::Box::new(Live {
         cpus: b.cpus,
         mem: b.mem,
         private: (lo, hi),
         areas: [[None; 3]; MAX_CPUS],
         running: [false; MAX_CPUS],
-        dirty: [(0, 0); DIRTY_MAX],
-        ndirty: 0,
+        dirty: alloc::vec::Vec::with_capacity(DIRTY_MAX),
         overflow: false,
         hcalls: 0,
-    };
+    });
     // Firmware, its device tree and whatever QEMU loaded lie in script space: zero it
     // all once, as a model run starts from zeroed memory.
     live.zero_script_space();
@@ -563,7 +562,7 @@ pub fn run(blob: &'static [u8]) -> Result<(), String> {
         let t0 = timebase();
         dec_far();
         nb!("s {i}");
-        if let Err(e) = script::run(&mut live, text, &mut Console, false) {
+        if let Err(e) = script::run(&mut *live, text, &mut Console, false) {
             let msg = alloc::format!("{e}");
             crate::console::long_line("NB e ", &msg);
         }

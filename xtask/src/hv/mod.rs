@@ -310,7 +310,7 @@ pub fn run_live(
         let path = dir.join("bundle.bin");
         std::fs::write(&path, bundle(shape, &group))
             .with_context(|| format!("writing {}", path.display()))?;
-        let timeout = Duration::from_secs(30) + Duration::from_millis(20) * group.len() as u32;
+        let timeout = Duration::from_secs(60) + Duration::from_millis(60) * group.len() as u32;
         let console = machine.boot(elf, &path, timeout)?;
         std::fs::write(dir.join("console.txt"), &console).context("saving the console")?;
         outcomes.extend(parse_console(&console, group.len())?);
