@@ -123,3 +123,16 @@ hcall_out:
     lwz   r0,8(r1)
     mtcrf 0xff,r0
     blr
+
+/* void set_dec(u64 ticks): mtdec. A positive value clears a pending decrementer
+ * exception (level-triggered on POWER9) and arms the next one that far ahead. */
+    .globl set_dec
+set_dec:
+    mtspr 22,r3
+    blr
+
+/* u64 read_tb(void): the timebase (512 MHz under QEMU pseries). */
+    .globl read_tb
+read_tb:
+    mfspr r3,268
+    blr

@@ -73,6 +73,21 @@ pub fn line(args: fmt::Arguments<'_>) {
     LOCK.store(false, Ordering::Release);
 }
 
+/// Prints `prefix`, `body` and a newline atomically with respect to other CPUs, however
+/// long `body` is (a live `read` prints up to 2 MiB of hex on one line).
+pub fn long_line(prefix: &str, body: &str) {
+    while LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+    put(prefix.as_bytes());
+    put(body.as_bytes());
+    put(b"\n");
+    LOCK.store(false, Ordering::Release);
+}
+
 /// `nb!("...")` prints an `NB ` report line.
 #[macro_export]
 macro_rules! nb {

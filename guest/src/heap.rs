@@ -1,5 +1,6 @@
 //! A bump allocator over a static arena: the guest plans once and powers off, so it never
-//! needs to give memory back (dealloc is a no-op).
+//! needs to give memory back (dealloc is a no-op). The live script runner, which runs
+//! thousands of scripts in one boot, rewinds the arena to a mark after each script.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -43,4 +44,18 @@ unsafe impl GlobalAlloc for Bump {
 /// Bytes handed out so far.
 pub fn used() -> usize {
     NEXT.load(Ordering::Relaxed)
+}
+
+/// Everything allocated after a [`mark`] is given back at once.
+///
+/// # Safety
+/// No allocation made after `mark` was taken may still be in use, and no other CPU may
+/// allocate concurrently.
+pub unsafe fn rewind(mark: usize) {
+    NEXT.store(mark, Ordering::Relaxed);
+}
+
+/// The current arena offset, for [`rewind`].
+pub fn mark() -> usize {
+    used()
 }

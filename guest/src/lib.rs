@@ -8,6 +8,9 @@
 //! order (`percpu::vpa_init`). Secondaries, started through RTAS, check their own VPA.
 //! Then come the negative cases and the kexec shutdown path (`percpu::kexec_cpu_down`).
 //!
+//! Booted with a script bundle instead of a device tree, it runs `hv replay` scripts
+//! against the real hypervisor instead (`live`, for `cargo xtask hv-diff`).
+//!
 //! Everything that matters is printed as one `NB ` line; `cargo xtask e2e` checks the
 //! lines against QEMU's configuration and replays every hcall on the `vpa-hv` model.
 //! The guest runs in real mode (MMU off, hash partition): addresses are guest physical,
@@ -23,6 +26,7 @@ extern crate alloc;
 mod console;
 mod heap;
 mod hv;
+mod live;
 mod lppaca;
 mod mem;
 mod rtas;
@@ -32,11 +36,24 @@ mod run;
 static GLOBAL: heap::Bump = heap::Bump;
 
 /// Entry point of the boot CPU, called by start.S with firmware's r3/r4: the initrd's
-/// address and size, which is the flattened device tree `cargo xtask e2e` passes.
+/// address and size. The initrd is the flattened device tree `cargo xtask e2e` passes,
+/// or the script bundle of `cargo xtask hv-live`/`hv-diff` (see `live`).
 #[no_mangle]
 pub extern "C" fn guest_main(initrd: u64, initrd_size: u64) -> ! {
     nb!("begin initrd={initrd:#x} size={initrd_size:#x}");
-    match run::boot_cpu(initrd, initrd_size) {
+    let blob: &'static [u8] = if initrd == 0 {
+        &[]
+    } else {
+        // SAFETY: firmware loaded the initrd there, below the RMA, and nothing writes
+        // it; it is only read.
+        unsafe { core::slice::from_raw_parts(initrd as *const u8, initrd_size as usize) }
+    };
+    let result = if live::is_bundle(blob) {
+        live::run(blob)
+    } else {
+        run::boot_cpu(initrd, initrd_size)
+    };
+    match result {
         Ok(()) => nb!("end"),
         Err(e) => nb!("error {e}"),
     }
@@ -46,6 +63,9 @@ pub extern "C" fn guest_main(initrd: u64, initrd_size: u64) -> ! {
 /// Entry point of each secondary CPU (start.S `_secondary`, r3 = its hardware id).
 #[no_mangle]
 pub extern "C" fn secondary_main(hw_id: u64) -> ! {
+    if live::LIVE.load(core::sync::atomic::Ordering::Acquire) {
+        live::secondary(hw_id);
+    }
     run::secondary(hw_id);
     rtas::stop_self()
 }

@@ -7,6 +7,7 @@ use crate::hv::hcall_raw;
 
 const H_RTAS: u64 = 0xf000;
 const RTAS_POWER_OFF: u32 = 0x2003;
+const RTAS_QUERY_CPU_STOPPED_STATE: u32 = 0x2005;
 const RTAS_START_CPU: u32 = 0x2006;
 const RTAS_STOP_SELF: u32 = 0x2007;
 
@@ -37,6 +38,12 @@ fn call(token: u32, args: &[u32], nret: usize) -> [u32; 4] {
 /// Starts `cpu` at `entry` with `r3` in its r3; returns the RTAS status.
 pub fn start_cpu(cpu: u64, entry: u64, r3: u64) -> i32 {
     call(RTAS_START_CPU, &[cpu as u32, entry as u32, r3 as u32], 1)[0] as i32
+}
+
+/// RTAS query-cpu-stopped-state: `(status, state)`, state 0 = stopped, 2 = running.
+pub fn query_cpu_stopped_state(cpu: u64) -> (i32, i32) {
+    let r = call(RTAS_QUERY_CPU_STOPPED_STATE, &[cpu as u32], 2);
+    (r[0] as i32, r[1] as i32)
 }
 
 /// Stops the calling CPU; never returns.

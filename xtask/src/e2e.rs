@@ -78,6 +78,12 @@ fn ensure_rust_target() -> Result<()> {
 }
 
 fn build_guest(root: &Path, out: &Path) -> Result<PathBuf> {
+    build_guest_at(root, out, None)
+}
+
+/// Builds the guest and links it at `base` (default: 0x400000, QEMU's default
+/// `kernel-addr`) as `out/guest.elf`, or `out/guest-BASE.elf` for another base.
+pub fn build_guest_at(root: &Path, out: &Path, base: Option<u64>) -> Result<PathBuf> {
     ensure_rust_target()?;
     let guest = root.join("guest");
     let target_dir = root.join("target").join("guest");
@@ -94,7 +100,10 @@ fn build_guest(root: &Path, out: &Path) -> Result<PathBuf> {
         .join("release")
         .join("libnumaboot_guest.a");
     let start_o = out.join("start.o");
-    let elf = out.join("guest.elf");
+    let elf = match base {
+        None => out.join("guest.elf"),
+        Some(b) => out.join(format!("guest-{b:#x}.elf")),
+    };
     run_checked(
         Command::new("powerpc64le-linux-gnu-as")
             .arg("-mregnames")
@@ -106,7 +115,12 @@ fn build_guest(root: &Path, out: &Path) -> Result<PathBuf> {
         Command::new("powerpc64le-linux-gnu-ld")
             .arg("-T")
             .arg(guest.join("guest.ld"))
-            .args(["--gc-sections", "--no-warn-rwx-segments", "-o"])
+            .args(["--gc-sections", "--no-warn-rwx-segments"])
+            .arg(format!(
+                "--defsym=__image_base={:#x}",
+                base.unwrap_or(0x40_0000)
+            ))
+            .arg("-o")
             .arg(&elf)
             .arg(&start_o)
             .arg(&lib),
@@ -117,7 +131,7 @@ fn build_guest(root: &Path, out: &Path) -> Result<PathBuf> {
 impl Machine {
     /// Boots the guest with the device tree as its initrd (VOF and SLOF both pass the
     /// initrd's address and size in r3/r4) and returns everything it printed.
-    fn boot(&self, elf: &Path, dtb: &Path, timeout: Duration) -> Result<String> {
+    pub(crate) fn boot(&self, elf: &Path, dtb: &Path, timeout: Duration) -> Result<String> {
         let mut child = Command::new("qemu-system-ppc64")
             .args(self.qemu_args(None))
             .arg("-kernel")

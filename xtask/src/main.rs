@@ -10,6 +10,10 @@
 //! machine shapes with `memblock=debug`, keeps its console log and device trees, checks
 //! the log's paca addresses against the running kernel's `paca_ptrs`, and runs
 //! `numaboot verify` on the result.
+//!
+//! `cargo xtask hv-live` runs `numaboot hv replay` scripts inside the same guest
+//! against real QEMU; `cargo xtask hv-diff` compares them (and generated ones) with the
+//! `vpa-hv` `qemu` profile.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +23,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod check;
 mod e2e;
+mod hv;
 mod linux;
 mod machine;
 mod predict;
@@ -38,6 +43,12 @@ enum Command {
     /// Boot Debian's Linux 6.1 under QEMU with memblock=debug and verify numaboot's plan
     /// against it.
     LinuxBoot(LinuxBootArgs),
+    /// Run `numaboot hv replay` scripts against real QEMU (a live guest) and print
+    /// their output in `hv replay`'s format.
+    HvLive(hv::HvLiveArgs),
+    /// Run scripts (and `--random N` generated ones) live and on the vpa-hv `qemu`
+    /// profile; exit 1 at any difference.
+    HvDiff(hv::HvDiffArgs),
 }
 
 /// Options of `cargo xtask e2e`.
@@ -128,6 +139,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::E2e(args) => e2e::run(&args),
         Command::LinuxBoot(args) => linux::run(&args),
+        Command::HvLive(args) => hv::live(&args),
+        Command::HvDiff(args) => match hv::diff(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,9 +24,10 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use phys::{parse_u64, PhysAddr};
+use phys::parse_u64;
 use vm_memory::{GuestAddress, GuestMemoryMmap};
-use vpa_hv::{AreaKind, AreaState, GuestRam, HostPageSize, Partition, Profile};
+use vpa_hv::script::{self, Output, ScriptError};
+use vpa_hv::{GuestRam, HostPageSize, Partition, Profile};
 
 /// The `hv` subcommands.
 #[derive(Subcommand)]
@@ -116,8 +117,6 @@ ends the replay quietly.";
 
 /// Most vCPUs a replay may have.
 const MAX_CPUS: u32 = 65_536;
-/// Longest `read`.
-const MAX_READ: u64 = 1 << 20;
 
 /// Runs an `hv` subcommand.
 pub fn run(cmd: HvCommand) -> anyhow::Result<ExitCode> {
@@ -194,166 +193,32 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| "size does not fit in 64 bits".to_string())
 }
 
+/// `io::Write` as the script runner's line sink.
+struct Lines<'a, W>(&'a mut W);
+
+impl<W: Write> Output for Lines<'_, W> {
+    type Error = io::Error;
+    fn line(&mut self, text: std::fmt::Arguments<'_>) -> io::Result<()> {
+        self.0.write_fmt(text)?;
+        self.0.write_all(b"\n")
+    }
+}
+
 /// Executes `script` against `hv`, writing what `hcall`, `read` and `state` print.
 ///
-/// A script error is reported as `line N: ...`; a failure to write to `out` is an
-/// [`OutputError`], without a line number.
+/// The language, its parser and its printer are `vpa_hv::script`'s, shared with the
+/// live runs of `cargo xtask hv-diff`. A script error is reported as `line N: ...`; a
+/// failure to write to `out` is an [`OutputError`], without a line number.
 pub fn replay<M: GuestRam, W: Write>(
     hv: &mut Partition<M>,
     script: &str,
     out: &mut W,
     explain: bool,
 ) -> anyhow::Result<()> {
-    for (i, raw) in script.lines().enumerate() {
-        let n = i + 1;
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        step(hv, line, out, explain).map_err(|e| {
-            if e.is::<OutputError>() {
-                e
-            } else {
-                anyhow!("line {n}: {e}")
-            }
-        })?;
-    }
-    Ok(())
-}
-
-fn num(word: Option<&str>, what: &str) -> anyhow::Result<u64> {
-    let w = word.ok_or_else(|| anyhow!("missing {what}"))?;
-    parse_u64(w).map_err(|e| anyhow!("{what} {w:?}: {e}"))
-}
-
-fn cpu(word: Option<&str>) -> anyhow::Result<u32> {
-    let c = num(word, "CPU")?;
-    u32::try_from(c).map_err(|_| anyhow!("CPU {c} out of range"))
-}
-
-fn hex_bytes(word: Option<&str>) -> anyhow::Result<Vec<u8>> {
-    let w = word.ok_or_else(|| anyhow!("missing HEXBYTES"))?;
-    let digits = w.strip_prefix("0x").unwrap_or(w);
-    if digits.is_empty() || digits.len() % 2 != 0 {
-        bail!("HEXBYTES {w:?}: need an even, non-zero number of hex digits");
-    }
-    digits
-        .as_bytes()
-        .chunks(2)
-        .map(|pair| {
-            std::str::from_utf8(pair)
-                .ok()
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-                .ok_or_else(|| anyhow!("HEXBYTES {w:?}: not hex"))
-        })
-        .collect()
-}
-
-fn step<M: GuestRam, W: Write>(
-    hv: &mut Partition<M>,
-    line: &str,
-    out: &mut W,
-    explain: bool,
-) -> anyhow::Result<()> {
-    let mut words = line.split_whitespace();
-    let cmd = words.next().unwrap_or("");
-    match cmd {
-        "write" => {
-            let addr = num(words.next(), "ADDR")?;
-            let bytes = hex_bytes(words.next())?;
-            end(words)?;
-            hv.memory_mut().write(PhysAddr::new(addr), &bytes)?;
-        }
-        "write16" => {
-            let addr = num(words.next(), "ADDR")?;
-            let value = num(words.next(), "VALUE")?;
-            end(words)?;
-            let value =
-                u16::try_from(value).map_err(|_| anyhow!("VALUE {value:#x} exceeds 16 bits"))?;
-            hv.memory_mut()
-                .write(PhysAddr::new(addr), &value.to_be_bytes())?;
-        }
-        "hcall" => {
-            let flags = num(words.next(), "FLAGS")?;
-            let proc_no = num(words.next(), "PROC")?;
-            let addr = num(words.next(), "ADDR")?;
-            end(words)?;
-            let v = hv.h_register_vpa_explained(flags, proc_no, addr);
-            if explain {
-                writeln!(out, "{} ({})", v.code, v.rule).map_err(OutputError)?;
-            } else {
-                writeln!(out, "{}", v.code).map_err(OutputError)?;
-            }
-        }
-        "dispatch" => {
-            let c = cpu(words.next())?;
-            end(words)?;
-            hv.dispatch(c)?;
-        }
-        "preempt" => {
-            let c = cpu(words.next())?;
-            end(words)?;
-            hv.preempt(c)?;
-        }
-        "read" => {
-            let addr = num(words.next(), "ADDR")?;
-            let len = num(words.next(), "LEN")?;
-            end(words)?;
-            if len > MAX_READ {
-                bail!("LEN {len} is more than {MAX_READ}");
-            }
-            let mut buf = vec![0u8; usize::try_from(len)?];
-            hv.memory().read(PhysAddr::new(addr), &mut buf)?;
-            let hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
-            writeln!(out, "{hex}").map_err(OutputError)?;
-        }
-        "state" => {
-            let c = cpu(words.next())?;
-            end(words)?;
-            let v = hv
-                .vcpu(c)
-                .ok_or_else(|| anyhow!("no vCPU has proc-no {c}"))?;
-            let mut s = format!(
-                "cpu {c}: {}",
-                if v.is_running() {
-                    "running"
-                } else {
-                    "not running"
-                }
-            );
-            for kind in [AreaKind::Vpa, AreaKind::Dtl, AreaKind::SlbShadow] {
-                s.push_str(&format!("; {kind} {}", describe(v.area(kind))));
-            }
-            if let Some(count) = hv.yield_count(c) {
-                s.push_str(&format!("; yield_count {count}"));
-            }
-            writeln!(out, "{s}").map_err(OutputError)?;
-        }
-        other => bail!("unknown command {other:?}"),
-    }
-    Ok(())
-}
-
-fn end<'a>(mut words: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
-    match words.next() {
-        Some(extra) => bail!("unexpected {extra:?}"),
-        None => Ok(()),
-    }
-}
-
-fn describe(state: &AreaState) -> String {
-    let area = |a: Option<vpa_hv::Area>| match a {
-        Some(a) => format!("{} len {}", a.addr, a.len.as_u64()),
-        None => "none".to_string(),
-    };
-    match state.pending {
-        None => area(state.active),
-        Some(next) => format!(
-            "{} (pending until next dispatch: {})",
-            area(state.active),
-            area(next)
-        ),
-    }
+    script::run(hv, script, &mut Lines(out), explain).map_err(|e| match e {
+        ScriptError::Output(o) => anyhow::Error::new(OutputError(o)),
+        other => anyhow!("{other}"),
+    })
 }
 
 #[cfg(test)]
