@@ -27,7 +27,7 @@ fn fixtures() -> Vec<(String, Topology)> {
 }
 
 #[test]
-fn every_fixture_plans_under_both_strategies() {
+fn every_fixture_plans_under_every_strategy() {
     for (name, topo) in fixtures() {
         for strategy in Strategy::ALL {
             for radix in [false, true] {
@@ -36,8 +36,8 @@ fn every_fixture_plans_under_both_strategies() {
                 let lppacas = check_lppacas(&p);
                 let present = topo.cpus.len();
                 let expect = match (strategy, topo.hypervisor_mode) {
-                    (Strategy::Linux61, true) => 0,
-                    (Strategy::Linux61, false) => present,
+                    (Strategy::Linux61 | Strategy::Linux612, true) => 0,
+                    (Strategy::Linux61 | Strategy::Linux612, false) => present,
                     // CPU 0's lppaca is static in the 4.15 kernel image.
                     (Strategy::Linux415, _) => present - 1,
                 };
@@ -113,7 +113,7 @@ fn eight_thousand_cpus_on_256_nodes() {
                 .all(|f| !matches!(f, percpu::Finding::CpusCapped { .. })));
             assert_eq!(
                 check_lppacas(&p),
-                if strategy == Strategy::Linux61 {
+                if strategy.per_cpu_allocation() {
                     8192
                 } else {
                     8191
@@ -126,7 +126,7 @@ fn eight_thousand_cpus_on_256_nodes() {
             // memblock's own doubled region arrays are the only other reservations.
             assert!(plan_reserved >= blocks, "{strategy} radix={radix}");
             assert_eq!(t.used + t.padding, blocks, "{strategy} radix={radix}");
-            if strategy == Strategy::Linux61 {
+            if strategy.per_cpu_allocation() {
                 check_linux61_locality_of(&topo, &c, &p);
             }
         }
