@@ -215,34 +215,39 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
         cfg.kernel = kernel_from_elf(&bytes).with_context(|| shown.clone())?;
-        // The build's configuration, when it lies beside the image, gives NR_CPUS, the
-        // stack size, the page size and KFENCE (the command line still wins).
-        if let Some(conf) = config_beside(path) {
-            let text = std::fs::read_to_string(&conf)
-                .with_context(|| format!("cannot read {}", conf.display()))?;
-            let kc = parse_config(&text);
-            if let (Some(n), None) = (kc.nr_cpus, args.nr_cpus) {
-                cfg.nr_cpu_ids = n;
-            }
-            if let Some(t) = kc.thread_shift {
-                cfg.thread_shift = t;
-            }
-            if let Some(k) = kc.kfence {
-                cfg.kfence = k;
-            }
-            match (kc.page_size, args.page_size) {
-                (Some(p), Some(a)) if p != a.bytes() => anyhow::bail!(
-                    "{}: PAGE_SIZE {p:#x}, but --page-size says {:#x}",
-                    conf.display(),
-                    a.bytes()
-                ),
-                (Some(p), _) => page = p,
-                _ => {}
-            }
-        }
     } else if let Some(end) = args.kernel_end {
         cfg.kernel = KernelImage::ending_at(PhysAddr::new(end));
-    } else {
+    }
+    // The build's configuration (given, or Debian's config-VERSION beside the image)
+    // gives NR_CPUS, the stack size, the page size and KFENCE; the command line wins.
+    let conf = args
+        .kernel_config
+        .clone()
+        .or_else(|| args.kernel.as_deref().and_then(config_beside));
+    if let Some(conf) = conf {
+        let text = std::fs::read_to_string(&conf)
+            .with_context(|| format!("cannot read {}", conf.display()))?;
+        let kc = parse_config(&text);
+        if let (Some(n), None) = (kc.nr_cpus, args.nr_cpus) {
+            cfg.nr_cpu_ids = n;
+        }
+        if let Some(t) = kc.thread_shift {
+            cfg.thread_shift = t;
+        }
+        if let Some(k) = kc.kfence {
+            cfg.kfence = k;
+        }
+        match (kc.page_size, args.page_size) {
+            (Some(p), Some(a)) if p != a.bytes() => anyhow::bail!(
+                "{}: PAGE_SIZE {p:#x}, but --page-size says {:#x}",
+                conf.display(),
+                a.bytes()
+            ),
+            (Some(p), _) => page = p,
+            _ => {}
+        }
+    }
+    if args.kernel.is_none() && args.kernel_end.is_none() {
         cfg.kernel = KernelImage::debian(strategy, page);
     }
     cfg.page_size = page;

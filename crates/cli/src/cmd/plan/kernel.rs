@@ -58,6 +58,22 @@ pub fn kernel_from_elf(bytes: &[u8]) -> anyhow::Result<KernelImage> {
     })
 }
 
+/// `(major, minor)` of the `Linux version X.Y...` banner (`linux_banner`) in an image.
+pub fn banner_version(image: &[u8]) -> Option<(u32, u32)> {
+    const TAG: &[u8] = b"Linux version ";
+    let at = image.windows(TAG.len()).position(|w| w == TAG)? + TAG.len();
+    let rest = image.get(at..at.saturating_add(16))?;
+    let text: String = rest
+        .iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b'.')
+        .map(|&b| b as char)
+        .collect();
+    let mut parts = text.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 /// What the kernel build's configuration says that a plan depends on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelConfig {
@@ -188,6 +204,20 @@ mod tests {
         let k = kernel_from_elf(&plain).unwrap();
         assert_eq!(k.srwx_boundary, PhysAddr::ZERO);
         assert!(k.interrupts.size.is_zero());
+    }
+
+    #[test]
+    fn banners() {
+        assert_eq!(
+            banner_version(b"\0\0Linux version 6.12.107+deb13-powerpc64le (gcc)\0"),
+            Some((6, 12))
+        );
+        assert_eq!(
+            banner_version(b"Linux version 6.1.0-50-powerpc64le"),
+            Some((6, 1))
+        );
+        assert_eq!(banner_version(b"Linux version x"), None);
+        assert_eq!(banner_version(b"no banner"), None);
     }
 
     #[test]

@@ -113,6 +113,10 @@ pub struct MachineArgs {
     /// Default: Debian's `linux-image-6.1.0-50-powerpc64le`.
     #[arg(long, value_name = "VMLINUX", conflicts_with = "kernel_end")]
     pub kernel: Option<PathBuf>,
+    /// The kernel build's configuration (`.config`), when it does not lie beside
+    /// `--kernel` as Debian's `config-VERSION` does.
+    #[arg(long, value_name = "CONFIG")]
+    pub kernel_config: Option<PathBuf>,
     /// The kernel image's physical end (`_end`), when no `vmlinux` is at hand.
     #[arg(long, value_name = "ADDR", value_parser = parse_size)]
     pub kernel_end: Option<u64>,
@@ -148,9 +152,22 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    /// The strategy asked for, Linux 6.1 by default.
+    /// The strategy asked for; else the version `--kernel`'s banner names (6.12 and
+    /// later: `linux-6.12`); else Linux 6.1.
     pub fn strategy(&self) -> Strategy {
-        self.strategy.unwrap_or(StrategyArg::Linux).strategy()
+        if let Some(s) = self.strategy {
+            return s.strategy();
+        }
+        let from_image = self
+            .machine
+            .kernel
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| super::kernel::banner_version(&b));
+        match from_image {
+            Some((6, minor)) if minor >= 12 => Strategy::Linux612,
+            _ => Strategy::Linux61,
+        }
     }
 
     /// [`prepare`] with these options.
