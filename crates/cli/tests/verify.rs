@@ -164,10 +164,10 @@ fn verify_fixture_dir(version: &str) -> usize {
 
 #[test]
 fn every_real_6_1_boot_fixture_matches_its_plan() {
-    // The twelve boots of crates/topology/fixtures/linux-6.1 (README there): radix and
+    // The fourteen boots of crates/topology/fixtures/linux-6.1 (README there): radix and
     // hash, VOF and SLOF, 2 to 16 CPUs, 1 to 4 nodes, memoryless and CPU-only nodes,
-    // maxcpus above the present CPUs, RMAs of 512 MiB and 1 GiB.
-    assert_eq!(verify_fixture_dir("linux-6.1"), 12);
+    // maxcpus above the present CPUs, RMAs of 512 MiB and 1 GiB, crash kernels.
+    assert_eq!(verify_fixture_dir("linux-6.1"), 14);
 }
 
 #[test]
@@ -315,4 +315,32 @@ fn unusable_input_is_one_line_and_exit_2() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("8 CPUs but 4 CPUs are possible"), "{err}");
+}
+
+#[test]
+fn a_reservation_the_log_lacks_fails_even_when_no_structure_moves() {
+    // The crash kernel (512 MiB, below every per-CPU structure's search range) moves
+    // nothing; dropping its reservation from the log must still fail the verify.
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = format!(
+        "{}/../topology/fixtures/linux-6.1",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let log = std::fs::read_to_string(format!("{fixtures}/ck.log")).unwrap();
+    let cut: String = log
+        .lines()
+        .filter(|l| !l.contains("reserve_crashkernel"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(cut.len(), log.len());
+    let path = write(dir.path(), "ck.log", &cut);
+    let dtb = format!("{fixtures}/ck.dumped.dtb");
+    let (code, out, _) = run(&["verify", path.to_str().unwrap(), &dtb]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("reserved only in the plan: [0x20000000-0x2fffffff]"),
+        "{out}"
+    );
+    let [a, b, c, d] = summary(&out);
+    assert!(a == b && c == d, "{out}");
 }

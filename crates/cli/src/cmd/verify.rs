@@ -242,7 +242,7 @@ fn verify(args: &VerifyArgs, shown: &str, log: &BootLog<'_>) -> anyhow::Result<E
         m.boot_cpu = b;
     }
     let (cfg, planned) = prepare_on(&m, &margs, strategy)?;
-    let (plan, _) = match planned {
+    let (plan, plan_mb) = match planned {
         Ok(x) => x,
         Err(e) => {
             eprintln!(
@@ -263,16 +263,18 @@ fn verify(args: &VerifyArgs, shown: &str, log: &BootLog<'_>) -> anyhow::Result<E
         },
     )?;
     let c = bootlog::compare(&plan, &o.placement, Some(&m.topo));
+    let reserved = ReservedDiff::new(&plan_mb, &o);
     let text = match args.format {
-        VerifyFormat::Table => table(shown, &m, &cfg, &from_log, &o, &c),
+        VerifyFormat::Table => table(shown, &m, &cfg, &from_log, &o, &c, &reserved),
         VerifyFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&json(shown, &m, &from_log, &o, &c))?;
+            let mut s =
+                serde_json::to_string_pretty(&json(shown, &m, &from_log, &o, &c, &reserved))?;
             s.push('\n');
             s
         }
     };
     emit(&text, args.output.as_ref())?;
-    Ok(if c.all_identical() {
+    Ok(if c.all_identical() && reserved.identical() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -307,6 +309,7 @@ fn table(
     from_log: &[String],
     o: &Observed,
     c: &Comparison,
+    reserved: &ReservedDiff,
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -355,6 +358,26 @@ fn table(
         );
         let _ = writeln!(s);
     }
+    for (side, list) in [("plan", &reserved.plan_only), ("log", &reserved.log_only)] {
+        for (base, size) in list {
+            let _ = writeln!(
+                s,
+                "reserved only in the {side}: [{base:#x}-{:#x}]",
+                base + size - 1
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "reserved: {} of {} of the log's memblock.reserved regions as planned{}",
+        reserved.logged - reserved.log_only.len(),
+        reserved.logged,
+        if reserved.plan_only.is_empty() {
+            String::new()
+        } else {
+            format!(", {} more in the plan", reserved.plan_only.len())
+        }
+    );
     let _ = writeln!(s, "{}", c.summary);
     s
 }
@@ -365,6 +388,7 @@ fn json(
     from_log: &[String],
     o: &Observed,
     c: &Comparison,
+    reserved: &ReservedDiff,
 ) -> serde_json::Value {
     use serde_json::json;
     let side = |s: Option<Side>| {
@@ -396,7 +420,12 @@ fn json(
         "log_window_end_line": o.window_end,
         "machine": m.source,
         "from_log": from_log,
-        "all_identical": c.all_identical(),
+        "all_identical": c.all_identical() && reserved.identical(),
+        "reserved": {
+            "logged_regions": reserved.logged,
+            "only_in_plan": reserved.plan_only.iter().map(|(b, z)| json!({"base": format!("{b:#x}"), "size": format!("{z:#x}")})).collect::<Vec<_>>(),
+            "only_in_log": reserved.log_only.iter().map(|(b, z)| json!({"base": format!("{b:#x}"), "size": format!("{z:#x}")})).collect::<Vec<_>>(),
+        },
         "summary": {
             "per_cpu": { "total": sm.per_cpu.total, "identical": sm.per_cpu.identical },
             "shared": { "total": sm.shared.total, "identical": sm.shared.identical },
@@ -408,4 +437,48 @@ fn json(
         },
         "entries": entries,
     })
+}
+
+/// memblock's reserved regions when the log's window ends (after the last emergency
+/// stack) against the plan's at the same point: a reservation the model misses or
+/// invents shows here even when it moves no structure.
+struct ReservedDiff {
+    /// Regions the log has.
+    logged: usize,
+    /// `(base, size)` of regions only the plan has.
+    plan_only: Vec<(u64, u64)>,
+    /// `(base, size)` of regions only the log has.
+    log_only: Vec<(u64, u64)>,
+}
+
+impl ReservedDiff {
+    fn new(plan: &Memblock, o: &Observed) -> Self {
+        let planned: Vec<(u64, u64)> = plan
+            .reserved()
+            .iter()
+            .map(|r| (r.base.as_u64(), r.size.as_u64()))
+            .collect();
+        let logged: Vec<(u64, u64)> = o
+            .reserved
+            .iter()
+            .map(|r| (r.base.as_u64(), r.size.as_u64()))
+            .collect();
+        Self {
+            logged: logged.len(),
+            plan_only: planned
+                .iter()
+                .filter(|x| !logged.contains(x))
+                .copied()
+                .collect(),
+            log_only: logged
+                .iter()
+                .filter(|x| !planned.contains(x))
+                .copied()
+                .collect(),
+        }
+    }
+
+    fn identical(&self) -> bool {
+        self.plan_only.is_empty() && self.log_only.is_empty()
+    }
 }

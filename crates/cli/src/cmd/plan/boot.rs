@@ -131,6 +131,22 @@ fn region((base, size): (PhysAddr, PhysSize)) -> Region {
     Region::new(base, size)
 }
 
+/// `crashkernel=` of the tree's `bootargs`, resolved against the machine's memory
+/// (`reserve_crashkernel` passes `memblock_phys_mem_size()`).
+fn crashkernel(m: &Machine, facts: &FdtFacts) -> Option<CrashKernel> {
+    let ram = m
+        .topo
+        .memory
+        .iter()
+        .fold(PhysSize::ZERO, |a, r| a.saturating_add(r.size));
+    facts
+        .chosen
+        .crashkernel
+        .as_ref()
+        .and_then(|c| c.reservation(ram))
+        .map(|(size, base)| CrashKernel { size, base })
+}
+
 /// The early-boot facts of a tree the kernel boots from as given.
 fn as_given(
     m: &Machine,
@@ -161,11 +177,6 @@ fn as_given(
                 .map(|r| Region::new(r.base, r.size)),
         );
     }
-    let ram = m
-        .topo
-        .memory
-        .iter()
-        .fold(PhysSize::ZERO, |a, r| a.saturating_add(r.size));
     EarlyBoot {
         fdt: fdt_base.map(|b| Region::new(b, facts.header.totalsize)),
         reserved,
@@ -174,12 +185,7 @@ fn as_given(
                 .filter(|s| !s.is_zero())
                 .map(|s| Region::new(start, s))
         }),
-        crashkernel: facts
-            .chosen
-            .crashkernel
-            .as_ref()
-            .and_then(|c| c.reservation(ram))
-            .map(|(size, base)| CrashKernel { size, base }),
+        crashkernel: crashkernel(m, facts),
         unflattened_tree: Some(unflatten.tree.size),
         aliases: unflatten.aliases.iter().map(|a| a.size).collect(),
         rtas: facts.rtas.present && facts.rtas.base.is_some() && facts.rtas.size.is_some(),
@@ -278,6 +284,8 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
                 unflattened_tree: Some(p.unflatten.tree.size),
                 aliases: p.unflatten.aliases.iter().map(|a| a.size).collect(),
                 rtas: p.rtas_base.is_some(),
+                // QEMU puts -append into /chosen/bootargs of the dump.
+                crashkernel: crashkernel(m, &tree.facts),
                 ..EarlyBoot::default()
             },
             Booted::Unknown => EarlyBoot::default(),
