@@ -162,3 +162,30 @@ fn profile_names_round_trip() {
         "unknown profile (expected kvm, kvm-pre-4.14 or qemu)"
     );
 }
+
+#[test]
+fn every_rule_has_its_own_description() {
+    use vpa_hv::Rule;
+    let all = [
+        Rule::UnknownProc,
+        Rule::ReservedSubfunction,
+        Rule::AddressZero,
+        Rule::Misaligned,
+        Rule::OutsideMemory,
+        Rule::SizeTooSmall,
+        Rule::CrossesPage,
+        Rule::NeedsVpa,
+        Rule::VpaInUse,
+        Rule::DeregisterNothing,
+        Rule::Accepted,
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for rule in all {
+        let text = rule.to_string();
+        assert_eq!(text, rule.describe());
+        assert!(!text.is_empty(), "{rule:?}");
+        assert!(seen.insert(text), "{rule:?} shares its description");
+    }
+    assert!(Rule::CrossesPage.describe().contains("page"));
+    assert!(Rule::SizeTooSmall.describe().contains("size"));
+}
