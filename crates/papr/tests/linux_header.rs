@@ -20,7 +20,15 @@ mod common;
 use std::fmt::Write as _;
 use std::process::Command;
 
+use papr::dtl::{
+    DISPATCH_LOG_BYTES, DTL_LOG_ALL, DTL_LOG_CEDE, DTL_LOG_FAULT, DTL_LOG_PREEMPT, N_DISPATCH_LOG,
+};
+use papr::hcall::{H_VPA_FUNC_MASK, H_VPA_FUNC_SHIFT};
 use papr::layout::{self, StructLayout};
+use papr::{
+    Opcode, ReturnCode, VpaSubfunction, DTL_ENTRY_SIZE, L1_CACHE_BYTES, LPPACA_OLD_SHARED_PROC,
+    SLB_NUM_BOLTED, SLB_SHADOW_SIZE,
+};
 
 /// The Rust -> C program: every Rust field through the real headers.
 fn c_program() -> String {
@@ -224,6 +232,101 @@ fn rust_layout_equals_linux_header() {
             l.c_name
         );
     }
+}
+
+/// The object-like `#define NAME VALUE` of `header` for each of `names`, without the
+/// trailing comment; `None` for a name the header does not define that way.
+fn macro_definition(header: &str, name: &str) -> Option<String> {
+    header.lines().find_map(|l| {
+        let rest = l.trim_start().strip_prefix("#define")?;
+        let rest = rest.trim_start().strip_prefix(name)?;
+        if !rest.starts_with([' ', '\t']) {
+            return None;
+        }
+        let value = rest.split("/*").next()?.trim();
+        (!value.is_empty()).then(|| value.to_string())
+    })
+}
+
+/// Every constant the crate shares with Linux, against the value Linux's headers
+/// give it: the hcall numbers, subfunction codes and return codes of `hvcall.h`
+/// (definitions cut out at test time and evaluated by the compiler, since the header
+/// itself drags in most of the kernel), and the macros and `sizeof`s of `lppaca.h`,
+/// `dtl.h` and `asm/cache.h` through the real headers.
+#[test]
+fn rust_constants_equal_linux_macros() {
+    let src = match common::linux_src() {
+        Ok(s) => s,
+        Err(why) => return common::not_run("papr constants against Linux's headers", &why),
+    };
+    let Some(cc) = common::c_compiler() else {
+        return common::not_run("papr constants against Linux's headers", "no C compiler");
+    };
+    let hvcall = std::fs::read_to_string(src.join("arch/powerpc/include/asm/hvcall.h")).unwrap();
+
+    // (Linux's name, the Rust value)
+    let mut want: Vec<(String, i128)> = vec![
+        ("H_PUT_TERM_CHAR".into(), Opcode::H_PUT_TERM_CHAR.0.into()),
+        ("H_REGISTER_VPA".into(), Opcode::H_REGISTER_VPA.0.into()),
+        (
+            "H_HOME_NODE_ASSOCIATIVITY".into(),
+            Opcode::H_HOME_NODE_ASSOCIATIVITY.0.into(),
+        ),
+        ("H_VPA_FUNC_SHIFT".into(), H_VPA_FUNC_SHIFT.into()),
+        ("H_VPA_FUNC_MASK".into(), H_VPA_FUNC_MASK.into()),
+    ];
+    for sub in VpaSubfunction::ALL {
+        want.push((sub.name().into(), sub.code().into()));
+    }
+    // Every return code the crate names (they are small; scan the raw values).
+    let named: Vec<ReturnCode> = (-1000..=10_000)
+        .map(ReturnCode::from_raw)
+        .filter(|c| c.name().is_some())
+        .collect();
+    assert!(named.len() > 10, "ReturnCode names: {named:?}");
+    for code in named {
+        want.push((code.name().unwrap().into(), code.raw().into()));
+    }
+    let mut c = String::from("#include <stdio.h>\n#include <asm/lppaca.h>\n#include <asm/dtl.h>\n");
+    for (name, _) in &want {
+        let value = macro_definition(&hvcall, name)
+            .unwrap_or_else(|| panic!("hvcall.h does not #define {name}"));
+        let _ = writeln!(c, "#define {name} {value}");
+    }
+    let header_macros: [(&str, i128); 11] = [
+        ("DTL_LOG_CEDE", DTL_LOG_CEDE.into()),
+        ("DTL_LOG_PREEMPT", DTL_LOG_PREEMPT.into()),
+        ("DTL_LOG_FAULT", DTL_LOG_FAULT.into()),
+        ("DTL_LOG_ALL", DTL_LOG_ALL.into()),
+        ("DISPATCH_LOG_BYTES", DISPATCH_LOG_BYTES as i128),
+        ("N_DISPATCH_LOG", N_DISPATCH_LOG as i128),
+        ("LPPACA_OLD_SHARED_PROC", LPPACA_OLD_SHARED_PROC.into()),
+        ("SLB_NUM_BOLTED", SLB_NUM_BOLTED as i128),
+        ("L1_CACHE_BYTES", L1_CACHE_BYTES.into()),
+        ("sizeof(struct dtl_entry)", DTL_ENTRY_SIZE as i128),
+        ("sizeof(struct slb_shadow)", SLB_SHADOW_SIZE as i128),
+    ];
+    want.extend(header_macros.iter().map(|(n, v)| (n.to_string(), *v)));
+    c.push_str("int main(void) {\n");
+    for (name, _) in &want {
+        let _ = writeln!(
+            c,
+            "printf(\"%s %lld\\n\", \"{name}\", (long long)({name}));"
+        );
+    }
+    c.push_str("return 0;\n}\n");
+
+    let dir = common::scratch("papr-linux-header");
+    let (c_file, exe) = (dir.join("linux_constants.c"), dir.join("linux_constants"));
+    std::fs::write(&c_file, c).unwrap();
+    let mut args = common::linux_header_args(&src).unwrap();
+    args.extend(["-std=gnu11", "-Wall", "-Wextra", "-Werror"].map(String::from));
+    let out = common::compile_and_run(&cc, &args, &c_file, &exe);
+    let expected: String = want.iter().map(|(n, v)| format!("{n} {v}\n")).collect();
+    for (got, want) in out.lines().zip(expected.lines()) {
+        assert_eq!(got, want, "Linux (left) vs Rust (right)");
+    }
+    assert_eq!(out.lines().count(), expected.lines().count());
 }
 
 /// The DWARF reader itself, on a structure with a member the Rust tables lack and a

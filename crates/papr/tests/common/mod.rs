@@ -21,6 +21,7 @@ pub const LINUX_FILES: &[&str] = &[
     "arch/powerpc/include/asm/dtl.h",
     "arch/powerpc/include/asm/cache.h",
     "arch/powerpc/include/asm/book3s/64/mmu-hash.h",
+    "arch/powerpc/include/asm/hvcall.h",
 ];
 
 /// Whether this run is CI's, where nothing may be skipped.
