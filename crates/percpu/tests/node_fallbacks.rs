@@ -140,3 +140,23 @@ fn each_cpus_allocations_ask_memblock_for_its_early_node() {
         }
     }
 }
+
+/// `node_of_addr` decides each allocation's `memory_node`: the last byte of a range is
+/// still its node, the first byte after it belongs to the next range or to no node.
+#[test]
+fn node_of_addr_at_range_edges() {
+    let mut topo = machine_without_node0();
+    let at = |t: &Topology, a: u64| percpu::node_of_addr(t, PhysAddr::new(a));
+    assert_eq!(at(&topo, 0), Some(nid(1)));
+    assert_eq!(at(&topo, GIB - 1), Some(nid(1)));
+    assert_eq!(at(&topo, GIB), Some(nid(2)));
+    assert_eq!(at(&topo, 2 * GIB - 1), Some(nid(2)));
+    assert_eq!(at(&topo, 2 * GIB), None, "past the last range");
+    // With a hole between the two ranges.
+    topo.memory[1].base = PhysAddr::new(2 * GIB);
+    assert_eq!(at(&topo, GIB - 1), Some(nid(1)));
+    assert_eq!(at(&topo, GIB), None, "first byte of the hole");
+    assert_eq!(at(&topo, 2 * GIB - 1), None, "last byte of the hole");
+    assert_eq!(at(&topo, 2 * GIB), Some(nid(2)));
+    assert_eq!(at(&topo, u64::MAX), None);
+}
