@@ -1,65 +1,58 @@
-//! Cross-check against a C compiler: compiles tests/c/papr_layout.c (an independent C
-//! declaration of the structures from the published layout), runs it, and compares its
-//! `offsetof`/`sizeof` output with the Rust layout tables, field by field.
+//! Cross-check against a C compiler: compiles tests/c/papr_layout.c, runs it, and
+//! compares its `offsetof`/`sizeof` output with the Rust layout tables, field by field.
 //!
-//! Without a C compiler the test prints a loud notice and passes, except under CI (the
-//! `CI` environment variable set), where it fails: CI must install gcc.
+//! The program is built twice: once with its own independent C declaration of the
+//! structures, and once with Linux's real `asm/lppaca.h` and `asm/dtl.h` included in its
+//! place (tree from `NUMABOOT_LINUX_SRC`, see tests/common/mod.rs). Without a C compiler
+//! or a Linux tree the affected test prints a loud notice and passes, except under CI
+//! (the `CI` environment variable set), where it fails.
+
+mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use papr::layout;
 use papr::{SlbShadow, SlbShadowEntry};
 
-fn c_compiler() -> Option<String> {
-    let mut candidates = std::env::var("CC")
-        .into_iter()
-        .chain(["cc".into(), "gcc".into()]);
-    candidates.find(|cc| {
-        Command::new(cc)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
-/// Compiles and runs the C program; `None` when there is no compiler.
-fn c_output() -> Option<String> {
-    let Some(cc) = c_compiler() else {
-        let msg = "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                   !!! papr C layout cross-check NOT RUN: no C compiler (cc/gcc/$CC) !!!\n\
-                   !!! install gcc to compare the Rust structs with C's offsetof.   !!!\n\
-                   !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n";
-        // Written to the stderr handle, not with eprintln!, which the test harness
-        // captures and hides for a passing test.
-        let _ = writeln!(std::io::stderr(), "{msg}");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but no C compiler was found"
-        );
+/// Compiles and runs the C program with `extra` arguments; `None` when a prerequisite
+/// is missing outside CI.
+fn c_output(variant: &str, extra: &[String]) -> Option<String> {
+    let Some(cc) = common::c_compiler() else {
+        common::not_run("papr C layout cross-check", "no C compiler (cc/gcc/$CC)");
         return None;
     };
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/papr_layout.c");
-    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("papr-c-layout");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let exe = out_dir.join("papr_layout");
-    let status = Command::new(&cc)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status()
-        .unwrap();
-    assert!(status.success(), "{cc} failed on {}", src.display());
-    let out = Command::new(&exe).output().unwrap();
-    assert!(out.status.success(), "{} failed", exe.display());
-    Some(String::from_utf8(out.stdout).unwrap())
+    let exe = common::scratch("papr-c-layout").join(variant);
+    let mut args: Vec<String> = ["-std=gnu11", "-Wall", "-Wextra", "-Werror"]
+        .map(String::from)
+        .to_vec();
+    args.extend_from_slice(extra);
+    Some(common::compile_and_run(&cc, &args, &src, &exe))
 }
 
 #[test]
-fn rust_layout_equals_c_offsetof() {
-    let Some(out) = c_output() else { return };
+fn hand_written_declaration_equals_rust_layout() {
+    if let Some(out) = c_output("hand-written", &[]) {
+        compare(&out);
+    }
+}
+
+#[test]
+fn linux_headers_equal_rust_layout() {
+    let src = match common::linux_src() {
+        Ok(s) => s,
+        Err(why) => return common::not_run("papr layout against Linux's lppaca.h", &why),
+    };
+    let mut args = common::linux_header_args(&src).unwrap();
+    args.push("-DNUMABOOT_LINUX_HEADERS".into());
+    if let Some(out) = c_output("linux", &args) {
+        compare(&out);
+    }
+}
+
+/// Checks the program's output against the Rust tables.
+fn compare(out: &str) {
     // struct -> (field list in order, (sizeof, alignof))
     let mut fields: BTreeMap<&str, Vec<(&str, usize, usize)>> = BTreeMap::new();
     let mut totals: BTreeMap<&str, (usize, usize)> = BTreeMap::new();

@@ -1,8 +1,13 @@
 /*
- * An independent C declaration of the three PAPR structures, written from the
- * published layout (field names, C types and order of Linux 6.1's lppaca.h and dtl.h)
- * with fixed-width stdint types. Byte order does not change a layout, so the
- * big-endian annotations of the kernel are plain unsigned types here.
+ * The three PAPR structures as C sees them, printed for tests/c_layout.rs.
+ *
+ * Built twice. Without NUMABOOT_LINUX_HEADERS it uses the independent declaration
+ * below, written from the published layout (field names, C types and order of Linux
+ * 6.1's lppaca.h and dtl.h) with fixed-width stdint types; byte order does not change
+ * a layout, so the big-endian annotations of the kernel are plain unsigned types here.
+ * With NUMABOOT_LINUX_HEADERS it includes the kernel's own asm/lppaca.h and asm/dtl.h
+ * instead (through the stand-ins in linux-shim/), so the same main() checks both the
+ * hand-written declaration and Linux's.
  *
  * The program prints, for every field, "STRUCT FIELD OFFSET SIZE", and for every
  * structure "STRUCT - SIZEOF ALIGNOF". The Rust test c_layout.rs compares that output
@@ -11,6 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#ifdef NUMABOOT_LINUX_HEADERS
+#include <asm/lppaca.h>
+#include <asm/dtl.h>
+#else
 
 /* ____cacheline_aligned on PPC64: L1_CACHE_BYTES is 128. */
 #define PPC64_CACHELINE __attribute__((aligned(128)))
@@ -82,6 +92,8 @@ struct dtl_entry {
 	uint64_t srr0;
 	uint64_t srr1;
 };
+
+#endif /* NUMABOOT_LINUX_HEADERS */
 
 #define FIELD(s, f) \
 	printf("%s %s %zu %zu\n", #s, #f, offsetof(struct s, f), sizeof(((struct s *)0)->f))

@@ -1,0 +1,1 @@
+/* Included by lppaca.h or dtl.h for declarations the structures do not use. */
