@@ -902,3 +902,16 @@ fn edge_cases_match_linux() {
         );
     }
 }
+
+/// Classifies one script file (`NUMABOOT_ORACLE_SCRIPT=FILE`), e.g. a long benchmark
+/// trace: `cargo test -p memblock --test linux_oracle classify_file -- --ignored`.
+#[test]
+#[ignore = "needs NUMABOOT_ORACLE_SCRIPT"]
+fn classify_file() {
+    let Some(oracle) = oracle() else { return };
+    let file = std::env::var_os("NUMABOOT_ORACLE_SCRIPT").expect("NUMABOOT_ORACLE_SCRIPT");
+    let script = std::fs::read(&file).unwrap();
+    let rust = rust_run(&script);
+    eprintln!("crate's first deviation: {:?}", rust.deviation);
+    eprintln!("{:?}", check(&oracle, "file", &script));
+}
