@@ -201,3 +201,87 @@ fn bench_rejects_absurd_sizes_with_one_line() {
             .stderr(msg);
     }
 }
+
+/// The Linux memblock oracle (tools/memblock-oracle/build.sh), or `None` with a notice
+/// outside CI; under `CI` its absence fails the test.
+fn linux_oracle() -> Option<PathBuf> {
+    const ENV: &str = "NUMABOOT_LINUX_MEMBLOCK";
+    match std::env::var_os(ENV).map(PathBuf::from) {
+        Some(p) if p.is_file() => Some(p),
+        other => {
+            let why = match other {
+                Some(p) => format!("{ENV}={} is not a file", p.display()),
+                None => format!("{ENV} is not set"),
+            };
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the Linux memblock oracle is required under CI: {why}"
+            );
+            eprintln!(
+                "memblock_replay: oracle test SKIPPED: {why} (tools/memblock-oracle/build.sh)"
+            );
+            None
+        }
+    }
+}
+
+/// A TOML machine: `nodes` nodes of 4 GiB, `cpus_per_node` CPUs each, 1 GiB RMA.
+fn toml_machine(nodes: u32, cpus_per_node: u32) -> String {
+    let mut t =
+        String::from("hypervisor_mode = false\nrma_size = \"0x40000000\"\narch_300 = true\n");
+    for n in 0..nodes {
+        let (base, end) = (u64::from(n) << 32, u64::from(n + 1) << 32);
+        let (c0, c1) = (n * cpus_per_node, (n + 1) * cpus_per_node - 1);
+        t += &format!(
+            "[[nodes]]\nid = {n}\nmemory = [\"{base:#x}-{end:#x}\"]\ncpus = \"{c0}-{c1}\"\nhw_ids = \"{c0:#x}-{c1:#x}\"\n"
+        );
+    }
+    t
+}
+
+/// Every memblock call `plan` makes, replayed on Linux's own mm/memblock.c, gives what
+/// `numaboot memblock replay` gives: the planner's allocator is Linux's, call for call.
+#[test]
+fn plan_replays_match_linux_memblock() {
+    let Some(oracle) = linux_oracle() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, toml_machine(256, 32)).unwrap();
+    let mid = dir.path().join("mid.toml");
+    std::fs::write(&mid, toml_machine(16, 64)).unwrap();
+    let (big, mid) = (big.to_str().unwrap(), mid.to_str().unwrap());
+    for args in [
+        vec![],
+        vec!["--radix"],
+        vec!["--strategy", "linux-4.15"],
+        vec!["--possible", "0-40"],
+        vec![mid, "--nr-cpus", "1024"],
+        vec![big, "--nr-cpus", "8192", "--radix"],
+    ] {
+        let plan = numaboot()
+            .args(["plan", "--format", "replay"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(plan.status.success(), "plan {args:?}: {plan:?}");
+        let ours = numaboot()
+            .args(["memblock", "replay", "-"])
+            .write_stdin(plan.stdout.clone())
+            .output()
+            .unwrap();
+        assert!(ours.status.success(), "replay of plan {args:?}");
+        let linux = Command::new(&oracle)
+            .write_stdin(plan.stdout)
+            .output()
+            .unwrap();
+        assert!(
+            linux.status.success(),
+            "Linux on plan {args:?}: {}",
+            String::from_utf8_lossy(&linux.stderr)
+        );
+        assert!(
+            ours.stdout == linux.stdout,
+            "plan {args:?}: numaboot and Linux's memblock.c print different states"
+        );
+    }
+}

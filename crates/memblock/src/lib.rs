@@ -87,15 +87,36 @@
 //!
 //! # Where this crate knowingly differs from Linux
 //!
-//! * A failed operation changes nothing. Linux can leave a grown array behind when an
-//!   operation needs two doublings and the second fails; here the state is rolled back.
-//! * Where Linux would stop at a `BUG_ON` (reserving a range that covers the reserved
-//!   array's own old location while that array grows, so that the second insertion
-//!   pass needs more room than was made), the operation fails with [`Error::BugOn`].
+//! This is the one list. Each point is checked against Linux 6.1's own `mm/memblock.c`
+//! (compiled in userspace by `tools/memblock-oracle`) by `tests/linux_oracle.rs`, which
+//! classifies every difference it meets as one of these or fails.
+//!
+//! * A failed operation changes nothing. Linux can leave a grown array behind (with its
+//!   reservation) when an operation grows an array and then fails, e.g. needs a second
+//!   doubling that finds no memory; here the growth is undone with the rest
+//!   ([`Memblock::undone_growths`] counts these).
+//! * Where Linux stops at a `BUG_ON`, the operation fails instead:
+//!   - `BUG_ON(type->cnt >= type->max)` in `memblock_insert_region`: a range being
+//!     reserved covers the reserved array's own old block, which growing the array
+//!     frees, so more pieces need inserting than the growth made room for
+//!     ([`Error::BugOn`]);
+//!   - `BUG_ON(memblock_reserve(addr, new_alloc_size))` in `memblock_double_array`
+//!     (memblock.c:493): a grown array cannot be reserved because the reserved array
+//!     itself would have to grow and finds no memory ([`Error::NoMemory`]).
+//! * Array aliasing: growing the memory array copies it to a free block and frees the
+//!   old block *before* reserving the new one; if that free makes the reserved array
+//!   grow, Linux puts the reserved array on the same block (the same happens when a
+//!   caller has freed a region array's memory). Both arrays then share memory and
+//!   Linux stops at the `BUG_ON` of `memblock_merge_regions` or carries on with
+//!   corrupted regions. Here the operation fails with [`Error::ArrayAlias`] (an
+//!   allocation with [`AllocError::Fatal`], without trying another node).
 //! * Mirrored memory is not modelled (`choose_memblock_flags()` is always
 //!   `MEMBLOCK_NONE`, as on every system without `kernelcore=mirror`).
 //! * Arrays are never in slab memory: every growth is memblock-allocated, as before
 //!   `slab_is_available()`.
+//! * `add_node(.., None, ..)` and the replay's `add BASE SIZE -1` store `MAX_NUMNODES`
+//!   where Linux's `memblock_add_node(.., NUMA_NO_NODE, ..)` stores -1 (see
+//!   [Node ids](#node-ids)).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
@@ -277,6 +298,19 @@ pub enum Error {
         /// The array that would overflow.
         array: ArrayKind,
     },
+    /// Linux 6.1 would copy the growing `array` onto memory that still holds the other
+    /// region array: growing the memory array copies it to a free block and frees the
+    /// old one *before* reserving the block, and when that free makes the reserved
+    /// array grow, the reserved array is placed on the same block. The two arrays then
+    /// share memory, and Linux either stops at the `BUG_ON` of `memblock_merge_regions`
+    /// or carries on with corrupted regions. The same happens after a caller freed a
+    /// region array's memory.
+    ArrayAlias {
+        /// The array that was growing.
+        array: ArrayKind,
+        /// Where Linux would have put it: inside the other array.
+        at: PhysAddr,
+    },
 }
 
 impl fmt::Display for Error {
@@ -289,24 +323,34 @@ impl fmt::Display for Error {
                 f,
                 "Linux would hit BUG_ON: the {array} array overflows after growing"
             ),
+            Self::ArrayAlias { array, at } => write!(
+                f,
+                "Linux would corrupt memblock: the grown {array} array would go to {at}, \
+                 on top of the other region array (array aliasing)"
+            ),
         }
     }
 }
 
 impl core::error::Error for Error {}
 
-/// Why an allocation failed (Linux returns 0). Nothing was reserved.
+/// Why an allocation failed. Nothing was reserved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AllocError {
-    /// No free range fits the request on the node, nor on any node when fallback was
-    /// allowed; or the reserved array could not grow to record the allocation.
+    /// Linux returns 0: no free range fits the request on the node, nor on any node
+    /// when fallback was allowed; or the reserved array could not grow to record the
+    /// allocation.
     NoFit,
+    /// Recording the block found would take Linux down ([`Error::BugOn`] or
+    /// [`Error::ArrayAlias`] while reserving it); Linux would not try another node.
+    Fatal(Error),
 }
 
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoFit => f.write_str("no free memory range fits the allocation"),
+            Self::Fatal(e) => write!(f, "reserving the allocation fails: {e}"),
         }
     }
 }

@@ -187,6 +187,8 @@ pub struct Memblock {
     /// that can fail after something changed).
     #[cfg(feature = "alloc")]
     snapshot: Option<Snapshot>,
+    /// Failed operations whose array growth was undone (see [`Memblock::undone_growths`]).
+    undone_growths: u64,
 }
 
 impl Default for Memblock {
@@ -243,6 +245,7 @@ impl Memblock {
             config,
             #[cfg(feature = "alloc")]
             snapshot: None,
+            undone_growths: 0,
         }
     }
 
@@ -277,9 +280,20 @@ impl Memblock {
             if r.is_err() {
                 self.memory = s.memory;
                 self.reserved = s.reserved;
+                self.undone_growths = self.undone_growths.saturating_add(1);
             }
         }
         r
+    }
+
+    /// How many failing operations so far had grown a region array before failing,
+    /// growth that was undone with the rest of the operation. Linux keeps such a grown
+    /// array (and its reservation), or stops at the `BUG_ON` of `memblock_double_array`
+    /// when the new array cannot be reserved: after the first one, this memblock and
+    /// Linux's no longer agree (see the crate docs on deviations). An allocation that
+    /// failed on its node and then succeeded on another counts too.
+    pub fn undone_growths(&self) -> u64 {
+        self.undone_growths
     }
 
     // ---------------------------------------------------------------- region arrays
@@ -781,6 +795,26 @@ impl Memblock {
             if addr == 0 {
                 return Err(fail);
             }
+            // Linux copies the array to `addr` before anything reserves it. If the other
+            // array sits there (only while growing the memory array has moved it and
+            // not yet reserved its new place, or after a caller freed it), the copy
+            // overwrites it and both arrays share memory from then on.
+            let other_kind = match kind {
+                ArrayKind::Memory => ArrayKind::Reserved,
+                ArrayKind::Reserved => ArrayKind::Memory,
+            };
+            let other = self.arr(other_kind);
+            if let Some(loc) = other.location {
+                let other_bytes = u64::try_from(other.max)
+                    .unwrap_or(u64::MAX)
+                    .saturating_mul(crate::REGION_RECORD_SIZE);
+                if addr < loc.saturating_add(other_bytes) && loc < addr.saturating_add(new_size) {
+                    return Err(Error::ArrayAlias {
+                        array: kind,
+                        at: PhysAddr::new(addr),
+                    });
+                }
+            }
             if !self.arr_mut(kind).regions.reserve_to(new_max) {
                 return Err(fail);
             }
@@ -919,8 +953,9 @@ impl Memblock {
         0
     }
 
-    /// One attempt of `memblock_alloc_range_nid`: find, then reserve; a reserve that
-    /// fails is undone and counts as no fit.
+    /// One attempt of `memblock_alloc_range_nid`: find, then reserve. `Ok(0)`: no fit,
+    /// or the reserve ran out of room (undone; Linux then tries the next way too).
+    /// `Err`: reserving would take Linux down ([`Error::BugOn`], [`Error::ArrayAlias`]).
     fn try_alloc(
         &mut self,
         size: u64,
@@ -928,16 +963,17 @@ impl Memblock {
         start: u64,
         end: u64,
         nid: Option<NodeId>,
-    ) -> u64 {
+    ) -> Result<u64, Error> {
         let found = self.find_in_range_node(size, align, start, end, nid, RegionFlags::NONE);
         if found == 0 {
-            return 0;
+            return Ok(0);
         }
         match self
             .guarded(|mb| mb.add_range(ArrayKind::Reserved, found, size, None, RegionFlags::NONE))
         {
-            Ok(()) => found,
-            Err(_) => 0,
+            Ok(()) => Ok(found),
+            Err(Error::NoMemory { .. }) => Ok(0),
+            Err(fatal) => Err(fatal),
         }
     }
 
@@ -949,20 +985,20 @@ impl Memblock {
         end: u64,
         nid: Option<NodeId>,
         exact_nid: bool,
-    ) -> u64 {
+    ) -> Result<u64, Error> {
         let align = if align == 0 {
             self.config.smp_cache_bytes
         } else {
             align
         };
-        let found = self.try_alloc(size, align, start, end, nid);
+        let found = self.try_alloc(size, align, start, end, nid)?;
         if found != 0 {
-            return found;
+            return Ok(found);
         }
         if nid.is_some() && !exact_nid {
             return self.try_alloc(size, align, start, end, None);
         }
-        0
+        Ok(0)
     }
 
     /// `memblock_alloc_range_nid`: allocates and reserves `size` bytes aligned to `align`
@@ -989,8 +1025,9 @@ impl Memblock {
             nid,
             exact_nid,
         ) {
-            0 => Err(AllocError::NoFit),
-            a => Ok(PhysAddr::new(a)),
+            Ok(0) => Err(AllocError::NoFit),
+            Ok(a) => Ok(PhysAddr::new(a)),
+            Err(e) => Err(AllocError::Fatal(e)),
         }
     }
 
@@ -1007,9 +1044,14 @@ impl Memblock {
     ) -> Result<PhysAddr, AllocError> {
         let (size, min) = (size.as_u64(), min.as_u64());
         let max = max.raw().min(self.current_limit);
-        let mut found = self.alloc_range_nid_raw(size, align, min, max, nid, exact_nid);
+        let fatal = AllocError::Fatal;
+        let mut found = self
+            .alloc_range_nid_raw(size, align, min, max, nid, exact_nid)
+            .map_err(fatal)?;
         if found == 0 && min != 0 {
-            found = self.alloc_range_nid_raw(size, align, 0, max, nid, exact_nid);
+            found = self
+                .alloc_range_nid_raw(size, align, 0, max, nid, exact_nid)
+                .map_err(fatal)?;
         }
         match found {
             0 => Err(AllocError::NoFit),

@@ -388,14 +388,31 @@ fn arity_error(op: &str) -> ParseError {
     }
 }
 
+/// What an operation did, beyond what it printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It succeeded, or has no result (`limit`, `bottom_up`, `movable`, `dump`,
+    /// `config`).
+    Done,
+    /// A region operation failed (it printed `<op> -> fail`), or an allocation failed
+    /// with [`crate::AllocError::Fatal`] (it printed `alloc -> fail`); the state is
+    /// unchanged.
+    Failed(crate::Error),
+    /// An allocation found no fit (it printed `alloc -> fail`).
+    NoFit,
+}
+
 /// Applies `op` to `mb`, writing what it prints.
 pub fn apply(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> fmt::Result {
-    let result = |out: &mut dyn Write, name: &str, ok: bool| {
-        if ok {
-            Ok(())
-        } else {
-            writeln!(out, "{name} -> fail")
-        }
+    execute(mb, op, out).map(|_| ())
+}
+
+/// As [`apply`], and says how the operation ended: tools comparing a replay with
+/// another implementation need to know which failure a `-> fail` line stands for.
+pub fn execute(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> Result<Outcome, fmt::Error> {
+    let result = |out: &mut dyn Write, name: &str, r: Result<(), crate::Error>| match r {
+        Ok(()) => Ok(Outcome::Done),
+        Err(e) => writeln!(out, "{name} -> fail").map(|()| Outcome::Failed(e)),
     };
     match *op {
         Op::Add { base, size, nid } => {
@@ -403,7 +420,7 @@ pub fn apply(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> fmt::Result {
                 None => mb.add(base, size),
                 Some(_) => mb.add_node(base, size, nid, crate::RegionFlags::NONE),
             };
-            result(out, "add", r.is_ok())
+            result(out, "add", r)
         }
         Op::Range { kind, base, size } => {
             let r = match kind {
@@ -415,23 +432,23 @@ pub fn apply(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> fmt::Result {
                 RangeOp::Nomap => mb.mark_nomap(base, size),
                 RangeOp::ClearNomap => mb.clear_nomap(base, size),
             };
-            result(out, kind.name(), r.is_ok())
+            result(out, kind.name(), r)
         }
         Op::SetNode { base, size, nid } => {
             let r = mb.set_node(base, size, nid);
-            result(out, "set_node", r.is_ok())
+            result(out, "set_node", r)
         }
         Op::Limit(a) => {
             mb.set_current_limit(a);
-            Ok(())
+            Ok(Outcome::Done)
         }
         Op::BottomUp(b) => {
             mb.set_bottom_up(b);
-            Ok(())
+            Ok(Outcome::Done)
         }
         Op::Movable(b) => {
             mb.set_movable_node(b);
-            Ok(())
+            Ok(Outcome::Done)
         }
         Op::Alloc {
             size,
@@ -448,7 +465,7 @@ pub fn apply(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> fmt::Result {
             max,
             nid,
         } => print_alloc(out, mb.alloc_try_nid(size, align, min, max, nid)),
-        Op::Dump => dump(mb, out),
+        Op::Dump => dump(mb, out).map(|()| Outcome::Done),
         Op::Config(key, value) => {
             // Only meaningful on a fresh memblock; `run` enforces that.
             let mut c = mb.config();
@@ -461,15 +478,21 @@ pub fn apply(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> fmt::Result {
                 ConfigKey::AllowResize => c.allow_resize = value != 0,
             }
             *mb = Memblock::with_config(c);
-            Ok(())
+            Ok(Outcome::Done)
         }
     }
 }
 
-fn print_alloc(out: &mut impl Write, r: Result<PhysAddr, crate::AllocError>) -> fmt::Result {
+fn print_alloc(
+    out: &mut impl Write,
+    r: Result<PhysAddr, crate::AllocError>,
+) -> Result<Outcome, fmt::Error> {
     match r {
-        Ok(a) => writeln!(out, "alloc -> {a}"),
-        Err(_) => writeln!(out, "alloc -> fail"),
+        Ok(a) => writeln!(out, "alloc -> {a}").map(|()| Outcome::Done),
+        Err(crate::AllocError::NoFit) => writeln!(out, "alloc -> fail").map(|()| Outcome::NoFit),
+        Err(crate::AllocError::Fatal(e)) => {
+            writeln!(out, "alloc -> fail").map(|()| Outcome::Failed(e))
+        }
     }
 }
 

@@ -12,8 +12,9 @@
 //! on the node. Then every fourth CPU (25 %) is "not possible" and its four blocks are
 //! freed, punching holes that fragment the reserved array.
 
+use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
+use core::fmt::{self, Write as _};
 
 use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize, RegionFlags};
 
@@ -155,6 +156,185 @@ impl BootTrace {
     }
 }
 
+impl BootTrace {
+    /// The trace as a replay script (the `numaboot memblock replay` language): the
+    /// setup of [`BootTrace::setup`], then every call [`BootTrace::run`] makes, the
+    /// frees with the addresses the allocations returned. Replaying it prints one
+    /// `alloc -> ...` line per allocation and the final state.
+    pub fn script(&self) -> Result<String, TraceError> {
+        if self.cpus > Self::MAX_CPUS {
+            return Err(TraceError::TooManyCpus {
+                cpus: self.cpus,
+                max: Self::MAX_CPUS,
+            });
+        }
+        let mut s = String::new();
+        let mut mb = Memblock::new();
+        for n in 0..self.nodes.min(NodeId::MAX_NUMNODES) {
+            let base = u64::from(n).saturating_mul(self.node_mem);
+            let _ = writeln!(s, "add {base:#x} {:#x} {n}", self.node_mem);
+            let _ = mb.add_node(
+                PhysAddr::new(base),
+                PhysSize::new(self.node_mem),
+                NodeId::new(n),
+                RegionFlags::NONE,
+            );
+        }
+        let _ = writeln!(s, "reserve 0x0 {:#x}", 64u64 << 20);
+        let _ = mb.reserve(PhysAddr::ZERO, PhysSize::new(64 << 20));
+        let every = self.free_every.max(1);
+        let mut frees = Vec::new();
+        let rma = AllocLimit::Addr(PhysAddr::new(self.rma_size));
+        for cpu in 0..self.cpus {
+            let nid = self.node_of(cpu);
+            let nid_text = nid.map_or(-1, |n| i64::from(n.get()));
+            for &(size, align, in_rma) in &PER_CPU {
+                let max = if in_rma { rma } else { AllocLimit::Accessible };
+                let max_text = match max {
+                    AllocLimit::Addr(a) => alloc::format!("{a}"),
+                    _ => String::from("accessible"),
+                };
+                let _ = writeln!(
+                    s,
+                    "alloc_try_nid {size:#x} {align:#x} 0x0 {max_text} {nid_text}"
+                );
+                let got = mb.alloc_try_nid(PhysSize::new(size), align, PhysAddr::ZERO, max, nid);
+                if let (Ok(a), true) = (got, cpu % every == every - 1) {
+                    frees.try_reserve(1).map_err(|_| TraceError::NoMemory)?;
+                    frees.push((a, size));
+                }
+            }
+        }
+        for (a, size) in frees {
+            let _ = writeln!(s, "free {a} {size:#x}");
+        }
+        Ok(s)
+    }
+}
+
+/// A reproducible random replay script of `ops` operations: memory on 4 nodes over
+/// 256 MiB added up front, then memory additions, removals, hotplug and node changes in
+/// 4 MiB blocks, small reservations, frees (mostly of earlier
+/// allocations, some of random ranges, so that memory does not fill up), limits,
+/// direction switches and allocations of every kind on a 4 KiB grid, so that ranges
+/// overlap, merge and split. For benchmarks.
+pub fn random_script(seed: u64, ops: usize) -> String {
+    const UNIT: u64 = 0x1000;
+    const SPAN: u64 = 0x1_0000; // units: 256 MiB
+    let mut rng = Rng(seed);
+    let mut script = Script::default();
+    for n in 0..4u64 {
+        let (base, size) = (n * (SPAN / 4) * UNIT, (SPAN / 4) * UNIT);
+        script.line(format_args!("add {base:#x} {size:#x} {n}"), None);
+    }
+    for _ in 0..ops {
+        let r = rng.next();
+        let a = rng.below(SPAN) * UNIT;
+        let z = (1 + rng.below(64)) * UNIT;
+        // Memory changes on a 4 MiB grid: firmware describes memory in big blocks, and
+        // the memory array stays short (at most 64 regions).
+        let (ma, mz) = (rng.below(64) << 22, (1 + rng.below(4)) << 22);
+        let nid = rng.below(5);
+        let size = 0x80 * (1 + rng.below(64));
+        // Node 4 stands for NUMA_NO_NODE.
+        let nid_text: &dyn fmt::Display = if nid == 4 { &"-1" } else { &nid };
+        match r % 32 {
+            0..=1 => script.line(format_args!("add {ma:#x} {mz:#x} {}", nid % 4), None),
+            2..=4 => script.line(format_args!("reserve {a:#x} {:#x}", z / 16), None),
+            5 => script.line(format_args!("free {a:#x} {z:#x}"), None),
+            6 => script.line(format_args!("remove {ma:#x} {:#x}", mz / 4), None),
+            7..=13 => match script.allocated.len() {
+                0 => script.line(format_args!("free {a:#x} {z:#x}"), None),
+                len => {
+                    let i = rng.below(len as u64) as usize;
+                    let (b, bsize) = script.allocated.swap_remove(i);
+                    script.line(format_args!("free {b:#x} {bsize:#x}"), None)
+                }
+            },
+            14 => script.line(format_args!("hotplug {ma:#x} {mz:#x}"), None),
+            15 => script.line(format_args!("clear_hotplug {ma:#x} {mz:#x}"), None),
+            16 => script.line(format_args!("set_node {ma:#x} {mz:#x} {}", nid % 4), None),
+            17 => script.line(format_args!("bottom_up {}", rng.below(2)), None),
+            18 => {
+                let limit = if rng.below(2) == 0 {
+                    u64::MAX
+                } else {
+                    a.max(SPAN * UNIT / 2)
+                };
+                script.line(format_args!("limit {limit:#x}"), None)
+            }
+            19..=25 => {
+                let align = [0x80u64, 0x100, 0x1000, 0x10000][rng.below(4) as usize];
+                let exact = rng.below(2);
+                script.line(
+                    format_args!("alloc {size:#x} {align:#x} 0x0 anywhere {nid_text} {exact}"),
+                    Some(size),
+                )
+            }
+            _ => {
+                let align = [0x80u64, 0x400, 0x4000][rng.below(3) as usize];
+                script.line(
+                    format_args!("alloc_try_nid {size:#x} {align:#x} 0x0 accessible {nid_text}"),
+                    Some(size),
+                )
+            }
+        }
+    }
+    script.text
+}
+
+/// SplitMix64: a seed names one script forever.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A script being written, replayed as it grows so that frees can name what earlier
+/// allocations returned.
+#[derive(Default)]
+struct Script {
+    text: String,
+    mb: Memblock,
+    line: String,
+    out: String,
+    allocated: Vec<(u64, u64)>,
+}
+
+impl Script {
+    /// Appends one line; `alloc_size` is the size when it is an allocation.
+    fn line(&mut self, args: fmt::Arguments<'_>, alloc_size: Option<u64>) {
+        self.line.clear();
+        let _ = self.line.write_fmt(args);
+        self.out.clear();
+        if let Ok(Some(op)) = crate::replay::parse_line(&self.line) {
+            let _ = crate::replay::apply(&mut self.mb, &op, &mut self.out);
+        }
+        if let (Some(size), Some(hex)) =
+            (alloc_size, self.out.trim_end().strip_prefix("alloc -> 0x"))
+        {
+            if let (Ok(base), Ok(())) = (
+                u64::from_str_radix(hex, 16),
+                self.allocated.try_reserve(1).map_err(|_| ()),
+            ) {
+                self.allocated.push((base, size));
+            }
+        }
+        self.text.push_str(&self.line);
+        self.text.push('\n');
+    }
+}
+
 /// Why [`BootTrace::run`] refused to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceError {
@@ -204,6 +384,32 @@ mod tests {
             );
             assert_eq!((mb.memory().to_vec(), mb.reserved().to_vec()), before);
         }
+    }
+
+    #[test]
+    fn script_replays_to_the_state_run_leaves() {
+        let trace = BootTrace {
+            cpus: 256,
+            nodes: 8,
+            ..BootTrace::default()
+        };
+        let mut mb = trace.setup();
+        trace.run(&mut mb).unwrap();
+        let out = crate::replay::run(&trace.script().unwrap()).unwrap();
+        let dump = out.find("memory:").unwrap();
+        assert_eq!(&out[dump..], alloc::format!("{mb}"));
+        assert_eq!(out.matches("alloc -> 0x").count(), 256 * 4);
+    }
+
+    #[test]
+    fn random_script_is_reproducible_and_well_formed() {
+        let a = random_script(7, 3000);
+        assert_eq!(a, random_script(7, 3000));
+        assert_ne!(a, random_script(8, 3000));
+        assert_eq!(a.lines().count(), 3004);
+        let out = crate::replay::run(&a).unwrap();
+        // Frees name earlier allocations, and allocations succeed.
+        assert!(out.matches("alloc -> 0x").count() > 1000, "{out}");
     }
 
     #[test]

@@ -45,6 +45,14 @@ pub enum MemblockCommand {
         /// How many times to run the trace (1 to 1000); the best run is reported.
         #[arg(long, default_value_t = 5)]
         runs: u32,
+        /// Also write the trace as a replay script to FILE, to time whole processes on
+        /// it (`numaboot memblock replay FILE`, the Linux oracle of tools/memblock-oracle).
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+        /// With --script: write a random script of N operations (memblock::trace::
+        /// random_script, seed 1) instead of the boot-like trace.
+        #[arg(long, value_name = "N", requires = "script")]
+        random: Option<usize>,
     },
 }
 
@@ -52,7 +60,13 @@ pub enum MemblockCommand {
 pub fn run(cmd: MemblockCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         MemblockCommand::Replay { file } => replay(&file),
-        MemblockCommand::Bench { cpus, nodes, runs } => bench(cpus, nodes, runs),
+        MemblockCommand::Bench {
+            cpus,
+            nodes,
+            runs,
+            script,
+            random,
+        } => bench(cpus, nodes, runs, script.as_deref(), random),
     }
 }
 
@@ -86,7 +100,16 @@ fn replay(file: &std::path::Path) -> anyhow::Result<ExitCode> {
 /// Upper bound of `--runs`: enough for a stable best time, small enough to finish.
 const MAX_RUNS: u32 = 1000;
 
-fn bench(cpus: u32, nodes: u32, runs: u32) -> anyhow::Result<ExitCode> {
+/// Largest `--random`: ten times the 1 M-operation traces of the benchmarks.
+const MAX_RANDOM_OPS: usize = 10_000_000;
+
+fn bench(
+    cpus: u32,
+    nodes: u32,
+    runs: u32,
+    script_file: Option<&std::path::Path>,
+    random: Option<usize>,
+) -> anyhow::Result<ExitCode> {
     if nodes == 0 || nodes > phys::NodeId::MAX_NUMNODES {
         anyhow::bail!("--nodes must be 1..=256");
     }
@@ -95,6 +118,9 @@ fn bench(cpus: u32, nodes: u32, runs: u32) -> anyhow::Result<ExitCode> {
     }
     if runs == 0 || runs > MAX_RUNS {
         anyhow::bail!("--runs must be 1..={MAX_RUNS}");
+    }
+    if random.is_some_and(|n| n == 0 || n > MAX_RANDOM_OPS) {
+        anyhow::bail!("--random must be 1..={MAX_RANDOM_OPS}");
     }
     let trace = BootTrace {
         cpus,
@@ -126,5 +152,31 @@ fn bench(cpus: u32, nodes: u32, runs: u32) -> anyhow::Result<ExitCode> {
         "final regions: memory {}, reserved {} (reserved array capacity {})",
         s.memory_regions, s.reserved_regions, s.reserved_capacity
     );
+    // The same trace as text through the replay language: parsing, the allocator and
+    // printing, in memory (what `memblock replay` does between reading and writing).
+    let script = trace.script()?;
+    let lines = script.lines().count();
+    let mut best_replay = f64::INFINITY;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = memblock::replay::run(&script);
+        best_replay = best_replay.min(t.elapsed().as_secs_f64());
+        if let Err((_, e)) = out {
+            anyhow::bail!("the trace's own script does not replay: {e}");
+        }
+    }
+    println!(
+        "replay: {lines} lines, best of {runs}: {:.3} ms, ops/s: {:.0}",
+        best_replay * 1e3,
+        lines as f64 / best_replay
+    );
+    if let Some(file) = script_file {
+        let text = match random {
+            Some(n) => memblock::trace::random_script(1, n),
+            None => script,
+        };
+        std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+        println!("script written to {}", file.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

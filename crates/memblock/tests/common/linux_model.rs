@@ -4,9 +4,12 @@
 //! iterators with their packed `u64` index. The crate's optimised implementation must
 //! agree with it on every state and every returned address.
 //!
-//! Two documented deviations of the crate are mirrored here so that the comparison is
-//! exact: a failed operation is rolled back (Linux can keep a grown array), and
-//! mirrored memory is never requested.
+//! The crate's documented deviations are mirrored here so that the comparison is exact:
+//! a failed operation is rolled back (Linux can keep a grown array); where Linux stops
+//! at a BUG_ON or copies one region array onto the other (aliasing), the operation
+//! fails, and an allocation does not go on to another node; mirrored memory is never
+//! requested. What Linux really does in those cases is checked against Linux's own code
+//! by tests/linux_oracle.rs.
 #![allow(dead_code)]
 
 pub const MAX_NUMNODES: i32 = 256;
@@ -45,6 +48,8 @@ pub struct Model {
     pub page_size: u64,
     pub can_resize: bool,
     pub smp_cache_bytes: u64,
+    /// The last failure was one Linux does not survive (BUG_ON or aliased arrays).
+    pub fatal: bool,
 }
 
 const DUMMY: Reg = Reg {
@@ -91,6 +96,7 @@ impl Model {
             page_size,
             can_resize: true,
             smp_cache_bytes: 128,
+            fatal: false,
         }
     }
 
@@ -341,6 +347,19 @@ impl Model {
         if addr == 0 {
             return false;
         }
+        // memcpy onto the other array, if it lives there unreserved: the crate fails
+        // with Error::ArrayAlias, where Linux's two arrays would share memory.
+        let other = match w {
+            Which::Memory => &self.reserved,
+            Which::Reserved => &self.memory,
+        };
+        if let Some(loc) = other.location {
+            let other_bytes = other.max as u64 * REGION_SIZE;
+            if addr < loc.saturating_add(other_bytes) && loc < addr.saturating_add(new_size) {
+                self.fatal = true;
+                return false;
+            }
+        }
         let t = self.ty(w);
         let old = t.location.replace(addr);
         t.max <<= 1;
@@ -393,6 +412,7 @@ impl Model {
     ) -> Result<(), ()> {
         let t = self.ty(w);
         if t.regions.len() >= t.max {
+            self.fatal = true;
             return Err(());
         }
         t.regions.insert(
@@ -544,12 +564,15 @@ impl Model {
         Ok(())
     }
 
-    /// Runs `f`; on failure restores the state from before (the crate's rollback).
+    /// Runs `f`; on failure restores the state from before (the crate's rollback),
+    /// except `fatal`.
     fn txn(&mut self, f: impl FnOnce(&mut Self) -> Result<(), ()>) -> Result<(), ()> {
         let saved = self.clone();
         let r = f(self);
         if r.is_err() {
+            let fatal = self.fatal;
             *self = saved;
+            self.fatal = fatal;
         }
         r
     }
@@ -613,9 +636,14 @@ impl Model {
         } else {
             align
         };
+        self.fatal = false;
         let found = self.find_in_range_node(size, align, start, end, nid);
         if found != 0 && self.reserve(found, size).is_ok() {
             return found;
+        }
+        // Linux is down (BUG_ON or aliased arrays): the crate fails at once.
+        if self.fatal {
+            return 0;
         }
         if nid != NUMA_NO_NODE && !exact_nid {
             let found = self.find_in_range_node(size, align, start, end, NUMA_NO_NODE);
@@ -641,7 +669,7 @@ impl Model {
             max_addr
         };
         let mut alloc = self.alloc_range_nid(size, align, min_addr, max_addr, nid, exact_nid);
-        if alloc == 0 && min_addr != 0 {
+        if alloc == 0 && min_addr != 0 && !self.fatal {
             alloc = self.alloc_range_nid(size, align, 0, max_addr, nid, exact_nid);
         }
         alloc

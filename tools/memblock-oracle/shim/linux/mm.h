@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* Stand-in for <linux/mm.h>: everything is in shim.h. */
+#include "../shim.h"
