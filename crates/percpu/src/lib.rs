@@ -159,6 +159,7 @@ mod error;
 mod mem;
 mod plan;
 mod report;
+pub mod strategies;
 mod totals;
 pub mod vpa;
 
