@@ -72,9 +72,7 @@ fn strategy_of(args: &str) -> Result<Strategy, String> {
         .find_map(|a| a.strip_prefix("numaboot.strategy="))
     {
         None => Ok(Strategy::Linux61),
-        Some(name) => {
-            Strategy::from_name(name).ok_or(alloc::format!("unknown strategy `{name}`"))
-        }
+        Some(name) => Strategy::from_name(name).ok_or(alloc::format!("unknown strategy `{name}`")),
     }
 }
 

@@ -25,21 +25,38 @@ fn check_rules(topo: &Topology, c: &PlanConfig, mb: &Memblock, p: &Placement) {
     let mut spans: Vec<(u64, u64, K, Option<u32>)> = Vec::new();
     for a in p.live().filter(|a| paca_data(a.kind)) {
         let (lo, hi) = (a.addr.as_u64(), a.end().as_u64());
-        assert_eq!(lo % 128, 0, "{s}: {:?} of CPU {:?} at {lo:#x}", a.kind, a.cpu);
+        assert_eq!(
+            lo % 128,
+            0,
+            "{s}: {:?} of CPU {:?} at {lo:#x}",
+            a.kind,
+            a.cpu
+        );
         if matches!(a.kind, K::Lppaca | K::SlbShadow) {
-            assert_eq!(lo / PAGE, (hi - 1) / PAGE, "{s}: {:?} at {lo:#x} crosses 4 KiB", a.kind);
+            assert_eq!(
+                lo / PAGE,
+                (hi - 1) / PAGE,
+                "{s}: {:?} at {lo:#x} crosses 4 KiB",
+                a.kind
+            );
         }
         let bound = if a.kind == K::Lppaca && s == Strategy::RmaSplit {
             c.bolted_size()
         } else {
             limit
         };
-        assert!(hi <= bound, "{s}: {:?} of CPU {:?} ends at {hi:#x}", a.kind, a.cpu);
+        assert!(
+            hi <= bound,
+            "{s}: {:?} of CPU {:?} ends at {hi:#x}",
+            a.kind,
+            a.cpu
+        );
         if a.in_array {
             // A slot lies inside a live container block of this plan...
             assert!(
-                containers.iter().any(|b| b.addr.as_u64() <= lo
-                    && hi <= b.addr.as_u64() + b.reserved.as_u64()),
+                containers
+                    .iter()
+                    .any(|b| b.addr.as_u64() <= lo && hi <= b.addr.as_u64() + b.reserved.as_u64()),
                 "{s}: {:?} of CPU {:?} at {lo:#x} is in no block",
                 a.kind,
                 a.cpu
@@ -98,7 +115,11 @@ fn every_strategy_keeps_the_rules() {
                 for hv in [false, true].into_iter().filter(|&h| small || !h) {
                     let mut c = cfg(topo, s, radix);
                     c.hypervisor_mode = hv;
-                    let sizes: &[u64] = if small { &[0xa80, 0xd00, 0x500] } else { &[0xd00] };
+                    let sizes: &[u64] = if small {
+                        &[0xa80, 0xd00, 0x500]
+                    } else {
+                        &[0xd00]
+                    };
                     for &paca in sizes {
                         c.paca_size = PhysSize::new(paca);
                         let (mb, p) = run(topo, &c);
@@ -116,10 +137,13 @@ fn every_strategy_keeps_the_rules() {
     }
 }
 
+/// What an allocation asked memblock for: kind, CPU, size, alignment, node.
+type Request = (K, Option<u32>, u64, u64, Option<phys::NodeId>);
+
 #[test]
 fn only_the_paca_data_differs_from_linux() {
     let topo = machine(4, 16, 32 * GIB, GIB);
-    let key = |p: &Placement| -> Vec<(K, Option<u32>, u64, u64, Option<phys::NodeId>)> {
+    let key = |p: &Placement| -> Vec<Request> {
         p.live()
             .filter(|a| !paca_data(a.kind) && !a.kind.is_container())
             .map(|a| (a.kind, a.cpu, a.size.as_u64(), a.align, a.requested_node))
@@ -131,7 +155,10 @@ fn only_the_paca_data_differs_from_linux() {
             let (_, p) = run(&topo, &cfg(&topo, s, radix));
             assert_eq!(key(&p), key(&linux), "{s} radix={radix}");
             // The stacks land on the same nodes.
-            for a in p.live().filter(|a| a.kind.is_per_cpu() && !paca_data(a.kind)) {
+            for a in p
+                .live()
+                .filter(|a| a.kind.is_per_cpu() && !paca_data(a.kind))
+            {
                 let l = linux.find(a.cpu.unwrap(), a.kind).unwrap();
                 assert_eq!(a.memory_node, l.memory_node, "{s} {:?}", a.kind);
             }
@@ -166,14 +193,20 @@ fn savings_follow_from_each_rule() {
     let packed = with(Strategy::PackedVpa);
     assert_eq!(paca_data_reserved(&packed), n * (ps + 128) + pages * PAGE);
     assert_eq!(
-        packed.live_blocks().filter(|a| a.kind == K::LppacaPage).count() as u64,
+        packed
+            .live_blocks()
+            .filter(|a| a.kind == K::LppacaPage)
+            .count() as u64,
         pages
     );
     // per-cpu-block and per-node-block: 640 + 3328 + 128 = 4096 per CPU, nothing more.
     for s in [Strategy::PerCpuBlock, Strategy::PerNodeBlock] {
         let p = with(s);
         assert_eq!(paca_data_reserved(&p), n * PAGE, "{s}");
-        assert!(p.total().reserved_regions < linux.total().reserved_regions, "{s}");
+        assert!(
+            p.total().reserved_regions < linux.total().reserved_regions,
+            "{s}"
+        );
     }
     // One memblock allocation per CPU, or per node (the boot CPU has its own).
     let blocks = |p: &Placement| p.live_blocks().filter(|a| a.kind == K::PacaBlock).count();
@@ -214,7 +247,8 @@ fn per_node_block_frees_the_impossible_cpus_in_one_piece() {
         assert!(!mb
             .reserved()
             .iter()
-            .any(|r| r.base.as_u64() < end + absent * PAGE && end < r.base.as_u64() + r.size.as_u64()));
+            .any(|r| r.base.as_u64() < end + absent * PAGE
+                && end < r.base.as_u64() + r.size.as_u64()));
     }
 }
 
@@ -235,7 +269,11 @@ fn rma_split_makes_every_lppaca_local() {
         }
     }
     // Linux: only node 0's CPUs have a local lppaca.
-    let local = |p: &Placement| p.live().filter(|a| a.kind == K::Lppaca && a.is_local()).count();
+    let local = |p: &Placement| {
+        p.live()
+            .filter(|a| a.kind == K::Lppaca && a.is_local())
+            .count()
+    };
     assert_eq!(local(&linux), 8);
     assert_eq!(local(&split), 32);
 }
@@ -273,7 +311,10 @@ fn the_hypervisor_models_judge_the_size_field() {
                 };
                 let field = s.lppaca_size_field() as u16;
                 hv.memory_mut()
-                    .write(lp.addr.saturating_add(PhysSize::new(4)), &field.to_be_bytes())
+                    .write(
+                        lp.addr.saturating_add(PhysSize::new(4)),
+                        &field.to_be_bytes(),
+                    )
                     .unwrap();
                 let v = hv.h_register_vpa_explained(
                     papr::hcall::VpaSubfunction::RegisterVpa.to_flags(),
@@ -281,7 +322,11 @@ fn the_hypervisor_models_judge_the_size_field() {
                     lp.addr.as_u64(),
                 );
                 let refused = u64::from(field) < profile.vpa_min_size();
-                assert_eq!(!v.code.is_success(), refused, "{s} {profile} CPU {cpu}: {v:?}");
+                assert_eq!(
+                    !v.code.is_success(),
+                    refused,
+                    "{s} {profile} CPU {cpu}: {v:?}"
+                );
                 if refused {
                     assert_eq!(v.rule, Rule::SizeTooSmall);
                 }

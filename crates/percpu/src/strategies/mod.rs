@@ -226,12 +226,20 @@ mod tests {
             (r.lppaca, r.paca, r.slb, r.end),
             (Some(0), 640, Some(3968), 4096)
         );
-        // 4.15's paca (2688): the second record's lppaca would cross 4 KiB at 3456 +
-        // 640, so it moves to 4096.
-        let r1 = record(0, true, 0xa80, true);
-        assert_eq!(r1.end, 3456);
-        let r2 = record(r1.end, true, 0xa80, true);
-        assert_eq!(r2.lppaca, Some(4096));
+        // A 2432-byte paca: 3200-byte records; the sixth starts at 16000, where its
+        // lppaca would end 256 bytes into the next 4 KiB, so it moves to 16384.
+        let mut off = 0;
+        for _ in 0..5 {
+            let r = record(off, true, 0x980, true);
+            assert_eq!(r.lppaca, Some(off));
+            off = r.end;
+        }
+        assert_eq!(off, 16000);
+        let r6 = record(off, true, 0x980, true);
+        assert_eq!(
+            (r6.start, r6.lppaca, r6.end),
+            (16000, Some(16384), 16384 + 3200)
+        );
         for start in (0..64 * 1024).step_by(128) {
             let r = record(start, true, 0x500, true);
             let lp = r.lppaca.unwrap();

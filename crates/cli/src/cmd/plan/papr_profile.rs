@@ -182,3 +182,57 @@ pub fn check_profile(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::machine::{config, load, plan, MachineArgs};
+    use super::*;
+    use percpu::Strategy;
+
+    #[test]
+    fn the_models_judge_a_moved_lppaca_by_their_own_page() {
+        let args = MachineArgs::default();
+        let m = load(&args).unwrap();
+        let cfg = config(&m, &args, Strategy::PackedVpa).unwrap();
+        let (mut p, _) = plan(&m, &cfg).unwrap();
+        for profile in Profile::ALL {
+            let ok = profile != Profile::KvmPre414;
+            assert_eq!(check_profile(&m, &cfg, &p, profile).is_empty(), ok);
+        }
+        // CPU 5's lppaca moved to end 128 bytes into the next 4 KiB page: QEMU refuses
+        // it (4 KiB rule), KVM with 64 KiB host pages takes it.
+        let i = p
+            .allocations
+            .iter()
+            .position(|a| a.cpu == Some(5) && a.kind == StructureKind::Lppaca)
+            .unwrap();
+        p.allocations[i].addr = PhysAddr::new(0x1000_0e00);
+        let qemu = check_profile(&m, &cfg, &p, Profile::Qemu);
+        assert_eq!(qemu.len(), 1, "{qemu:?}");
+        assert!(
+            qemu[0].starts_with("CPU 5 lppaca at 0x10000e00: qemu refuses"),
+            "{qemu:?}"
+        );
+        assert!(qemu[0].contains("crosses a page boundary"), "{qemu:?}");
+        assert!(check_profile(&m, &cfg, &p, Profile::Kvm).is_empty());
+        // Below the cache line: both refuse.
+        p.allocations[i].addr = PhysAddr::new(0x1000_0040);
+        for profile in [Profile::Qemu, Profile::Kvm] {
+            let v = check_profile(&m, &cfg, &p, profile);
+            assert!(
+                v.len() == 1 && v[0].contains("not cache-line"),
+                "{profile}: {v:?}"
+            );
+        }
+        // Real mode: rma-split's lppacas are exempt, its pacas are not.
+        assert!(!needs_real_mode(
+            &config(&m, &args, Strategy::RmaSplit).unwrap(),
+            StructureKind::Lppaca
+        ));
+        assert!(needs_real_mode(&cfg, StructureKind::Lppaca));
+        assert!(needs_real_mode(
+            &config(&m, &args, Strategy::RmaSplit).unwrap(),
+            StructureKind::Paca
+        ));
+    }
+}
