@@ -334,7 +334,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         }
     }
 
-    pub(crate) fn classify(&self, nid: NodeId, eff_max: u64) -> FallbackReason {
+    fn classify(&self, nid: NodeId, eff_max: u64) -> FallbackReason {
         let mut any = false;
         for r in self.topo.memory.iter().filter(|r| r.node == Some(nid)) {
             any = true;
@@ -554,7 +554,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         }
     }
 
-    pub(crate) fn mark_freed(&mut self, kind: StructureKind, cpu: Option<u32>) {
+    fn mark_freed(&mut self, kind: StructureKind, cpu: Option<u32>) {
         if let Some(a) = self
             .allocs
             .iter_mut()
