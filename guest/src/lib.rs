@@ -3,9 +3,11 @@
 //! It runs the same crates as the planner, inside a real partition: `topology` parses the
 //! device tree QEMU built for this machine (handed over as the initrd), `percpu` plans
 //! every CPU's paca, lppaca, SLB shadow and stacks through `memblock` exactly as Linux 6.1
-//! does, and the guest then writes the lppacas and SLB shadows at the planned addresses
-//! and registers VPA, SLB shadow and DTL for every CPU with real `sc 1` hcalls, in Linux's
-//! order (`percpu::vpa_init`). Secondaries, started through RTAS, check their own VPA.
+//! does (or, with `numaboot.strategy=NAME` on the command line, as one of `percpu`'s
+//! strategies beyond Linux does), and the guest then writes the lppacas (with the size
+//! field the strategy advertises) and SLB shadows at the planned addresses and registers
+//! VPA, SLB shadow and DTL for every CPU with real `sc 1` hcalls, in Linux's order
+//! (`percpu::vpa_init`). Secondaries, started through RTAS, check their own VPA.
 //! Then come the negative cases and the kexec shutdown path (`percpu::kexec_cpu_down`).
 //!
 //! Booted with a script bundle instead of a device tree, it runs `hv replay` scripts

@@ -59,8 +59,21 @@ unsafe fn poke(addr: u64, bytes: &[u8]) {
 fn write_lppaca(addr: u64, size: u16) {
     let mut lp = Lppaca::linux_init();
     lp.size.set(size);
-    // SAFETY: addr is a planned lppaca (1 KiB reserved in memblock) or the scratch page.
+    // SAFETY: addr is a planned lppaca (at least its 640 bytes reserved in memblock,
+    // below the RMA) or the scratch page.
     unsafe { poke(addr, zerocopy::IntoBytes::as_bytes(&lp)) };
+}
+
+/// The strategy named by `numaboot.strategy=NAME` on the command line (default: Linux
+/// 6.1's).
+fn strategy_of(args: &str) -> Result<Strategy, String> {
+    match args
+        .split_whitespace()
+        .find_map(|a| a.strip_prefix("numaboot.strategy="))
+    {
+        None => Ok(Strategy::Linux61),
+        Some(name) => Strategy::from_name(name).ok_or(alloc::format!("unknown strategy `{name}`")),
+    }
 }
 
 fn bootargs(blob: &[u8]) -> String {
@@ -83,6 +96,7 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     let broken_lppaca = args
         .split_whitespace()
         .any(|a| a == "numaboot.break=lppaca-size");
+    let strategy = strategy_of(&args)?;
     let topo = topology::topology_from_dtb(blob).map_err(|e| format!("device tree: {e}"))?;
     nb!(
         "topology cpus={} nodes={} memory_ranges={} rma={:#x} bootargs=\"{args}\"",
@@ -115,7 +129,7 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
 
     // Linux reserves its image from 0; the guest's image, heap, stacks and the device
     // tree right after it all lie below the end of the initrd.
-    let mut cfg = PlanConfig::for_topology(&topo, Strategy::Linux61);
+    let mut cfg = PlanConfig::for_topology(&topo, strategy);
     cfg.nr_cpu_ids = topo.cpus.len() as u32;
     let image_end = (initrd + initrd_size).next_multiple_of(0x1_0000);
     cfg.kernel = percpu::early::KernelImage::ending_at(PhysAddr::new(image_end));
@@ -124,7 +138,8 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     let mut mb = Memblock::new();
     let placement = boot(&mut mb, &topo, &cfg).map_err(|e| format!("plan: {e}"))?;
     nb!(
-        "plan strategy=linux-6.1 paca_limit={} allocations={} heap={}",
+        "plan strategy={} paca_limit={} allocations={} heap={}",
+        strategy.name(),
         placement.paca_limit,
         placement.allocations.len(),
         crate::heap::used()
@@ -196,7 +211,19 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
             stack(StructureKind::HardirqStack)?,
             stack(StructureKind::SoftirqStack)?
         );
-        write_lppaca(lp.addr.as_u64(), if broken_lppaca { 0x100 } else { 0x400 });
+        // The guest runs in real mode: it can write nothing above the RMA (rma-split
+        // puts lppacas there on purpose; Linux itself only touches them translated).
+        for (what, a) in [("lppaca", lp), ("slb_shadow", slb), ("paca", paca_a)] {
+            if a.end().as_u64() > limit {
+                return Err(format!(
+                    "CPU {id}: {what} at {} is above the RMA {limit:#x}; this guest runs in real mode",
+                    a.addr
+                ));
+            }
+        }
+        // init_lppaca's size field: what the strategy advertises (1 KiB or 640).
+        let size = u16::try_from(strategy.lppaca_size_field()).unwrap_or(u16::MAX);
+        write_lppaca(lp.addr.as_u64(), if broken_lppaca { 0x100 } else { size });
         // SAFETY: planned SLB shadow (reserved in memblock, below the RMA).
         unsafe {
             poke(
@@ -214,7 +241,7 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     // Registration, boot CPU on behalf of every CPU, in Linux's order per CPU.
     for paca in &pacas {
         let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
-        // SAFETY: the planned lppaca: 1 KiB reserved in memblock for it, below the RMA,
+        // SAFETY: the planned lppaca: reserved in memblock for it, below the RMA,
         // never referenced by a Rust reference.
         let mut lppaca = unsafe { LiveLppaca::new(addr) };
         let out = vpa_init(&mut hv, paca, &mut lppaca, &features)

@@ -4,6 +4,9 @@
 //! from the `-numa` options xtask gave QEMU, PAPR's placement rules from `papr`, QEMU's
 //! answers from the `vpa-hv` Qemu profile, and Linux's call order from its sources
 //! (`vpa_init`: VPA, SLB shadow, DTL; `pseries_kexec_cpu_down`: DTL, SLB shadow, VPA).
+//! The strategy decides the lppaca's alignment and advertised size (Linux: 1 KiB and
+//! 1 KiB; beyond Linux: 128 and 640); the same registrations replayed on the
+//! `kvm-pre-4.14` model must be refused exactly when the size is below its 1024.
 
 use anyhow::{bail, Result};
 use papr::hcall::{ReturnCode, VpaSubfunction};
@@ -11,6 +14,7 @@ use phys::{PhysAddr, PhysSize};
 
 use crate::machine::Machine;
 use crate::report::{Line, Report};
+use crate::GuestStrategy;
 
 /// The nodes QEMU gives memory to, as ranges in node order (QEMU lays node memory out
 /// consecutively from address 0).
@@ -42,7 +46,7 @@ fn rc_of(line: &Line) -> Result<ReturnCode> {
 }
 
 /// Runs every check; returns a one-line summary or every failure found.
-pub fn check(m: &Machine, r: &Report) -> Result<String> {
+pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String> {
     if let Some(p) = r.of("panic").next() {
         bail!("the guest panicked (console line {})", p.lineno);
     }
@@ -90,7 +94,20 @@ pub fn check(m: &Machine, r: &Report) -> Result<String> {
         ));
     }
 
-    // The plan: node of every CPU and structure, PAPR placement of every lppaca.
+    // The plan: the strategy asked for, node of every CPU and structure, PAPR placement
+    // of every lppaca.
+    let planned_with = r
+        .of("plan")
+        .find(|l| !l.fields.contains_key("cpu"))
+        .map(|l| l.get("strategy").map(str::to_string))
+        .transpose()?;
+    if planned_with.as_deref() != Some(strategy.name()) {
+        fail.push(format!(
+            "the guest planned with {planned_with:?}, asked for {}",
+            strategy.name()
+        ));
+    }
+    let size_field = strategy.lppaca_size_field();
     let plans: Vec<&Line> = r
         .of("plan")
         .filter(|l| l.fields.contains_key("cpu"))
@@ -110,14 +127,14 @@ pub fn check(m: &Machine, r: &Report) -> Result<String> {
             ));
         }
         let lp = p.u64("lppaca")?;
-        if lp % papr::LPPACA_ALLOC_ALIGN != 0 {
+        if lp % strategy.lppaca_align() != 0 {
             fail.push(format!(
-                "CPU {cpu}: lppaca {lp:#x} is not 1 KiB aligned as Linux allocates it"
+                "CPU {cpu}: lppaca {lp:#x} is not {}-byte aligned as {} allocates it",
+                strategy.lppaca_align(),
+                strategy.name()
             ));
         }
-        if let Err(e) =
-            papr::vpa_placement_ok(PhysAddr::new(lp), PhysSize::new(papr::LPPACA_ALLOC_SIZE))
-        {
+        if let Err(e) = papr::vpa_placement_ok(PhysAddr::new(lp), PhysSize::new(size_field)) {
             fail.push(format!("CPU {cpu}: lppaca {lp:#x}: {e}"));
         }
         for key in ["paca", "lppaca", "slb", "dtl"] {
@@ -351,11 +368,48 @@ pub fn check(m: &Machine, r: &Report) -> Result<String> {
         ));
     }
 
+    // The same boot-time registrations on pre-4.14 KVM: every VPA whose size field is
+    // below its minimum is refused (and then the CPU's SLB shadow and DTL, which need
+    // a VPA); the rest are accepted.
+    let pre414 = vpa_hv::Profile::KvmPre414;
+    let verdicts = crate::predict::replay(pre414, mem, &hw_ids, &init)?;
+    let mut vpa_refused = 0;
+    let mut vpas = 0;
+    for (h, v) in init.iter().zip(&verdicts) {
+        let is_vpa = sub_of(h)? == VpaSubfunction::RegisterVpa;
+        let advertised = h.u64("len")? >> 16;
+        if is_vpa {
+            vpas += 1;
+            let want_refused = advertised < pre414.vpa_min_size();
+            let refused = !v.code.is_success();
+            if refused {
+                vpa_refused += 1;
+            }
+            if refused != want_refused || (refused && v.rule != vpa_hv::Rule::SizeTooSmall) {
+                fail.push(format!(
+                    "console line {}: the {pre414} model answers {} ({}) to a VPA advertising {advertised} bytes",
+                    h.lineno, v.code, v.rule
+                ));
+            }
+            if advertised != size_field {
+                fail.push(format!(
+                    "console line {}: the lppaca advertises size {advertised:#x}, {} advertises {size_field:#x}",
+                    h.lineno,
+                    strategy.name()
+                ));
+            }
+        }
+    }
+    let pre414_line = format!(
+        "the {pre414} model refuses {vpa_refused}/{vpas} of these VPAs (size field {size_field}, its minimum {})",
+        pre414.vpa_min_size()
+    );
+
     if !fail.is_empty() {
         bail!("{} failures:\n  {}", fail.len(), fail.join("\n  "));
     }
     Ok(format!(
-        "{} hcalls match the vpa-hv Qemu model; {local}/{smp} lppacas on their CPU's node (the rest: node without memory below the {} MiB RMA); {local_stacks} IRQ stacks node-local",
+        "{} hcalls match the vpa-hv Qemu model; {pre414_line}; {local}/{smp} lppacas on their CPU's node (the rest: node without memory below the {} MiB RMA); {local_stacks} IRQ stacks node-local",
         hcalls.len(),
         rma >> 20
     ))

@@ -36,9 +36,14 @@ pub fn run(args: &E2eArgs) -> Result<()> {
         elf.display()
     );
 
-    let append = args
-        .break_lppaca
-        .then(|| "numaboot.break=lppaca-size".to_string());
+    let mut words: Vec<String> = Vec::new();
+    if args.strategy != crate::GuestStrategy::Linux {
+        words.push(format!("numaboot.strategy={}", args.strategy.name()));
+    }
+    if args.break_lppaca {
+        words.push("numaboot.break=lppaca-size".into());
+    }
+    let append = (!words.is_empty()).then(|| words.join(" "));
     let machine = Machine::new(&layout, args.firmware, append, &["-no-reboot"]);
     let dtb = out.join("machine.dtb");
     machine.dump_dtb(&elf, &dtb)?;
@@ -49,10 +54,14 @@ pub fn run(args: &E2eArgs) -> Result<()> {
     std::fs::write(out.join("console.txt"), &console).context("saving the console log")?;
 
     let report = Report::parse(&console)?;
-    let summary = crate::check::check(&machine, &report)?;
+    let summary = crate::check::check(&machine, &report, args.strategy)?;
     println!(
-        "e2e: PASS: {} CPUs on {} nodes ({:?} firmware): {summary}; boot-to-report {:.2} s",
-        args.smp, args.nodes, args.firmware, boot_secs
+        "e2e: PASS: {} CPUs on {} nodes ({:?} firmware, {}): {summary}; boot-to-report {:.2} s",
+        args.smp,
+        args.nodes,
+        args.firmware,
+        args.strategy.name(),
+        boot_secs
     );
     Ok(())
 }

@@ -1,7 +1,9 @@
-//! What the `vpa-hv` model says QEMU should have answered.
+//! What the `vpa-hv` models say QEMU (and another hypervisor) should have answered.
 //!
 //! The guest's hcalls are replayed, in order, against a [`vpa_hv::Partition`] with the
-//! `Qemu` profile, the same memory size and the same vCPUs. Before each call the length
+//! `Qemu` profile (or, for a prediction, another one: `kvm-pre-4.14` refuses the
+//! 640-byte VPAs of the strategies beyond Linux), the same memory size and the same
+//! vCPUs. Before each call the length
 //! word the guest had at `addr + 4` (the be16 VPA size or the be32 DTL/SLB-shadow length)
 //! is written into the model's memory: that word is all of guest memory QEMU's checks
 //! read. A mismatch means either numaboot's model of QEMU or the guest's use of the ABI
@@ -10,7 +12,7 @@
 use anyhow::{Context, Result};
 use papr::hcall::ReturnCode;
 use phys::PhysAddr;
-use vpa_hv::{GuestRam, Partition, Profile, VecRam};
+use vpa_hv::{GuestRam, Partition, Profile, VecRam, Verdict};
 
 use crate::report::Line;
 
@@ -28,11 +30,17 @@ pub struct Mismatch {
     pub rule: String,
 }
 
-/// Replays the `hcall` lines and returns every call QEMU and the model disagree on.
-pub fn compare(mem_bytes: u64, hw_ids: &[u32], hcalls: &[&Line]) -> Result<Vec<Mismatch>> {
+/// Replays the `hcall` lines on `profile`'s model and returns its verdict on each, in
+/// order.
+pub fn replay(
+    profile: Profile,
+    mem_bytes: u64,
+    hw_ids: &[u32],
+    hcalls: &[&Line],
+) -> Result<Vec<Verdict>> {
     let size = usize::try_from(mem_bytes).context("guest memory size")?;
-    let mut hv = Partition::new(Profile::Qemu, VecRam::new(size), hw_ids)
-        .map_err(|e| anyhow::anyhow!("building the QEMU model: {e}"))?;
+    let mut hv = Partition::new(profile, VecRam::new(size), hw_ids)
+        .map_err(|e| anyhow::anyhow!("building the {profile} model: {e}"))?;
     let mut out = Vec::new();
     for h in hcalls {
         let addr = h.u64("addr")?;
@@ -43,7 +51,16 @@ pub fn compare(mem_bytes: u64, hw_ids: &[u32], hcalls: &[&Line]) -> Result<Vec<M
                 let _ = hv.memory_mut().write(PhysAddr::new(at), &len.to_be_bytes());
             }
         }
-        let verdict = hv.h_register_vpa_explained(h.u64("flags")?, h.u64("proc")?, addr);
+        out.push(hv.h_register_vpa_explained(h.u64("flags")?, h.u64("proc")?, addr));
+    }
+    Ok(out)
+}
+
+/// Replays the `hcall` lines and returns every call QEMU and the model disagree on.
+pub fn compare(mem_bytes: u64, hw_ids: &[u32], hcalls: &[&Line]) -> Result<Vec<Mismatch>> {
+    let verdicts = replay(Profile::Qemu, mem_bytes, hw_ids, hcalls)?;
+    let mut out = Vec::new();
+    for (h, verdict) in hcalls.iter().zip(verdicts) {
         let actual = ReturnCode::from_raw(i64::try_from(h.num("rc")?).context("rc")?);
         if verdict.code != actual {
             out.push(Mismatch {

@@ -81,9 +81,12 @@ fn alloc_caller(kind: StructureKind) -> Option<(&'static str, &'static str)> {
         StructureKind::PartitionTable => {
             ("memblock_alloc_try_nid", "mmu_partition_table_init+0x0/0x0")
         }
-        StructureKind::PacaArray | StructureKind::LppacaArray | StructureKind::SlbShadowArray => {
-            return None
-        }
+        // Arrays and blocks of no Linux 6.1 build: no log line to render.
+        StructureKind::PacaArray
+        | StructureKind::LppacaArray
+        | StructureKind::SlbShadowArray
+        | StructureKind::LppacaPage
+        | StructureKind::PacaBlock => return None,
     })
 }
 

@@ -181,3 +181,69 @@ fn linux415_keeps_lppacas_when_the_paca_array_does_not_shrink() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn strategies_beyond_linux_pass_their_rules() {
+    for f in [
+        "qemu/two-node.dtb",
+        "qemu/four-node-memoryless.dtb",
+        "crafted/powernv.dtb",
+        "linux-6.1/h84.booted.dtb",
+    ] {
+        for s in ["packed-vpa", "per-cpu-block", "per-node-block", "rma-split"] {
+            for profile in ["kvm", "qemu"] {
+                numaboot()
+                    .args([
+                        "check",
+                        &fixture(f),
+                        "--strategy",
+                        s,
+                        "--hv-profile",
+                        profile,
+                    ])
+                    .assert()
+                    .code(0)
+                    .stdout(predicate::str::starts_with("ok "));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_640_byte_lppaca_fails_against_pre_414_kvm() {
+    for s in ["packed-vpa", "per-cpu-block", "per-node-block", "rma-split"] {
+        let out = numaboot()
+            .args(["check", "--strategy", s, "--hv-profile", "kvm-pre-4.14"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{s}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(&format!("{s}, 64 problems")), "{text}");
+        assert!(
+            text.contains(
+                "kvm-pre-4.14 refuses H_REGISTER_VPA with H_PARAMETER: size field below the \
+                 minimum (size field 640, kvm-pre-4.14 minimum 1024)"
+            ),
+            "{text}"
+        );
+    }
+    // Linux's 1 KiB size field: accepted by every profile.
+    for profile in ["kvm", "kvm-pre-4.14", "qemu"] {
+        numaboot()
+            .args(["check", "--hv-profile", profile])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains(format!(
+                "every registration accepted by the {profile} model"
+            )));
+    }
+}
+
+#[test]
+fn an_unknown_profile_is_refused() {
+    numaboot()
+        .args(["check", "--hv-profile", "xen"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown profile"));
+}

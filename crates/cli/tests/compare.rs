@@ -117,3 +117,147 @@ fn remote_counts_what_fallbacks_miss() {
     // 6.12 places the same structures the same way (bigger stacks, same nodes).
     assert_eq!(totals(0)["fallbacks"], 288);
 }
+
+const EVERY: &str = "linux-6.12,linux,linux-4.15,packed-vpa,per-cpu-block,per-node-block,rma-split";
+
+fn every_fixture() -> Vec<String> {
+    let root = format!("{}/../topology/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for dir in ["qemu", "crafted", "linux-6.1", "linux-6.12"] {
+        let mut names: Vec<String> = std::fs::read_dir(format!("{root}/{dir}"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".dtb"))
+            .collect();
+        names.sort();
+        out.extend(names.into_iter().map(|n| format!("{root}/{dir}/{n}")));
+    }
+    assert!(out.len() > 30, "{}", out.len());
+    out
+}
+
+fn compare_json(args: &[&str]) -> serde_json::Value {
+    let out = numaboot().arg("compare").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn every_strategy_on_every_fixture() {
+    for f in every_fixture() {
+        let v = compare_json(&[&f, "--json", "--strategy", EVERY]);
+        let s = v["strategies"].as_array().unwrap();
+        let names: Vec<&str> = s.iter().map(|x| x["strategy"].as_str().unwrap()).collect();
+        assert_eq!(
+            names.join(","),
+            EVERY.replace("linux,", "linux-6.1,"),
+            "{f}"
+        );
+        let by = |n: &str| s.iter().find(|x| x["strategy"] == n).unwrap();
+        for x in s {
+            assert!(x["error"].is_null(), "{f}: {x}");
+            let c = &x["costs"];
+            assert!(c["paca_data_reserved"].as_u64().unwrap() > 0, "{f}");
+            assert_eq!(
+                c["paca_data_wasted"].as_u64().unwrap(),
+                c["paca_data_reserved"].as_u64().unwrap() - c["paca_data_used"].as_u64().unwrap()
+            );
+        }
+        let linux = &by("linux-6.1")["costs"];
+        let hv = by("linux-6.1")["config"]["hypervisor_mode"] == true;
+        for n in ["packed-vpa", "per-cpu-block", "per-node-block", "rma-split"] {
+            let x = by(n);
+            // Never more paca data than Linux; strictly less with lppacas (not in
+            // hypervisor mode) for the blocks, which waste nothing on a 3328-byte paca.
+            let (mine, theirs) = (
+                x["costs"]["paca_data_reserved"].as_u64().unwrap(),
+                linux["paca_data_reserved"].as_u64().unwrap(),
+            );
+            if n.ends_with("block") && !hv {
+                assert!(mine < theirs, "{f} {n}: {mine} >= {theirs}");
+                assert_eq!(x["costs"]["paca_data_wasted"], 0, "{f} {n}");
+            }
+            assert!(
+                x["totals"]["reserved_regions"].as_u64()
+                    <= by("linux-6.1")["totals"]["reserved_regions"].as_u64(),
+                "{f} {n}"
+            );
+            // The same structures, as many local at least.
+            assert_eq!(
+                x["totals"]["structures"],
+                by("linux-6.1")["totals"]["structures"]
+            );
+            assert!(x["totals"]["local"].as_u64() >= by("linux-6.1")["totals"]["local"].as_u64());
+        }
+    }
+}
+
+#[test]
+fn strategies_side_by_side_with_savings() {
+    let out = numaboot()
+        .args(["compare", "--strategy", "linux,packed-vpa,per-node-block"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let header = text.lines().find(|l| l.contains("packed-vpa")).unwrap();
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(cols, ["linux-6.1", "packed-vpa", "per-node-block"]);
+    for row in [
+        "paca data reserved",
+        "paca data per CPU",
+        "paca data wasted",
+        "paca data node-local",
+        "memblock calls",
+        "RMA headroom",
+        "plan time",
+        "paca data saved vs 6.1",
+        "regions saved vs 6.1",
+        "RMA headroom gained vs 6.1",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(row)),
+            "no row {row}:\n{text}"
+        );
+    }
+    // The default machine: 64 CPUs, 16 per node, Debian's 3328-byte paca. Linux
+    // reserves 3328 + 1024 + 128 bytes per CPU; per-node-block 640 + 3328 + 128 = 4096:
+    // 384 bytes (24 KiB) less, and packed-vpa 384 per CPU less 256 per used page of six.
+    let v = compare_json(&["--json", "--strategy", "linux,packed-vpa,per-node-block"]);
+    let c = |i: usize, k: &str| v["strategies"][i]["costs"][k].as_u64().unwrap();
+    assert_eq!(c(0, "paca_data_reserved"), 64 * (3328 + 1024 + 128));
+    assert_eq!(c(2, "paca_data_reserved"), 64 * 4096);
+    // Pages: the boot CPU's, then ceil(15/6) + 3 * ceil(16/6) = 3 + 9.
+    assert_eq!(c(1, "paca_data_reserved"), 64 * (3328 + 128) + 13 * 4096);
+    assert!(c(1, "rma_headroom") > c(0, "rma_headroom"));
+    assert!(c(2, "memblock_calls") < c(1, "memblock_calls"));
+    assert!(c(1, "memblock_calls") < c(0, "memblock_calls"));
+}
+
+#[test]
+fn rma_split_shows_node_local_lppacas() {
+    let v = compare_json(&["--json", "--strategy", "linux,rma-split"]);
+    let c = |i: usize, k: &str| v["strategies"][i]["costs"][k].as_u64().unwrap();
+    // Default machine, hash, RMA in node 0: Linux keeps 16 + 16 + 16 of the 192 paca
+    // data structures local (node 0's CPUs); rma-split adds the 48 lppacas of nodes 1-3.
+    assert_eq!(c(0, "paca_data_local"), 48);
+    assert_eq!(c(1, "paca_data_local"), 96);
+    // Its real-mode structures (pacas, SLB shadows) still end below the RMA.
+    let end = v["strategies"][1]["costs"]["real_mode_end"]
+        .as_str()
+        .unwrap();
+    assert!(u64::from_str_radix(end.trim_start_matches("0x"), 16).unwrap() <= 1 << 30);
+}
+
+#[test]
+fn an_unknown_strategy_is_refused() {
+    numaboot()
+        .args(["compare", "--strategy", "linux,packed"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown strategy `packed`"));
+}

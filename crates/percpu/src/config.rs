@@ -26,16 +26,86 @@ pub enum Strategy {
     /// each page aligned below the real-mode limit on no particular node; stacks with
     /// `memblock_alloc_base`; page-aligned tail freeing in `free_unused_pacas`.
     Linux415,
+    /// Beyond Linux: the 6.1 sequence with 640-byte lppacas, six to a 4 KiB page
+    /// allocated on the CPU's node ([`crate::strategies`]). Needs a hypervisor that
+    /// accepts a 640-byte VPA (KVM since 4.14, QEMU, PowerVM).
+    PackedVpa,
+    /// Beyond Linux: the 6.1 sequence with one node-local block per CPU holding its
+    /// lppaca (640 bytes), paca and SLB shadow ([`crate::strategies`]).
+    PerCpuBlock,
+    /// Beyond Linux: the 6.1 sequence with one block per node holding the lppaca, paca
+    /// and SLB shadow of every CPU of the node ([`crate::strategies`]).
+    PerNodeBlock,
+    /// Beyond Linux: [`Strategy::PackedVpa`] with the lppaca pages bounded by the bolted
+    /// segment only, not by the RMA: Linux never touches an lppaca with translation off
+    /// ([`crate::strategies`]).
+    RmaSplit,
 }
 
 impl Strategy {
-    /// Every strategy, newest first.
+    /// The Linux kernels modelled, newest first (what `numaboot compare` shows by
+    /// default).
     pub const ALL: [Self; 3] = [Self::Linux612, Self::Linux61, Self::Linux415];
 
+    /// The strategies beyond Linux, each a variant of the Linux 6.1 sequence.
+    pub const BEYOND_LINUX: [Self; 4] = [
+        Self::PackedVpa,
+        Self::PerCpuBlock,
+        Self::PerNodeBlock,
+        Self::RmaSplit,
+    ];
+
+    /// Every strategy: [`Strategy::ALL`] then [`Strategy::BEYOND_LINUX`].
+    pub const EVERY: [Self; 7] = [
+        Self::Linux612,
+        Self::Linux61,
+        Self::Linux415,
+        Self::PackedVpa,
+        Self::PerCpuBlock,
+        Self::PerNodeBlock,
+        Self::RmaSplit,
+    ];
+
+    /// Whether this is the sequence of a real Linux release (checked against boots),
+    /// rather than a proposal built on Linux 6.1.
+    pub const fn is_linux(self) -> bool {
+        matches!(self, Self::Linux61 | Self::Linux612 | Self::Linux415)
+    }
+
+    /// The Linux release whose sequence this one follows outside the paca data: itself
+    /// for a Linux strategy, [`Strategy::Linux61`] for the strategies beyond Linux.
+    pub const fn base(self) -> Self {
+        match self {
+            Self::Linux61 | Self::Linux612 | Self::Linux415 => self,
+            Self::PackedVpa | Self::PerCpuBlock | Self::PerNodeBlock | Self::RmaSplit => {
+                Self::Linux61
+            }
+        }
+    }
+
+    /// The value the lppaca's `size` field advertises, which the hypervisor checks at
+    /// registration: Linux's 1 KiB ([`consts::LPPACA_SIZE`], for pre-4.14 KVM), or the
+    /// 640 bytes of the structure for the strategies beyond Linux.
+    pub const fn lppaca_size_field(self) -> u64 {
+        if self.is_linux() {
+            consts::LPPACA_SIZE
+        } else {
+            consts::LPPACA_STRUCT_SIZE
+        }
+    }
+
+    /// Whether a hash guest must keep the lppaca below the RMA: every strategy except
+    /// [`Strategy::RmaSplit`], whose rule is that only the paca, the SLB shadow, the
+    /// pointer array and the emergency stacks are touched with translation off.
+    pub const fn lppaca_in_real_mode(self) -> bool {
+        !matches!(self, Self::RmaSplit)
+    }
+
     /// Whether the kernel allocates each CPU's structures on its own, on its node (the
-    /// 2018 series: 6.1 and 6.12), rather than in arrays (4.15).
+    /// 2018 series: 6.1 and 6.12, and the strategies built on 6.1), rather than in
+    /// arrays (4.15).
     pub const fn per_cpu_allocation(self) -> bool {
-        matches!(self, Self::Linux61 | Self::Linux612)
+        !matches!(self, Self::Linux415)
     }
 
     /// `sizeof(struct paca_struct)` of Debian's build of this version with `PAGE_SIZE`
@@ -43,12 +113,12 @@ impl Strategy {
     /// [`consts::PACA_SIZE_6_1`], [`consts::PACA_SIZE_6_12_4K`],
     /// [`consts::PACA_SIZE_4_15`].
     pub const fn default_paca_size_for(self, page_size: u64) -> PhysSize {
-        match self {
+        match self.base() {
             Self::Linux61 | Self::Linux612 if page_size == consts::PAGE_SIZE_4K => {
                 consts::PACA_SIZE_6_12_4K
             }
             Self::Linux61 | Self::Linux612 => consts::PACA_SIZE_6_1,
-            Self::Linux415 => consts::PACA_SIZE_4_15,
+            _ => consts::PACA_SIZE_4_15,
         }
     }
 
@@ -59,9 +129,9 @@ impl Strategy {
 
     /// `THREAD_SHIFT` of Debian's build: 14 (16 KiB stacks) up to 6.1, 15 in 6.12.
     pub const fn default_thread_shift(self) -> u32 {
-        match self {
+        match self.base() {
             Self::Linux612 => 15,
-            Self::Linux61 | Self::Linux415 => consts::THREAD_SHIFT_DEFAULT,
+            _ => consts::THREAD_SHIFT_DEFAULT,
         }
     }
 
@@ -77,7 +147,19 @@ impl Strategy {
             Self::Linux61 => "linux-6.1",
             Self::Linux612 => "linux-6.12",
             Self::Linux415 => "linux-4.15",
+            Self::PackedVpa => "packed-vpa",
+            Self::PerCpuBlock => "per-cpu-block",
+            Self::PerNodeBlock => "per-node-block",
+            Self::RmaSplit => "rma-split",
         }
+    }
+
+    /// The strategy named `name` ([`Strategy::name`]; `linux` is Linux 6.1).
+    pub fn from_name(name: &str) -> Option<Self> {
+        if name == "linux" {
+            return Some(Self::Linux61);
+        }
+        Self::EVERY.into_iter().find(|s| s.name() == name)
     }
 }
 
@@ -401,12 +483,10 @@ impl PlanConfig {
         if let Some(a) = self.rma_limit_override {
             return Limit::from_raw(a.as_u64());
         }
-        Limit::from_raw(match self.strategy {
-            Strategy::Linux61 | Strategy::Linux612 if self.radix || self.hypervisor_mode => {
-                u64::MAX
-            }
-            Strategy::Linux61 | Strategy::Linux612 => topo.rma_limit().as_u64(),
+        Limit::from_raw(match self.strategy.base() {
             Strategy::Linux415 => Self::first_memblock_size(topo).as_u64().min(consts::SZ_1G),
+            _ if self.radix || self.hypervisor_mode => u64::MAX,
+            _ => topo.rma_limit().as_u64(),
         })
     }
 
@@ -446,9 +526,9 @@ impl PlanConfig {
     /// bolted-size form came with 4.17's "Relax PACA address limitations").
     pub fn paca_limit(&self, topo: &Topology) -> Limit {
         let rma = self.rma_limit(topo).raw();
-        Limit::from_raw(match self.strategy {
-            Strategy::Linux61 | Strategy::Linux612 => self.bolted_size().min(rma),
+        Limit::from_raw(match self.strategy.base() {
             Strategy::Linux415 => consts::SZ_256M.min(rma),
+            _ => self.bolted_size().min(rma),
         })
     }
 }

@@ -94,14 +94,15 @@ impl KernelImage {
     };
 
     /// The symbols of Debian's build of `strategy` with `PAGE_SIZE` `page_size` (6.1's
-    /// for 4.15, which has no Debian build here).
+    /// for 4.15, which has no Debian build here, and for the strategies beyond Linux,
+    /// which are built on 6.1).
     pub const fn debian(strategy: crate::Strategy, page_size: u64) -> Self {
-        match strategy {
+        match strategy.base() {
             crate::Strategy::Linux612 if page_size == crate::consts::PAGE_SIZE_4K => {
                 Self::DEBIAN_6_12_4K
             }
             crate::Strategy::Linux612 => Self::DEBIAN_6_12_64K,
-            crate::Strategy::Linux61 | crate::Strategy::Linux415 => Self::DEBIAN_6_1,
+            _ => Self::DEBIAN_6_1,
         }
     }
 

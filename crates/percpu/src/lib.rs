@@ -14,7 +14,10 @@
 //! The [`Placement`] report says, for every CPU and structure, where it went, on which
 //! node, whether that is local, and if not why; it totals used, padded and stranded bytes
 //! and reserved regions per node, and keeps every memblock call as a line of the
-//! `numaboot memblock replay` language. The [`vpa`] module is the guest side of the PAPR
+//! `numaboot memblock replay` language. [`strategies`] holds four sequences beyond Linux
+//! ([`Strategy::PackedVpa`], [`Strategy::PerCpuBlock`], [`Strategy::PerNodeBlock`],
+//! [`Strategy::RmaSplit`]): the 6.1 sequence with the paca data allocated another way,
+//! each with the rule that makes it safe. The [`vpa`] module is the guest side of the PAPR
 //! VPA contract over [`papr::hcall::Hypervisor`]: registration, the kexec shutdown path
 //! and VPHN change detection.
 //!
@@ -159,6 +162,7 @@ mod error;
 mod mem;
 mod plan;
 mod report;
+pub mod strategies;
 mod totals;
 pub mod vpa;
 

@@ -1,4 +1,6 @@
-//! The boot sequences: Linux 6.1 (individual, node-local) and Linux 4.15 (arrays).
+//! The boot sequences: Linux 6.1 (individual, node-local) and Linux 4.15 (arrays). The
+//! strategies beyond Linux ([`crate::strategies`]) run the 6.1 sequence with their own
+//! paca data allocation.
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
@@ -196,8 +198,9 @@ pub fn plan<M: MemblockOps>(
     let snapshot = mb.clone();
     let mut p = Planner::new(mb, topo, cfg);
     let result = match cfg.strategy {
-        Strategy::Linux61 | Strategy::Linux612 => p.linux61(),
         Strategy::Linux415 => p.linux415(),
+        // 6.1, 6.12, and the strategies beyond Linux, which differ only in the paca data.
+        _ => p.linux61(),
     };
     match result {
         Ok(()) => Ok(p.finish()),
@@ -246,34 +249,36 @@ pub fn early_cpu_to_node(topo: &Topology, cpu: u32) -> NodeId {
 
 /// What one allocation asks of memblock, and how to describe it in the report.
 #[derive(Clone, Copy)]
-struct Request {
-    kind: StructureKind,
-    cpu: Option<u32>,
+pub(crate) struct Request {
+    pub(crate) kind: StructureKind,
+    pub(crate) cpu: Option<u32>,
     /// Bytes asked from memblock.
-    size: u64,
+    pub(crate) size: u64,
     /// Bytes of the structure itself.
-    used: u64,
-    align: u64,
-    min: u64,
+    pub(crate) used: u64,
+    pub(crate) align: u64,
+    pub(crate) min: u64,
     /// Raw Linux limit (0 accessible, `u64::MAX` anywhere).
-    max: u64,
-    nid: Option<NodeId>,
+    pub(crate) max: u64,
+    pub(crate) nid: Option<NodeId>,
     /// `memblock_alloc_try_nid` (true) or `memblock_alloc_range_nid` (false).
-    try_nid: bool,
-    home: Option<NodeId>,
-    no_node: NoNodeReason,
+    pub(crate) try_nid: bool,
+    pub(crate) home: Option<NodeId>,
+    pub(crate) no_node: NoNodeReason,
 }
 
-struct Planner<'a, M> {
-    mb: &'a mut M,
-    topo: &'a Topology,
-    cfg: &'a PlanConfig,
+pub(crate) struct Planner<'a, M> {
+    pub(crate) mb: &'a mut M,
+    pub(crate) topo: &'a Topology,
+    pub(crate) cfg: &'a PlanConfig,
     ops: Vec<MemOp>,
-    allocs: Vec<Allocation>,
+    pub(crate) allocs: Vec<Allocation>,
     findings: Vec<Finding>,
     /// [`PlanConfig::paca_limit`].
-    paca_limit: u64,
+    pub(crate) paca_limit: u64,
     bottom_up: bool,
+    /// What the strategies beyond Linux carry from one CPU to the next.
+    pub(crate) beyond: crate::strategies::State,
 }
 
 impl<'a, M: MemblockOps> Planner<'a, M> {
@@ -287,23 +292,24 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             findings: Vec::new(),
             paca_limit: cfg.paca_limit(topo).raw(),
             bottom_up: false,
+            beyond: crate::strategies::State::default(),
         }
     }
 
     /// A CPU's home node: `early_cpu_to_node(cpu)`, the node Linux itself asks
     /// memblock for (a present CPU without a valid node gets `first_online_node`, a
     /// possible CPU that is not present node 0).
-    fn home_of(&self, cpu: u32) -> Option<NodeId> {
+    pub(crate) fn home_of(&self, cpu: u32) -> Option<NodeId> {
         Some(early_cpu_to_node(self.topo, cpu))
     }
 
-    fn set_bottom_up(&mut self, on: bool) {
+    pub(crate) fn set_bottom_up(&mut self, on: bool) {
         self.mb.set_bottom_up(on);
         self.bottom_up = on;
         self.ops.push(MemOp::BottomUp(on));
     }
 
-    fn free(&mut self, base: PhysAddr, size: u64) -> Result<(), PlanError> {
+    pub(crate) fn free(&mut self, base: PhysAddr, size: u64) -> Result<(), PlanError> {
         let size = PhysSize::new(size);
         self.mb
             .free(base, size)
@@ -343,7 +349,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         }
     }
 
-    fn alloc(&mut self, r: Request) -> Result<PhysAddr, PlanError> {
+    pub(crate) fn alloc(&mut self, r: Request) -> Result<PhysAddr, PlanError> {
         let size = PhysSize::new(r.size);
         let min = PhysAddr::new(r.min);
         let max: AllocLimit = limit_of(r.max);
@@ -409,7 +415,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
     /// `alloc_paca_data(size, align, limit, cpu)`: the boot CPU asks for no node and
     /// allocates bottom-up (it runs before NUMA is known); every other CPU asks for
     /// `early_cpu_to_node(cpu)`. `memblock_alloc_try_nid` falls back to any node.
-    fn alloc_paca_data(
+    pub(crate) fn alloc_paca_data(
         &mut self,
         kind: StructureKind,
         size: u64,
@@ -445,6 +451,9 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
     /// `new_slb_shadow` (none with radix, except for the boot CPU which comes here
     /// before radix is known and is fixed up in `free_unused_pacas`).
     fn allocate_paca(&mut self, cpu: u32) -> Result<(), PlanError> {
+        if !self.cfg.strategy.is_linux() {
+            return crate::strategies::allocate_paca(self, cpu);
+        }
         let ps = self.cfg.paca_size.as_u64();
         self.alloc_paca_data(StructureKind::Paca, ps, ps, L1_CACHE_BYTES, cpu)?;
         if !self.cfg.hypervisor_mode {
@@ -647,10 +656,14 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         // smp_setup_pacas: every other possible CPU, then free cpu_to_phys_id with the
         // *new* nr_cpu_ids — Linux leaks the tail of the table.
         let cpus: Vec<u32> = cfg.possible_cpus().collect();
-        for &cpu in &cpus {
-            if cpu != boot {
-                self.allocate_paca(cpu)?;
+        if cfg.strategy.is_linux() {
+            for &cpu in &cpus {
+                if cpu != boot {
+                    self.allocate_paca(cpu)?;
+                }
             }
+        } else {
+            crate::strategies::smp_setup_pacas(self, &cpus)?;
         }
         let c2p_free = consts::CPU_TO_PHYS_ID_ENTRY * nr1;
         self.free(c2p, c2p_free)?;

@@ -59,6 +59,13 @@ pub enum StructureKind {
     LppacaArray,
     /// Linux 4.15's array of every CPU's SLB shadow.
     SlbShadowArray,
+    /// A 4 KiB page holding up to six 640-byte lppacas of one node's CPUs
+    /// ([`crate::Strategy::PackedVpa`], [`crate::Strategy::RmaSplit`]).
+    LppacaPage,
+    /// One block holding the lppaca, paca and SLB shadow of one CPU
+    /// ([`crate::Strategy::PerCpuBlock`], and every strategy's boot CPU that uses
+    /// blocks) or of every CPU of a node ([`crate::Strategy::PerNodeBlock`]).
+    PacaBlock,
 }
 
 impl StructureKind {
@@ -85,6 +92,8 @@ impl StructureKind {
             Self::PacaArray => "paca array",
             Self::LppacaArray => "lppaca array",
             Self::SlbShadowArray => "slb_shadow array",
+            Self::LppacaPage => "lppaca page",
+            Self::PacaBlock => "paca data block",
         }
     }
 
@@ -111,7 +120,22 @@ impl StructureKind {
             Self::PacaArray => "paca_array",
             Self::LppacaArray => "lppaca_array",
             Self::SlbShadowArray => "slb_shadow_array",
+            Self::LppacaPage => "lppaca_page",
+            Self::PacaBlock => "paca_block",
         }
+    }
+
+    /// Whether this is a block that holds other structures as slots (a Linux 4.15 array,
+    /// an lppaca page, a paca data block): its bytes are counted through its slots.
+    pub const fn is_container(self) -> bool {
+        matches!(
+            self,
+            Self::PacaArray
+                | Self::LppacaArray
+                | Self::SlbShadowArray
+                | Self::LppacaPage
+                | Self::PacaBlock
+        )
     }
 
     /// Whether one of these belongs to a single CPU.

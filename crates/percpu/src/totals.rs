@@ -10,10 +10,7 @@ use phys::{NodeId, PhysAddr, PhysSize};
 use crate::report::{Allocation, NodeTotals, StructureKind};
 
 fn is_array(kind: StructureKind) -> bool {
-    matches!(
-        kind,
-        StructureKind::PacaArray | StructureKind::LppacaArray | StructureKind::SlbShadowArray
-    )
+    kind.is_container()
 }
 
 /// Per-node totals with the meanings [`NodeTotals`] documents, from the live

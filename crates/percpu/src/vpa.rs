@@ -234,9 +234,9 @@ pub enum CrashPolicy {
 impl CrashPolicy {
     /// The policy of a strategy's kernel.
     pub const fn of(strategy: Strategy) -> Self {
-        match strategy {
-            Strategy::Linux61 | Strategy::Linux612 => Self::Deregister,
+        match strategy.base() {
             Strategy::Linux415 => Self::NoHcalls,
+            _ => Self::Deregister,
         }
     }
 }

@@ -66,7 +66,11 @@ fn arb_topology() -> impl proptest::strategy::Strategy<Value = Topology> {
 fn arb_config(topo: &Topology) -> impl proptest::strategy::Strategy<Value = PlanConfig> {
     let t = topo.clone();
     (
-        any::<bool>(),
+        prop_oneof![
+            2 => Just(Strategy::Linux61),
+            2 => Just(Strategy::Linux415),
+            2 => proptest::sample::select(Strategy::BEYOND_LINUX.to_vec()),
+        ],
         any::<bool>(),
         prop_oneof![4 => 1u32..80, 1 => 0u32..5000],
         proptest::collection::vec(proptest::bool::weighted(0.85), 0..80),
@@ -77,15 +81,8 @@ fn arb_config(topo: &Topology) -> impl proptest::strategy::Strategy<Value = Plan
         any::<bool>(),
     )
         .prop_map(
-            move |(s415, radix, nr, possible, boot, paca, kern, tshift, seg1t)| {
-                let mut c = PlanConfig::for_topology(
-                    &t,
-                    if s415 {
-                        Strategy::Linux415
-                    } else {
-                        Strategy::Linux61
-                    },
-                );
+            move |(strategy, radix, nr, possible, boot, paca, kern, tshift, seg1t)| {
+                let mut c = PlanConfig::for_topology(&t, strategy);
                 c.radix = radix;
                 c.nr_cpu_ids = nr;
                 c.possible = possible;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Args;
 
-use super::plan::{build, check_placement, emit, TargetArgs};
+use super::plan::{build, check_placement_on, emit, TargetArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -15,6 +15,7 @@ Examples:
   numaboot check /sys/firmware/fdt && echo fits
   numaboot check guest.dtb --strategy linux-4.15 --possible 0-3,8-11
   numaboot check machine.toml --min-locality 90    # also demand 90% node-local
+  numaboot check --strategy packed-vpa --hv-profile kvm-pre-4.14   # fails: 640 < 1024
 
 Exit status: 0 all rules hold; 1 a structure does not fit or breaks a rule (each
 reason on its own line); 2 the input is unusable.";
@@ -32,6 +33,16 @@ pub struct CheckArgs {
     /// node-local.
     #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
     pub min_locality: Option<f64>,
+    /// Also register every VPA and SLB shadow on this hypervisor's `vpa-hv` model and
+    /// fail on each refusal: `kvm` (Linux 6.1 KVM, 64 KiB host pages), `kvm-pre-4.14`
+    /// (refuses a VPA size field below 1024) or `qemu`.
+    #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
+    pub hv_profile: Option<vpa_hv::Profile>,
+}
+
+fn parse_profile(s: &str) -> Result<vpa_hv::Profile, String> {
+    s.parse()
+        .map_err(|e: vpa_hv::UnknownProfile| format!("`{s}`: {e}"))
 }
 
 /// Runs `numaboot check`.
@@ -55,7 +66,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let report = build(&m, &cfg, &p, &mb);
-    let mut problems = check_placement(&m, &cfg, &p);
+    let mut problems = check_placement_on(&m, &cfg, &p, args.hv_profile);
     let t = &report.totals;
     if let Some(min) = args.min_locality {
         if t.locality_percent < min {
@@ -86,8 +97,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| "none".into());
     if problems.is_empty() {
         let line = format!(
-            "ok {}: {strategy}, {} structures of {} CPUs fit; PAPR placement and real-mode limit {limit} hold; {:.1}% node-local, {} remote ({} fallbacks)\n",
-            m.source, t.structures, t.cpus, t.locality_percent, t.remote, t.fallbacks
+            "ok {}: {strategy}, {} structures of {} CPUs fit; PAPR placement and real-mode limit {limit} hold; {:.1}% node-local, {} remote ({} fallbacks){}\n",
+            m.source,
+            t.structures,
+            t.cpus,
+            t.locality_percent,
+            t.remote,
+            t.fallbacks,
+            args.hv_profile
+                .map(|h| format!("; every registration accepted by the {h} model"))
+                .unwrap_or_default()
         );
         emit(&line, None)?;
         return Ok(ExitCode::SUCCESS);

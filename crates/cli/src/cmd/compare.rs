@@ -1,4 +1,6 @@
-//! `numaboot compare [TOPOLOGY]`: both strategies on the same machine, side by side.
+//! `numaboot compare [TOPOLOGY] [--strategy A,B,...]`: strategies on the same machine,
+//! side by side (default: the three Linux kernels; `--strategy` takes any of them and
+//! the strategies beyond Linux, `percpu::strategies`).
 //!
 //! # JSON (`--json`), schema `numaboot-compare` version 1
 //!
@@ -6,9 +8,18 @@
 //! `{"schema": "numaboot-compare", "schema_version": 1, "numaboot_version", "machine",
 //! "strategies": [...]}`. `machine` is the plan report's `machine` object; each entry of
 //! `strategies` is `{"strategy", "error": null, "config", "totals", "nodes",
-//! "findings"}` with those four as in `plan --format json` (schema 2), or `{"strategy",
-//! "error": "..."}` when the plan does not fit. A change that removes or renames a
-//! field, or changes its meaning, bumps [`SCHEMA_VERSION`].
+//! "findings", "costs"}` with the first four as in `plan --format json` (schema 2), or
+//! `{"strategy", "error": "..."}` when the plan does not fit. `costs` (added without a
+//! version bump: nothing was removed or changed) holds what a choice between
+//! strategies turns on: `paca_data_reserved`, `paca_data_used`, `paca_data_wasted`
+//! (bytes memblock reserves for pacas, lppacas and SLB shadows with their arrays,
+//! pages and blocks; the structures' own bytes; the difference), `paca_data_per_cpu`,
+//! `paca_data_local` and `paca_data_structures` (of those, how many are on their CPU's
+//! node), `memblock_calls` (allocations and frees of the plan), `rma_headroom` (free
+//! bytes below the real-mode limit when the plan is done, `null` without one),
+//! `real_mode_end` (hex: the highest end of a structure the strategy touches with
+//! translation off) and `plan_time_us`. A change that removes or renames a field, or
+//! changes its meaning, bumps [`SCHEMA_VERSION`].
 //!
 //! In the table, `fallbacks` counts structures for which Linux asked for a node and got
 //! another; Linux 4.15 never asks, so it has none even though more of its structures
@@ -16,12 +27,15 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::Args;
-use percpu::Strategy;
+use memblock::Memblock;
+use percpu::{MemblockOps, Placement, PlanConfig, Strategy, StructureKind};
+use serde::Serialize;
 use serde_json::json;
 
-use super::plan::{build, emit, human, load, prepare_on, MachineArgs, PlanReport};
+use super::plan::{build, emit, human, load, prepare_on, Machine, MachineArgs, PlanReport};
 
 /// The name of the document `numaboot compare --json` writes.
 pub const SCHEMA: &str = "numaboot-compare";
@@ -34,7 +48,8 @@ Examples:
   numaboot compare                      # the embedded default machine
   numaboot compare /sys/firmware/fdt
   numaboot compare guest.dtb --radix
-  numaboot compare machine.toml --json";
+  numaboot compare machine.toml --json
+  numaboot compare --strategy linux,packed-vpa,per-cpu-block,per-node-block,rma-split";
 
 /// Arguments of `numaboot compare`.
 #[derive(Args, Debug)]
@@ -47,16 +62,169 @@ pub struct CompareArgs {
     /// with those as in `plan --format json`.
     #[arg(long)]
     pub json: bool,
+    /// The strategies to compare, comma-separated, in column order: linux (= linux-6.1),
+    /// linux-6.12, linux-4.15, packed-vpa, per-cpu-block, per-node-block, rma-split
+    /// (default: linux-6.12,linux,linux-4.15).
+    #[arg(long, value_delimiter = ',', value_name = "A,B,...", value_parser = parse_strategy)]
+    pub strategy: Vec<Strategy>,
 }
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    Strategy::from_name(s.trim()).ok_or_else(|| {
+        format!(
+            "unknown strategy `{s}` (expected linux, {})",
+            Strategy::EVERY.map(Strategy::name).join(", ")
+        )
+    })
+}
+
+/// `human` with a sign, for differences.
+fn signed_human(v: i128) -> String {
+    let h = human(u64::try_from(v.unsigned_abs()).unwrap_or(u64::MAX));
+    if v < 0 {
+        format!("-{h}")
+    } else {
+        h
+    }
+}
+
+/// What a choice between strategies turns on, beyond the plan report's totals.
+#[derive(Clone, Debug, Serialize)]
+pub struct Costs {
+    /// Bytes memblock reserves for pacas, lppacas and SLB shadows (with the arrays,
+    /// lppaca pages and paca blocks holding them).
+    pub paca_data_reserved: u64,
+    /// Bytes of the pacas, lppacas and SLB shadows themselves.
+    pub paca_data_used: u64,
+    /// `paca_data_reserved - paca_data_used`: padding and unused slots.
+    pub paca_data_wasted: u64,
+    /// `paca_data_reserved` per possible CPU.
+    pub paca_data_per_cpu: u64,
+    /// Pacas, lppacas and SLB shadows.
+    pub paca_data_structures: u64,
+    /// Of those, on their CPU's node.
+    pub paca_data_local: u64,
+    /// memblock allocations and frees the plan made (without the initial reservations).
+    pub memblock_calls: u64,
+    /// Free bytes below the real-mode limit when the plan is done (`None`: no limit).
+    pub rma_headroom: Option<u64>,
+    /// The highest end of a structure the strategy needs below the real-mode limit.
+    pub real_mode_end: Option<String>,
+    /// Wall time of the plan, microseconds.
+    pub plan_time_us: u64,
+}
+
+fn is_paca_data(k: StructureKind) -> bool {
+    matches!(
+        k,
+        StructureKind::Paca | StructureKind::Lppaca | StructureKind::SlbShadow
+    )
+}
+
+/// Whether a hash guest running `s` touches a structure of kind `k` with translation
+/// off (the plan report's rule, less the lppaca for `rma-split`).
+fn real_mode(s: Strategy, k: StructureKind) -> bool {
+    match k {
+        StructureKind::Lppaca | StructureKind::LppacaArray | StructureKind::LppacaPage => {
+            s.lppaca_in_real_mode()
+        }
+        StructureKind::PacaPtrs
+        | StructureKind::Paca
+        | StructureKind::SlbShadow
+        | StructureKind::PacaArray
+        | StructureKind::SlbShadowArray
+        | StructureKind::PacaBlock => true,
+        _ => false,
+    }
+}
+
+/// The costs of `p`, planned for `m` with `cfg`, which left memblock as `mb`.
+pub fn costs(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock, us: u64) -> Costs {
+    let blocks = p.live_blocks().filter(|a| {
+        is_paca_data(a.kind)
+            || matches!(
+                a.kind,
+                StructureKind::PacaArray
+                    | StructureKind::LppacaArray
+                    | StructureKind::SlbShadowArray
+                    | StructureKind::LppacaPage
+                    | StructureKind::PacaBlock
+            )
+    });
+    let reserved: u64 = blocks.map(|a| a.reserved.as_u64()).sum();
+    let data: Vec<_> = p.live().filter(|a| is_paca_data(a.kind)).collect();
+    let used: u64 = data.iter().map(|a| a.size.as_u64()).sum();
+    let cpus = cfg.possible_cpus().count().max(1) as u64;
+    let calls = p
+        .memblock_trace()
+        .iter()
+        .filter(|op| {
+            matches!(
+                op,
+                percpu::MemOp::Alloc { .. }
+                    | percpu::MemOp::AllocTryNid { .. }
+                    | percpu::MemOp::Free { .. }
+            )
+        })
+        .count() as u64;
+    let hash_guest = !cfg.radix && !cfg.hypervisor_mode;
+    let limit = cfg.rma_limit(&m.topo).addr().filter(|_| hash_guest);
+    let rma_headroom = limit.map(|l| {
+        let l = l.as_u64();
+        let below = |ranges: Vec<(phys::PhysAddr, phys::PhysSize)>| -> u64 {
+            ranges
+                .iter()
+                .map(|(b, s)| {
+                    let (b, e) = (b.as_u64(), b.as_u64().saturating_add(s.as_u64()));
+                    e.min(l).saturating_sub(b.min(l))
+                })
+                .sum()
+        };
+        let memory = mb
+            .memory_ranges()
+            .into_iter()
+            .map(|(b, s, _)| (b, s))
+            .collect();
+        below(memory).saturating_sub(below(mb.reserved_ranges()))
+    });
+    let real_mode_end = p
+        .live()
+        .filter(|a| real_mode(cfg.strategy, a.kind))
+        .map(|a| a.addr.as_u64().saturating_add(a.reserved.as_u64()))
+        .max()
+        .map(|e| format!("{e:#x}"));
+    Costs {
+        paca_data_reserved: reserved,
+        paca_data_used: used,
+        paca_data_wasted: reserved.saturating_sub(used),
+        paca_data_per_cpu: reserved / cpus,
+        paca_data_structures: data.len() as u64,
+        paca_data_local: data.iter().filter(|a| a.is_local()).count() as u64,
+        memblock_calls: calls,
+        rma_headroom,
+        real_mode_end,
+        plan_time_us: us,
+    }
+}
+
+/// One column: a strategy's report and costs, or why it does not fit.
+type Column = Result<(PlanReport, Costs), String>;
 
 /// Runs `numaboot compare`.
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let m = load(&args.machine)?;
-    let mut results: Vec<(Strategy, Result<PlanReport, String>)> = Vec::new();
-    for s in Strategy::ALL {
+    let chosen: Vec<Strategy> = if args.strategy.is_empty() {
+        Strategy::ALL.to_vec()
+    } else {
+        args.strategy.clone()
+    };
+    let mut results: Vec<(Strategy, Column)> = Vec::new();
+    for s in chosen {
+        let t = Instant::now();
         let (cfg, planned) = prepare_on(&m, &args.machine, s)?;
+        let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
         let r = match planned {
-            Ok((p, mb)) => Ok(build(&m, &cfg, &p, &mb)),
+            Ok((p, mb)) => Ok((build(&m, &cfg, &p, &mb), costs(&m, &cfg, &p, &mb, us))),
             Err(e) => Err(e.to_string()),
         };
         results.push((s, r));
@@ -65,15 +233,15 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         let strategies: Vec<_> = results
             .iter()
             .map(|(s, r)| match r {
-                Ok(r) => json!({"strategy": s.name(), "error": null,
+                Ok((r, c)) => json!({"strategy": s.name(), "error": null,
                     "config": r.config, "totals": r.totals, "nodes": r.nodes,
-                    "findings": r.findings}),
+                    "findings": r.findings, "costs": c}),
                 Err(e) => json!({"strategy": s.name(), "error": e}),
             })
             .collect();
         let machine = results
             .iter()
-            .find_map(|(_, r)| r.as_ref().ok().map(|r| json!(r.machine)))
+            .find_map(|(_, r)| r.as_ref().ok().map(|(r, _)| json!(r.machine)))
             .unwrap_or_else(|| json!({"source": m.source}));
         let mut s = serde_json::to_string_pretty(&json!({
             "schema": SCHEMA,
@@ -91,10 +259,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn table(source: &str, results: &[(Strategy, Result<PlanReport, String>)]) -> String {
+fn table(source: &str, results: &[(Strategy, Column)]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "numaboot compare: {source}");
-    if let Some(r) = results.iter().find_map(|(_, r)| r.as_ref().ok()) {
+    if let Some((r, _)) = results.iter().find_map(|(_, r)| r.as_ref().ok()) {
         let _ = writeln!(
             o,
             "{} CPUs, {} nodes, {} memory, RMA {}, {} MMU{}",
@@ -117,56 +285,109 @@ fn table(source: &str, results: &[(Strategy, Result<PlanReport, String>)]) -> St
         let _ = write!(o, "{:>col$}", s.name());
     }
     let _ = writeln!(o);
-    type Cell = fn(&PlanReport) -> String;
+    type Cell = fn(&PlanReport, &Costs) -> String;
     let rows: Vec<(&str, Cell)> = vec![
-        ("possible CPUs", |r| r.totals.cpus.to_string()),
-        ("per-CPU structures", |r| r.totals.structures.to_string()),
-        ("node-local", |r| {
+        ("possible CPUs", |r, _| r.totals.cpus.to_string()),
+        ("per-CPU structures", |r, _| r.totals.structures.to_string()),
+        ("node-local", |r, _| {
             format!("{} ({:.1}%)", r.totals.local, r.totals.locality_percent)
         }),
-        ("remote (off CPU's node)", |r| r.totals.remote.to_string()),
-        ("fallbacks (node not got)", |r| {
+        ("remote (off CPU's node)", |r, _| {
+            r.totals.remote.to_string()
+        }),
+        ("fallbacks (node not got)", |r, _| {
             r.totals.fallbacks.to_string()
         }),
-        ("bytes used", |r| human(r.totals.used)),
-        ("bytes used per CPU", |r| human(r.totals.bytes_per_cpu)),
-        ("bytes wasted", |r| human(r.totals.wasted)),
-        ("memblock allocations", |r| r.totals.allocations.to_string()),
-        ("reserved regions", |r| {
+        ("bytes used", |r, _| human(r.totals.used)),
+        ("bytes used per CPU", |r, _| human(r.totals.bytes_per_cpu)),
+        ("bytes wasted", |r, _| human(r.totals.wasted)),
+        ("memblock allocations", |r, _| {
+            r.totals.allocations.to_string()
+        }),
+        ("reserved regions", |r, _| {
             r.totals.reserved_regions.to_string()
         }),
-        ("real-mode limit", |r| {
+        ("real-mode limit", |r, _| {
             r.config
                 .real_mode_limit
                 .clone()
                 .unwrap_or_else(|| "none".into())
         }),
-        ("real-mode structures end", |r| {
-            r.totals
-                .real_mode_highest_end
-                .clone()
-                .unwrap_or_else(|| "-".into())
+        ("real-mode structures end", |_, c| {
+            c.real_mode_end.clone().unwrap_or_else(|| "-".into())
         }),
-        ("findings", |r| r.findings.len().to_string()),
+        ("findings", |r, _| r.findings.len().to_string()),
+        ("paca data reserved", |_, c| human(c.paca_data_reserved)),
+        ("paca data per CPU", |_, c| human(c.paca_data_per_cpu)),
+        ("paca data wasted", |_, c| human(c.paca_data_wasted)),
+        ("paca data node-local", |_, c| {
+            format!(
+                "{}/{} ({:.1}%)",
+                c.paca_data_local,
+                c.paca_data_structures,
+                c.paca_data_local as f64 * 100.0 / c.paca_data_structures.max(1) as f64
+            )
+        }),
+        ("memblock calls", |_, c| c.memblock_calls.to_string()),
+        ("RMA headroom", |_, c| {
+            c.rma_headroom.map_or_else(|| "-".into(), human)
+        }),
+        ("plan time", |_, c| {
+            format!("{:.1} ms", c.plan_time_us as f64 / 1000.0)
+        }),
     ];
     for (name, f) in rows {
         let _ = write!(o, "{name:<28}");
         for (_, r) in results {
             let cell = match r {
-                Ok(r) => f(r),
+                Ok((r, c)) => f(r, c),
                 Err(_) => "does not fit".into(),
             };
             let _ = write!(o, "{cell:>col$}");
         }
         let _ = writeln!(o);
     }
+    // Against Linux 6.1, when it is one of the columns.
+    let base = results.iter().find_map(|(s, r)| match r {
+        Ok((r, c)) if *s == Strategy::Linux61 => Some((r, c)),
+        _ => None,
+    });
+    if let Some((br, bc)) = base {
+        type Delta = fn(&PlanReport, &Costs, &PlanReport, &Costs) -> String;
+        let deltas: Vec<(&str, Delta)> = vec![
+            ("paca data saved vs 6.1", |_, c, _, b| {
+                signed_human(i128::from(b.paca_data_reserved) - i128::from(c.paca_data_reserved))
+            }),
+            ("regions saved vs 6.1", |r, _, b, _| {
+                (i128::from(b.totals.reserved_regions) - i128::from(r.totals.reserved_regions))
+                    .to_string()
+            }),
+            ("RMA headroom gained vs 6.1", |_, c, _, b| {
+                match (c.rma_headroom, b.rma_headroom) {
+                    (Some(x), Some(y)) => signed_human(i128::from(x) - i128::from(y)),
+                    _ => "-".into(),
+                }
+            }),
+        ];
+        for (name, f) in deltas {
+            let _ = write!(o, "{name:<28}");
+            for (_, r) in results {
+                let cell = match r {
+                    Ok((r, c)) => f(r, c, br, bc),
+                    Err(_) => "-".into(),
+                };
+                let _ = write!(o, "{cell:>col$}");
+            }
+            let _ = writeln!(o);
+        }
+    }
     // Per-node locality.
-    if let Some(first) = results.iter().find_map(|(_, r)| r.as_ref().ok()) {
+    if let Some((first, _)) = results.iter().find_map(|(_, r)| r.as_ref().ok()) {
         for n in first.nodes.iter().filter(|n| n.node.is_some()) {
             let _ = write!(o, "{:<28}", format!("node {} local", n.node.unwrap_or(0)));
             for (_, r) in results {
                 let cell = match r {
-                    Ok(r) => r.nodes.iter().find(|x| x.node == n.node).map_or_else(
+                    Ok((r, _)) => r.nodes.iter().find(|x| x.node == n.node).map_or_else(
                         || "-".into(),
                         |x| format!("{}/{} ({:.1}%)", x.local, x.structures, x.locality_percent),
                     ),
@@ -183,12 +404,20 @@ fn table(source: &str, results: &[(Strategy, Result<PlanReport, String>)]) -> St
          those for which Linux asked for the node and memblock gave another (Linux 4.15 \
          asks for none)"
     );
+    if results.iter().any(|(s, _)| !s.is_linux()) {
+        let _ = writeln!(
+            o,
+            "paca data: pacas, lppacas and SLB shadows with their arrays, pages and blocks \
+             (reserved, and per possible CPU); RMA headroom: memory below the real-mode \
+             limit still free after the plan"
+        );
+    }
     for (s, r) in results {
         match r {
             Err(e) => {
                 let _ = writeln!(o, "{s}: does not fit: {e}");
             }
-            Ok(r) => {
+            Ok((r, _)) => {
                 for f in &r.findings {
                     let _ = writeln!(o, "{s}: {f}");
                 }

@@ -61,7 +61,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-pub use checks::check_placement;
+pub use checks::check_placement_on;
 pub use machine::{human, load, prepare_on, MachineArgs, PageSizeArg, TargetArgs};
 pub use model::{build, PlanReport};
 // For `numaboot verify`, which renders an observed placement like a plan.

@@ -170,16 +170,20 @@ pub fn replay_matches(topo: &Topology, cfg: &PlanConfig) {
     assert_eq!(out, expected, "{} radix={}", cfg.strategy, cfg.radix);
 }
 
-/// Every live lppaca: 1 KiB reserved at 1 KiB alignment, PAPR placement for the
-/// advertised 0x400 bytes.
+/// Every live lppaca: reserved and aligned as its strategy does it (Linux: 1 KiB at
+/// 1 KiB; beyond Linux: 640 at 128), PAPR placement for the advertised size.
 pub fn check_lppacas(p: &Placement) -> usize {
     let mut n = 0;
+    // Linux reserves and advertises 1 KiB, 1 KiB-aligned; the strategies beyond Linux
+    // 640 bytes, 128-aligned.
+    let field = p.strategy.lppaca_size_field();
+    let align = if p.strategy.is_linux() { 0x400 } else { 128 };
     for a in p.live().filter(|a| a.kind == K::Lppaca) {
         n += 1;
-        assert!(a.addr.is_aligned(0x400), "lppaca at {}", a.addr);
-        assert_eq!(a.reserved, PhysSize::new(0x400));
+        assert!(a.addr.is_aligned(align), "lppaca at {}", a.addr);
+        assert_eq!(a.reserved, PhysSize::new(field));
         assert_eq!(a.size, PhysSize::new(640));
-        papr::lppaca::vpa_placement_ok(a.addr, PhysSize::new(0x400)).unwrap();
+        papr::lppaca::vpa_placement_ok(a.addr, PhysSize::new(field)).unwrap();
     }
     n
 }

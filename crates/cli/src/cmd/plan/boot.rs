@@ -100,13 +100,13 @@ impl TreeInfo {
 
 /// The device-tree structures of the kernel build `cfg` models.
 fn of_build(cfg: &PlanConfig) -> OfBuild {
-    match cfg.strategy {
+    match cfg.strategy.base() {
         Strategy::Linux612 if cfg.page_size == percpu::consts::PAGE_SIZE_4K => {
             OfBuild::DEBIAN_6_12_4K
         }
         Strategy::Linux612 => OfBuild::DEBIAN_6_12_64K,
         // 6.1's structures; a 4 KiB build of it keeps them and changes the page size.
-        Strategy::Linux61 | Strategy::Linux415 => OfBuild {
+        _ => OfBuild {
             page_size: cfg.page_size,
             ..OfBuild::DEBIAN_6_1_64K
         },
@@ -120,7 +120,7 @@ fn radix_block(m: &Machine, strategy: Strategy) -> anyhow::Result<Option<u64>> {
     let Some(tree) = m.tree.as_ref() else {
         return Ok(None);
     };
-    Ok(Some(match strategy {
+    Ok(Some(match strategy.base() {
         Strategy::Linux612 => probe_memory_block_size(&tree.blob)?.as_u64(),
         _ if m.topo.hypervisor_mode => 1 << 30,
         _ => tree.lmb_size.map_or(MIN_MEMORY_BLOCK_SIZE, |s| s.as_u64()),

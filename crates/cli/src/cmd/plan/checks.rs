@@ -20,6 +20,9 @@ use phys::PhysSize;
 use super::machine::Machine;
 use super::model::kind_key;
 
+#[path = "papr_profile.rs"]
+mod papr_profile;
+
 /// One broken rule, as a sentence naming the CPU and structure.
 pub type Problem = String;
 
@@ -43,7 +46,8 @@ pub fn check_placement(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<Prob
         let end = a.addr.as_u64().saturating_add(a.reserved.as_u64());
         match a.kind {
             StructureKind::Lppaca => {
-                let size = PhysSize::new(papr::LPPACA_ALLOC_SIZE);
+                // The size the strategy advertises (Linux: 1 KiB; beyond Linux: 640).
+                let size = PhysSize::new(cfg.strategy.lppaca_size_field());
                 if let Err(e) = papr::vpa_placement_ok(a.addr, size) {
                     out.push(format!("{} at {}: PAPR: {e}", who(a.cpu, a.kind), a.addr));
                 }
@@ -74,6 +78,7 @@ pub fn check_placement(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<Prob
                 | StructureKind::NmiEmergencyStack
                 | StructureKind::McEmergencyStack
         );
+        let real_mode = real_mode && papr_profile::needs_real_mode(cfg, a.kind);
         if let (Some(limit), true) = (rma, real_mode) {
             if end > limit {
                 out.push(format!(
@@ -102,6 +107,21 @@ pub fn check_placement(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<Prob
                 kind_key(kind)
             ));
         }
+    }
+    out
+}
+
+/// [`check_placement`], then, with a hypervisor profile, every registration on that
+/// hypervisor's `vpa-hv` model (see `papr_profile`).
+pub fn check_placement_on(
+    m: &Machine,
+    cfg: &PlanConfig,
+    p: &Placement,
+    profile: Option<vpa_hv::Profile>,
+) -> Vec<Problem> {
+    let mut out = check_placement(m, cfg, p);
+    if let Some(profile) = profile {
+        out.extend(papr_profile::check_profile(m, cfg, p, profile));
     }
     out
 }

@@ -35,6 +35,18 @@ pub enum StrategyArg {
     /// Linux 4.15, before the series: shared arrays on no particular node.
     #[value(name = "linux-4.15")]
     Linux415,
+    /// Beyond Linux: 6.1 with 640-byte lppacas, six to a node-local 4 KiB page.
+    #[value(name = "packed-vpa")]
+    PackedVpa,
+    /// Beyond Linux: 6.1 with one node-local block per CPU (lppaca, paca, SLB shadow).
+    #[value(name = "per-cpu-block")]
+    PerCpuBlock,
+    /// Beyond Linux: 6.1 with one block per node holding its CPUs' paca data.
+    #[value(name = "per-node-block")]
+    PerNodeBlock,
+    /// Beyond Linux: packed-vpa with the lppacas node-local above the RMA.
+    #[value(name = "rma-split")]
+    RmaSplit,
 }
 
 impl StrategyArg {
@@ -44,6 +56,10 @@ impl StrategyArg {
             Self::Linux => Strategy::Linux61,
             Self::Linux612 => Strategy::Linux612,
             Self::Linux415 => Strategy::Linux415,
+            Self::PackedVpa => Strategy::PackedVpa,
+            Self::PerCpuBlock => Strategy::PerCpuBlock,
+            Self::PerNodeBlock => Strategy::PerNodeBlock,
+            Self::RmaSplit => Strategy::RmaSplit,
         }
     }
 }

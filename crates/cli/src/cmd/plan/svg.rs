@@ -44,8 +44,8 @@ const REMOTE: &str = "#d62728";
 
 fn class(k: StructureKind) -> usize {
     match k {
-        StructureKind::Paca | StructureKind::PacaArray => 0,
-        StructureKind::Lppaca | StructureKind::LppacaArray => 1,
+        StructureKind::Paca | StructureKind::PacaArray | StructureKind::PacaBlock => 0,
+        StructureKind::Lppaca | StructureKind::LppacaArray | StructureKind::LppacaPage => 1,
         StructureKind::SlbShadow | StructureKind::SlbShadowArray => 2,
         StructureKind::SoftirqStack
         | StructureKind::HardirqStack
