@@ -3,7 +3,8 @@
 //! Each subcommand lives in its own module under `cmd/` and owns its clap arguments;
 //! this file only dispatches. User errors are printed as one line on stderr (no
 //! backtrace) and give exit status 2; a command that checks something and finds a
-//! problem chooses its own status (1).
+//! problem chooses its own status (1). Output cut short by a closed pipe (`| head`)
+//! ends the command quietly with status 0, whichever subcommand was writing.
 
 use std::process::ExitCode;
 
@@ -55,8 +56,13 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(err) if cmd::files::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("numaboot: {err:#}");
+            // Whatever the input held (a newline in a node name), the message is one line.
+            eprintln!(
+                "numaboot: {}",
+                cmd::files::escape_controls(&format!("{err:#}"))
+            );
             ExitCode::from(2)
         }
     }

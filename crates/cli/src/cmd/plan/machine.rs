@@ -12,6 +12,8 @@ use topology::rma::Mmu;
 use topology::{parse_dtb, topology_from_toml, DtbOptions, Topology};
 
 use super::boot;
+pub use crate::cmd::files::one_line;
+use crate::cmd::files::{self, Cap};
 
 /// The embedded default machine (a 2-socket, 4-node POWER10 LPAR with a 1 GiB RMA); the
 /// file explains why it is realistic.
@@ -162,7 +164,7 @@ impl TargetArgs {
             .machine
             .kernel
             .as_ref()
-            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|p| files::read_input(p, Cap::Kernel).ok())
             .and_then(|b| super::kernel::banner_version(&b));
         match from_image {
             Some((6, minor)) if minor >= 12 => Strategy::Linux612,
@@ -211,26 +213,35 @@ pub fn parse_cpulist(s: &str) -> Result<CpuList, String> {
     Ok(CpuList(out))
 }
 
-/// Parses a size: decimal, `0x` hex, or a number with a K, M, G or T suffix (binary
-/// units, an optional `iB`/`B`): `1G`, `512MiB`, `0x40000000`.
+/// Parses a size, the one parser of every size and address option: decimal or `0x`
+/// hex, optionally with a binary unit K, M, G or T (also written `KiB`/`KB`); a decimal
+/// number may end in `B`. `1G`, `512MiB`, `0x40000000`, `0x100k`, `4096`, `100B`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
-    if lower.starts_with("0x") {
-        return phys::parse_u64(&lower).map_err(|e| format!("`{t}`: {e}"));
+    let hex = lower.starts_with("0x");
+    let mut num = lower.as_str();
+    let mut shift = 0;
+    for (unit, sh) in [('k', 10), ('m', 20), ('g', 30), ('t', 40)] {
+        let stripped = num
+            .strip_suffix("ib")
+            .or_else(|| num.strip_suffix('b'))
+            .unwrap_or(num);
+        if let Some(rest) = stripped.strip_suffix(unit) {
+            num = rest;
+            shift = sh;
+            break;
+        }
     }
-    let stripped = lower
-        .strip_suffix("ib")
-        .or_else(|| lower.strip_suffix('b'))
-        .unwrap_or(&lower);
-    let (num, shift) = match stripped.char_indices().last() {
-        Some((i, 'k')) => (&stripped[..i], 10),
-        Some((i, 'm')) => (&stripped[..i], 20),
-        Some((i, 'g')) => (&stripped[..i], 30),
-        Some((i, 't')) => (&stripped[..i], 40),
-        _ => (stripped, 0),
-    };
-    let v = phys::parse_u64(num.trim()).map_err(|e| format!("`{t}`: {e}"))?;
+    // `b` is a hex digit: only a decimal number may name its unit as bytes.
+    if shift == 0 && !hex {
+        num = num.strip_suffix('b').unwrap_or(num);
+    }
+    let num = num.trim();
+    if num.is_empty() || num == "0x" {
+        return Err(format!("`{t}`: no number"));
+    }
+    let v = phys::parse_u64(num).map_err(|e| format!("`{t}`: {e}"))?;
     v.checked_mul(1u64 << shift)
         .ok_or_else(|| format!("`{t}` does not fit in 64 bits"))
 }
@@ -254,8 +265,8 @@ pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
             tree: None,
         },
         Some(path) => {
-            let shown = path.display().to_string();
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+            let shown = files::shown(path);
+            let bytes = files::read_input(path, Cap::Topology)?;
             if is_dtb(&bytes, path) {
                 let opts = DtbOptions {
                     affinity: None,
@@ -375,24 +386,6 @@ pub fn prepare_on(
     }
 }
 
-/// Folds a multi-line parser message (the TOML parser quotes the offending line with a
-/// caret under it) into one line: `TOML parse error at line 2, column 6: invalid type`.
-pub fn one_line(msg: &str) -> String {
-    let parts: Vec<&str> = msg
-        .lines()
-        .map(str::trim)
-        .filter(|l| {
-            !l.is_empty()
-                && !l.starts_with('|')
-                && !l.chars().all(|c| c == '^' || c == ' ')
-                && !l
-                    .split_once(" |")
-                    .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
-        })
-        .collect();
-    parts.join(": ")
-}
-
 /// `0-3,8,10-11` (or `none`): topology's cpulist formatter, shared with `numaboot
 /// topology`.
 pub fn id_list(ids: impl IntoIterator<Item = u32>) -> String {
@@ -439,6 +432,12 @@ mod tests {
         assert_eq!(parse_size("0xab"), Ok(0xab));
         assert_eq!(parse_size("100B"), Ok(100));
         assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("0x100k"), Ok(0x100 << 10));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert_eq!(parse_size("2 KiB"), Ok(2048));
+        assert_eq!(parse_size("0x1b"), Ok(0x1b));
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("0xk").is_err());
         assert!(parse_size("1Q").is_err());
         assert!(parse_size("99999999T").is_err());
     }
