@@ -96,14 +96,9 @@ impl std::fmt::Display for InputError {
     }
 }
 
-impl std::error::Error for InputError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+// No `source()`: the message already carries the system's words, and `{:#}` would
+// print them twice.
+impl std::error::Error for InputError {}
 
 /// Whether `path` names standard input.
 pub fn is_stdin(path: &Path) -> bool {
@@ -139,24 +134,38 @@ fn read_capped(mut r: impl Read, file: &Path, cap: Cap) -> Result<Vec<u8>, Input
     Ok(out)
 }
 
+/// Standard input as the first read left it.
+enum Stdin {
+    /// All of it.
+    Bytes(Vec<u8>),
+    /// More than the first reader's cap.
+    TooLarge,
+    /// Reading failed; the system's words.
+    Failed(String),
+}
+
 /// Standard input, read once: options naming `-` twice (or a file read twice, as
 /// `--kernel` is) see the same bytes.
-static STDIN: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+static STDIN: OnceLock<Stdin> = OnceLock::new();
 
 /// Reads the file at `path`, or standard input for `-`, refusing more than
 /// `cap.bytes()`. Standard input is read once and kept, so every `-` sees the same
 /// bytes, bounded by the cap of the first read.
 pub fn read_input(path: &Path, cap: Cap) -> Result<Vec<u8>, InputError> {
     if is_stdin(path) {
-        let got = STDIN
-            .get_or_init(|| read_capped(io::stdin().lock(), path, cap).map_err(|e| e.to_string()));
+        let got = STDIN.get_or_init(|| match read_capped(io::stdin().lock(), path, cap) {
+            Ok(b) => Stdin::Bytes(b),
+            Err(InputError::TooLarge { .. }) => Stdin::TooLarge,
+            Err(InputError::Io { source, .. }) => Stdin::Failed(source.to_string()),
+            Err(e) => Stdin::Failed(e.to_string()),
+        });
         return match got {
-            Ok(b) if b.len() as u64 > cap.bytes() => Err(InputError::TooLarge {
+            Stdin::Bytes(b) if b.len() as u64 <= cap.bytes() => Ok(b.clone()),
+            Stdin::Bytes(_) | Stdin::TooLarge => Err(InputError::TooLarge {
                 file: shown(path),
                 cap,
             }),
-            Ok(b) => Ok(b.clone()),
-            Err(e) => Err(InputError::Io {
+            Stdin::Failed(e) => Err(InputError::Io {
                 file: shown(path),
                 source: io::Error::other(e.clone()),
             }),
@@ -197,11 +206,7 @@ impl std::fmt::Display for OutputError {
     }
 }
 
-impl std::error::Error for OutputError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
+impl std::error::Error for OutputError {}
 
 /// Writes `bytes` to standard output and flushes. A reader that went away (`| head`) is
 /// not an error: the rest of the output is simply not wanted.

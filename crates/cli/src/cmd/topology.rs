@@ -120,10 +120,16 @@ pub fn run(args: TopologyArgs) -> anyhow::Result<ExitCode> {
                  distances directly)"
             );
         }
-        if args.mmu().is_some() {
+        let given = match (args.radix, args.hash, args.mmu) {
+            (true, _, _) => Some("--radix"),
+            (_, true, _) => Some("--hash"),
+            (_, _, Some(_)) => Some("--mmu"),
+            _ => None,
+        };
+        if let Some(opt) = given {
             bail!(
-                "{shown}: --radix and --hash apply to device trees only (for a TOML \
-                 topology, set rma_size or use --rma)"
+                "{shown}: {opt} applies to device trees only (for a TOML topology, set \
+                 rma_size or use --rma)"
             );
         }
         let mut t = topology_from_toml(text)
