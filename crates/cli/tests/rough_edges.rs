@@ -105,10 +105,14 @@ fn closed_pipe_is_quiet_everywhere() {
             args.join(" ")
         );
     }
-    // A command whose output has no input to wait for.
+    // Commands with no input to wait for: the close comes while the process starts
+    // (were it ever later, the write would land in the pipe buffer and pass).
+    let two_node = fixture("qemu/two-node.dtb");
     for args in [
         &["layout", "lppaca"][..],
         &["layout", "lppaca", "--format", "json"],
+        &["topology", &two_node],
+        &["topology", &two_node, "--json"],
     ] {
         let out = run_into_closed_pipe(args, b"");
         assert_eq!(out.status.code(), Some(0), "{args:?}");

@@ -76,9 +76,9 @@ impl PageSizeArg {
 #[derive(Args, Debug, Clone, Default)]
 pub struct MachineArgs {
     /// A flattened device tree (`/sys/firmware/fdt`, `qemu-system-ppc64 -M
-    /// pseries,dumpdtb=F`) or a TOML topology (see `numaboot topology`). Without it, the
-    /// embedded default machine: a 2-socket POWER10 LPAR with 4 nodes, 64 CPUs and a
-    /// 1 GiB RMA.
+    /// pseries,dumpdtb=F`) or a TOML topology (see `numaboot topology`); `-` reads
+    /// standard input. Without it, the embedded default machine: a 2-socket POWER10
+    /// LPAR with 4 nodes, 64 CPUs and a 1 GiB RMA.
     #[arg(value_name = "TOPOLOGY")]
     pub topology: Option<PathBuf>,
     /// Hypervisor mode (PowerNV or a KVM host). Linux 6.1: no lppaca and no real-mode
