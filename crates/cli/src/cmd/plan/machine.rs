@@ -311,7 +311,8 @@ pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
         bail!("{}: the machine has no CPUs", m.source);
     }
     for note in boot::notes(&m, args) {
-        eprintln!("numaboot: note: {}: {note}", m.source);
+        let line = format!("{}: {note}", m.source);
+        eprintln!("numaboot: note: {}", files::escape_controls(&line));
     }
     Ok(m)
 }
