@@ -229,6 +229,14 @@ fn errors_are_one_line() {
         // The node name is shown, its newline escaped.
         assert!(err.contains("/memory\\n@0"), "{cmd}: {err}");
     }
+    // Bad options too, with clap's hint kept.
+    let err = one_error_line(numaboot().args(["plan", "--format", "xml"]));
+    assert!(
+        err.contains("'xml'") && err.contains("possible values: table, json"),
+        "{err}"
+    );
+    let err = one_error_line(numaboot().args(["plan", "--radx"]));
+    assert!(err.contains("similar argument exists: '--radix'"), "{err}");
     // A TOML type error: one line with its place and the field, in `topology` as in
     // `plan` (the parser's caret diagram is not printed).
     let toml = dir.path().join("bad.toml");
@@ -482,6 +490,16 @@ fn toml_nonsense_is_refused_naming_the_field() {
             let err = one_error_line(numaboot().args([cmd, p.to_str().unwrap()]));
             assert!(err.contains(field), "{head}: {err}");
         }
+    }
+    // The command-line override cannot be empty either.
+    for cmd in ["plan", "topology"] {
+        let mut c = numaboot();
+        c.args([cmd, &fixture("qemu/two-node.dtb"), "--rma", "0"]);
+        let err = one_error_line(&mut c);
+        assert!(
+            err.contains("--rma") && err.contains("cannot be empty"),
+            "{err}"
+        );
     }
     // At the limit: the whole first range is fine.
     let p = dir.path().join("ok.toml");

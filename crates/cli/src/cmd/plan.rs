@@ -64,7 +64,9 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 pub use checks::check_placement;
-pub use machine::{human, load, parse_size, prepare_on, MachineArgs, PageSizeArg, TargetArgs};
+pub use machine::{
+    human, load, parse_rma_size, parse_size, prepare_on, MachineArgs, PageSizeArg, TargetArgs,
+};
 pub use model::{build, PlanReport};
 // For `numaboot verify`, which renders an observed placement like a plan.
 pub use machine::Machine;

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::files::{self, Cap};
-use super::opts::{parse_size, TableOrJson};
+use super::opts::TableOrJson;
+use super::plan::parse_rma_size;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use phys::{NodeId, PhysSize};
@@ -67,7 +68,7 @@ pub struct TopologyArgs {
 }
 
 fn parse_rma(s: &str) -> Result<PhysSize, String> {
-    parse_size(s).map(PhysSize::new)
+    parse_rma_size(s).map(PhysSize::new)
 }
 
 impl TopologyArgs {

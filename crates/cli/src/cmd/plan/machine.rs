@@ -101,7 +101,7 @@ pub struct MachineArgs {
     #[arg(long)]
     pub hash: bool,
     /// Override the real-mode area size: bytes, `0x` hex, or with a K/M/G/T suffix.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_rma_size)]
     pub rma: Option<u64>,
     /// `NR_CPUS` of the kernel build (the first `nr_cpu_ids`; default 2048).
     #[arg(long, value_name = "N")]
@@ -244,6 +244,15 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let v = phys::parse_u64(num).map_err(|e| format!("`{t}`: {e}"))?;
     v.checked_mul(1u64 << shift)
         .ok_or_else(|| format!("`{t}` does not fit in 64 bits"))
+}
+
+/// [`parse_size`] for an RMA size, which cannot be 0: Linux allocates the boot CPU's
+/// paca in it (as the TOML `rma_size` check says too).
+pub fn parse_rma_size(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("the real-mode area cannot be empty".into()),
+        v => Ok(v),
+    }
 }
 
 /// Whether `bytes` look like a flattened device tree.
