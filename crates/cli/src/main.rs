@@ -3,7 +3,8 @@
 //! Each subcommand lives in its own module under `cmd/` and owns its clap arguments;
 //! this file only dispatches. User errors are printed as one line on stderr (no
 //! backtrace) and give exit status 2; a command that checks something and finds a
-//! problem chooses its own status (1).
+//! problem chooses its own status (1). Output cut short by a closed pipe (`| head`)
+//! ends the command quietly with status 0, whichever subcommand was writing.
 
 use std::process::ExitCode;
 
@@ -42,7 +43,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let result = match cli.command {
         Command::Memblock(c) => cmd::memblock::run(c),
         Command::Layout(a) => cmd::layout::run(a),
@@ -55,9 +59,52 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(err) if cmd::files::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("numaboot: {err:#}");
+            // Whatever the input held (a newline in a node name), the message is one line.
+            eprintln!(
+                "numaboot: {}",
+                cmd::files::escape_controls(&format!("{err:#}"))
+            );
             ExitCode::from(2)
         }
     }
+}
+
+/// A command-line error as one line like every other error (`numaboot: invalid value
+/// ...`, with clap's tips), exit status 2; help and version go to standard output as
+/// clap prints them, and a bare `numaboot` still shows the whole help.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if !e.use_stderr() {
+        // `--help`, `--version`; a closed pipe is no reason to fail.
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::from(2);
+    }
+    let text = e.to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    // Keep what helps (`tip: a similar argument exists`, `[possible values: ...]`,
+    // the missing arguments), drop the usage line and the pointer to --help.
+    for extra in
+        lines.filter(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+    {
+        match extra.strip_prefix("tip: ") {
+            Some(tip) => {
+                msg.push_str("; ");
+                msg.push_str(tip);
+            }
+            None => {
+                msg.push(' ');
+                msg.push_str(extra);
+            }
+        }
+    }
+    eprintln!("numaboot: {}", cmd::files::escape_controls(&msg));
+    ExitCode::from(2)
 }

@@ -138,13 +138,17 @@ fn dtb_only_options_are_refused_for_toml() {
         "[[nodes]]\nid = 0\ncpus = \"0-3\"\nmemory = [\"0x0-0x80000000\"]\n",
     )
     .unwrap();
-    for (opt, val) in [
-        ("--mmu", "radix"),
-        ("--affinity", "form2"),
-        ("--mmu", "hash"),
+    for args in [
+        &["--mmu", "radix"][..],
+        &["--affinity", "form2"],
+        &["--mmu", "hash"],
+        &["--radix"],
+        &["--hash"],
     ] {
+        let (opt, val) = (args[0], args.get(1).copied().unwrap_or(""));
         let out = numaboot()
-            .args(["topology", path.to_str().unwrap(), opt, val])
+            .args(["topology", path.to_str().unwrap()])
+            .args(args)
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{opt} {val}");
@@ -170,17 +174,15 @@ fn rma_override_replaces_the_first_block_line() {
         .assert()
         .success()
         .stdout(predicate::str::contains("first memory block"))
-        .stdout(predicate::str::contains("set by --rma-size").not());
-    numaboot()
-        .args([
-            "topology",
-            &fixture("qemu/two-node.dtb"),
-            "--rma-size",
-            "0x8000000",
-        ])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("real-mode limit 0x8000000"))
-        .stdout(predicate::str::contains("set by --rma-size"))
-        .stdout(predicate::str::contains("first memory block").not());
+        .stdout(predicate::str::contains("set by --rma").not());
+    // `--rma` as in `plan`, with the older `--rma-size` still accepted.
+    for opt in ["--rma", "--rma-size"] {
+        numaboot()
+            .args(["topology", &fixture("qemu/two-node.dtb"), opt, "0x8000000"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("real-mode limit 0x8000000"))
+            .stdout(predicate::str::contains("set by --rma"))
+            .stdout(predicate::str::contains("first memory block").not());
+    }
 }

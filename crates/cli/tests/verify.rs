@@ -304,7 +304,11 @@ fn unusable_input_is_one_line_and_exit_2() {
 
     let (code, _, err) = run(&["verify", &data("missing.log")]);
     assert_eq!(code, 2);
-    assert!(err.starts_with("numaboot: cannot read "), "{err}");
+    // The file first, as in every other error.
+    assert!(
+        err.starts_with(&format!("numaboot: {}: cannot read: ", data("missing.log"))),
+        "{err}"
+    );
 
     let (code, _, err) = run(&[
         "verify",

@@ -1,5 +1,12 @@
 //! A hand-written topology in TOML, for machines (or experiments) without a DTB. The
 //! format is described in the crate documentation.
+//!
+//! Every field is checked, and every error names the field: a syntax or type error as
+//! `line L, column C: KEY: what` (`KEY` as `nodes[1].id` where the line holds a key), a
+//! value numaboot cannot use as `KEY: what`. Beyond the crate documentation's rules,
+//! `rma_size` must be more than 0 (Linux allocates the boot CPU's paca there) and no
+//! larger than the lowest memory range (Linux's `ppc64_rma_size` is never more than
+//! the first memory block).
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -39,7 +46,10 @@ struct NodeSpec {
 
 /// A number written as a TOML integer or as a decimal/`0x` string.
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a byte count: a non-negative integer or a decimal or 0x string"
+)]
 enum Number {
     Int(u64),
     Text(String),
@@ -168,8 +178,59 @@ fn parse_range(s: &str) -> Result<(PhysAddr, PhysSize), String> {
 /// assert_eq!(t.rma_size.as_u64(), 0x4000_0000);
 /// ```
 pub fn topology_from_toml(text: &str) -> Result<Topology, TomlError> {
-    let file: File = toml::from_str(text).map_err(|e| TomlError::Syntax(e.to_string()))?;
+    let file: File = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
     build(file)
+}
+
+/// A parser or type error as one line naming where it is and, when the line holds a
+/// `key = value`, the field: `line 3, column 6: nodes[0].id: invalid type: ...`.
+fn syntax_error(text: &str, e: &toml::de::Error) -> TomlError {
+    let msg = e.message().trim().replace('\n', " ");
+    let Some(at) = e.span().map(|r| r.start.min(text.len())) else {
+        return TomlError::Syntax(msg);
+    };
+    let before = text.get(..at).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |l| l.chars().count()) + 1;
+    match field_of_line(text, line_start) {
+        Some(key) => TomlError::Syntax(format!("line {line}, column {column}: {key}: {msg}")),
+        None => TomlError::Syntax(format!("line {line}, column {column}: {msg}")),
+    }
+}
+
+/// The dotted path of the key the line at `line_start` assigns (`rma_size`,
+/// `nodes[1].cpus`), or `None` when the line is no `key = value`. The table is the last
+/// `[name]` or `[[name]]` header above, `[[name]]` counted to give the entry's index.
+fn field_of_line(text: &str, line_start: usize) -> Option<String> {
+    let line = text.get(line_start..)?.lines().next()?.trim();
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    let plain = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    };
+    if !plain(key) {
+        return None;
+    }
+    let mut table: Option<(String, Option<usize>)> = None;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for l in text.get(..line_start)?.lines().map(str::trim) {
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split_once("]]")) {
+            let name = name.0.trim().to_string();
+            let n = counts.entry(name.clone()).or_insert(0);
+            table = Some((name, Some(*n)));
+            *n += 1;
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            table = Some((name.0.trim().to_string(), None));
+        }
+    }
+    Some(match table {
+        Some((t, Some(i))) => format!("{t}[{i}].{key}"),
+        Some((t, None)) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 fn build(file: File) -> Result<Topology, TomlError> {
@@ -328,11 +389,40 @@ fn build(file: File) -> Result<Topology, TomlError> {
             .map(|i| (0..n).map(|j| if i == j { 10 } else { 20 }).collect())
             .collect(),
     };
-    let rma_size = match file.rma_size {
-        Some(Number::Int(v)) => PhysSize::new(v),
+    let given = match file.rma_size {
+        Some(Number::Int(v)) => Some(v),
         Some(Number::Text(s)) => {
-            PhysSize::new(parse_u64(&s).map_err(|e| field("rma_size", format!("`{s}`: {e}")))?)
+            Some(parse_u64(&s).map_err(|e| field("rma_size", format!("`{s}`: {e}")))?)
         }
+        None => None,
+    };
+    let rma_size = match given {
+        Some(0) => {
+            return Err(field(
+                "rma_size",
+                "0: Linux allocates the boot CPU's paca in the real-mode area, so it cannot \
+                 be empty (leave rma_size out for Linux's rule)",
+            ))
+        }
+        Some(v) => match first {
+            Some((base, size)) if v > size.as_u64() => {
+                return Err(field(
+                    "rma_size",
+                    format!(
+                        "{v:#x} is larger than the lowest memory range ({:#x} bytes at {base}); \
+                         Linux's RMA never exceeds the first memory block",
+                        size.as_u64()
+                    ),
+                ))
+            }
+            None => {
+                return Err(field(
+                    "rma_size",
+                    format!("{v:#x} given, but no node has memory to hold it"),
+                ))
+            }
+            Some(_) => PhysSize::new(v),
+        },
         None => linux_rma_size(
             first,
             file.hypervisor_mode,

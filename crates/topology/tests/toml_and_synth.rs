@@ -162,6 +162,56 @@ fn toml_is_as_strict_as_a_device_tree() {
 }
 
 #[test]
+fn toml_rma_size_must_fit_the_first_block() {
+    let node =
+        "[[nodes]]\nid = 0\ncpus = \"0\"\nmemory = [\"0-0x40000000\", \"0x40000000-0x80000000\"]\n";
+    for rma in ["0", "\"0\"", "\"0x40000001\"", "0x80000000"] {
+        let (at, why) = field_err(&format!("rma_size = {rma}\n{node}"));
+        assert_eq!(at, "rma_size", "{rma}: {why}");
+    }
+    // The whole lowest range is the most, even with a contiguous one after it
+    // (Linux's ppc64_rma_size is at most the first memory block).
+    let t = topology_from_toml(&format!("rma_size = \"0x40000000\"\n{node}")).unwrap();
+    assert_eq!(t.rma_size, PhysSize::new(1 << 30));
+    // Memoryless everywhere: nothing to hold an RMA.
+    let (at, _) = field_err("rma_size = 4096\n[[nodes]]\nid = 0\ncpus = \"0\"\n");
+    assert_eq!(at, "rma_size");
+}
+
+#[test]
+fn toml_syntax_errors_name_place_and_field() {
+    for (text, want) in [
+        (
+            "[[nodes]]\nid = 0\ncpus = \"0\"\n[[nodes]]\nid = \"one\"\n",
+            "line 5, column 6: nodes[1].id: invalid type",
+        ),
+        (
+            "rma_size = -1\n[[nodes]]\nid = 0\ncpus = \"0\"\n",
+            "line 1, column 12: rma_size: ",
+        ),
+        (
+            "hypervisor_mode = 1\n",
+            "line 1, column 19: hypervisor_mode: ",
+        ),
+        (
+            "page_size = 3\n",
+            "line 1, column 1: page_size: unknown field `page_size`",
+        ),
+        (
+            "[[nodes]]\nid = 0\nbogus = 1\n",
+            "line 3, column 1: nodes[0].bogus: ",
+        ),
+    ] {
+        let e = topology_from_toml(text).unwrap_err();
+        let TomlError::Syntax(msg) = &e else {
+            panic!("{text}: {e}");
+        };
+        assert!(msg.starts_with(want), "{text}: {msg}");
+        assert!(!msg.contains('\n') && !msg.contains('^'), "{msg}");
+    }
+}
+
+#[test]
 fn toml_syntax_errors() {
     for text in [
         "[[nodes]\nid=0",

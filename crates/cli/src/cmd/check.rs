@@ -90,14 +90,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let limit = report
-        .config
-        .real_mode_limit
-        .clone()
-        .unwrap_or_else(|| "none".into());
+    // Only a limit that exists can hold.
+    let rules = match &report.config.real_mode_limit {
+        Some(limit) => format!("PAPR placement and real-mode limit {limit} hold"),
+        None if cfg.hypervisor_mode => {
+            "PAPR placement holds (no real-mode limit: hypervisor mode)".to_string()
+        }
+        None => "PAPR placement holds (no real-mode limit: radix)".to_string(),
+    };
     if problems.is_empty() {
         let line = format!(
-            "ok {}: {strategy}, {} structures of {} CPUs fit; PAPR placement and real-mode limit {limit} hold; {:.1}% node-local, {} remote ({} fallbacks){}\n",
+            "ok {}: {strategy}, {} structures of {} CPUs fit; {rules}; {:.1}% node-local, {} remote ({} fallbacks){}\n",
             m.source,
             t.structures,
             t.cpus,

@@ -18,22 +18,24 @@
 //! quietly with status 0, as `numaboot layout` does, and any other write error is
 //! reported as `writing output: ...` with status 2.
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use phys::parse_u64;
 use vm_memory::{GuestAddress, GuestMemoryMmap};
 use vpa_hv::script::{self, Output, ScriptError};
+
+use super::files::{self, Cap};
+use super::opts::parse_size;
 use vpa_hv::{GuestRam, HostPageSize, Partition, Profile};
 
 /// The `hv` subcommands.
 #[derive(Subcommand)]
 pub enum HvCommand {
     /// Replay a script of guest-memory writes, H_REGISTER_VPA calls and dispatches.
-    #[command(after_help = SCRIPT_HELP)]
+    #[command(after_help = script_help())]
     Replay(ReplayArgs),
 }
 
@@ -43,9 +45,9 @@ pub struct ReplayArgs {
     /// Whose H_REGISTER_VPA rules to follow.
     #[arg(long, value_enum)]
     pub profile: ProfileArg,
-    /// Guest memory size from address 0 (decimal or 0x hex, optional K, M or G suffix).
-    #[arg(long, default_value = "1G", value_name = "SIZE")]
-    pub mem: String,
+    /// Guest memory size from address 0: bytes, `0x` hex, or with a K/M/G/T suffix.
+    #[arg(long, default_value = "1G", value_name = "SIZE", value_parser = parse_size)]
+    pub mem: u64,
     /// Number of vCPUs; their proc-nos (hardware ids) are 0..N-1.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub cpus: u32,
@@ -55,7 +57,7 @@ pub struct ReplayArgs {
     /// After each hcall's return code, print the rule that decided it.
     #[arg(long)]
     pub explain: bool,
-    /// The script (`-` for standard input).
+    /// The script (`-` for standard input); `crates/cli/examples/hv/` has examples.
     pub file: PathBuf,
 }
 
@@ -105,7 +107,7 @@ const SCRIPT_HELP: &str = "\
 Script lines (numbers decimal or 0x hex, # starts a comment):
   write ADDR HEXBYTES     store bytes in guest memory
   write16 ADDR VALUE      store a big-endian 16-bit value (a VPA size field)
-  hcall FLAGS PROC ADDR   H_REGISTER_VPA (flags = subfunction << 45); prints the code
+  hcall FLAGS PROC ADDR   H_REGISTER_VPA (FLAGS = subfunction << 45); prints the code
   dispatch CPU            the vCPU enters the guest
   preempt CPU             the vCPU leaves the guest
   read ADDR LEN           print LEN bytes of guest memory in hex
@@ -113,7 +115,24 @@ Script lines (numbers decimal or 0x hex, # starts a comment):
 `hcall` is the bare handler: no guest exit is implied. Under the KVM profiles a
 registration takes effect at the vCPU's next `dispatch`, as in KVM.
 Script errors print `line N: ...` and exit with status 2; a closed output pipe
-ends the replay quietly.";
+ends the replay quietly. Examples: crates/cli/examples/hv/*.hvs, e.g.
+  numaboot hv replay --profile kvm crates/cli/examples/hv/register-vpa.hvs";
+
+/// The help after the options: the script language and the subfunction table, made
+/// from `papr`'s own list so that it cannot drift from what the model accepts.
+fn script_help() -> String {
+    let mut s = String::from(SCRIPT_HELP);
+    s.push_str("\n\nH_REGISTER_VPA subfunctions (FLAGS; 0 and 4 are reserved):\n");
+    for sub in papr::hcall::VpaSubfunction::ALL {
+        s.push_str(&format!(
+            "  {}  {:#x}  {}\n",
+            sub.code(),
+            sub.to_flags(),
+            sub.name()
+        ));
+    }
+    s
+}
 
 /// Most vCPUs a replay may have.
 const MAX_CPUS: u32 = 65_536;
@@ -126,23 +145,14 @@ pub fn run(cmd: HvCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let mem = parse_size(&args.mem).map_err(|e| anyhow!("--mem {}: {e}", args.mem))?;
+    let mem = args.mem;
     if mem == 0 {
         bail!("--mem must be at least one byte");
     }
     if args.cpus == 0 || args.cpus > MAX_CPUS {
         bail!("--cpus must be between 1 and {MAX_CPUS}");
     }
-    let script = if args.file.as_os_str() == "-" {
-        let mut s = String::new();
-        io::stdin()
-            .read_to_string(&mut s)
-            .context("reading standard input")?;
-        s
-    } else {
-        std::fs::read_to_string(&args.file)
-            .with_context(|| format!("reading {}", args.file.display()))?
-    };
+    let script = files::read_text(&args.file, Cap::Script)?;
     let len = usize::try_from(mem).context("--mem does not fit in this host's address space")?;
     let memory = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), len)])
         .map_err(|e| anyhow!("cannot map {mem} bytes of guest memory: {e}"))?;
@@ -178,19 +188,6 @@ impl std::error::Error for OutputError {}
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.downcast_ref::<OutputError>()
         .is_some_and(|e| e.0.kind() == io::ErrorKind::BrokenPipe)
-}
-
-/// `SIZE` with an optional binary K/M/G suffix.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let (digits, shift) = match s.char_indices().last() {
-        Some((i, 'K' | 'k')) => (&s[..i], 10),
-        Some((i, 'M' | 'm')) => (&s[..i], 20),
-        Some((i, 'G' | 'g')) => (&s[..i], 30),
-        _ => (s, 0),
-    };
-    let n = parse_u64(digits).map_err(|e| e.to_string())?;
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| "size does not fit in 64 bits".to_string())
 }
 
 /// `io::Write` as the script runner's line sink.
@@ -263,12 +260,15 @@ mod tests {
     }
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        assert_eq!(parse_size("0x100k"), Ok(0x100 << 10));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert!(parse_size("G").is_err());
-        assert!(parse_size("99999999999999G").is_err());
+    fn help_lists_every_subfunction() {
+        let h = script_help();
+        for (code, flags) in [
+            (1, 0x2000_0000_0000u64),
+            (3, 0x6000_0000_0000),
+            (7, 0xe000_0000_0000),
+        ] {
+            assert!(h.contains(&format!("  {code}  {flags:#x}  H_VPA_")), "{h}");
+        }
     }
 
     #[test]

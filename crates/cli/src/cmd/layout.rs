@@ -1,12 +1,13 @@
-//! `numaboot layout <lppaca|slb-shadow|dtl-entry> [--json]`: the byte layout of a PAPR
+//! `numaboot layout <lppaca|slb-shadow|dtl-entry> [--format table|json]`: the byte layout of a PAPR
 //! structure, one line per field with Linux's field names.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use papr::layout::StructLayout;
 use serde::Serialize;
+
+use super::opts::TableOrJson;
 
 /// Arguments of `numaboot layout`.
 #[derive(Args)]
@@ -14,8 +15,11 @@ pub struct LayoutArgs {
     /// The structure to print.
     #[arg(value_enum)]
     pub structure: Structure,
-    /// Print JSON (name, offset, size and writer of every field) instead of text.
-    #[arg(long)]
+    /// Output format: a table, or JSON (name, offset, size and writer of every field).
+    #[arg(long, short = 'f', value_enum, default_value_t)]
+    pub format: TableOrJson,
+    /// The older spelling of `--format json`.
+    #[arg(long, hide = true, conflicts_with = "format")]
     pub json: bool,
 }
 
@@ -92,20 +96,10 @@ pub fn render_json(layout: &StructLayout) -> anyhow::Result<String> {
 /// Runs `numaboot layout`.
 pub fn run(args: LayoutArgs) -> anyhow::Result<ExitCode> {
     let layout = args.structure.layout();
-    let text = if args.json {
-        render_json(layout)?
-    } else {
-        render_text(layout)
+    let text = match args.format.with_json_alias(args.json) {
+        TableOrJson::Json => render_json(layout)?,
+        TableOrJson::Table => render_text(layout),
     };
-    // A closed pipe (`numaboot layout lppaca | head -1`) is not worth a panic.
-    let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        if err.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(err.into());
-        }
-    }
+    super::files::write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

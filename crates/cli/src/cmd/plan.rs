@@ -10,7 +10,9 @@
 //!
 //! * `table` (default): one row per possible CPU, each structure's address and the node
 //!   of its memory (`!` when that is not the CPU's node), then the shared structures, a
-//!   per-node summary and totals.
+//!   per-node summary and totals. `--summary` leaves the per-CPU rows out: the header,
+//!   the shared structures, the per-node table, the totals and the findings, a few
+//!   dozen lines whatever the number of CPUs.
 //! * `json`: the same data as one JSON document, schema below.
 //! * `svg`: a per-node memory map (see the `svg` module): the whole address space with
 //!   the real-mode limit, and a heat strip of the ranges holding structures.
@@ -62,7 +64,9 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 pub use checks::check_placement_on;
-pub use machine::{human, load, prepare_on, MachineArgs, PageSizeArg, TargetArgs};
+pub use machine::{
+    human, load, parse_rma_size, parse_size, prepare_on, MachineArgs, PageSizeArg, TargetArgs,
+};
 pub use model::{build, PlanReport};
 // For `numaboot verify`, which renders an observed placement like a plan.
 pub use machine::Machine;
@@ -88,6 +92,8 @@ Examples:
   numaboot plan guest.dtb --strategy linux-4.15  # before the 2018 series
   numaboot plan machine.toml --possible 0-15,32-47 --format json -o plan.json
   numaboot plan --radix --format svg -o map.svg
+  numaboot plan big.dtb --summary                # per-node totals, no per-CPU rows
+  qemu-system-ppc64 ... -M pseries,dumpdtb=/dev/stdout | numaboot plan -
   numaboot plan --format replay | numaboot memblock replay -   # memblock's final state";
 
 /// Arguments of `numaboot plan`.
@@ -102,25 +108,28 @@ pub struct PlanArgs {
     /// Write the output to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Table without the per-CPU rows: the header, the shared structures, the per-node
+    /// table, the totals and the findings.
+    #[arg(long)]
+    pub summary: bool,
 }
 
-/// Writes `text` to `path`, or to standard output.
+/// Writes `text` to `path`, or to standard output (`-` or none); a closed pipe (`|
+/// head`) ends the output quietly.
 pub fn emit(text: &str, path: Option<&PathBuf>) -> anyhow::Result<()> {
     match path {
-        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display())),
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth a message.
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
-            Ok(())
+        Some(p) if !super::files::is_stdin(p) => {
+            std::fs::write(p, text).with_context(|| format!("{}: cannot write", p.display()))
         }
+        _ => Ok(super::files::write_stdout(text.as_bytes())?),
     }
 }
 
 /// Runs `numaboot plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    if args.summary && args.format != Format::Table {
+        anyhow::bail!("--summary applies to --format table only");
+    }
     let strategy = args.target.strategy();
     let (m, cfg, planned) = args.target.prepare()?;
     let (p, mb) = match planned {
@@ -144,7 +153,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
                 s
             }
             Format::Svg => svg::render(&m, &p, &report),
-            Format::Table | Format::Replay => table::render(&report),
+            Format::Table | Format::Replay => table::render_with(&report, args.summary),
         }
     };
     emit(&text, args.output.as_ref())?;

@@ -1,9 +1,13 @@
-//! `numaboot topology FILE.dtb|FILE.toml [--json]`: the NUMA topology Linux would see.
+//! `numaboot topology FILE.dtb|FILE.toml|- [--format table|json]`: the NUMA topology
+//! Linux would see.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::files::{self, Cap};
+use super::opts::TableOrJson;
+use super::plan::parse_rma_size;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use phys::{NodeId, PhysSize};
@@ -37,30 +41,53 @@ pub enum MmuArg {
 #[derive(Args, Debug)]
 pub struct TopologyArgs {
     /// A flattened device tree blob (e.g. from `qemu-system-ppc64 -M pseries,dumpdtb=F`)
-    /// or a hand-written TOML topology.
+    /// or a hand-written TOML topology; `-` reads standard input.
     pub file: PathBuf,
-    /// Print JSON instead of text.
-    #[arg(long)]
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t)]
+    pub format: TableOrJson,
+    /// The older spelling of `--format json`.
+    #[arg(long, hide = true, conflicts_with = "format")]
     pub json: bool,
-    /// Override the RMA size (decimal or 0x hex bytes).
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
-    pub rma_size: Option<PhysSize>,
+    /// Override the RMA size: bytes, `0x` hex, or with a K/M/G/T suffix (as `plan
+    /// --rma`).
+    #[arg(long, alias = "rma-size", value_name = "SIZE", value_parser = parse_rma)]
+    pub rma: Option<PhysSize>,
     /// Affinity form (device tree only; default auto).
     #[arg(long, value_enum)]
     pub affinity: Option<AffinityArg>,
-    /// MMU the kernel would use (device tree only; default hash).
-    #[arg(long, value_enum)]
+    /// Radix MMU (device tree only): real mode is not limited.
+    #[arg(long, conflicts_with = "hash")]
+    pub radix: bool,
+    /// Hash MMU (device tree only; the default): the RMA is limited.
+    #[arg(long)]
+    pub hash: bool,
+    /// The older spelling of `--radix` / `--hash`.
+    #[arg(long, value_enum, hide = true, conflicts_with_all = ["radix", "hash"])]
     pub mmu: Option<MmuArg>,
 }
 
-fn parse_size(s: &str) -> Result<PhysSize, String> {
-    s.parse::<PhysSize>().map_err(|e| e.to_string())
+fn parse_rma(s: &str) -> Result<PhysSize, String> {
+    parse_rma_size(s).map(PhysSize::new)
+}
+
+impl TopologyArgs {
+    /// The MMU asked for by `--radix`, `--hash` or the hidden `--mmu`; `None` when not
+    /// given.
+    fn mmu(&self) -> Option<MmuArg> {
+        match (self.radix, self.hash, self.mmu) {
+            (true, _, _) => Some(MmuArg::Radix),
+            (_, true, _) => Some(MmuArg::Hash),
+            (_, _, m) => m,
+        }
+    }
 }
 
 /// Runs `numaboot topology`.
 pub fn run(args: TopologyArgs) -> anyhow::Result<ExitCode> {
     let path = &args.file;
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let shown = files::shown(path);
+    let bytes = files::read_input(path, Cap::Topology)?;
     let is_dtb = bytes.starts_with(&0xd00d_feedu32.to_be_bytes())
         || path
             .extension()
@@ -73,61 +100,58 @@ pub fn run(args: TopologyArgs) -> anyhow::Result<ExitCode> {
                 AffinityArg::Form1 => Some(AffinityForm::Form1),
                 AffinityArg::Form2 => Some(AffinityForm::Form2),
             },
-            rma_override: args.rma_size,
-            mmu: match args.mmu.unwrap_or(MmuArg::Hash) {
+            rma_override: args.rma,
+            mmu: match args.mmu().unwrap_or(MmuArg::Hash) {
                 MmuArg::Hash => Mmu::Hash,
                 MmuArg::Radix => Mmu::Radix,
             },
             arch_300: None,
         };
-        let r = parse_dtb(&bytes, &opts).with_context(|| path.display().to_string())?;
+        let r = parse_dtb(&bytes, &opts).with_context(|| shown.clone())?;
         (r.topology.clone(), Some(r))
     } else {
         let Ok(text) = std::str::from_utf8(&bytes) else {
-            bail!(
-                "{}: neither a device tree blob (no 0xd00dfeed magic) nor UTF-8 TOML",
-                path.display()
-            );
+            bail!("{shown}: neither a device tree blob (no 0xd00dfeed magic) nor UTF-8 TOML");
         };
         // A TOML topology has no affinity form, and its RMA is either given (`rma_size`)
         // or Linux's hash rule; refuse options that would silently do nothing.
         if args.affinity.is_some() {
             bail!(
-                "{}: --affinity applies to device trees only (a TOML topology gives its \
-                 distances directly)",
-                path.display()
+                "{shown}: --affinity applies to device trees only (a TOML topology gives its \
+                 distances directly)"
             );
         }
-        if args.mmu.is_some() {
+        let given = match (args.radix, args.hash, args.mmu) {
+            (true, _, _) => Some("--radix"),
+            (_, true, _) => Some("--hash"),
+            (_, _, Some(_)) => Some("--mmu"),
+            _ => None,
+        };
+        if let Some(opt) = given {
             bail!(
-                "{}: --mmu applies to device trees only (for a TOML topology, set rma_size \
-                 or use --rma-size)",
-                path.display()
+                "{shown}: {opt} applies to device trees only (for a TOML topology, set \
+                 rma_size or use --rma)"
             );
         }
-        let mut t = topology_from_toml(text).with_context(|| path.display().to_string())?;
-        if let Some(r) = args.rma_size {
+        let mut t = topology_from_toml(text)
+            .map_err(|e| anyhow::anyhow!("{shown}: {}", files::one_line(&e.to_string())))?;
+        if let Some(r) = args.rma {
             t.rma_size = r;
         }
         (t, None)
     };
-    let out = if args.json {
-        let mut s = serde_json::to_string_pretty(&to_json(&topo, report.as_ref(), is_dtb))?;
-        s.push('\n');
-        s
-    } else {
-        to_text(
-            &topo,
-            report.as_ref(),
-            &path.display().to_string(),
-            args.rma_size.is_some(),
-        )
+    let out = match args.format.with_json_alias(args.json) {
+        TableOrJson::Json => {
+            let mut s = serde_json::to_string_pretty(&to_json(&topo, report.as_ref(), is_dtb))?;
+            s.push('\n');
+            s
+        }
+        TableOrJson::Table => to_text(&topo, report.as_ref(), &shown, args.rma.is_some()),
     };
-    print!("{out}");
+    files::write_stdout(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `0-3,8,10-11`.
 /// `0-3,8,10-11` (or `none`): topology's cpulist formatter.
 fn id_list(ids: impl IntoIterator<Item = u32>) -> String {
     ::topology::format_id_list(ids)
@@ -198,10 +222,7 @@ fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str, rma_overridden: bo
         human(t.rma_size)
     );
     if rma_overridden {
-        let _ = writeln!(
-            o,
-            "            set by --rma-size (Linux's rule not applied)"
-        );
+        let _ = writeln!(o, "            set by --rma (Linux's rule not applied)");
     }
     if let Some(r) = r {
         let limited = t.rma_size != PhysSize::MAX && !rma_overridden;
@@ -313,8 +334,9 @@ fn to_json(t: &Topology, r: Option<&DtbReport>, is_dtb: bool) -> serde_json::Val
     let mut v = json!({
         "format": if is_dtb { "dtb" } else { "toml" },
         "hypervisor_mode": t.hypervisor_mode,
-        "rma_size": hex(t.rma_size.as_u64()),
-        "rma_limit": hex(t.rma_limit().as_u64()),
+        // `null` where there is no limit (hypervisor mode, radix), as in `plan`'s JSON.
+        "rma_size": (t.rma_size != PhysSize::MAX).then(|| hex(t.rma_size.as_u64())),
+        "rma_limit": (t.rma_size != PhysSize::MAX).then(|| hex(t.rma_limit().as_u64())),
         "nodes": t.nodes.iter().map(|n| node_json(n.id)).collect::<Vec<_>>(),
         "cpus": t.cpus.iter().map(|c| json!({
             "logical_id": c.logical_id,

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use bootlog::{BootLog, Comparison, Entry, Mmu, ObserveConfig, Observed, Side};
 use clap::{Args, ValueEnum};
 use memblock::Memblock;
@@ -47,7 +47,7 @@ each), 2 unusable input.";
 #[command(after_help = EXAMPLES)]
 pub struct VerifyArgs {
     /// A console log, `dmesg` output or journal of a Linux 6.1 ppc64 boot with
-    /// `memblock=debug` on the command line.
+    /// `memblock=debug` on the command line; `-` reads standard input.
     #[arg(value_name = "LOG")]
     pub log: PathBuf,
     #[command(flatten)]
@@ -65,8 +65,8 @@ pub struct VerifyArgs {
 
 /// Runs `numaboot verify`.
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let shown = args.log.display().to_string();
-    let bytes = std::fs::read(&args.log).with_context(|| format!("cannot read {shown}"))?;
+    let shown = super::files::shown(&args.log);
+    let bytes = super::files::read_input(&args.log, super::files::Cap::Log)?;
     // Console captures may hold stray bytes; they cannot be part of a memblock line.
     let text = String::from_utf8_lossy(&bytes);
     let log = bootlog::parse(&text)

@@ -24,6 +24,7 @@ use topology::{
 
 use super::kernel::{config_beside, kernel_from_elf, parse_config};
 use super::machine::{Machine, MachineArgs, PageSizeArg};
+use crate::cmd::files::{self, Cap};
 
 /// `MIN_MEMORY_BLOCK_SIZE` (`1 << SECTION_SIZE_BITS`, 16 MiB on ppc64): the radix
 /// mapping cap of a pseries tree without `ibm,lmb-size`.
@@ -218,8 +219,8 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
     let strategy = cfg.strategy;
     let mut page = args.page_size.map_or(cfg.page_size, PageSizeArg::bytes);
     if let Some(path) = &args.kernel {
-        let shown = path.display().to_string();
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+        let shown = files::shown(path);
+        let bytes = files::read_input(path, Cap::Kernel)?;
         cfg.kernel = kernel_from_elf(&bytes).with_context(|| shown.clone())?;
     } else if let Some(end) = args.kernel_end {
         cfg.kernel = KernelImage::ending_at(PhysAddr::new(end));
@@ -231,8 +232,7 @@ pub fn apply(m: &Machine, args: &MachineArgs, cfg: &mut PlanConfig) -> anyhow::R
         .clone()
         .or_else(|| args.kernel.as_deref().and_then(config_beside));
     if let Some(conf) = conf {
-        let text = std::fs::read_to_string(&conf)
-            .with_context(|| format!("cannot read {}", conf.display()))?;
+        let text = files::read_text(&conf, Cap::Config)?;
         let kc = parse_config(&text);
         if let (Some(n), None) = (kc.nr_cpus, args.nr_cpus) {
             cfg.nr_cpu_ids = n;
@@ -306,8 +306,8 @@ fn apply_log(
     args: &MachineArgs,
     cfg: &mut PlanConfig,
 ) -> anyhow::Result<()> {
-    let shown = path.display().to_string();
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+    let shown = files::shown(path);
+    let bytes = files::read_input(path, Cap::Log)?;
     let text = String::from_utf8_lossy(&bytes);
     let log = bootlog::parse(&text)
         .map_err(|e| anyhow::anyhow!("{shown}: line {}: {}: `{}`", e.line, e.kind, e.text))?;

@@ -113,6 +113,10 @@ pub fn parse_config(text: &str) -> KernelConfig {
 /// The configuration file beside a `vmlinux`: Debian's `config-VERSION` for
 /// `vmlinux-VERSION`, or a build tree's `.config`.
 pub fn config_beside(vmlinux: &std::path::Path) -> Option<std::path::PathBuf> {
+    // An image on standard input lies beside nothing.
+    if crate::cmd::files::is_stdin(vmlinux) {
+        return None;
+    }
     let dir = vmlinux.parent()?;
     let name = vmlinux.file_name()?.to_str()?;
     let candidates = [

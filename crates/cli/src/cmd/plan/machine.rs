@@ -12,6 +12,8 @@ use topology::rma::Mmu;
 use topology::{parse_dtb, topology_from_toml, DtbOptions, Topology};
 
 use super::boot;
+pub use crate::cmd::files::one_line;
+use crate::cmd::files::{self, Cap};
 
 /// The embedded default machine (a 2-socket, 4-node POWER10 LPAR with a 1 GiB RMA); the
 /// file explains why it is realistic.
@@ -90,9 +92,9 @@ impl PageSizeArg {
 #[derive(Args, Debug, Clone, Default)]
 pub struct MachineArgs {
     /// A flattened device tree (`/sys/firmware/fdt`, `qemu-system-ppc64 -M
-    /// pseries,dumpdtb=F`) or a TOML topology (see `numaboot topology`). Without it, the
-    /// embedded default machine: a 2-socket POWER10 LPAR with 4 nodes, 64 CPUs and a
-    /// 1 GiB RMA.
+    /// pseries,dumpdtb=F`) or a TOML topology (see `numaboot topology`); `-` reads
+    /// standard input. Without it, the embedded default machine: a 2-socket POWER10
+    /// LPAR with 4 nodes, 64 CPUs and a 1 GiB RMA.
     #[arg(value_name = "TOPOLOGY")]
     pub topology: Option<PathBuf>,
     /// Hypervisor mode (PowerNV or a KVM host). Linux 6.1: no lppaca and no real-mode
@@ -115,7 +117,7 @@ pub struct MachineArgs {
     #[arg(long)]
     pub hash: bool,
     /// Override the real-mode area size: bytes, `0x` hex, or with a K/M/G/T suffix.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_rma_size)]
     pub rma: Option<u64>,
     /// `NR_CPUS` of the kernel build (the first `nr_cpu_ids`; default 2048).
     #[arg(long, value_name = "N")]
@@ -178,7 +180,7 @@ impl TargetArgs {
             .machine
             .kernel
             .as_ref()
-            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|p| files::read_input(p, Cap::Kernel).ok())
             .and_then(|b| super::kernel::banner_version(&b));
         match from_image {
             Some((6, minor)) if minor >= 12 => Strategy::Linux612,
@@ -227,28 +229,46 @@ pub fn parse_cpulist(s: &str) -> Result<CpuList, String> {
     Ok(CpuList(out))
 }
 
-/// Parses a size: decimal, `0x` hex, or a number with a K, M, G or T suffix (binary
-/// units, an optional `iB`/`B`): `1G`, `512MiB`, `0x40000000`.
+/// Parses a size, the one parser of every size and address option: decimal or `0x`
+/// hex, optionally with a binary unit K, M, G or T (also written `KiB`/`KB`); a decimal
+/// number may end in `B`. `1G`, `512MiB`, `0x40000000`, `0x100k`, `4096`, `100B`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
-    if lower.starts_with("0x") {
-        return phys::parse_u64(&lower).map_err(|e| format!("`{t}`: {e}"));
+    let hex = lower.starts_with("0x");
+    let mut num = lower.as_str();
+    let mut shift = 0;
+    for (unit, sh) in [('k', 10), ('m', 20), ('g', 30), ('t', 40)] {
+        let stripped = num
+            .strip_suffix("ib")
+            .or_else(|| num.strip_suffix('b'))
+            .unwrap_or(num);
+        if let Some(rest) = stripped.strip_suffix(unit) {
+            num = rest;
+            shift = sh;
+            break;
+        }
     }
-    let stripped = lower
-        .strip_suffix("ib")
-        .or_else(|| lower.strip_suffix('b'))
-        .unwrap_or(&lower);
-    let (num, shift) = match stripped.char_indices().last() {
-        Some((i, 'k')) => (&stripped[..i], 10),
-        Some((i, 'm')) => (&stripped[..i], 20),
-        Some((i, 'g')) => (&stripped[..i], 30),
-        Some((i, 't')) => (&stripped[..i], 40),
-        _ => (stripped, 0),
-    };
-    let v = phys::parse_u64(num.trim()).map_err(|e| format!("`{t}`: {e}"))?;
+    // `b` is a hex digit: only a decimal number may name its unit as bytes.
+    if shift == 0 && !hex {
+        num = num.strip_suffix('b').unwrap_or(num);
+    }
+    let num = num.trim();
+    if num.is_empty() || num == "0x" {
+        return Err(format!("`{t}`: no number"));
+    }
+    let v = phys::parse_u64(num).map_err(|e| format!("`{t}`: {e}"))?;
     v.checked_mul(1u64 << shift)
         .ok_or_else(|| format!("`{t}` does not fit in 64 bits"))
+}
+
+/// [`parse_size`] for an RMA size, which cannot be 0: Linux allocates the boot CPU's
+/// paca in it (as the TOML `rma_size` check says too).
+pub fn parse_rma_size(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("the real-mode area cannot be empty".into()),
+        v => Ok(v),
+    }
 }
 
 /// Whether `bytes` look like a flattened device tree.
@@ -270,8 +290,8 @@ pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
             tree: None,
         },
         Some(path) => {
-            let shown = path.display().to_string();
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+            let shown = files::shown(path);
+            let bytes = files::read_input(path, Cap::Topology)?;
             if is_dtb(&bytes, path) {
                 let opts = DtbOptions {
                     affinity: None,
@@ -316,7 +336,8 @@ pub fn load(args: &MachineArgs) -> anyhow::Result<Machine> {
         bail!("{}: the machine has no CPUs", m.source);
     }
     for note in boot::notes(&m, args) {
-        eprintln!("numaboot: note: {}: {note}", m.source);
+        let line = format!("{}: {note}", m.source);
+        eprintln!("numaboot: note: {}", files::escape_controls(&line));
     }
     Ok(m)
 }
@@ -391,24 +412,6 @@ pub fn prepare_on(
     }
 }
 
-/// Folds a multi-line parser message (the TOML parser quotes the offending line with a
-/// caret under it) into one line: `TOML parse error at line 2, column 6: invalid type`.
-pub fn one_line(msg: &str) -> String {
-    let parts: Vec<&str> = msg
-        .lines()
-        .map(str::trim)
-        .filter(|l| {
-            !l.is_empty()
-                && !l.starts_with('|')
-                && !l.chars().all(|c| c == '^' || c == ' ')
-                && !l
-                    .split_once(" |")
-                    .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
-        })
-        .collect();
-    parts.join(": ")
-}
-
 /// `0-3,8,10-11` (or `none`): topology's cpulist formatter, shared with `numaboot
 /// topology`.
 pub fn id_list(ids: impl IntoIterator<Item = u32>) -> String {
@@ -455,6 +458,12 @@ mod tests {
         assert_eq!(parse_size("0xab"), Ok(0xab));
         assert_eq!(parse_size("100B"), Ok(100));
         assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("0x100k"), Ok(0x100 << 10));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert_eq!(parse_size("2 KiB"), Ok(2048));
+        assert_eq!(parse_size("0x1b"), Ok(0x1b));
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("0xk").is_err());
         assert!(parse_size("1Q").is_err());
         assert!(parse_size("99999999T").is_err());
     }

@@ -131,8 +131,8 @@ pub struct ConfigInfo {
     pub paca_size: u64,
     /// `THREAD_SIZE`: the size of each stack.
     pub thread_size: u64,
-    /// The limit pacas, lppacas and SLB shadows were allocated below (hex), `null` when
-    /// unlimited.
+    /// The real-mode limit pacas, lppacas and SLB shadows were allocated below (hex),
+    /// `null` when there is none (Linux 6.x with radix or in hypervisor mode).
     pub real_mode_limit: Option<String>,
 }
 
@@ -477,7 +477,7 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock) -> Pla
             boot_cpu: p.boot_cpu,
             paca_size: cfg.paca_size.as_u64(),
             thread_size: cfg.thread_size(),
-            real_mode_limit: p.paca_limit.addr().map(|a| hex(a.as_u64())),
+            real_mode_limit: real_mode_limit(cfg, p).map(hex),
         },
         cpus,
         shared,
@@ -493,6 +493,18 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock) -> Pla
             })
             .collect(),
     }
+}
+
+/// The real-mode limit the pacas, lppacas and SLB shadows were kept below, `None` where
+/// there is none. Linux 6.x has one only in a hash guest (the RMA, within the first
+/// segment); in hypervisor mode its pacas still stay in the bolted 1 TiB segment, but
+/// that bounds virtual-mode SLB faults, not real mode, and nothing else there is
+/// bounded, so it is not reported as a real-mode limit. Linux 4.15 keeps its arrays
+/// below `min(256 MiB, ppc64_rma_size)` in every mode.
+fn real_mode_limit(cfg: &PlanConfig, p: &Placement) -> Option<u64> {
+    let limit = p.paca_limit.addr()?.as_u64();
+    let six = !matches!(p.strategy, Strategy::Linux415);
+    (!(six && cfg.hypervisor_mode)).then_some(limit)
 }
 
 #[cfg(test)]

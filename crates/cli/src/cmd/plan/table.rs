@@ -33,18 +33,46 @@ fn cell(s: &Structure) -> String {
     format!("{} n{}{mark}", s.addr, node(s.node))
 }
 
-fn limit_text(limit: Option<&str>) -> String {
-    match limit {
+/// The real-mode limit for people: the address and its size, or `none` with the reason
+/// (a hash guest is the only 6.x machine with a real-mode area to stay below).
+fn limit_text(r: &PlanReport) -> String {
+    let c = &r.config;
+    match c.real_mode_limit.as_deref() {
         Some(l) => {
             let bytes = u64::from_str_radix(l.trim_start_matches("0x"), 16).unwrap_or(0);
             format!("{l} ({})", human(bytes))
         }
+        None if c.hypervisor_mode => "none (hypervisor mode: no RMA)".into(),
+        None if c.mmu == "radix" => "none (radix)".into(),
         None => "none".into(),
+    }
+}
+
+/// How many CPUs are possible, and how that relates to the present ones: `64 of 64
+/// CPUs possible (0-63)` when every possible CPU is present; else how many of them are
+/// (`--possible` or `ibm,lrdr-capacity` may name CPUs the machine does not have).
+fn possible_text(r: &PlanReport) -> String {
+    let possible = r.totals.cpus;
+    let present = r.machine.cpus;
+    let both = r.cpus.iter().filter(|row| row.hw_id.is_some()).count() as u32;
+    let list = &r.config.possible;
+    if both == possible {
+        format!("{possible} of {present} CPUs possible ({list})")
+    } else {
+        format!(
+            "{possible} CPUs possible ({list}): {both} of the {present} present and {} not present",
+            possible - both
+        )
     }
 }
 
 /// Renders the report as text.
 pub fn render(r: &PlanReport) -> String {
+    render_with(r, false)
+}
+
+/// Renders the report as text; `summary` leaves the per-CPU rows out.
+pub fn render_with(r: &PlanReport, summary: bool) -> String {
     let mut o = String::new();
     let c = &r.config;
     let _ = writeln!(o, "numaboot plan: {}", r.machine.source);
@@ -55,12 +83,10 @@ pub fn render(r: &PlanReport) -> String {
     };
     let _ = writeln!(
         o,
-        "strategy {}, {} MMU, {mode}; {} of {} CPUs possible ({}), boot CPU {}, nr_cpu_ids {} -> {}",
+        "strategy {}, {} MMU, {mode}; {}, boot CPU {}, nr_cpu_ids {} -> {}",
         c.strategy,
         c.mmu,
-        r.totals.cpus,
-        r.machine.cpus,
-        c.possible,
+        possible_text(r),
         c.boot_cpu,
         c.nr_cpu_ids_initial,
         c.nr_cpu_ids_final
@@ -68,12 +94,26 @@ pub fn render(r: &PlanReport) -> String {
     let _ = writeln!(
         o,
         "real-mode limit {}; paca {} B, stacks {} B each",
-        limit_text(c.real_mode_limit.as_deref()),
+        limit_text(r),
         c.paca_size,
         c.thread_size
     );
-    let _ = writeln!(o);
+    if !summary {
+        let _ = writeln!(o);
+        per_cpu_rows(&mut o, r);
+    }
+    shared_and_totals(&mut o, r);
+    // Empty trailing cells leave spaces; drop them.
+    let mut out = String::with_capacity(o.len());
+    for line in o.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
 
+/// One row per possible CPU and the legend under them.
+fn per_cpu_rows(o: &mut String, r: &PlanReport) {
     // Per-CPU rows. Column widths from the data so the table stays aligned.
     let shown: Vec<usize> = (0..CPU_KINDS.len())
         .filter(|&i| {
@@ -149,6 +189,11 @@ pub fn render(r: &PlanReport) -> String {
         o,
         "(address nN: the structure is in node N's memory; ! marks one not on its CPU's node)"
     );
+}
+
+/// The shared structures, the per-node table, the totals and the findings.
+fn shared_and_totals(o: &mut String, r: &PlanReport) {
+    let c = &r.config;
 
     if !r.shared.is_empty() {
         let _ = writeln!(o);
@@ -197,15 +242,21 @@ pub fn render(r: &PlanReport) -> String {
         "hosted"
     );
     for n in &r.nodes {
+        // A node whose CPUs own no structure has no locality to speak of.
+        let locality = if n.structures == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}%", n.locality_percent)
+        };
         let _ = writeln!(
             o,
-            "{:>4}  {:<8} {:>9}  {:>10} {:>6} {:>7.1}% {:>9}  {:>10} {:>10} {:>6} {:>7} {:>6}",
+            "{:>4}  {:<8} {:>9}  {:>10} {:>6} {:>8} {:>9}  {:>10} {:>10} {:>6} {:>7} {:>6}",
             n.node.map_or_else(|| "none".into(), |n| n.to_string()),
             n.cpus,
             human(n.memory_bytes),
             n.structures,
             n.local,
-            n.locality_percent,
+            locality,
             n.fallbacks,
             human(n.used),
             human(n.wasted),
@@ -247,21 +298,25 @@ pub fn render(r: &PlanReport) -> String {
         t.fallbacks,
         t.locality_percent
     );
-    if let Some(end) = &t.real_mode_highest_end {
-        let _ = writeln!(
-            o,
-            "real-mode structures end at {end}, limit {}",
-            limit_text(c.real_mode_limit.as_deref())
-        );
+    // Only a limit that exists is compared with.
+    match (&t.real_mode_highest_end, &c.real_mode_limit) {
+        (Some(end), Some(_)) => {
+            let _ = writeln!(
+                o,
+                "real-mode structures end at {end}, limit {}",
+                limit_text(r)
+            );
+        }
+        (Some(end), None) => {
+            let _ = writeln!(
+                o,
+                "real-mode structures end at {end}; real-mode limit {}",
+                limit_text(r)
+            );
+        }
+        (None, _) => {}
     }
     for f in &r.findings {
         let _ = writeln!(o, "finding: {f}");
     }
-    // Empty trailing cells leave spaces; drop them.
-    let mut out = String::with_capacity(o.len());
-    for line in o.lines() {
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
