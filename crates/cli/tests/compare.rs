@@ -58,7 +58,7 @@ fn json_and_fixtures() {
         "crafted/powernv.dtb",
     ] {
         let out = numaboot()
-            .args(["compare", &fixture(f), "--json"])
+            .args(["compare", &fixture(f), "--format", "json"])
             .output()
             .unwrap();
         assert!(out.status.success(), "{f}");
@@ -260,4 +260,29 @@ fn an_unknown_strategy_is_refused() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("unknown strategy `packed`"));
+}
+
+#[test]
+fn format_json_is_the_json_of_the_old_spelling() {
+    let new = numaboot()
+        .args(["compare", "--format", "json"])
+        .output()
+        .unwrap();
+    let old = numaboot().args(["compare", "--json"]).output().unwrap();
+    assert!(new.status.success() && old.status.success());
+    let strip = |o: &[u8]| {
+        let mut v: serde_json::Value = serde_json::from_slice(o).unwrap();
+        // Plan times differ from run to run.
+        for s in v["strategies"].as_array_mut().unwrap() {
+            if let Some(c) = s.get_mut("costs").and_then(|c| c.as_object_mut()) {
+                c.retain(|k, _| !k.contains("time"));
+            }
+        }
+        v
+    };
+    assert_eq!(strip(&new.stdout), strip(&old.stdout));
+    let help = numaboot().args(["compare", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("--format"), "{help}");
+    assert!(!help.contains("--json"), "{help}");
 }

@@ -187,7 +187,6 @@ fn endless_inputs_are_refused_at_their_cap() {
 // `files::read_input(&file, Cap::Script)`; until then this would read /dev/zero
 // without end, so it is not run.
 #[test]
-#[ignore = "needs memblock.rs to read with cmd::files::read_input (Cap::Script)"]
 fn memblock_replay_refuses_dev_zero() {
     numaboot()
         .args(["memblock", "replay", "/dev/zero"])

@@ -2,7 +2,7 @@
 //! side by side (default: the three Linux kernels; `--strategy` takes any of them and
 //! the strategies beyond Linux, `percpu::strategies`).
 //!
-//! # JSON (`--json`), schema `numaboot-compare` version 1
+//! # JSON (`--format json`), schema `numaboot-compare` version 1
 //!
 //! A document of its own, versioned apart from `plan --format json`:
 //! `{"schema": "numaboot-compare", "schema_version": 1, "numaboot_version", "machine",
@@ -35,6 +35,8 @@ use percpu::{MemblockOps, Placement, PlanConfig, Strategy, StructureKind};
 use serde::Serialize;
 use serde_json::json;
 
+use super::opts::TableOrJson;
+
 use super::plan::{build, emit, human, load, prepare_on, Machine, MachineArgs, PlanReport};
 
 /// The name of the document `numaboot compare --json` writes.
@@ -48,7 +50,7 @@ Examples:
   numaboot compare                      # the embedded default machine
   numaboot compare /sys/firmware/fdt
   numaboot compare guest.dtb --radix
-  numaboot compare machine.toml --json
+  numaboot compare machine.toml --format json
   numaboot compare --strategy linux,packed-vpa,per-cpu-block,per-node-block,rma-split";
 
 /// Arguments of `numaboot compare`.
@@ -57,10 +59,13 @@ Examples:
 pub struct CompareArgs {
     #[command(flatten)]
     pub machine: MachineArgs,
-    /// Print JSON: `{"schema": "numaboot-compare", "schema_version": 1, "machine": ...,
-    /// "strategies": [{"strategy", "error", "config", "totals", "nodes", "findings"}]}`
-    /// with those as in `plan --format json`.
-    #[arg(long)]
+    /// Output format. `json`: `{"schema": "numaboot-compare", "schema_version": 1,
+    /// "machine": ..., "strategies": [{"strategy", "error", "config", "totals", "nodes",
+    /// "findings"}]}` with those as in `plan --format json`.
+    #[arg(long, short = 'f', value_enum, default_value_t)]
+    pub format: TableOrJson,
+    /// The older spelling of `--format json`.
+    #[arg(long, hide = true, conflicts_with = "format")]
     pub json: bool,
     /// The strategies to compare, comma-separated, in column order: linux (= linux-6.1),
     /// linux-6.12, linux-4.15, packed-vpa, per-cpu-block, per-node-block, rma-split
@@ -229,7 +234,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         };
         results.push((s, r));
     }
-    let text = if args.json {
+    let text = if args.format.with_json_alias(args.json) == TableOrJson::Json {
         let strategies: Vec<_> = results
             .iter()
             .map(|(s, r)| match r {
@@ -389,7 +394,13 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
                 let cell = match r {
                     Ok((r, _)) => r.nodes.iter().find(|x| x.node == n.node).map_or_else(
                         || "-".into(),
-                        |x| format!("{}/{} ({:.1}%)", x.local, x.structures, x.locality_percent),
+                        |x| {
+                            if x.structures == 0 {
+                                "-".to_string()
+                            } else {
+                                format!("{}/{} ({:.1}%)", x.local, x.structures, x.locality_percent)
+                            }
+                        },
                     ),
                     Err(_) => "-".into(),
                 };

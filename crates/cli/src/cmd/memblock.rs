@@ -1,7 +1,7 @@
 //! `numaboot memblock ...`: replay a trace of memblock operations, or benchmark the
 //! allocator on a boot-like trace.
 
-use std::io::{Read, Write};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -9,6 +9,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Subcommand;
 use memblock::trace::BootTrace;
+
+use super::files::{self, Cap};
 
 /// The `memblock` subcommands.
 #[derive(Subcommand)]
@@ -71,26 +73,16 @@ pub fn run(cmd: MemblockCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn replay(file: &std::path::Path) -> anyhow::Result<ExitCode> {
-    // Read bytes: a line that is not UTF-8 is reported with its number like any other
-    // malformed line.
-    let mut script = Vec::new();
-    if file.as_os_str() == "-" {
-        std::io::stdin()
-            .read_to_end(&mut script)
-            .context("reading standard input")?;
-    } else {
-        script = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    }
-    let mut stdout = std::io::stdout().lock();
+    // Bytes, capped: a line that is not UTF-8 is reported with its number like any
+    // other malformed line, and `-` is standard input.
+    let script = files::read_input(file, Cap::Script)?;
     match memblock::replay::run_bytes(&script) {
         Ok(out) => {
-            stdout.write_all(out.as_bytes())?;
-            stdout.flush()?;
+            files::write_stdout(out.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Err((out, err)) => {
-            stdout.write_all(out.as_bytes())?;
-            stdout.flush()?;
+            files::write_stdout(out.as_bytes())?;
             eprintln!("{err}");
             Ok(ExitCode::from(2))
         }
@@ -141,14 +133,21 @@ fn bench(
         anyhow::bail!("no run");
     };
     let ops = s.ops();
-    println!("trace: {cpus} CPUs on {nodes} nodes, 4 allocations per CPU, frees for every 4th CPU");
-    println!(
+    // Written at the end in one piece: a closed pipe is then quiet, not a panic.
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "trace: {cpus} CPUs on {nodes} nodes, 4 allocations per CPU, frees for every 4th CPU"
+    );
+    let _ = writeln!(
+        text,
         "ops: {ops} ({} allocs, {} failed; {} frees)",
         s.allocs, s.failed_allocs, s.frees
     );
-    println!("best of {runs}: {:.3} ms", best * 1e3);
-    println!("ops/s: {:.0}", ops as f64 / best);
-    println!(
+    let _ = writeln!(text, "best of {runs}: {:.3} ms", best * 1e3);
+    let _ = writeln!(text, "ops/s: {:.0}", ops as f64 / best);
+    let _ = writeln!(
+        text,
         "final regions: memory {}, reserved {} (reserved array capacity {})",
         s.memory_regions, s.reserved_regions, s.reserved_capacity
     );
@@ -165,18 +164,20 @@ fn bench(
             anyhow::bail!("the trace's own script does not replay: {e}");
         }
     }
-    println!(
+    let _ = writeln!(
+        text,
         "replay: {lines} lines, best of {runs}: {:.3} ms, ops/s: {:.0}",
         best_replay * 1e3,
         lines as f64 / best_replay
     );
     if let Some(file) = script_file {
-        let text = match random {
+        let body = match random {
             Some(n) => memblock::trace::random_script(1, n),
             None => script,
         };
-        std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
-        println!("script written to {}", file.display());
+        std::fs::write(file, body).with_context(|| format!("writing {}", file.display()))?;
+        let _ = writeln!(text, "script written to {}", file.display());
     }
+    files::write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
