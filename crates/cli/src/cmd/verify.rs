@@ -203,13 +203,15 @@ fn verify(args: &VerifyArgs, shown: &str, log: &BootLog<'_>) -> anyhow::Result<E
             ));
         }
     }
-    if margs.paca_size.is_none() {
+    // With --kernel the build's facts come from the image and its configuration (the
+    // paca size from the version and page size), not from the log being judged.
+    if margs.paca_size.is_none() && margs.kernel.is_none() {
         if let Some(ps) = f.paca_size {
             margs.paca_size = Some(ps.as_u64());
             from_log.push(format!("paca size {}", ps.as_u64()));
         }
     }
-    if margs.nr_cpus.is_none() {
+    if margs.nr_cpus.is_none() && margs.kernel.is_none() {
         if let Some(n) = f.nr_cpu_ids {
             margs.nr_cpus = Some(n);
             from_log.push(format!("NR_CPUS {n}"));
