@@ -412,6 +412,33 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         Ok(addr)
     }
 
+    /// A structure of no single CPU for which Linux asks no node: `size` bytes aligned
+    /// to `align` below `max` (0 accessible, `u64::MAX` anywhere), through
+    /// `memblock_alloc_try_nid` (`try_nid`) or `memblock_alloc_range_nid`.
+    fn alloc_shared(
+        &mut self,
+        kind: StructureKind,
+        size: u64,
+        align: u64,
+        max: u64,
+        try_nid: bool,
+        no_node: NoNodeReason,
+    ) -> Result<PhysAddr, PlanError> {
+        self.alloc(Request {
+            kind,
+            cpu: None,
+            size,
+            used: size,
+            align,
+            min: 0,
+            max,
+            nid: None,
+            try_nid,
+            home: None,
+            no_node,
+        })
+    }
+
     /// `alloc_paca_data(size, align, limit, cpu)`: the boot CPU asks for no node and
     /// allocates bottom-up (it runs before NUMA is known); every other CPU asks for
     /// `early_cpu_to_node(cpu)`. `memblock_alloc_try_nid` falls back to any node.
@@ -572,19 +599,14 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
 
         // early_setup: allocate_paca_ptrs() — memblock_alloc_raw(size, SMP_CACHE_BYTES).
         let ptrs_size = consts::PACA_PTR_SIZE * nr0;
-        let ptrs = self.alloc(Request {
-            kind: StructureKind::PacaPtrs,
-            cpu: None,
-            size: ptrs_size,
-            used: ptrs_size,
-            align: L1_CACHE_BYTES,
-            min: 0,
-            max: 0,
-            nid: None,
-            try_nid: true,
-            home: None,
-            no_node: NoNodeReason::SharedArray,
-        })?;
+        let ptrs = self.alloc_shared(
+            StructureKind::PacaPtrs,
+            ptrs_size,
+            L1_CACHE_BYTES,
+            0,
+            true,
+            NoNodeReason::SharedArray,
+        )?;
         // early_setup: allocate_paca(boot_cpuid).
         self.allocate_paca(boot)?;
 
@@ -611,19 +633,14 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         // setup_arch → smp_setup_cpu_maps: cpu_to_phys_id = memblock_alloc(nr_cpu_ids *
         // sizeof(u32), __alignof__(u32)), with the nr_cpu_ids of early boot.
         let c2p_size = consts::CPU_TO_PHYS_ID_ENTRY * nr0;
-        let c2p = self.alloc(Request {
-            kind: StructureKind::CpuToPhysId,
-            cpu: None,
-            size: c2p_size,
-            used: c2p_size,
-            align: consts::CPU_TO_PHYS_ID_ENTRY,
-            min: 0,
-            max: 0,
-            nid: None,
-            try_nid: true,
-            home: None,
-            no_node: NoNodeReason::SharedArray,
-        })?;
+        let c2p = self.alloc_shared(
+            StructureKind::CpuToPhysId,
+            c2p_size,
+            consts::CPU_TO_PHYS_ID_ENTRY,
+            0,
+            true,
+            NoNodeReason::SharedArray,
+        )?;
         self.note_capped();
         // setup_nr_cpu_ids(), then free_unused_pacas(): shrink paca_ptrs, and under radix
         // free the boot CPU's SLB shadow ("ugly fixup").
@@ -1089,19 +1106,14 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             .mmu_lpid_bits
             .unwrap_or(DEFAULT_MMU_LPID_BITS);
         let size = 1u64 << (bits + 4).min(40);
-        self.alloc(Request {
-            kind: StructureKind::PartitionTable,
-            cpu: None,
+        self.alloc_shared(
+            StructureKind::PartitionTable,
             size,
-            used: size,
-            align: size,
-            min: 0,
-            max: 0,
-            nid: None,
-            try_nid: true,
-            home: None,
-            no_node: NoNodeReason::SharedArray,
-        })?;
+            size,
+            0,
+            true,
+            NoNodeReason::SharedArray,
+        )?;
         Ok(())
     }
 
@@ -1118,19 +1130,14 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         if size == 0 {
             return Ok(());
         }
-        self.alloc(Request {
-            kind: StructureKind::LinearMapHashSlots,
-            cpu: None,
+        self.alloc_shared(
+            StructureKind::LinearMapHashSlots,
             size,
-            used: size,
-            align: 1,
-            min: 0,
-            max: self.cfg.rma_limit(self.topo).raw(),
-            nid: None,
-            try_nid: true,
-            home: None,
-            no_node: NoNodeReason::SharedArray,
-        })?;
+            1,
+            self.cfg.rma_limit(self.topo).raw(),
+            true,
+            NoNodeReason::SharedArray,
+        )?;
         Ok(())
     }
 
@@ -1167,38 +1174,28 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                     .raw()
                     .min(RTAS_INSTANTIATE_MAX)
             };
-            self.alloc(Request {
-                kind: StructureKind::RtasBuffer,
-                cpu: None,
-                size: RTAS_USER_REGION_SIZE,
-                used: RTAS_USER_REGION_SIZE,
-                align: self.cfg.page_size,
-                min: 0,
-                max: region,
-                nid: None,
-                try_nid: false,
-                home: None,
-                no_node: NoNodeReason::SharedArray,
-            })?;
+            self.alloc_shared(
+                StructureKind::RtasBuffer,
+                RTAS_USER_REGION_SIZE,
+                self.cfg.page_size,
+                region,
+                false,
+                NoNodeReason::SharedArray,
+            )?;
             // 6.12 rtas_work_area_reserve_arena(rtas_region): memblock_alloc_try_nid(
             // RTAS_WORK_AREA_ARENA_SZ, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, limit,
             // NUMA_NO_NODE), when RTAS implements ibm,get-system-parameter, which PAPR
             // requires of every platform.
             if self.cfg.strategy == Strategy::Linux612 {
                 let size = consts::RTAS_WORK_AREA_ARENA_SZ;
-                self.alloc(Request {
-                    kind: StructureKind::RtasWorkArea,
-                    cpu: None,
+                self.alloc_shared(
+                    StructureKind::RtasWorkArea,
                     size,
-                    used: size,
-                    align: self.cfg.page_size,
-                    min: 0,
-                    max: region,
-                    nid: None,
-                    try_nid: true,
-                    home: None,
-                    no_node: NoNodeReason::SharedArray,
-                })?;
+                    self.cfg.page_size,
+                    region,
+                    true,
+                    NoNodeReason::SharedArray,
+                )?;
             }
         }
         Ok(())

@@ -13,29 +13,16 @@
 use phys::PhysSize;
 
 use crate::error::DtbError;
-use crate::fdt::{NodeRec, Tree};
+use crate::fdt::{be_cells as cells, prop_value as raw, read_number as number, Tree};
 
 /// `MIN_MEMORY_BLOCK_SIZE` (`1 << SECTION_SIZE_BITS`): 16 MiB on ppc64.
 const MIN_BLOCK: u64 = 16 << 20;
 
-fn raw<'a>(node: &NodeRec<'a>, name: &str) -> Option<&'a [u8]> {
-    node.props.iter().find(|p| p.name == name).map(|p| p.value)
-}
-
-fn cells(v: &[u8]) -> impl Iterator<Item = u32> + '_ {
-    v.chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-}
-
 fn root_cells(tree: &Tree<'_>, name: &str, default: u32) -> usize {
     tree.node(0)
         .and_then(|r| raw(r, name))
-        .and_then(|v| cells(v).next())
+        .and_then(|v| cells(v).first().copied())
         .map_or(default, |c| c.clamp(1, 2)) as usize
-}
-
-fn number(c: &[u32]) -> u64 {
-    c.iter().fold(0u64, |a, &x| (a << 32) | u64::from(x))
 }
 
 /// `update_memory_block_size`: quarter the block while the size has its bit set.
@@ -61,9 +48,7 @@ pub fn probe_memory_block_size(blob: &[u8]) -> Result<PhysSize, DtbError> {
         let Some(node) = tree.node(i) else { continue };
         let name = node.path.rsplit('/').next().unwrap_or("");
         if name == "ibm,dynamic-reconfiguration-memory" {
-            let lmb: alloc::vec::Vec<u32> = raw(node, "ibm,lmb-size")
-                .map(|v| cells(v).collect())
-                .unwrap_or_default();
+            let lmb = raw(node, "ibm,lmb-size").map(cells).unwrap_or_default();
             block = if lmb.len() >= sc {
                 number(&lmb[..sc])
             } else {
@@ -77,7 +62,7 @@ pub fn probe_memory_block_size(blob: &[u8]) -> Result<PhysSize, DtbError> {
         let Some(reg) = raw(node, "linux,usable-memory").or_else(|| raw(node, "reg")) else {
             continue;
         };
-        let c: alloc::vec::Vec<u32> = cells(reg).collect();
+        let c = cells(reg);
         for e in c.chunks_exact(ac + sc) {
             let size = number(&e[ac..]);
             if size != 0 {

@@ -163,21 +163,7 @@ impl FdtFacts {
     }
 }
 
-fn raw<'a>(node: &NodeRec<'a>, name: &str) -> Option<&'a [u8]> {
-    node.props.iter().find(|p| p.name == name).map(|p| p.value)
-}
-
-fn cells(v: &[u8]) -> Vec<u32> {
-    v.chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
-/// `of_read_number`: big-endian cells folded into 64 bits (higher cells shift out).
-fn number(c: &[u32]) -> u64 {
-    c.iter()
-        .fold(0u64, |acc, &x| acc.wrapping_shl(32) | u64::from(x))
-}
+use crate::fdt::{be_cells as cells, prop_value as raw, read_number as number};
 
 fn u32_prop(node: &NodeRec<'_>, name: &str) -> Result<Option<u32>, DtbError> {
     match raw(node, name) {

@@ -79,6 +79,24 @@ fn block<'a>(
         }))
 }
 
+/// A property value as big-endian 32-bit cells (a trailing partial cell is dropped).
+pub(crate) fn be_cells(v: &[u8]) -> Vec<u32> {
+    v.chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// `of_read_number`: big-endian cells folded into 64 bits (higher cells shift out).
+pub(crate) fn read_number(c: &[u32]) -> u64 {
+    c.iter()
+        .fold(0u64, |acc, &x| acc.wrapping_shl(32) | u64::from(x))
+}
+
+/// A node's property value by name.
+pub(crate) fn prop_value<'a>(node: &NodeRec<'a>, name: &str) -> Option<&'a [u8]> {
+    node.props.iter().find(|p| p.name == name).map(|p| p.value)
+}
+
 /// Reads a NUL-terminated UTF-8 string starting at `at`.
 fn cstr(bytes: &[u8], at: usize) -> Option<&str> {
     let rest = bytes.get(at..)?;

@@ -39,16 +39,7 @@ pub(crate) struct PromResult {
     pub mem_reserve: Vec<(u64, u64)>,
 }
 
-fn cells_of(v: &[u8]) -> Vec<u32> {
-    v.chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
-fn number(c: &[u32]) -> u64 {
-    c.iter()
-        .fold(0u64, |acc, &x| acc.wrapping_shl(32) | u64::from(x))
-}
+use crate::fdt::{be_cells as cells_of, read_number as number};
 
 fn u32_of(node: &ShapeNode<'_>, name: &str) -> Option<u32> {
     match node.bytes(name)? {
