@@ -98,13 +98,23 @@ set_msr64:
 /* i64 hcall_out(u64 out[6], u64 opcode, u64 a1..a6): sc 1 with r3 = opcode, r4..r9 = args;
  * returns r3 and stores r4..r9 into out. The out pointer is kept in the ELFv2 red zone.
  * CR2-CR4 are non-volatile in ELFv2 and PAPR does not promise to preserve CR, so the
- * whole CR is saved in the caller's CR save word and restored, as Linux's hvCall.S does. */
+ * whole CR is saved in the caller's CR save word and restored, as Linux's hvCall.S does.
+ * Every call is counted in SC1_CALLS (guest/src/hv.rs) right here, next to the only
+ * `sc 1` of the guest, so that "this path made no hcall" does not depend on any Rust
+ * wrapper remembering to count; ldarx/stdcx. because CPUs call it concurrently (the
+ * CR0 the store-conditional sets is restored with the rest of CR). */
     .text
     .globl hcall_out
 hcall_out:
     mfcr  r0
     stw   r0,8(r1)
     std   r3,-8(r1)
+    lis   r11,SC1_CALLS@ha
+    addi  r11,r11,SC1_CALLS@l
+5:  ldarx r12,0,r11
+    addi  r12,r12,1
+    stdcx. r12,0,r11
+    bne-  5b
     mr    r3,r4
     mr    r4,r5
     mr    r5,r6

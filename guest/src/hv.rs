@@ -1,5 +1,7 @@
 //! `sc 1`: the real [`papr::hcall::Hypervisor`].
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use papr::hcall::{HcallResult, Hypervisor, Opcode, ReturnCode};
 
 extern "C" {
@@ -14,6 +16,16 @@ extern "C" {
         a6: u64,
     ) -> i64;
     fn _secondary();
+}
+
+/// Every `sc 1` the guest has executed, counted by start.S's `hcall_out` before the
+/// instruction itself (the only `sc 1` in the guest).
+#[no_mangle]
+pub static SC1_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of `sc 1` instructions executed so far, by all CPUs.
+pub fn sc1_calls() -> u64 {
+    SC1_CALLS.load(Ordering::Acquire)
 }
 
 /// Issues hcall `opcode` with six arguments; returns r3 and fills `out` with r4..r9.

@@ -45,6 +45,12 @@ pub fn peek_len_word(addr: u64, readable_below: u64) -> u32 {
 #[repr(C, align(4096))]
 struct Scratch([u8; 8192]);
 static mut SCRATCH: Scratch = Scratch([0; 8192]);
+/// Where `numaboot.break=lppaca-cross` puts the last CPU's lppaca instead of its planned
+/// place: a page set of its own, because the negative cases rewrite `SCRATCH`.
+static mut CROSSING: Scratch = Scratch([0; 8192]);
+/// The offset in `CROSSING` of that lppaca: cache-line aligned, so that only PAPR's
+/// 4 KiB rule is broken (3200 + 640 or 1024 bytes run past 4096).
+const CROSSING_OFFSET: u64 = 0xc80;
 
 /// Writes `bytes` at physical `addr`.
 ///
@@ -96,6 +102,11 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     let broken_lppaca = args
         .split_whitespace()
         .any(|a| a == "numaboot.break=lppaca-size");
+    // The last CPU's lppaca moved across a 4 KiB boundary, and reported there: a guest
+    // whose report and memory agree on a wrong placement, for the host's checks to catch.
+    let crossing_lppaca = args
+        .split_whitespace()
+        .any(|a| a == "numaboot.break=lppaca-cross");
     let strategy = strategy_of(&args)?;
     let topo = topology::topology_from_dtb(blob).map_err(|e| format!("device tree: {e}"))?;
     nb!(
@@ -163,9 +174,14 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
         let Some(mut paca) = Paca::from_placement(&placement, id, cpu.hw_id) else {
             return Err(format!("CPU {id} has no paca in the plan"));
         };
-        let lp = placement
+        let mut lp = placement
             .find(id, StructureKind::Lppaca)
+            .copied()
             .ok_or(format!("CPU {id}: no lppaca planned"))?;
+        if crossing_lppaca && Some(cpu) == topo.cpus.last() {
+            lp.addr = PhysAddr::new(core::ptr::addr_of_mut!(CROSSING) as u64 + CROSSING_OFFSET);
+            paca.lppaca_ptr = Some(lp.addr);
+        }
         let slb = placement
             .find(id, StructureKind::SlbShadow)
             .ok_or(format!("CPU {id}: no SLB shadow planned"))?;
@@ -213,7 +229,7 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
         );
         // The guest runs in real mode: it can write nothing above the RMA (rma-split
         // puts lppacas there on purpose; Linux itself only touches them translated).
-        for (what, a) in [("lppaca", lp), ("slb_shadow", slb), ("paca", paca_a)] {
+        for (what, a) in [("lppaca", &lp), ("slb_shadow", slb), ("paca", paca_a)] {
             if a.end().as_u64() > limit {
                 return Err(format!(
                     "CPU {id}: {what} at {} is above the RMA {limit:#x}; this guest runs in real mode",
@@ -279,9 +295,20 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
         SECONDARIES_DONE.load(Ordering::Acquire)
     );
 
+    // Stopped secondaries make no more hcalls (stop-self is one): only then does the
+    // count of `sc 1` instructions below belong to the crash path alone.
+    for c in topo.cpus.iter().filter(|c| c.logical_id != cfg.boot_cpu) {
+        let mut tries: u32 = 0;
+        while rtas::query_cpu_stopped_state(u64::from(c.hw_id)) != (0, 0) && tries < 100_000 {
+            tries += 1;
+            core::hint::spin_loop();
+        }
+    }
+
     // A crash shutdown as Linux 4.15..5.x did it: no hcall at all.
     hv.case = "crash";
     let before = hv.vpa_calls;
+    let sc1_before = crate::hv::sc1_calls();
     for paca in &pacas {
         let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
         // SAFETY: as above.
@@ -295,7 +322,8 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
             CrashPolicy::NoHcalls,
         );
     }
-    nb!("crash-shutdown hcalls={}", hv.vpa_calls - before);
+    let sc1 = crate::hv::sc1_calls() - sc1_before;
+    nb!("crash-shutdown hcalls={} sc1={sc1}", hv.vpa_calls - before);
 
     // The kexec shutdown path: each CPU deregisters DTL, SLB shadow, VPA.
     hv.case = "kexec";

@@ -18,7 +18,7 @@ use crate::GuestStrategy;
 
 /// The nodes QEMU gives memory to, as ranges in node order (QEMU lays node memory out
 /// consecutively from address 0).
-fn node_ranges(m: &Machine) -> Vec<(u32, u64, u64)> {
+pub(crate) fn node_ranges(m: &Machine) -> Vec<(u32, u64, u64)> {
     let mut base = 0;
     let mut out = Vec::new();
     for (n, mib) in m.node_mib.iter().enumerate() {
@@ -30,7 +30,8 @@ fn node_ranges(m: &Machine) -> Vec<(u32, u64, u64)> {
     out
 }
 
-fn node_of(m: &Machine, addr: u64) -> Option<u32> {
+/// The node whose memory holds `addr` in QEMU's layout (`None`: no node's).
+pub(crate) fn node_of(m: &Machine, addr: u64) -> Option<u32> {
     node_ranges(m)
         .into_iter()
         .find(|&(_, lo, hi)| (lo..hi).contains(&addr))
@@ -331,8 +332,16 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
     }
 
     // Shutdown: nothing on a crash; DTL, SLB shadow, VPA per CPU on kexec.
-    if r.one("crash-shutdown")?.u64("hcalls")? != 0 {
+    let crash = r.one("crash-shutdown")?;
+    if crash.u64("hcalls")? != 0 {
         fail.push("the crash shutdown made hcalls".into());
+    }
+    // Counted at start.S's `sc 1` itself, so no hcall can bypass the count.
+    if crash.u64("sc1")? != 0 {
+        fail.push(format!(
+            "the crash shutdown executed sc 1 {} times",
+            crash.u64("sc1")?
+        ));
     }
     let kexec: Vec<&Line> = hcalls
         .iter()

@@ -2,16 +2,32 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
+use crate::linux::qmp::Qmp;
 use crate::machine::{Layout, Machine};
 use crate::report::Report;
 use crate::{require_tool, workspace_root, E2eArgs};
 
+#[cfg(test)]
+mod fixture;
+mod host;
+#[cfg(test)]
+mod tests;
+
 const GUEST_TARGET: &str = "powerpc64le-unknown-linux-gnu";
+
+/// The environment variable that selects a deliberate guest fault, for the runs that
+/// must fail: `lppaca-cross` moves the last CPU's lppaca across a 4 KiB boundary (the
+/// host's memory check must name that CPU). `--break-lppaca` is the other such run.
+pub const BREAK_ENV: &str = "XTASK_E2E_BREAK";
+
+/// The guest faults [`BREAK_ENV`] may name.
+const BREAKS: [&str; 1] = ["lppaca-cross"];
 
 /// Runs the whole end-to-end check.
 pub fn run(args: &E2eArgs) -> Result<()> {
@@ -43,27 +59,91 @@ pub fn run(args: &E2eArgs) -> Result<()> {
     if args.break_lppaca {
         words.push("numaboot.break=lppaca-size".into());
     }
+    if let Some(b) = std::env::var_os(BREAK_ENV) {
+        let b = b.to_string_lossy().into_owned();
+        ensure!(
+            BREAKS.contains(&b.as_str()),
+            "{BREAK_ENV}={b}: known faults are {BREAKS:?}"
+        );
+        words.push(format!("numaboot.break={b}"));
+    }
     let append = (!words.is_empty()).then(|| words.join(" "));
-    let machine = Machine::new(&layout, args.firmware, append, &["-no-reboot"]);
+    // In the temporary directory: a socket path must stay short (108 bytes on Linux).
+    let socket = std::env::temp_dir().join(format!("xtask-e2e-{}.qmp", std::process::id()));
+    let qmp_arg = format!("unix:{},server=on,wait=off", socket.display());
+    // The guest powers off at its end: QEMU pauses instead of exiting, so that the host
+    // can still read guest memory.
+    let extra = ["-no-reboot", "-action", "shutdown=pause", "-qmp", &qmp_arg];
+    let machine = Machine::new(&layout, args.firmware, append, &extra);
     let dtb = out.join("machine.dtb");
     machine.dump_dtb(&elf, &dtb)?;
 
     let t = Instant::now();
-    let console = machine.boot(&elf, &dtb, Duration::from_secs(args.timeout))?;
+    let strategy = args.strategy;
+    let (console, areas) = machine.boot_inspect(
+        &elf,
+        &dtb,
+        &socket,
+        Duration::from_secs(args.timeout),
+        |console, q| {
+            // Without a complete report there is nothing to read; the check says why.
+            match Report::parse(console) {
+                Ok(r) if r.one("end").is_ok() => host::read(&r, strategy, q).map(Some),
+                _ => Ok(None),
+            }
+        },
+    )?;
     let boot_secs = t.elapsed().as_secs_f64();
     std::fs::write(out.join("console.txt"), &console).context("saving the console log")?;
 
     let report = Report::parse(&console)?;
-    let summary = crate::check::check(&machine, &report, args.strategy)?;
+    let guest = crate::check::check(&machine, &report, args.strategy);
+    let host_fail = match &areas {
+        Some(a) => {
+            let rma = report.one("topology")?.u64("rma")?;
+            host::verify(&machine, args.strategy, rma, a)
+        }
+        None => vec!["host: the guest's report is incomplete; guest memory was not read".into()],
+    };
+    let summary = match (guest, host_fail.is_empty()) {
+        (Ok(s), true) => s,
+        (Ok(_), false) => bail!(
+            "{} failures:\n  {}",
+            host_fail.len(),
+            host_fail.join("\n  ")
+        ),
+        (Err(e), _) if host_fail.is_empty() => return Err(e),
+        (Err(e), _) => bail!(
+            "{e:#}\nand {} failures of guest memory:\n  {}",
+            host_fail.len(),
+            host_fail.join("\n  ")
+        ),
+    };
     println!(
-        "e2e: PASS: {} CPUs on {} nodes ({:?} firmware, {}): {summary}; boot-to-report {:.2} s",
+        "e2e: PASS: {} CPUs on {} nodes ({:?} firmware, {}): {summary}; host read {} CPUs' lppaca, SLB shadow and DTL through QMP: all placed and filled as checked; boot-to-report {:.2} s",
         args.smp,
         args.nodes,
         args.firmware,
         args.strategy.name(),
+        areas.as_ref().map_or(0, Vec::len),
         boot_secs
     );
     Ok(())
+}
+
+/// Whether `console` holds the guest's last line (after it, the guest powers off).
+fn finished(console: &str) -> bool {
+    let complete = console.rfind('\n').map_or("", |i| &console[..i]);
+    complete.lines().any(|l| {
+        let l = l.trim_end();
+        l == "NB end" || l.starts_with("NB error") || l.starts_with("NB panic")
+    })
+}
+
+/// Kills QEMU (started by us) and collects it.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn run_checked(cmd: &mut Command) -> Result<()> {
@@ -138,10 +218,9 @@ pub fn build_guest_at(root: &Path, out: &Path, base: Option<u64>) -> Result<Path
 }
 
 impl Machine {
-    /// Boots the guest with the device tree as its initrd (VOF and SLOF both pass the
-    /// initrd's address and size in r3/r4) and returns everything it printed.
-    pub(crate) fn boot(&self, elf: &Path, dtb: &Path, timeout: Duration) -> Result<String> {
-        let mut child = Command::new("qemu-system-ppc64")
+    /// Starts QEMU on the guest with the device tree as its initrd, console on a pipe.
+    fn spawn_guest(&self, elf: &Path, dtb: &Path) -> Result<Child> {
+        Command::new("qemu-system-ppc64")
             .args(self.qemu_args(None))
             .arg("-kernel")
             .arg(elf)
@@ -151,7 +230,77 @@ impl Machine {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .context("starting qemu-system-ppc64")?;
+            .context("starting qemu-system-ppc64")
+    }
+
+    /// Boots the guest as [`Machine::boot`] does on a machine whose arguments include
+    /// `-qmp` at `socket` and `-action shutdown=pause`; once the guest printed its last
+    /// line, stops the vCPUs, runs `inspect` with the console so far and the QMP
+    /// connection, and quits QEMU.
+    pub(crate) fn boot_inspect<T>(
+        &self,
+        elf: &Path,
+        dtb: &Path,
+        socket: &Path,
+        timeout: Duration,
+        inspect: impl FnOnce(&str, &mut Qmp) -> Result<T>,
+    ) -> Result<(String, T)> {
+        let _ = std::fs::remove_file(socket);
+        let mut child = self.spawn_guest(elf, dtb)?;
+        let result = self.inspect_running(&mut child, socket, timeout, inspect);
+        stop(&mut child);
+        let _ = std::fs::remove_file(socket);
+        result
+    }
+
+    fn inspect_running<T>(
+        &self,
+        child: &mut Child,
+        socket: &Path,
+        timeout: Duration,
+        inspect: impl FnOnce(&str, &mut Qmp) -> Result<T>,
+    ) -> Result<(String, T)> {
+        let mut stdout = child.stdout.take().context("QEMU stdout")?;
+        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let scratch = socket.with_extension("mem");
+        let mut qmp = Qmp::connect(socket, scratch, Duration::from_secs(10))?;
+        let start = Instant::now();
+        let mut bytes = Vec::new();
+        loop {
+            while let Ok(chunk) = rx.try_recv() {
+                bytes.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if finished(&text) {
+                // The guest is powering off (QEMU then pauses); stopping it here too
+                // makes the memory read below independent of that timing.
+                qmp.execute("stop", None)?;
+                let found = inspect(&text, &mut qmp)?;
+                let _ = qmp.quit();
+                return Ok((text, found));
+            }
+            if let Some(status) = child.try_wait().context("waiting for QEMU")? {
+                bail!("QEMU exited ({status}) before the guest's last line; console:\n{text}");
+            }
+            if start.elapsed() > timeout {
+                bail!("timeout: the guest did not finish within {timeout:?}; console:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Boots the guest with the device tree as its initrd (VOF and SLOF both pass the
+    /// initrd's address and size in r3/r4) and returns everything it printed.
+    pub(crate) fn boot(&self, elf: &Path, dtb: &Path, timeout: Duration) -> Result<String> {
+        let mut child = self.spawn_guest(elf, dtb)?;
         let mut stdout = child.stdout.take().context("QEMU stdout")?;
         let reader = std::thread::spawn(move || {
             let mut s = String::new();
