@@ -21,14 +21,6 @@ mod tests;
 
 const GUEST_TARGET: &str = "powerpc64le-unknown-linux-gnu";
 
-/// The environment variable that selects a deliberate guest fault, for the runs that
-/// must fail: `lppaca-cross` moves the last CPU's lppaca across a 4 KiB boundary (the
-/// host's memory check must name that CPU). `--break-lppaca` is the other such run.
-pub const BREAK_ENV: &str = "XTASK_E2E_BREAK";
-
-/// The guest faults [`BREAK_ENV`] may name.
-const BREAKS: [&str; 1] = ["lppaca-cross"];
-
 /// Runs the whole end-to-end check.
 pub fn run(args: &E2eArgs) -> Result<()> {
     ensure!(
@@ -59,13 +51,8 @@ pub fn run(args: &E2eArgs) -> Result<()> {
     if args.break_lppaca {
         words.push("numaboot.break=lppaca-size".into());
     }
-    if let Some(b) = std::env::var_os(BREAK_ENV) {
-        let b = b.to_string_lossy().into_owned();
-        ensure!(
-            BREAKS.contains(&b.as_str()),
-            "{BREAK_ENV}={b}: known faults are {BREAKS:?}"
-        );
-        words.push(format!("numaboot.break={b}"));
+    if args.break_lppaca_cross {
+        words.push("numaboot.break=lppaca-cross".into());
     }
     let append = (!words.is_empty()).then(|| words.join(" "));
     // In the temporary directory: a socket path must stay short (108 bytes on Linux).

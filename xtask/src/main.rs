@@ -76,6 +76,11 @@ pub struct E2eArgs {
     /// which shows that the check catches a broken VPA.
     #[arg(long)]
     pub break_lppaca: bool,
+    /// Move the last CPU's lppaca across a 4 KiB boundary (the guest still reports and
+    /// registers it): the run must fail, and the host's check of guest memory must name
+    /// that CPU.
+    #[arg(long, conflicts_with = "break_lppaca")]
+    pub break_lppaca_cross: bool,
     /// The allocation strategy the guest plans with (`percpu`'s name): Linux 6.1's, or
     /// one beyond Linux with 640-byte lppacas, which QEMU must accept and the
     /// `kvm-pre-4.14` model must refuse.
