@@ -104,6 +104,17 @@
 //! boot CPU's SLB shadow under radix). A boot with a smaller `nr_cpu_ids` reserves the
 //! same bytes except for the leaked `cpu_to_phys_id` tail (tested).
 //!
+//! [`Strategy::Linux612`] (Linux 6.12 LTS) is the same sequence with what 6.12 adds or
+//! changes on Debian's builds: `rtas_initialize` also reserves the RTAS work-area arena
+//! (256 KiB, page aligned, below the RTAS limit) after RTAS's buffer; stacks are 32 KiB
+//! (`THREAD_SHIFT` 15); KFENCE is on, so a hash kernel allocates `linear_map_hash_slots`
+//! (a byte per page of memory, below the RMA) in `htab_initialize`
+//! ([`PlanConfig::kfence`]); the paca of the 4 KiB-page build is 1280 bytes. (The
+//! unflattened tree's size and the radix mapping cap also differ; the topology crate
+//! computes both for the build, and a front end puts them in [`PlanConfig::early`] and
+//! [`PlanConfig::radix_mem_block_size`].) All ten real 6.12 boots of the topology
+//! crate's fixtures are reproduced address for address.
+//!
 //! [`Strategy::Linux415`] (Linux 4.15, the removed lines of the series): in
 //! `early_init_devtree`, `setup_initial_memory_limit` sets `ppc64_rma_size =
 //! min(first_memblock_size, 1 GiB)` for hash (hypervisor mode included: the HVMODE test
