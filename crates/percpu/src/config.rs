@@ -101,6 +101,15 @@ impl Strategy {
         !matches!(self, Self::RmaSplit)
     }
 
+    /// Whether this strategy's kernel touches structures of `kind` with translation off
+    /// (so a hash guest keeps them below the RMA): [`crate::StructureKind::is_real_mode`],
+    /// except the lppacas of a strategy that moves them out of real mode.
+    pub const fn keeps_in_real_mode(self, kind: crate::StructureKind) -> bool {
+        use crate::StructureKind as K;
+        kind.is_real_mode()
+            && (!matches!(kind, K::Lppaca | K::LppacaPage) || self.lppaca_in_real_mode())
+    }
+
     /// Whether the kernel allocates each CPU's structures on its own, on its node (the
     /// 2018 series: 6.1 and 6.12, and the strategies built on 6.1), rather than in
     /// arrays (4.15).

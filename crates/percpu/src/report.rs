@@ -125,6 +125,29 @@ impl StructureKind {
         }
     }
 
+    /// Whether Linux accesses the structure with translation off, so a hash guest keeps
+    /// it below the RMA: the paca, lppaca and SLB shadow (and the arrays holding them),
+    /// `paca_ptrs` (a secondary CPU finds its paca through it with the MMU off:
+    /// `generic_secondary_common_init`), and the emergency, NMI and machine-check stacks
+    /// (`emergency_stack_init` bounds them by the RMA for that reason). Strategies beyond
+    /// Linux may move the lppaca out of real mode (`rma-split`); their containers are
+    /// judged by their slots.
+    pub const fn is_real_mode(self) -> bool {
+        matches!(
+            self,
+            Self::PacaPtrs
+                | Self::Paca
+                | Self::Lppaca
+                | Self::SlbShadow
+                | Self::PacaArray
+                | Self::LppacaArray
+                | Self::SlbShadowArray
+                | Self::EmergencyStack
+                | Self::NmiEmergencyStack
+                | Self::McEmergencyStack
+        )
+    }
+
     /// Whether this is a block that holds other structures as slots (a Linux 4.15 array,
     /// an lppaca page, a paca data block): its bytes are counted through its slots.
     pub const fn is_container(self) -> bool {

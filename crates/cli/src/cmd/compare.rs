@@ -37,7 +37,9 @@ use serde_json::json;
 
 use super::opts::TableOrJson;
 
-use super::plan::{build, emit, human, load, prepare_on, Machine, MachineArgs, PlanReport};
+use super::plan::{
+    build, emit, human, load, prepare_on, under_paca_limit, Machine, MachineArgs, PlanReport,
+};
 
 /// The name of the document `numaboot compare --json` writes.
 pub const SCHEMA: &str = "numaboot-compare";
@@ -126,23 +128,6 @@ fn is_paca_data(k: StructureKind) -> bool {
     )
 }
 
-/// Whether a hash guest running `s` touches a structure of kind `k` with translation
-/// off (the plan report's rule, less the lppaca for `rma-split`).
-fn real_mode(s: Strategy, k: StructureKind) -> bool {
-    match k {
-        StructureKind::Lppaca | StructureKind::LppacaArray | StructureKind::LppacaPage => {
-            s.lppaca_in_real_mode()
-        }
-        StructureKind::PacaPtrs
-        | StructureKind::Paca
-        | StructureKind::SlbShadow
-        | StructureKind::PacaArray
-        | StructureKind::SlbShadowArray
-        | StructureKind::PacaBlock => true,
-        _ => false,
-    }
-}
-
 /// The costs of `p`, planned for `m` with `cfg`, which left memblock as `mb`.
 pub fn costs(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock, us: u64) -> Costs {
     let blocks = p.live_blocks().filter(|a| {
@@ -194,7 +179,7 @@ pub fn costs(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock, us: u6
     });
     let real_mode_end = p
         .live()
-        .filter(|a| real_mode(cfg.strategy, a.kind))
+        .filter(|a| under_paca_limit(cfg.strategy, a.kind))
         .map(|a| a.addr.as_u64().saturating_add(a.reserved.as_u64()))
         .max()
         .map(|e| format!("{e:#x}"));

@@ -67,7 +67,7 @@ pub use checks::check_placement_on;
 pub use machine::{
     human, load, parse_rma_size, parse_size, prepare_on, MachineArgs, PageSizeArg, TargetArgs,
 };
-pub use model::{build, PlanReport};
+pub use model::{build, under_paca_limit, PlanReport};
 // For `numaboot verify`, which renders an observed placement like a plan.
 pub use machine::Machine;
 pub use table::render as render_table;

@@ -65,20 +65,7 @@ pub fn check_placement(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<Prob
             }
             _ => {}
         }
-        let real_mode = matches!(
-            a.kind,
-            StructureKind::PacaPtrs
-                | StructureKind::Paca
-                | StructureKind::Lppaca
-                | StructureKind::SlbShadow
-                | StructureKind::PacaArray
-                | StructureKind::LppacaArray
-                | StructureKind::SlbShadowArray
-                | StructureKind::EmergencyStack
-                | StructureKind::NmiEmergencyStack
-                | StructureKind::McEmergencyStack
-        );
-        let real_mode = real_mode && papr_profile::needs_real_mode(cfg, a.kind);
+        let real_mode = cfg.strategy.keeps_in_real_mode(a.kind);
         if let (Some(limit), true) = (rma, real_mode) {
             if end > limit {
                 out.push(format!(

@@ -37,21 +37,19 @@ pub fn kind_key(k: StructureKind) -> &'static str {
     k.key()
 }
 
-/// Whether Linux accesses the structure in real mode (so a hash guest must keep it
-/// below the RMA): the paca, the lppaca and the SLB shadow, the arrays holding them, and
-/// `paca_ptrs`, which a secondary CPU reads with the MMU off to find its paca
-/// (`generic_secondary_common_init` in `head_64.S`).
-pub fn is_real_mode(k: StructureKind) -> bool {
-    matches!(
-        k,
-        StructureKind::PacaPtrs
-            | StructureKind::Paca
-            | StructureKind::Lppaca
-            | StructureKind::SlbShadow
-            | StructureKind::PacaArray
-            | StructureKind::LppacaArray
-            | StructureKind::SlbShadowArray
-    )
+/// Whether the report's "real-mode structures end" counts a structure of `kind`: the
+/// real-mode structures ([`percpu::Strategy::keeps_in_real_mode`]) that the limit the
+/// report prints (the paca limit, `PlanConfig::paca_limit`) bounds. The emergency stacks
+/// are real-mode structures too, but bounded by `ppc64_rma_size`, which is larger under
+/// Linux 4.15 (256 MiB against the RMA), so they are checked by `check` instead.
+pub fn under_paca_limit(strategy: percpu::Strategy, kind: StructureKind) -> bool {
+    strategy.keeps_in_real_mode(kind)
+        && !matches!(
+            kind,
+            StructureKind::EmergencyStack
+                | StructureKind::NmiEmergencyStack
+                | StructureKind::McEmergencyStack
+        )
 }
 
 /// The whole report (JSON root).
@@ -436,7 +434,7 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock) -> Pla
     let ncpus = cpus.len() as u32;
     let real_mode_highest_end = p
         .live()
-        .filter(|a| is_real_mode(a.kind))
+        .filter(|a| under_paca_limit(cfg.strategy, a.kind))
         .map(|a| a.addr.as_u64().saturating_add(a.reserved.as_u64()))
         .max()
         .map(hex);

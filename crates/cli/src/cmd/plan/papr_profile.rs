@@ -10,9 +10,6 @@
 //! ([`vpa_hv::Rule`]): a 640-byte lppaca on `kvm-pre-4.14` is refused because its size
 //! field is below 1024 ([`vpa_hv::Profile::vpa_min_size`]); KVM's page-crossing rule
 //! uses the 64 KiB host page of the usual ppc64le hosts ([`vpa_hv::HostPageSize`]).
-//!
-//! Also here: which structures the real-mode rule covers for a strategy
-//! ([`needs_real_mode`]).
 
 use std::collections::BTreeMap;
 
@@ -22,13 +19,6 @@ use phys::{PhysAddr, PhysSize};
 use vpa_hv::{GuestRam, OutOfGuestMemory, Partition, Profile};
 
 use super::super::machine::Machine;
-
-/// Whether the real-mode limit applies to a structure of `kind` under `cfg`'s strategy:
-/// [`percpu::Strategy::RmaSplit`] keeps its lppacas above the RMA on purpose.
-pub fn needs_real_mode(cfg: &PlanConfig, kind: StructureKind) -> bool {
-    !matches!(kind, StructureKind::Lppaca | StructureKind::LppacaPage)
-        || cfg.strategy.lppaca_in_real_mode()
-}
 
 /// Guest memory that holds only the bytes written to it, over the machine's memory
 /// ranges (terabytes of memory cost nothing).
@@ -224,15 +214,12 @@ mod tests {
                 "{profile}: {v:?}"
             );
         }
-        // Real mode: rma-split's lppacas are exempt, its pacas are not.
-        assert!(!needs_real_mode(
-            &config(&m, &args, Strategy::RmaSplit).unwrap(),
-            StructureKind::Lppaca
-        ));
-        assert!(needs_real_mode(&cfg, StructureKind::Lppaca));
-        assert!(needs_real_mode(
-            &config(&m, &args, Strategy::RmaSplit).unwrap(),
-            StructureKind::Paca
-        ));
+        // Real mode: rma-split's lppacas are exempt, its pacas are not; the emergency
+        // stacks are real-mode structures for every strategy.
+        assert!(!Strategy::RmaSplit.keeps_in_real_mode(StructureKind::Lppaca));
+        assert!(cfg.strategy.keeps_in_real_mode(StructureKind::Lppaca));
+        assert!(Strategy::RmaSplit.keeps_in_real_mode(StructureKind::Paca));
+        assert!(Strategy::Linux61.keeps_in_real_mode(StructureKind::McEmergencyStack));
+        assert!(!Strategy::Linux61.keeps_in_real_mode(StructureKind::SoftirqStack));
     }
 }
