@@ -507,10 +507,12 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
         cfg.page_size,
     );
     let placement = Placement {
-        strategy: match log.facts.kernel_version {
-            Some((6, minor)) if minor >= 12 => Strategy::Linux612,
-            _ => Strategy::Linux61,
-        },
+        strategy: log
+            .facts
+            .kernel_version
+            .map_or(Strategy::Linux61, |(major, minor)| {
+                Strategy::for_linux_version(major, minor)
+            }),
         nr_cpu_ids_initial: u32::try_from(nr_initial).unwrap_or(u32::MAX),
         nr_cpu_ids_final: u32::try_from(nr_final).unwrap_or(u32::MAX),
         boot_cpu: cfg.boot_cpu,

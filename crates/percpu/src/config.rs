@@ -150,6 +150,16 @@ impl Strategy {
         matches!(self, Self::Linux612)
     }
 
+    /// The strategy of a kernel that names itself `Linux version MAJOR.MINOR...`:
+    /// [`Strategy::Linux612`] from 6.12 on, [`Strategy::Linux61`] otherwise.
+    pub const fn for_linux_version(major: u32, minor: u32) -> Self {
+        if major == 6 && minor >= 12 {
+            Self::Linux612
+        } else {
+            Self::Linux61
+        }
+    }
+
     /// A short name, as the CLI prints it.
     pub const fn name(self) -> &'static str {
         match self {

@@ -492,6 +492,12 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 cpu,
             )?;
         }
+        self.new_slb_shadow(cpu)
+    }
+
+    /// `new_slb_shadow(cpu, limit)`: none with radix, except for the boot CPU, which
+    /// comes here before radix is known (`free_unused_pacas` frees it again).
+    pub(crate) fn new_slb_shadow(&mut self, cpu: u32) -> Result<(), PlanError> {
         if cpu == self.cfg.boot_cpu || !self.cfg.radix {
             self.alloc_paca_data(
                 StructureKind::SlbShadow,

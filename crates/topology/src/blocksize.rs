@@ -15,8 +15,10 @@ use phys::PhysSize;
 use crate::error::DtbError;
 use crate::fdt::{be_cells as cells, prop_value as raw, read_number as number, Tree};
 
-/// `MIN_MEMORY_BLOCK_SIZE` (`1 << SECTION_SIZE_BITS`): 16 MiB on ppc64.
-const MIN_BLOCK: u64 = 16 << 20;
+/// `MIN_MEMORY_BLOCK_SIZE` (`1 << SECTION_SIZE_BITS`): 16 MiB on ppc64, the radix
+/// mapping cap of a tree without `ibm,lmb-size` in 6.1 and the floor of 6.12's probe.
+pub const MIN_MEMORY_BLOCK_SIZE: u64 = 16 << 20;
+const MIN_BLOCK: u64 = MIN_MEMORY_BLOCK_SIZE;
 
 fn root_cells(tree: &Tree<'_>, name: &str, default: u32) -> usize {
     tree.node(0)

@@ -199,7 +199,7 @@ mod synth;
 mod text;
 mod unflatten;
 
-pub use blocksize::probe_memory_block_size;
+pub use blocksize::{probe_memory_block_size, MIN_MEMORY_BLOCK_SIZE};
 pub use boot::{
     fdt_facts, ChosenFacts, DynamicReservation, FdtFacts, FdtHeader, ReservedMemory,
     ReservedRegion, RtasFacts,

@@ -232,10 +232,14 @@ fn verify(args: &VerifyArgs, shown: &str, log: &BootLog<'_>) -> anyhow::Result<E
         margs.hv_mode = true;
         from_log.push("hypervisor mode".into());
     }
-    let strategy = match (args.target.strategy, f.kernel_version) {
-        (None, Some((6, minor))) if minor >= 12 => {
-            from_log.push("Linux 6.12".into());
-            Strategy::Linux612
+    let from_banner = f
+        .kernel_version
+        .map(|(major, minor)| Strategy::for_linux_version(major, minor))
+        .filter(|s| *s != Strategy::Linux61);
+    let strategy = match (args.target.strategy, from_banner) {
+        (None, Some(s)) => {
+            from_log.push(format!("Linux {}", s.name().trim_start_matches("linux-")));
+            s
         }
         _ => args.target.strategy(),
     };

@@ -5,7 +5,7 @@ use phys::PhysSize;
 
 use super::{push_slot, Page, LPPACAS_PER_PAGE, VPA_PAGE};
 use crate::config::Strategy;
-use crate::consts::{L1_CACHE_BYTES, LPPACA_STRUCT_SIZE, SLB_SHADOW_SIZE};
+use crate::consts::{L1_CACHE_BYTES, LPPACA_STRUCT_SIZE};
 use crate::error::PlanError;
 use crate::mem::MemblockOps;
 use crate::plan::{early_cpu_to_node, Planner, Request};
@@ -22,16 +22,7 @@ pub(super) fn allocate_paca<M: MemblockOps>(
     if !p.cfg.hypervisor_mode {
         lppaca_slot(p, cpu)?;
     }
-    if cpu == p.cfg.boot_cpu || !p.cfg.radix {
-        p.alloc_paca_data(
-            StructureKind::SlbShadow,
-            SLB_SHADOW_SIZE,
-            SLB_SHADOW_SIZE,
-            L1_CACHE_BYTES,
-            cpu,
-        )?;
-    }
-    Ok(())
+    p.new_slb_shadow(cpu)
 }
 
 /// The next free slot of the CPU's node's page, or of a new page: `memblock_alloc_try_nid(

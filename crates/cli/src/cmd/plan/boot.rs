@@ -19,16 +19,12 @@ use phys::{PhysAddr, PhysSize};
 use topology::{
     predict_booted, predict_booted_for, probe_memory_block_size, prom_blob_address_for,
     unflatten_allocations, unflatten_allocations_for, DtbReport, FdtFacts, OfBuild,
-    UnflattenAllocs,
+    UnflattenAllocs, MIN_MEMORY_BLOCK_SIZE,
 };
 
 use super::kernel::{config_beside, kernel_from_elf, parse_config};
 use super::machine::{Machine, MachineArgs, PageSizeArg};
 use crate::cmd::files::{self, Cap};
-
-/// `MIN_MEMORY_BLOCK_SIZE` (`1 << SECTION_SIZE_BITS`, 16 MiB on ppc64): the radix
-/// mapping cap of a pseries tree without `ibm,lmb-size`.
-const MIN_MEMORY_BLOCK_SIZE: u64 = 16 << 20;
 
 /// QEMU pseries' default `kernel-addr`, where `-kernel` images are loaded.
 const QEMU_KERNEL_ADDR: u64 = 0x40_0000;

@@ -182,10 +182,9 @@ impl TargetArgs {
             .as_ref()
             .and_then(|p| files::read_input(p, Cap::Kernel).ok())
             .and_then(|b| super::kernel::banner_version(&b));
-        match from_image {
-            Some((6, minor)) if minor >= 12 => Strategy::Linux612,
-            _ => Strategy::Linux61,
-        }
+        from_image.map_or(Strategy::Linux61, |(major, minor)| {
+            Strategy::for_linux_version(major, minor)
+        })
     }
 
     /// [`prepare`] with these options.
