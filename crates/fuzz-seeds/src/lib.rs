@@ -22,6 +22,9 @@
 
 use std::path::Path;
 
+/// One fuzz target's body: what its `fuzz_target!` calls with the input.
+pub type Target = fn(&[u8]);
+
 /// The `name = "..."` of every `[[bin]]` table of a Cargo.toml.
 pub fn targets(manifest: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -44,7 +47,7 @@ pub fn targets(manifest: &str) -> Vec<String> {
 /// truncations of each (a cut-off input must be handled as calmly). Panics, failing the
 /// calling test, when the manifest has no target, a target has no runner or no seed, or
 /// a run panics (the seed is printed first so the failure names it).
-pub fn run_every_target(crate_root: &Path, runner: fn(&str) -> Option<fn(&[u8])>) {
+pub fn run_every_target(crate_root: &Path, runner: fn(&str) -> Option<Target>) {
     let manifest = std::fs::read_to_string(crate_root.join("Cargo.toml"))
         .unwrap_or_else(|e| panic!("{}/Cargo.toml: {e}", crate_root.display()));
     let targets = targets(&manifest);
