@@ -8,35 +8,11 @@ use phys::PhysSize;
 use crate::consts::{self, L1_CACHE_BYTES, LPPACA_SIZE, LPPACA_STRUCT_SIZE, SLB_SHADOW_SIZE};
 use crate::error::PlanError;
 use crate::mem::MemblockOps;
-use crate::report::{Finding, NoNodeReason, StructureKind};
+use crate::report::{Finding, StructureKind};
 
-use super::{Planner, Request};
+use super::Planner;
 
 impl<M: MemblockOps> Planner<'_, M> {
-    /// Linux 4.15 `memblock_alloc_base(THREAD_SIZE, THREAD_SIZE, limit)`.
-    pub(super) fn alloc_stack415(
-        &mut self,
-        kind: StructureKind,
-        limit: u64,
-        cpu: u32,
-    ) -> Result<(), PlanError> {
-        let ts = self.cfg.thread_size();
-        self.alloc(Request {
-            kind,
-            cpu: Some(cpu),
-            size: ts,
-            used: ts,
-            align: ts,
-            min: 0,
-            max: limit,
-            nid: None,
-            try_nid: false,
-            home: self.home_of(cpu),
-            no_node: NoNodeReason::PreSeries,
-        })?;
-        Ok(())
-    }
-
     /// The Linux 4.15 sequence.
     pub(super) fn linux415(&mut self) -> Result<(), PlanError> {
         let cfg = self.cfg;
@@ -172,13 +148,13 @@ impl<M: MemblockOps> Planner<'_, M> {
         let seg = cfg.segment_size();
         let limit = seg.min(cfg.rma_limit(self.topo).raw());
         for &cpu in &possible {
-            self.alloc_stack415(StructureKind::SoftirqStack, seg, cpu)?;
-            self.alloc_stack415(StructureKind::HardirqStack, seg, cpu)?;
+            self.alloc_stack(StructureKind::SoftirqStack, seg, cpu, false)?;
+            self.alloc_stack(StructureKind::HardirqStack, seg, cpu, false)?;
         }
         for &cpu in &possible {
-            self.alloc_stack415(StructureKind::EmergencyStack, limit, cpu)?;
-            self.alloc_stack415(StructureKind::NmiEmergencyStack, limit, cpu)?;
-            self.alloc_stack415(StructureKind::McEmergencyStack, limit, cpu)?;
+            self.alloc_stack(StructureKind::EmergencyStack, limit, cpu, false)?;
+            self.alloc_stack(StructureKind::NmiEmergencyStack, limit, cpu, false)?;
+            self.alloc_stack(StructureKind::McEmergencyStack, limit, cpu, false)?;
         }
         // initmem_init: nodes are attached to memblock only now.
         self.set_nodes()?;

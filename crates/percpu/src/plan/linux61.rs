@@ -87,31 +87,6 @@ impl<M: MemblockOps> Planner<'_, M> {
         Ok(())
     }
 
-    /// `alloc_stack(limit, cpu)`: `memblock_alloc_try_nid(THREAD_SIZE, THREAD_ALIGN,
-    /// MEMBLOCK_LOW_LIMIT, limit, early_cpu_to_node(cpu))`.
-    pub(super) fn alloc_stack61(
-        &mut self,
-        kind: StructureKind,
-        limit: u64,
-        cpu: u32,
-    ) -> Result<(), PlanError> {
-        let ts = self.cfg.thread_size();
-        self.alloc(Request {
-            kind,
-            cpu: Some(cpu),
-            size: ts,
-            used: ts,
-            align: ts,
-            min: 0,
-            max: limit,
-            nid: Some(early_cpu_to_node(self.topo, cpu)),
-            try_nid: true,
-            home: self.home_of(cpu),
-            no_node: NoNodeReason::PreSeries,
-        })?;
-        Ok(())
-    }
-
     /// The Linux 6.1 sequence: `early_setup` → `setup_arch`.
     pub(super) fn linux61(&mut self) -> Result<(), PlanError> {
         let cfg = self.cfg;
@@ -234,8 +209,8 @@ impl<M: MemblockOps> Planner<'_, M> {
         // irqstack_early_init: soft and hard IRQ stacks below the bolted size.
         let bolted = cfg.bolted_size();
         for &cpu in &cpus {
-            self.alloc_stack61(StructureKind::SoftirqStack, bolted, cpu)?;
-            self.alloc_stack61(StructureKind::HardirqStack, bolted, cpu)?;
+            self.alloc_stack(StructureKind::SoftirqStack, bolted, cpu, true)?;
+            self.alloc_stack(StructureKind::HardirqStack, bolted, cpu, true)?;
         }
         // emergency_stack_init: limit = min(bolted, RMA); pseries (LPAR) machine-check
         // stacks additionally below 4 GiB for RTAS.
@@ -246,9 +221,9 @@ impl<M: MemblockOps> Planner<'_, M> {
             limit
         };
         for &cpu in &cpus {
-            self.alloc_stack61(StructureKind::EmergencyStack, limit, cpu)?;
-            self.alloc_stack61(StructureKind::NmiEmergencyStack, limit, cpu)?;
-            self.alloc_stack61(StructureKind::McEmergencyStack, mce_limit, cpu)?;
+            self.alloc_stack(StructureKind::EmergencyStack, limit, cpu, true)?;
+            self.alloc_stack(StructureKind::NmiEmergencyStack, limit, cpu, true)?;
+            self.alloc_stack(StructureKind::McEmergencyStack, mce_limit, cpu, true)?;
         }
         Ok(())
     }

@@ -357,6 +357,34 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             .map(|a| a.addr)
     }
 
+    /// One `THREAD_SIZE` stack of `cpu`. Linux 6.1's `alloc_stack(limit, cpu)` asks
+    /// `memblock_alloc_try_nid(THREAD_SIZE, THREAD_ALIGN, MEMBLOCK_LOW_LIMIT, limit,
+    /// early_cpu_to_node(cpu))`; before the series (`node_local` false, Linux 4.15)
+    /// `memblock_alloc_base(THREAD_SIZE, THREAD_SIZE, limit)` takes any node.
+    fn alloc_stack(
+        &mut self,
+        kind: StructureKind,
+        limit: u64,
+        cpu: u32,
+        node_local: bool,
+    ) -> Result<(), PlanError> {
+        let ts = self.cfg.thread_size();
+        self.alloc(Request {
+            kind,
+            cpu: Some(cpu),
+            size: ts,
+            used: ts,
+            align: ts,
+            min: 0,
+            max: limit,
+            nid: node_local.then(|| early_cpu_to_node(self.topo, cpu)),
+            try_nid: node_local,
+            home: self.home_of(cpu),
+            no_node: NoNodeReason::PreSeries,
+        })?;
+        Ok(())
+    }
+
     fn finish(self) -> Placement {
         let reserved = self.mb.reserved_ranges();
         let topo = self.topo;
