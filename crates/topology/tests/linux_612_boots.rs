@@ -5,6 +5,9 @@
 //! (`memblock=debug`) the numbers are checked against. Which build a boot ran is read
 //! from its log's `Linux version` banner, not from the fixture's name.
 
+mod common;
+
+use common::boots::{self, logged};
 use phys::{PhysAddr, PhysSize};
 use topology::{
     fdt_facts, parse_dtb, predict_booted, predict_booted_for, prom_blob_address,
@@ -17,26 +20,15 @@ const BOOTS: [&str; 10] = [
 ];
 
 fn fixture(dir: &str, name: &str) -> Vec<u8> {
-    let p = format!("{}/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    boots::fixture(dir, name)
 }
 
 fn f612(name: &str) -> Vec<u8> {
     fixture("linux-6.12", name)
 }
 
-/// The boot's console log without the `[    0.000000] ` timestamps.
 fn log_of(dir: &str, boot: &str) -> String {
-    let text = String::from_utf8_lossy(&fixture(dir, &format!("{boot}.log"))).into_owned();
-    text.lines()
-        .map(
-            |l| match l.strip_prefix('[').and_then(|r| r.split_once("] ")) {
-                Some((_, rest)) => rest,
-                None => l,
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("\n")
+    boots::log(dir, boot)
 }
 
 fn log(boot: &str) -> String {
@@ -60,17 +52,6 @@ fn build_of(boot: &str) -> OfBuild {
     }
 }
 
-/// The number in the log line that ends with `tag` and starts with `prefix`.
-fn logged(text: &str, prefix: &str, tag: &str) -> u64 {
-    let line = text
-        .lines()
-        .find(|l| l.contains(tag) && l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix}...{tag} line"));
-    let rest = &line[prefix.len()..];
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().unwrap()
-}
-
 fn unflatten_request(text: &str) -> u64 {
     logged(
         text,
@@ -79,17 +60,8 @@ fn unflatten_request(text: &str) -> u64 {
     )
 }
 
-/// `[start, end)` of the memblock_reserve line naming `caller`.
 fn reserved(boot: &str, caller: &str) -> (u64, u64) {
-    let text = log(boot);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("memblock_reserve:") && l.contains(caller))
-        .unwrap_or_else(|| panic!("{boot}: no reserve by {caller}"));
-    let inner = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
-    let (a, b) = inner.split_once('-').unwrap();
-    let p = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
-    (p(a), p(b) + 1)
+    boots::reserved(&log(boot), caller)
 }
 
 /// The value of `/chosen/qemu,boot-kernel` (kernel load address and size), found by a

@@ -3,6 +3,9 @@
 //! out of guest memory), QEMU's pre-CAS dump of the same machine, and the console
 //! log (`memblock=debug`) the numbers are checked against.
 
+mod common;
+
+use common::boots;
 use phys::PhysSize;
 use topology::{
     fdt_facts, parse_dtb, predict_booted, unflatten_allocations, unflattened_size, BootMmu,
@@ -14,47 +17,19 @@ const BOOTS: [&str; 11] = [
 ];
 
 fn fixture(name: &str) -> Vec<u8> {
-    let p = format!("{}/fixtures/linux-6.1/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    boots::fixture("linux-6.1", name)
 }
 
-/// The boot's console log without the `[    0.000000] ` timestamps.
 fn log(boot: &str) -> String {
-    let text = String::from_utf8_lossy(&fixture(&format!("{boot}.log"))).into_owned();
-    text.lines()
-        .map(
-            |l| match l.strip_prefix('[').and_then(|r| r.split_once("] ")) {
-                Some((_, rest)) => rest,
-                None => l,
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("\n")
+    boots::log("linux-6.1", boot)
 }
 
-/// The number in the log line that ends with `tag` and starts with `prefix`.
 fn logged(boot: &str, prefix: &str, tag: &str) -> u64 {
-    let text = log(boot);
-    let line = text
-        .lines()
-        .find(|l| l.contains(tag) && l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("{boot}: no {prefix}...{tag} line"));
-    let rest = &line[prefix.len()..];
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().unwrap()
+    boots::logged(&log(boot), prefix, tag)
 }
 
-/// `[start-end]` of the memblock_reserve line naming `caller`.
 fn reserved(boot: &str, caller: &str) -> (u64, u64) {
-    let text = log(boot);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("memblock_reserve:") && l.contains(caller))
-        .unwrap_or_else(|| panic!("{boot}: no reserve by {caller}"));
-    let inner = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
-    let (a, b) = inner.split_once('-').unwrap();
-    let p = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
-    (p(a), p(b) + 1)
+    boots::reserved(&log(boot), caller)
 }
 
 #[test]

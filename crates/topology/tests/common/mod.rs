@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod boots;
+
 /// A node under construction.
 #[derive(Clone, Default)]
 pub struct N {
