@@ -180,6 +180,54 @@ impl Strategy {
         }
         Self::EVERY.into_iter().find(|s| s.name() == name)
     }
+
+    /// One line saying what the strategy is, for a command-line help text.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            Self::Linux61 => {
+                "Linux 6.1, after the 2018 \"numa aware allocation\" series (the default)"
+            }
+            Self::Linux612 => {
+                "Linux 6.12 LTS: 6.1's sequence plus the RTAS work-area arena, 32 KiB stacks"
+            }
+            Self::Linux415 => "Linux 4.15, before the series: shared arrays on no particular node",
+            Self::PackedVpa => {
+                "Beyond Linux: 6.1 with 640-byte lppacas, six to a node-local 4 KiB page"
+            }
+            Self::PerCpuBlock => {
+                "Beyond Linux: 6.1 with one node-local block per CPU (lppaca, paca, SLB shadow)"
+            }
+            Self::PerNodeBlock => {
+                "Beyond Linux: 6.1 with one block per node holding its CPUs' paca data"
+            }
+            Self::RmaSplit => "Beyond Linux: packed-vpa with the lppacas node-local above the RMA",
+        }
+    }
+}
+
+/// A strategy name [`Strategy::from_str`](core::str::FromStr) does not know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownStrategy(pub alloc::string::String);
+
+impl core::fmt::Display for UnknownStrategy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "unknown strategy `{}` (expected linux", self.0)?;
+        for s in Strategy::EVERY {
+            write!(f, ", {}", s.name())?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl core::error::Error for UnknownStrategy {}
+
+impl core::str::FromStr for Strategy {
+    type Err = UnknownStrategy;
+
+    /// [`Strategy::from_name`], ignoring surrounding blanks.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_name(s.trim()).ok_or_else(|| UnknownStrategy(s.into()))
+    }
 }
 
 impl core::fmt::Display for Strategy {
@@ -549,5 +597,45 @@ impl PlanConfig {
             Strategy::Linux415 => consts::SZ_256M.min(rma),
             _ => self.bolted_size().min(rma),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Strategy;
+
+    /// A new variant must be added to `EVERY`, or the CLI (which lists `EVERY`) would
+    /// not offer it: this match stops compiling until the variant is handled here.
+    #[test]
+    fn every_lists_each_variant_once() {
+        for s in Strategy::EVERY {
+            let listed = match s {
+                Strategy::Linux61
+                | Strategy::Linux612
+                | Strategy::Linux415
+                | Strategy::PackedVpa
+                | Strategy::PerCpuBlock
+                | Strategy::PerNodeBlock
+                | Strategy::RmaSplit => Strategy::EVERY.iter().filter(|&&x| x == s).count(),
+            };
+            assert_eq!(listed, 1, "{s}");
+        }
+        assert_eq!(Strategy::EVERY.len(), 7);
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for s in Strategy::EVERY {
+            assert_eq!(s.name().parse::<Strategy>(), Ok(s));
+            assert_eq!(format!(" {s} ").parse::<Strategy>(), Ok(s));
+            assert!(!s.summary().is_empty());
+        }
+        assert_eq!("linux".parse::<Strategy>(), Ok(Strategy::Linux61));
+        let e = "linux-5.4".parse::<Strategy>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown strategy `linux-5.4` (expected linux, linux-6.12, linux-6.1, \
+             linux-4.15, packed-vpa, per-cpu-block, per-node-block, rma-split)"
+        );
     }
 }

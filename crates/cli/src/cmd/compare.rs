@@ -72,17 +72,8 @@ pub struct CompareArgs {
     /// The strategies to compare, comma-separated, in column order: linux (= linux-6.1),
     /// linux-6.12, linux-4.15, packed-vpa, per-cpu-block, per-node-block, rma-split
     /// (default: linux-6.12,linux,linux-4.15).
-    #[arg(long, value_delimiter = ',', value_name = "A,B,...", value_parser = parse_strategy)]
+    #[arg(long, value_delimiter = ',', value_name = "A,B,...", value_parser = crate::cmd::opts::strategy_parser())]
     pub strategy: Vec<Strategy>,
-}
-
-fn parse_strategy(s: &str) -> Result<Strategy, String> {
-    Strategy::from_name(s.trim()).ok_or_else(|| {
-        format!(
-            "unknown strategy `{s}` (expected linux, {})",
-            Strategy::EVERY.map(Strategy::name).join(", ")
-        )
-    })
 }
 
 /// `human` with a sign, for differences.

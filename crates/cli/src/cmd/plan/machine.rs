@@ -25,47 +25,6 @@ pub const DEFAULT_SOURCE: &str = "embedded default machine (2-socket POWER10 LPA
 /// The highest logical CPU id `--possible` accepts plus one (Linux's `NR_CPUS` limit).
 const MAX_CPUS: u32 = 8192;
 
-/// Which kernel's allocation sequence to plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum StrategyArg {
-    /// Linux 6.1, after the 2018 "numa aware allocation" series (the default).
-    #[value(name = "linux", alias = "linux-6.1")]
-    Linux,
-    /// Linux 6.12 LTS: 6.1's sequence plus the RTAS work-area arena, 32 KiB stacks.
-    #[value(name = "linux-6.12")]
-    Linux612,
-    /// Linux 4.15, before the series: shared arrays on no particular node.
-    #[value(name = "linux-4.15")]
-    Linux415,
-    /// Beyond Linux: 6.1 with 640-byte lppacas, six to a node-local 4 KiB page.
-    #[value(name = "packed-vpa")]
-    PackedVpa,
-    /// Beyond Linux: 6.1 with one node-local block per CPU (lppaca, paca, SLB shadow).
-    #[value(name = "per-cpu-block")]
-    PerCpuBlock,
-    /// Beyond Linux: 6.1 with one block per node holding its CPUs' paca data.
-    #[value(name = "per-node-block")]
-    PerNodeBlock,
-    /// Beyond Linux: packed-vpa with the lppacas node-local above the RMA.
-    #[value(name = "rma-split")]
-    RmaSplit,
-}
-
-impl StrategyArg {
-    /// The percpu strategy.
-    pub fn strategy(self) -> Strategy {
-        match self {
-            Self::Linux => Strategy::Linux61,
-            Self::Linux612 => Strategy::Linux612,
-            Self::Linux415 => Strategy::Linux415,
-            Self::PackedVpa => Strategy::PackedVpa,
-            Self::PerCpuBlock => Strategy::PerCpuBlock,
-            Self::PerNodeBlock => Strategy::PerNodeBlock,
-            Self::RmaSplit => Strategy::RmaSplit,
-        }
-    }
-}
-
 /// `PAGE_SIZE` of the kernel build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PageSizeArg {
@@ -165,8 +124,8 @@ pub struct TargetArgs {
     pub machine: MachineArgs,
     /// The kernel whose early-boot allocation sequence is modelled (default `linux`,
     /// i.e. 6.1; `verify` defaults to the version the log's banner names).
-    #[arg(long, value_enum)]
-    pub strategy: Option<StrategyArg>,
+    #[arg(long, value_parser = crate::cmd::opts::strategy_parser())]
+    pub strategy: Option<Strategy>,
 }
 
 impl TargetArgs {
@@ -174,7 +133,7 @@ impl TargetArgs {
     /// later: `linux-6.12`); else Linux 6.1.
     pub fn strategy(&self) -> Strategy {
         if let Some(s) = self.strategy {
-            return s.strategy();
+            return s;
         }
         let from_image = self
             .machine
