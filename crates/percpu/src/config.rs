@@ -602,6 +602,9 @@ impl PlanConfig {
 
 #[cfg(test)]
 mod tests {
+    use alloc::format;
+    use alloc::string::ToString;
+
     use super::Strategy;
 
     /// A new variant must be added to `EVERY`, or the CLI (which lists `EVERY`) would
