@@ -507,7 +507,7 @@ fn random_script(seed: u64, ops: usize) -> String {
     };
     // Memory first, most of the time, so that allocations have somewhere to go.
     for _ in 0..r.below(6) {
-        let nid = r.pick(&["", " 0", " 1", " 2", " 256"]);
+        let nid = r.pick(&["", " 0", " 1", " 2", " 256", " -1"]);
         s.line(format!(
             "add {:#x} {:#x}{nid}",
             unit * r.below(span),
@@ -517,7 +517,7 @@ fn random_script(seed: u64, ops: usize) -> String {
     for _ in 0..ops {
         let line = match r.below(50) {
             0..=5 => {
-                let nid = r.pick(&["", " 0", " 1", " 2", " 3", " 256"]);
+                let nid = r.pick(&["", " 0", " 1", " 2", " 3", " 256", " -1"]);
                 format!("add {:#x} {:#x}{nid}", addr(&mut r), size(&mut r))
             }
             6..=12 => format!("reserve {:#x} {:#x}", addr(&mut r), size(&mut r)),
@@ -762,6 +762,23 @@ fn edge_cases_match_linux() {
              set_node 0x80000 0x10000 5\nalloc 0x1000 0x1000 0 anywhere 5 1\n\
              clear_nomap 0x200000 0x80000\nclear_hotplug 0 0x400000\ndump\n\
              alloc 0x1000 0x1000 0 anywhere -1 0\n"
+                .into(),
+            Class::Identical,
+        ),
+        // memblock_add_node(.., NUMA_NO_NODE, ..) stores -1: printed 0xffffffff, never
+        // merged with MAX_NUMNODES (256) neighbours, skipped by requests for a node and
+        // taken by requests for any node (-1 or 256).
+        (
+            "NUMA_NO_NODE regions",
+            "add 0 0x100000 -1\nadd 0x100000 0x100000\nadd 0x200000 0x100000 -1\n\
+             add 0x300000 0x100000 0\nadd 0x100000 0x100000 -1\nadd 0x400000 0x10000 256\n\
+             add 0x410000 0x10000 -1\nadd 0x420000 0x10000 -1\ndump\n\
+             alloc 0x1000 0x1000 0 anywhere 0 1\nalloc 0x1000 0x1000 0 0x300000 0 1\n\
+             alloc 0x1000 0x1000 0 0x300000 0 0\nalloc 0x1000 0x1000 0 0x100000 -1 1\n\
+             alloc 0x1000 0x1000 0 0x200000 256 0\nalloc_try_nid 0x1000 0x1000 0 0x200000 3\n\
+             set_node 0x80000 0x100000 1\nalloc 0x1000 0x1000 0 anywhere 1 1\n\
+             hotplug 0x410000 0x8000\nclear_hotplug 0x410000 0x8000\nremove 0x50000 0x10000\n\
+             bottom_up 1\nalloc 0x1000 0x1000 0 anywhere -1 0\n"
                 .into(),
             Class::Identical,
         ),
