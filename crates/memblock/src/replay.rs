@@ -891,6 +891,71 @@ mod tests {
         assert_eq!(err.line, 3);
     }
 
+    /// A sink that takes `room` bytes, then refuses.
+    struct Full {
+        room: usize,
+        got: String,
+    }
+
+    impl Write for Full {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            if s.len() > self.room {
+                return Err(fmt::Error);
+            }
+            self.room -= s.len();
+            self.got.push_str(s);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn replayer_reports_a_refused_write_and_keeps_the_operation() {
+        let mut r = Replayer::new();
+        let mut sink = Full {
+            room: 4,
+            got: String::new(),
+        };
+        assert_eq!(r.line("add 0 0x20000", &mut sink), Ok(Some(Outcome::Done)));
+        assert_eq!(
+            r.line_bytes(b"alloc 0x100 0x100 0 anywhere -1 0\r\n", &mut sink),
+            Err(ReplayError::Write)
+        );
+        // The allocation happened; only its line was lost.
+        assert_eq!(r.memblock().reserved().len(), 1);
+        assert_eq!(r.lines(), 2);
+        assert_eq!(r.finish(&mut sink), Err(fmt::Error));
+    }
+
+    #[test]
+    fn replayer_numbers_lines_and_goes_on_after_a_malformed_one() {
+        let mut r = Replayer::new();
+        let mut out = String::new();
+        assert_eq!(r.line("# nothing", &mut out), Ok(None));
+        let err = r.line("bogus", &mut out).unwrap_err();
+        assert_eq!(alloc::format!("{err}"), "line 2: unknown operation `bogus`");
+        let err = r.line_bytes(b"\xff\n", &mut out).unwrap_err();
+        assert_eq!(alloc::format!("{err}"), "line 3: not UTF-8");
+        assert_eq!(r.line("dump", &mut out), Ok(Some(Outcome::Done)));
+        assert!(out.starts_with("memory:\n"));
+    }
+
+    #[test]
+    fn add_keeps_numa_no_node_apart_from_max_numnodes() {
+        // Touching ranges: -1 and 256 stay two regions, -1 and -1 merge.
+        let out = run(
+            "add 0 0x10000 -1\nadd 0x10000 0x10000\nadd 0x20000 0x10000 -1\n\
+                       add 0x30000 0x10000 -1\n",
+        )
+        .unwrap();
+        let nids: alloc::vec::Vec<&str> = out
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("total"))
+            .filter_map(|l| l.split(' ').nth(3))
+            .collect();
+        assert_eq!(nids, ["0xffffffff", "0x100", "0xffffffff"]);
+    }
+
     proptest::proptest! {
         /// Any text: parsing and replaying never panic.
         #[test]

@@ -920,6 +920,28 @@ fn edge_cases_match_linux() {
     }
 }
 
+/// Every golden file of `tests/golden` replays identically in Linux, and its
+/// `.expected` is what Linux prints.
+#[test]
+fn golden_files_match_linux() {
+    let Some(oracle) = oracle() else { return };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "replay") {
+            continue;
+        }
+        let script = std::fs::read(&path).unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert_eq!(check(&oracle, &name, &script), Class::Identical, "{name}");
+        let expected = std::fs::read_to_string(path.with_extension("expected")).unwrap();
+        assert_eq!(linux_run(&oracle, &script).stdout, expected, "{name}");
+        seen += 1;
+    }
+    assert!(seen >= 6, "golden files missing: {seen}");
+}
+
 /// Classifies one script file (`NUMABOOT_ORACLE_SCRIPT=FILE`), e.g. a long benchmark
 /// trace: `cargo test -p memblock --test linux_oracle classify_file -- --ignored`.
 #[test]
