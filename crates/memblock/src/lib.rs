@@ -91,9 +91,11 @@
 //!
 //! # Where this crate knowingly differs from Linux
 //!
-//! This is the one list. Each point is checked against Linux 6.1's own `mm/memblock.c`
-//! (compiled in userspace by `tools/memblock-oracle`) by `tests/linux_oracle.rs`, which
-//! classifies every difference it meets as one of these or fails.
+//! This is the one list (other docs of the crate and of `tools/memblock-oracle` point
+//! here). Linux 6.1's own `mm/memblock.c`, compiled in userspace by
+//! `tools/memblock-oracle`, is compared with the crate by `tests/linux_oracle.rs`, which
+//! classifies every difference it meets as one of the first three points or fails; the
+//! others are outside what a replay can observe.
 //!
 //! * A failed operation changes nothing. Linux can leave a grown array behind (with its
 //!   reservation) when an operation grows an array and then fails, e.g. needs a second
@@ -118,6 +120,19 @@
 //!   `MEMBLOCK_NONE`, as on every system without `kernelcore=mirror`).
 //! * Arrays are never in slab memory: every growth is memblock-allocated, as before
 //!   `slab_is_available()`.
+//! * Without the `alloc` feature the arrays cannot grow: an operation that needs more
+//!   than their initial capacity fails with [`Error::NoMemory`] even when
+//!   [`Config::allow_resize`] is set, where Linux would double the array.
+//! * Linux's warnings are not reproduced: the `WARN_ON`s of `memblock_add_range` when
+//!   memory already present is added again with another node or other flags, the
+//!   `WARN_ONCE` when an allocation or iterator is given `MAX_NUMNODES` (which means
+//!   any node there as here), and the `dump_stack()` for an allocation with alignment 0.
+//!   Linux carries on after each, as the crate does; only the console message is
+//!   missing.
+//! * Allocations return physical addresses, as `memblock_phys_alloc*` and the `_raw`
+//!   allocators do: [`Memblock::alloc_try_nid`] stands for
+//!   `memblock_alloc_try_nid_raw`, and nothing is zeroed or mapped (the oracle
+//!   calls the `_raw` form for the same reason).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]

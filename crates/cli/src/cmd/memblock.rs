@@ -364,9 +364,14 @@ fn bench(args: &BenchArgs<'_>) -> anyhow::Result<ExitCode> {
         let boot_file = tmp.path.join("boot.replay");
         std::fs::write(&boot_file, &script)
             .with_context(|| format!("writing {}", boot_file.display()))?;
-        let linux = linux_allocator(oracle, &boot_file)?;
+        let mut linux = linux_allocator(oracle, &boot_file)?;
+        for _ in 1..runs {
+            let again = linux_allocator(oracle, &boot_file)?;
+            linux.seconds = linux.seconds.min(again.seconds);
+        }
         let mut text = format!(
-            "linux allocator alone: {} ops in {:.3} ms, ops/s: {:.0} (numaboot: {:.1}x)\n",
+            "linux allocator alone: {} ops, best of {runs}: {:.3} ms, ops/s: {:.0} \
+             (numaboot: {:.1}x)\n",
             linux.ops,
             linux.seconds * 1e3,
             linux.ops as f64 / linux.seconds,
