@@ -118,6 +118,86 @@ pub enum Op {
     Config(ConfigKey, u64),
 }
 
+impl fmt::Display for Op {
+    /// The line in the replay language, numbers in lowercase `0x` hex; [`parse_line`]
+    /// reads it back as the same `Op`. `add` without a node is written without `NID`
+    /// (`memblock_add`, the same call as `NID` 256); a "no node" request is `-1`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Nid(Option<NodeId>);
+        impl fmt::Display for Nid {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.0 {
+                    Some(n) => write!(f, "{}", n.get()),
+                    None => f.write_str("-1"),
+                }
+            }
+        }
+        struct Limit(AllocLimit);
+        impl fmt::Display for Limit {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.0 {
+                    AllocLimit::Accessible => f.write_str("accessible"),
+                    AllocLimit::Anywhere => f.write_str("anywhere"),
+                    AllocLimit::Addr(a) => write!(f, "{a}"),
+                }
+            }
+        }
+        match *self {
+            Self::Add { base, size, nid } => match nid {
+                RegionNid::MaxNumNodes => write!(f, "add {base} {size}"),
+                RegionNid::NumaNoNode => write!(f, "add {base} {size} -1"),
+                RegionNid::Node(n) => write!(f, "add {base} {size} {}", n.get()),
+            },
+            Self::Range { kind, base, size } => write!(f, "{} {base} {size}", kind.name()),
+            Self::SetNode { base, size, nid } => {
+                write!(f, "set_node {base} {size} {}", nid.get())
+            }
+            Self::Limit(a) => write!(f, "limit {a}"),
+            Self::BottomUp(b) => write!(f, "bottom_up {}", u8::from(b)),
+            Self::Movable(b) => write!(f, "movable {}", u8::from(b)),
+            Self::Alloc {
+                size,
+                align,
+                start,
+                end,
+                nid,
+                exact,
+            } => write!(
+                f,
+                "alloc {size} {align:#x} {start} {} {} {}",
+                Limit(end),
+                Nid(nid),
+                u8::from(exact)
+            ),
+            Self::AllocTryNid {
+                size,
+                align,
+                min,
+                max,
+                nid,
+            } => write!(
+                f,
+                "alloc_try_nid {size} {align:#x} {min} {} {}",
+                Limit(max),
+                Nid(nid)
+            ),
+            Self::Dump => f.write_str("dump"),
+            Self::Config(key, value) => {
+                let name = match key {
+                    ConfigKey::PageSize => "page_size",
+                    ConfigKey::InitialRegions => "initial_regions",
+                    ConfigKey::SmpCacheBytes => "smp_cache_bytes",
+                    ConfigKey::AllowResize => "allow_resize",
+                };
+                match key {
+                    ConfigKey::AllowResize => write!(f, "config {name} {}", u8::from(value != 0)),
+                    _ => write!(f, "config {name} {value:#x}"),
+                }
+            }
+        }
+    }
+}
+
 /// The [`crate::Config`] fields a replay may set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigKey {
@@ -891,6 +971,40 @@ mod tests {
         assert_eq!(err.line, 3);
     }
 
+    #[test]
+    fn every_operation_prints_as_it_parses() {
+        for line in [
+            "add 0x0 0x1000",
+            "add 0x0 0x1000 -1",
+            "add 0x0 0x1000 7",
+            "reserve 0x10 0x20",
+            "remove 0x10 0x20",
+            "free 0x10 0x20",
+            "hotplug 0x10 0x20",
+            "clear_hotplug 0x10 0x20",
+            "nomap 0x10 0x20",
+            "clear_nomap 0x10 0x20",
+            "set_node 0x10 0x20 255",
+            "limit 0xffffffffffffffff",
+            "bottom_up 1",
+            "movable 0",
+            "alloc 0x100 0x0 0x0 0x0 -1 1",
+            "alloc 0x100 0x80 0x1000 anywhere 3 0",
+            "alloc_try_nid 0x100 0x400 0x0 accessible 0",
+            "dump",
+            "config page_size 0x1000",
+            "config initial_regions 0x4",
+            "config smp_cache_bytes 0x80",
+            "config allow_resize 0",
+        ] {
+            let op = parse_line(line).unwrap().unwrap();
+            assert_eq!(alloc::format!("{op}"), line);
+        }
+        // The same operation spelled otherwise prints in the one spelling.
+        let op = parse_line("add 0 4096 256 # memblock_add_node(.., MAX_NUMNODES, ..)");
+        assert_eq!(alloc::format!("{}", op.unwrap().unwrap()), "add 0x0 0x1000");
+    }
+
     /// A sink that takes `room` bytes, then refuses.
     struct Full {
         room: usize,
@@ -967,6 +1081,18 @@ mod tests {
         )) {
             let script = lines.join("\n");
             let _ = run(&script);
+        }
+
+        /// Every line `parse_line` accepts prints (`Display`) as a line it reads back
+        /// as the same operation.
+        #[test]
+        fn display_reads_back(line in proptest::string::string_regex(
+            "(add|reserve|remove|free|hotplug|clear_hotplug|nomap|clear_nomap|set_node|limit|bottom_up|movable|alloc|alloc_try_nid|dump|config)( (0x[0-9a-f]{1,16}|[0-9]{1,3}|-1|0|1|anywhere|accessible|page_size|initial_regions|smp_cache_bytes|allow_resize)){0,6}"
+        ).unwrap()) {
+            if let Ok(Some(op)) = parse_line(&line) {
+                let text = alloc::format!("{op}");
+                proptest::prop_assert_eq!(parse_line(&text), Ok(Some(op)), "{} -> {}", line, text);
+            }
         }
 
         /// Any bytes: `run_bytes` never panics, and on UTF-8 it is `run`.
