@@ -24,8 +24,10 @@ pub enum MemblockCommand {
     /// MAX NID; dump; and, before any of these, config KEY VALUE (page_size,
     /// initial_regions, smp_cache_bytes, allow_resize). Numbers are decimal or 0x hex
     /// (`_` between digits is also accepted, as an extension);
-    /// END/MAX may be `accessible` or `anywhere`; NID -1 means no node. `#` starts a
-    /// comment.
+    /// END/MAX may be `accessible` or `anywhere`; NID -1 (NUMA_NO_NODE) or 256
+    /// (MAX_NUMNODES) means no node, and `add` stores the one given, as Linux does. `#`
+    /// starts a comment. The script is read and replayed line by line, the output
+    /// written as it comes (buffered).
     ///
     /// Allocations print `alloc -> ADDR` or `alloc -> fail`; `dump` prints `memory:`,
     /// `BASE SIZE FLAGS NID` per region, `total SIZE`, then the same for `reserved:`
