@@ -4,7 +4,7 @@
  * 6.1's own mm/memblock.c (linked in unchanged, see build.sh and shim/shim.h) and
  * prints exactly what `numaboot memblock replay -` prints for the same script.
  *
- * Usage: linux-memblock < SCRIPT
+ * Usage: linux-memblock [--bench] < SCRIPT
  *
  * Exit status:
  *   0  the script ran; its output (with the implied final dump) is on stdout
@@ -15,7 +15,7 @@
  *   4  the script needs something this harness cannot do (`config initial_regions`
  *      above the 128 entries of Linux's static arrays, or no address space left for
  *      a region array); the reason on stderr
- *   1  reading standard input or writing standard output failed
+ *   1  reading standard input or writing standard output failed, or bad arguments
  *
  * With NUMABOOT_ORACLE_EVENTS set, stderr also gets one line per event Linux goes
  * through silently, for a differential test to tell apart the ways Linux and a model
@@ -24,6 +24,16 @@
  *   event line N: alias ARRAY at 0xADDR over OTHER  memblock_double_array copied
  *                                                 ARRAY onto the live OTHER array
  * NUMABOOT_ORACLE_VERBOSE routes memblock.c's own printk output to stderr.
+ *
+ * `linux-memblock --bench` (or NUMABOOT_ORACLE_BENCH set) also times every memblock.c
+ * call the script makes, and only those (not parsing, not printing), and reports on
+ * stderr at the end, one line per kind of call (calls, nanoseconds):
+ *   bench alloc N NS     alloc and alloc_try_nid
+ *   bench free N NS      free
+ *   bench other N NS     add, reserve, remove, set_node and the flag operations
+ *                        (limit, bottom_up and movable set a variable: not timed)
+ * The cost of reading the clock is measured first and subtracted from each call, so
+ * that the figure is memblock.c's alone. Output and exit status are as without it.
  *
  * The parser mirrors crates/memblock/src/replay.rs rule for rule (argument order of
  * the checks, number syntax, Unicode whitespace, UTF-8 validation), so that malformed
@@ -34,6 +44,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -55,6 +66,71 @@ struct page *shim_mem_map;
 static unsigned long current_line;
 static bool verbose;
 static bool events;
+
+/* ------------------------------------------------------------ --bench timing */
+
+enum bench_kind { BENCH_ALLOC, BENCH_FREE, BENCH_OTHER, BENCH_KINDS };
+
+static bool bench;
+static const char *const bench_names[BENCH_KINDS] = { "alloc", "free", "other" };
+static u64 bench_calls[BENCH_KINDS];
+static u64 bench_ns[BENCH_KINDS];
+/* What one clock_gettime pair costs, subtracted from every timed call. */
+static u64 bench_overhead_ns;
+
+static u64 now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (u64)t.tv_sec * 1000000000ULL + (u64)t.tv_nsec;
+}
+
+static void bench_calibrate(void)
+{
+	u64 start = now_ns(), end;
+	int i;
+
+	for (i = 0; i < 100000; i++)
+		now_ns();
+	end = now_ns();
+	/* Each timed call reads the clock twice. */
+	bench_overhead_ns = (end - start) / 100000;
+}
+
+static void bench_add(enum bench_kind kind, u64 start)
+{
+	u64 d = now_ns() - start;
+
+	bench_calls[kind]++;
+	bench_ns[kind] += d > bench_overhead_ns ? d - bench_overhead_ns : 0;
+}
+
+/*
+ * Evaluates CALL (a memblock.c call) into RESULT, timed under --bench. A statement
+ * macro: the timing brackets exactly the call.
+ */
+#define TIMED(kind, result, call)                                  \
+	do {                                                       \
+		if (bench) {                                       \
+			u64 timed_start_ = now_ns();               \
+			(result) = (call);                         \
+			bench_add((kind), timed_start_);           \
+		} else {                                           \
+			(result) = (call);                         \
+		}                                                  \
+	} while (0)
+
+static void bench_report(void)
+{
+	int k;
+
+	if (!bench)
+		return;
+	for (k = 0; k < BENCH_KINDS; k++)
+		fprintf(stderr, "bench %s %llu %llu\n", bench_names[k],
+			(unsigned long long)bench_calls[k], (unsigned long long)bench_ns[k]);
+}
 
 static void __attribute__((__format__(__printf__, 1, 2))) event(const char *fmt, ...)
 {
@@ -575,7 +651,7 @@ static void execute(const struct line *l)
 	}
 
 	if (word_is(op, "add")) {
-		int nid = MAX_NUMNODES;
+		int nid = MAX_NUMNODES, ret;
 		phys_addr_t base, size;
 
 		want(l, 2, 3);
@@ -585,9 +661,10 @@ static void execute(const struct line *l)
 		size = num("size", a[1]);
 		start();
 		if (l->n == 3)
-			op_result("add", memblock_add_node(base, size, nid, MEMBLOCK_NONE));
+			TIMED(BENCH_OTHER, ret, memblock_add_node(base, size, nid, MEMBLOCK_NONE));
 		else
-			op_result("add", memblock_add(base, size));
+			TIMED(BENCH_OTHER, ret, memblock_add(base, size));
+		op_result("add", ret);
 		return;
 	}
 
@@ -606,26 +683,30 @@ static void execute(const struct line *l)
 	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
 		if (word_is(op, ranges[i].name)) {
 			phys_addr_t base, size;
+			int ret;
 
 			want(l, 2, 2);
 			base = num("base", a[0]);
 			size = num("size", a[1]);
 			start();
-			op_result(ranges[i].name, ranges[i].fn(base, size));
+			TIMED(ranges[i].fn == memblock_phys_free ? BENCH_FREE : BENCH_OTHER, ret,
+			      ranges[i].fn(base, size));
+			op_result(ranges[i].name, ret);
 			return;
 		}
 	}
 
 	if (word_is(op, "set_node")) {
 		phys_addr_t base, size;
-		int nid;
+		int nid, ret;
 
 		want(l, 3, 3);
 		base = num("base", a[0]);
 		size = num("size", a[1]);
 		nid = node(a[2]);
 		start();
-		op_result("set_node", memblock_set_node(base, size, &memblock.memory, nid));
+		TIMED(BENCH_OTHER, ret, memblock_set_node(base, size, &memblock.memory, nid));
+		op_result("set_node", ret);
 	} else if (word_is(op, "limit")) {
 		phys_addr_t lim;
 
@@ -648,7 +729,7 @@ static void execute(const struct line *l)
 		start();
 		movable_node_enabled = on;
 	} else if (word_is(op, "alloc")) {
-		phys_addr_t size, align, lo, hi;
+		phys_addr_t size, align, lo, hi, found;
 		int nid;
 		bool exact;
 
@@ -660,7 +741,8 @@ static void execute(const struct line *l)
 		nid = opt_node(a[4]);
 		exact = flag("exact", a[5]);
 		start();
-		alloc_result(memblock_alloc_range_nid(size, align, lo, hi, nid, exact));
+		TIMED(BENCH_ALLOC, found, memblock_alloc_range_nid(size, align, lo, hi, nid, exact));
+		alloc_result(found);
 	} else if (word_is(op, "alloc_try_nid")) {
 		phys_addr_t size, align, lo, hi;
 		void *p;
@@ -673,7 +755,7 @@ static void execute(const struct line *l)
 		hi = limit("max", a[3]);
 		nid = opt_node(a[4]);
 		start();
-		p = memblock_alloc_try_nid_raw(size, align, lo, hi, nid);
+		TIMED(BENCH_ALLOC, p, memblock_alloc_try_nid_raw(size, align, lo, hi, nid));
 		alloc_result((phys_addr_t)(uintptr_t)p);
 	} else if (word_is(op, "dump")) {
 		want(l, 0, 0);
@@ -733,7 +815,7 @@ static bool valid_utf8(const char *s, size_t len)
 	return true;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static char outbuf[1 << 20];
 	size_t len, pos = 0;
@@ -741,6 +823,15 @@ int main(void)
 
 	verbose = getenv("NUMABOOT_ORACLE_VERBOSE") != NULL;
 	events = getenv("NUMABOOT_ORACLE_EVENTS") != NULL;
+	bench = getenv("NUMABOOT_ORACLE_BENCH") != NULL;
+	if (argc == 2 && strcmp(argv[1], "--bench") == 0) {
+		bench = true;
+	} else if (argc > 1) {
+		fprintf(stderr, "usage: linux-memblock [--bench] < SCRIPT\n");
+		return 1;
+	}
+	if (bench)
+		bench_calibrate();
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	script = read_all(&len);
 	if (!script) {
@@ -778,6 +869,7 @@ int main(void)
 	start();
 	dump();
 	free(script);
+	bench_report();
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "linux-memblock: writing standard output failed\n");
 		return 1;

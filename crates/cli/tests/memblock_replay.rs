@@ -285,3 +285,90 @@ fn plan_replays_match_linux_memblock() {
         );
     }
 }
+
+#[test]
+fn bench_writes_a_boot_like_script_of_about_n_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("boot.replay");
+    numaboot()
+        .args([
+            "memblock", "bench", "--cpus", "64", "--nodes", "8", "--runs", "1",
+        ])
+        .args(["--boot", "1000", "--script"])
+        .arg(&file)
+        .assert()
+        .success();
+    let script = std::fs::read_to_string(&file).unwrap();
+    // 200 CPUs: 8 nodes added, the kernel reserved, 4 allocations per CPU, the four
+    // blocks of every fourth CPU freed.
+    let count = |op: &str| script.lines().filter(|l| l.starts_with(op)).count();
+    assert_eq!(count("add "), 8);
+    assert_eq!(count("alloc_try_nid "), 800);
+    assert_eq!(count("free "), 200);
+    for args in [["--boot", "4"], ["--boot", "1310721"]] {
+        numaboot()
+            .args(["memblock", "bench", "--script"])
+            .arg(&file)
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr("numaboot: --boot must be 5..=1310720\n");
+    }
+}
+
+#[test]
+fn replay_output_to_a_closed_pipe_ends_quietly() {
+    // Far more output than a pipe holds: the replay is still running when the reader
+    // goes away.
+    let mut script = String::from("add 0 0x100000000\n");
+    for _ in 0..100_000 {
+        script.push_str("alloc_try_nid 0x100 0x100 0 anywhere -1\n");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.replay");
+    std::fs::write(&file, script).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("numaboot"))
+        .args(["memblock", "replay"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    assert_eq!(&first, b"alloc -> 0");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn bench_compares_with_linux() {
+    let Some(oracle) = linux_oracle() else { return };
+    let out = numaboot()
+        .args([
+            "memblock", "bench", "--cpus", "256", "--nodes", "8", "--runs", "1",
+        ])
+        .arg("--linux")
+        .arg(&oracle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in {text}"))
+            .to_string()
+    };
+    // Linux timed the trace's 1024 allocations and 256 frees.
+    assert!(
+        line("linux allocator alone: ").starts_with("linux allocator alone: 1280 ops, best of 1: "),
+        "{text}"
+    );
+    assert!(
+        line("whole process on ").ends_with("; outputs identical"),
+        "{text}"
+    );
+}

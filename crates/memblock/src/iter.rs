@@ -13,7 +13,8 @@ use crate::{NodeId, PhysAddr, Region, RegionFlags};
 /// [`Memblock::free_ranges_rev`](crate::Memblock::free_ranges_rev).
 ///
 /// Each item is a nonempty intersection of a memory region with a gap between reserved
-/// regions; `nid` is the memory region's node (`None` for `MAX_NUMNODES`).
+/// regions; `nid` is the memory region's node (`None` for `MAX_NUMNODES` and
+/// `NUMA_NO_NODE`).
 #[derive(Clone, Debug)]
 pub struct FreeRanges<'a> {
     memory: &'a [Region],
@@ -67,7 +68,7 @@ impl<'a> FreeRanges<'a> {
 
     /// Linux's `should_skip_region` for the memory array.
     fn should_skip(&self, m: &Region) -> bool {
-        if self.nid.is_some() && self.nid != m.nid {
+        if !m.nid.matches(self.nid) {
             return true;
         }
         if self.movable_node
@@ -127,7 +128,7 @@ impl<'a> FreeRanges<'a> {
             }
             let (s, e) = (m_start.max(g_start), m_end.min(g_end));
             if s < e {
-                return Some((s, e, m.nid));
+                return Some((s, e, m.nid.node()));
             }
         }
     }
@@ -160,7 +161,7 @@ impl<'a> FreeRanges<'a> {
             }
             let (s, e) = (m_start.max(g_start), m_end.min(g_end));
             if s < e {
-                return Some((s, e, m.nid));
+                return Some((s, e, m.nid.node()));
             }
         }
     }

@@ -70,12 +70,16 @@
 //!
 //! # Node ids
 //!
-//! Linux stores a node id in every region. [`Region::nid`] is `Some(node)` for a real
-//! node and `None` for the value Linux's `memblock_add` and `memblock_reserve` store,
-//! `MAX_NUMNODES` (256 on ppc64, [`NodeId::MAX_NUMNODES`]); [`Region::linux_nid`] gives
-//! the number as Linux stores it. Linux could in principle also store `NUMA_NO_NODE`
-//! (-1) through `memblock_add_node(.., NUMA_NO_NODE, ..)`; no ppc64 boot path does, and
-//! here `add_node(.., None, ..)` stores `MAX_NUMNODES` like `memblock_add`.
+//! Linux stores a node id in every region, an `int`. [`Region::nid`] is a [`RegionNid`]:
+//! a real node, `MAX_NUMNODES` (256 on ppc64, [`NodeId::MAX_NUMNODES`]; what
+//! `memblock_add` and `memblock_reserve` store, and what
+//! [`Memblock::add_node`] stores for `None`), or `NUMA_NO_NODE` (-1; what
+//! `memblock_add_node(.., NUMA_NO_NODE, ..)` stores, [`RegionNid::NumaNoNode`]).
+//! Linux treats the last two alike when it searches (a request for a node matches only
+//! that node; a request for any node, `NUMA_NO_NODE` or the deprecated `MAX_NUMNODES`,
+//! matches every region), but not when it merges: neighbours with different stored
+//! values stay separate regions, so the crate keeps them distinct too.
+//! [`Region::linux_nid`] gives the bits Linux stores.
 //!
 //! # Features
 //!
@@ -87,9 +91,11 @@
 //!
 //! # Where this crate knowingly differs from Linux
 //!
-//! This is the one list. Each point is checked against Linux 6.1's own `mm/memblock.c`
-//! (compiled in userspace by `tools/memblock-oracle`) by `tests/linux_oracle.rs`, which
-//! classifies every difference it meets as one of these or fails.
+//! This is the one list (other docs of the crate and of `tools/memblock-oracle` point
+//! here). Linux 6.1's own `mm/memblock.c`, compiled in userspace by
+//! `tools/memblock-oracle`, is compared with the crate by `tests/linux_oracle.rs`, which
+//! classifies every difference it meets as one of the first three points or fails; the
+//! others are outside what a replay can observe.
 //!
 //! * A failed operation changes nothing. Linux can leave a grown array behind (with its
 //!   reservation) when an operation grows an array and then fails, e.g. needs a second
@@ -114,9 +120,19 @@
 //!   `MEMBLOCK_NONE`, as on every system without `kernelcore=mirror`).
 //! * Arrays are never in slab memory: every growth is memblock-allocated, as before
 //!   `slab_is_available()`.
-//! * `add_node(.., None, ..)` and the replay's `add BASE SIZE -1` store `MAX_NUMNODES`
-//!   where Linux's `memblock_add_node(.., NUMA_NO_NODE, ..)` stores -1 (see
-//!   [Node ids](#node-ids)).
+//! * Without the `alloc` feature the arrays cannot grow: an operation that needs more
+//!   than their initial capacity fails with [`Error::NoMemory`] even when
+//!   [`Config::allow_resize`] is set, where Linux would double the array.
+//! * Linux's warnings are not reproduced: the `WARN_ON`s of `memblock_add_range` when
+//!   memory already present is added again with another node or other flags, the
+//!   `WARN_ONCE` when an allocation or iterator is given `MAX_NUMNODES` (which means
+//!   any node there as here), and the `dump_stack()` for an allocation with alignment 0.
+//!   Linux carries on after each, as the crate does; only the console message is
+//!   missing.
+//! * Allocations return physical addresses, as `memblock_phys_alloc*` and the `_raw`
+//!   allocators do: [`Memblock::alloc_try_nid`] stands for
+//!   `memblock_alloc_try_nid_raw`, and nothing is zeroed or mapped (the oracle
+//!   calls the `_raw` form for the same reason).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
@@ -133,6 +149,7 @@ pub use phys::{NodeId, PhysAddr, PhysSize};
 
 mod iter;
 mod memblock;
+mod node;
 mod store;
 
 #[cfg(feature = "alloc")]
@@ -142,6 +159,7 @@ pub mod trace;
 
 pub use iter::FreeRanges;
 pub use memblock::Memblock;
+pub use node::RegionNid;
 
 /// Size in bytes of Linux's `struct memblock_region` on a 64-bit kernel with
 /// `CONFIG_NUMA` (base, size, flags, nid: 8 + 8 + 4 + 4). It decides how big the array
@@ -181,8 +199,8 @@ pub struct Region {
     pub size: PhysSize,
     /// Attributes.
     pub flags: RegionFlags,
-    /// Node, or `None` for Linux's `MAX_NUMNODES` ("no node"); see the crate docs.
-    pub nid: Option<NodeId>,
+    /// The node id Linux stores; see [Node ids](crate#node-ids).
+    pub nid: RegionNid,
 }
 
 impl Region {
@@ -191,7 +209,7 @@ impl Region {
         base: PhysAddr::ZERO,
         size: PhysSize::ZERO,
         flags: RegionFlags::NONE,
-        nid: None,
+        nid: RegionNid::MaxNumNodes,
     };
 
     /// One past the last byte. Regions in a [`Memblock`] never pass the top of the
@@ -201,13 +219,16 @@ impl Region {
         self.base.saturating_add(self.size)
     }
 
-    /// The node id as Linux stores it in `memblock_region.nid`: the node number, or
-    /// `MAX_NUMNODES` (256) for `None`.
+    /// The node id as Linux stores it in `memblock_region.nid`, read as unsigned (what
+    /// the replay's `dump` prints): the node number, `MAX_NUMNODES` (256), or
+    /// `0xffff_ffff` for `NUMA_NO_NODE`.
     pub const fn linux_nid(&self) -> u32 {
-        match self.nid {
-            Some(n) => n.get(),
-            None => NodeId::MAX_NUMNODES,
-        }
+        self.nid.linux()
+    }
+
+    /// The node, if the region is on one (`None` for both kinds of "no node").
+    pub const fn node(&self) -> Option<NodeId> {
+        self.nid.node()
     }
 }
 

@@ -8,7 +8,7 @@ use crate::iter::FreeRanges;
 use crate::store::Store;
 use crate::{
     AllocError, AllocLimit, ArrayKind, Config, Error, NodeId, PhysAddr, PhysSize, Region,
-    RegionFlags,
+    RegionFlags, RegionNid,
 };
 
 /// One of Linux's `struct memblock_type`.
@@ -304,7 +304,7 @@ impl Memblock {
     }
 
     /// The reserved regions, sorted by base, disjoint, merged. Their `nid` is always
-    /// `None` (Linux stores `MAX_NUMNODES`).
+    /// [`RegionNid::MaxNumNodes`], as Linux stores.
     pub fn reserved(&self) -> &[Region] {
         self.reserved.regions()
     }
@@ -418,15 +418,18 @@ impl Memblock {
         self.add_node(base, size, None, RegionFlags::NONE)
     }
 
-    /// `memblock_add_node`: adds memory on a node with flags (`None` stores
-    /// `MAX_NUMNODES`, see the crate docs).
+    /// `memblock_add_node`: adds memory on a node with flags. `nid` is a [`NodeId`], an
+    /// `Option<NodeId>` (`None` stores `MAX_NUMNODES`, as `memblock_add` does) or a
+    /// [`RegionNid`] ([`RegionNid::NumaNoNode`] stores -1, as Linux does for
+    /// `NUMA_NO_NODE`).
     pub fn add_node(
         &mut self,
         base: PhysAddr,
         size: PhysSize,
-        nid: Option<NodeId>,
+        nid: impl Into<RegionNid>,
         flags: RegionFlags,
     ) -> Result<(), Error> {
+        let nid = nid.into();
         self.guarded(|mb| mb.add_range(ArrayKind::Memory, base.as_u64(), size.as_u64(), nid, flags))
     }
 
@@ -442,7 +445,7 @@ impl Memblock {
                 ArrayKind::Reserved,
                 base.as_u64(),
                 size.as_u64(),
-                None,
+                RegionNid::MaxNumNodes,
                 RegionFlags::NONE,
             )
         })
@@ -476,17 +479,18 @@ impl Memblock {
     /// `memblock_set_node(base, size, &memblock.memory, nid)`: assigns a node to the
     /// memory in the range, splitting regions at its boundaries.
     pub fn set_node(&mut self, base: PhysAddr, size: PhysSize, nid: NodeId) -> Result<(), Error> {
-        self.set_node_raw(base, size, Some(nid))
+        self.set_node_raw(base, size, nid)
     }
 
-    /// As [`Memblock::set_node`], but `None` stores `MAX_NUMNODES` (what x86 does to
-    /// reset nodes).
+    /// As [`Memblock::set_node`], for any value Linux can store: `None` stores
+    /// `MAX_NUMNODES` (what x86 does to reset nodes), [`RegionNid::NumaNoNode`] -1.
     pub fn set_node_raw(
         &mut self,
         base: PhysAddr,
         size: PhysSize,
-        nid: Option<NodeId>,
+        nid: impl Into<RegionNid>,
     ) -> Result<(), Error> {
+        let nid = nid.into();
         self.guarded(|mb| {
             let (s, e) = mb.isolate_range(ArrayKind::Memory, base.as_u64(), size.as_u64())?;
             for i in s..e {
@@ -531,7 +535,7 @@ impl Memblock {
         kind: ArrayKind,
         base: u64,
         size: u64,
-        nid: Option<NodeId>,
+        nid: RegionNid,
         flags: RegionFlags,
     ) -> Result<(), Error> {
         let size = cap_size(base, size);
@@ -836,7 +840,7 @@ impl Memblock {
                 ArrayKind::Reserved,
                 addr,
                 new_alloc_size,
-                None,
+                RegionNid::MaxNumNodes,
                 RegionFlags::NONE,
             )
         }
@@ -968,9 +972,15 @@ impl Memblock {
         if found == 0 {
             return Ok(0);
         }
-        match self
-            .guarded(|mb| mb.add_range(ArrayKind::Reserved, found, size, None, RegionFlags::NONE))
-        {
+        match self.guarded(|mb| {
+            mb.add_range(
+                ArrayKind::Reserved,
+                found,
+                size,
+                RegionNid::MaxNumNodes,
+                RegionFlags::NONE,
+            )
+        }) {
             Ok(()) => Ok(found),
             Err(Error::NoMemory { .. }) => Ok(0),
             Err(fatal) => Err(fatal),
@@ -1119,7 +1129,7 @@ impl fmt::Display for Memblock {
     /// Both arrays in the `numaboot memblock replay` dump format: `memory:`, one
     /// `BASE SIZE FLAGS NID` line per region, `total SIZE`, then the same for
     /// `reserved:`; lowercase `0x` hex throughout, the node id as Linux stores it
-    /// (`0x100` = `MAX_NUMNODES` for no node).
+    /// (`0x100` = `MAX_NUMNODES`, `0xffffffff` = `NUMA_NO_NODE`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (name, regions, total) in [
             ("memory", self.memory(), self.phys_mem_size()),

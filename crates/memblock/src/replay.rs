@@ -24,21 +24,28 @@
 //! (`0x4000_0000`); the golden files do not use it. `END`/`MAX` may also be
 //! `accessible` or `anywhere`.
 //! A node id is `0..=255`; where "no node" is meaningful, `-1` (`NUMA_NO_NODE`) and `256`
-//! (`MAX_NUMNODES`) both mean none. `EXACT` is `0` or `1`. `#` starts a comment.
+//! (`MAX_NUMNODES`) are accepted too. An allocation treats both as "any node" (Linux
+//! turns `MAX_NUMNODES` into `NUMA_NO_NODE` there); `add` stores the value given, as
+//! `memblock_add_node` does, and a region storing -1 does not merge with one storing
+//! 256. `EXACT` is `0` or `1`. `#` starts a comment.
 //!
 //! Output: an allocation prints `alloc -> 0x...` or `alloc -> fail`; a region operation
 //! that fails (array full and unable to grow) prints `<op> -> fail`; `dump` prints
 //! `memory:`, one `BASE SIZE FLAGS NID` line per region, `total SIZE`, and the same for
-//! `reserved:`. All output numbers are lowercase `0x` hex, the node id included (the
-//! value Linux stores: `0x100` = `MAX_NUMNODES` for regions without a node).
+//! `reserved:`. All output numbers are lowercase `0x` hex, the node id included: the
+//! 32 bits Linux stores, read unsigned (`0x100` = `MAX_NUMNODES`, what `memblock_add`
+//! and `memblock_reserve` store; `0xffffffff` = `NUMA_NO_NODE`, from `add BASE SIZE
+//! -1`).
 //!
 //! A script is UTF-8 text ([`run`]); read as bytes ([`run_bytes`]), a line that is not
-//! UTF-8 is malformed like any other.
+//! UTF-8 is malformed like any other. [`Replayer`] takes a script one line at a time
+//! and prints into any [`core::fmt::Write`] sink as it goes; `numaboot memblock replay`
+//! streams through it.
 
 use alloc::string::String;
 use core::fmt::{self, Write};
 
-use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize};
+use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize, RegionNid};
 
 /// One parsed line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,8 +56,9 @@ pub enum Op {
         base: PhysAddr,
         /// Size.
         size: PhysSize,
-        /// Node (`None`: `MAX_NUMNODES`).
-        nid: Option<NodeId>,
+        /// The node id to store: `MAX_NUMNODES` without `NID` or for `256`
+        /// (`memblock_add`), `NUMA_NO_NODE` for `-1`.
+        nid: RegionNid,
     },
     /// A range operation without further arguments.
     Range {
@@ -108,6 +116,86 @@ pub enum Op {
     Dump,
     /// `config KEY VALUE`: a [`crate::Config`] field, before any other operation.
     Config(ConfigKey, u64),
+}
+
+impl fmt::Display for Op {
+    /// The line in the replay language, numbers in lowercase `0x` hex; [`parse_line`]
+    /// reads it back as the same `Op`. `add` without a node is written without `NID`
+    /// (`memblock_add`, the same call as `NID` 256); a "no node" request is `-1`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Nid(Option<NodeId>);
+        impl fmt::Display for Nid {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.0 {
+                    Some(n) => write!(f, "{}", n.get()),
+                    None => f.write_str("-1"),
+                }
+            }
+        }
+        struct Limit(AllocLimit);
+        impl fmt::Display for Limit {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.0 {
+                    AllocLimit::Accessible => f.write_str("accessible"),
+                    AllocLimit::Anywhere => f.write_str("anywhere"),
+                    AllocLimit::Addr(a) => write!(f, "{a}"),
+                }
+            }
+        }
+        match *self {
+            Self::Add { base, size, nid } => match nid {
+                RegionNid::MaxNumNodes => write!(f, "add {base} {size}"),
+                RegionNid::NumaNoNode => write!(f, "add {base} {size} -1"),
+                RegionNid::Node(n) => write!(f, "add {base} {size} {}", n.get()),
+            },
+            Self::Range { kind, base, size } => write!(f, "{} {base} {size}", kind.name()),
+            Self::SetNode { base, size, nid } => {
+                write!(f, "set_node {base} {size} {}", nid.get())
+            }
+            Self::Limit(a) => write!(f, "limit {a}"),
+            Self::BottomUp(b) => write!(f, "bottom_up {}", u8::from(b)),
+            Self::Movable(b) => write!(f, "movable {}", u8::from(b)),
+            Self::Alloc {
+                size,
+                align,
+                start,
+                end,
+                nid,
+                exact,
+            } => write!(
+                f,
+                "alloc {size} {align:#x} {start} {} {} {}",
+                Limit(end),
+                Nid(nid),
+                u8::from(exact)
+            ),
+            Self::AllocTryNid {
+                size,
+                align,
+                min,
+                max,
+                nid,
+            } => write!(
+                f,
+                "alloc_try_nid {size} {align:#x} {min} {} {}",
+                Limit(max),
+                Nid(nid)
+            ),
+            Self::Dump => f.write_str("dump"),
+            Self::Config(key, value) => {
+                let name = match key {
+                    ConfigKey::PageSize => "page_size",
+                    ConfigKey::InitialRegions => "initial_regions",
+                    ConfigKey::SmpCacheBytes => "smp_cache_bytes",
+                    ConfigKey::AllowResize => "allow_resize",
+                };
+                match key {
+                    ConfigKey::AllowResize => write!(f, "config {name} {}", u8::from(value != 0)),
+                    _ => write!(f, "config {name} {value:#x}"),
+                }
+            }
+        }
+    }
 }
 
 /// The [`crate::Config`] fields a replay may set.
@@ -250,6 +338,14 @@ fn opt_node(text: &str) -> Result<Option<NodeId>, ParseError> {
         .ok_or_else(|| bad("node id", text, "must be 0..=255, -1 or 256"))
 }
 
+/// The node id `add` stores: Linux keeps `-1` and `256` apart in the region.
+fn region_node(text: &str) -> Result<RegionNid, ParseError> {
+    if text == "-1" {
+        return Ok(RegionNid::NumaNoNode);
+    }
+    opt_node(text).map(RegionNid::from)
+}
+
 fn limit(what: &'static str, text: &str) -> Result<AllocLimit, ParseError> {
     Ok(match text {
         "accessible" => AllocLimit::Accessible,
@@ -293,7 +389,11 @@ pub fn parse_line(line: &str) -> Result<Option<Op>, ParseError> {
     match op {
         "add" => {
             want("BASE SIZE [NID]", &[2, 3], "add")?;
-            let nid = if n == 3 { opt_node(a2)? } else { None };
+            let nid = if n == 3 {
+                region_node(a2)?
+            } else {
+                RegionNid::MaxNumNodes
+            };
             Ok(Some(Op::Add {
                 base: PhysAddr::new(num("base", a0)?),
                 size: PhysSize::new(num("size", a1)?),
@@ -416,10 +516,8 @@ pub fn execute(mb: &mut Memblock, op: &Op, out: &mut impl Write) -> Result<Outco
     };
     match *op {
         Op::Add { base, size, nid } => {
-            let r = match nid {
-                None => mb.add(base, size),
-                Some(_) => mb.add_node(base, size, nid, crate::RegionFlags::NONE),
-            };
+            // `memblock_add` is `memblock_add_node(.., MAX_NUMNODES, MEMBLOCK_NONE)`.
+            let r = mb.add_node(base, size, nid, crate::RegionFlags::NONE);
             result(out, "add", r)
         }
         Op::Range { kind, base, size } => {
@@ -488,12 +586,38 @@ fn print_alloc(
     r: Result<PhysAddr, crate::AllocError>,
 ) -> Result<Outcome, fmt::Error> {
     match r {
-        Ok(a) => writeln!(out, "alloc -> {a}").map(|()| Outcome::Done),
-        Err(crate::AllocError::NoFit) => writeln!(out, "alloc -> fail").map(|()| Outcome::NoFit),
-        Err(crate::AllocError::Fatal(e)) => {
-            writeln!(out, "alloc -> fail").map(|()| Outcome::Failed(e))
+        Ok(a) => {
+            out.write_str("alloc -> ")?;
+            write_hex(out, a.as_u64())?;
+            out.write_str("\n")?;
+            Ok(Outcome::Done)
+        }
+        Err(crate::AllocError::NoFit) => out.write_str("alloc -> fail\n").map(|()| Outcome::NoFit),
+        Err(crate::AllocError::Fatal(e)) => out
+            .write_str("alloc -> fail\n")
+            .map(|()| Outcome::Failed(e)),
+    }
+}
+
+/// `{:#x}` without the formatting machinery: allocation results are most of what a
+/// long replay prints.
+fn write_hex(out: &mut impl Write, v: u64) -> fmt::Result {
+    let mut buf = [0u8; 18];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
         }
     }
+    i -= 2;
+    buf[i] = b'0';
+    buf[i + 1] = b'x';
+    // Only ASCII digits were written.
+    out.write_str(core::str::from_utf8(&buf[i..]).map_err(|_| fmt::Error)?)
 }
 
 /// Writes both arrays in the replay's `dump` format (the [`Memblock`] `Display`).
@@ -518,11 +642,149 @@ impl fmt::Display for LineError {
 
 impl core::error::Error for LineError {}
 
+/// Why [`Replayer::line`] stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    /// The line is malformed; nothing of it was executed.
+    Malformed(LineError),
+    /// The output sink refused a write. `core::fmt::Error` carries no reason: the
+    /// owner of the sink keeps it (the CLI's adapter keeps the `io::Error`). The
+    /// operation itself was applied.
+    Write,
+}
+
+impl fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(e) => write!(f, "{e}"),
+            Self::Write => f.write_str("writing the replay's output failed"),
+        }
+    }
+}
+
+impl core::error::Error for ReplayError {}
+
+impl From<fmt::Error> for ReplayError {
+    fn from(_: fmt::Error) -> Self {
+        Self::Write
+    }
+}
+
+/// A replay fed one line at a time, printing into any [`core::fmt::Write`] sink as it
+/// goes: the streaming form of [`run`] and [`run_bytes`], which are built on it.
+///
+/// It allocates nothing per line (only a malformed line's error carries text), so a
+/// caller that reuses one line buffer and writes into a buffered sink replays a script
+/// of any length in memory proportional to the memblock state, not to the script.
+///
+/// ```
+/// use memblock::replay::Replayer;
+///
+/// let mut r = Replayer::new();
+/// let mut out = String::new();
+/// for line in ["add 0 0x20000", "alloc 0x100 0x100 0 anywhere -1 0"] {
+///     r.line(line, &mut out).unwrap();
+/// }
+/// assert_eq!(out, "alloc -> 0x1ff00\n");
+/// r.finish(&mut out).unwrap(); // the implied final dump
+/// assert!(out.ends_with("reserved:\n0x1ff00 0x100 0x0 0x100\ntotal 0x100\n"));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Replayer {
+    mb: Memblock,
+    /// Whether an operation other than `config` has run (`config` is refused after).
+    started: bool,
+    /// Lines fed so far, malformed ones included.
+    lines: usize,
+}
+
+impl Replayer {
+    /// A replay on a fresh [`Memblock::new`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replays one line (its terminator, if still there, is whitespace to the parser),
+    /// writing what it prints. `Ok(None)` for a blank or comment-only line, otherwise
+    /// how the operation ended. A malformed line changes nothing; the replay can go on,
+    /// but [`run`] and the CLI stop there.
+    pub fn line(
+        &mut self,
+        line: &str,
+        out: &mut impl Write,
+    ) -> Result<Option<Outcome>, ReplayError> {
+        self.lines += 1;
+        let op = match parse_line(line) {
+            Ok(Some(Op::Config(..))) if self.started => Err(ParseError::LateConfig),
+            other => other,
+        };
+        match op {
+            Ok(Some(op)) => {
+                self.started |= !matches!(op, Op::Config(..));
+                Ok(Some(execute(&mut self.mb, &op, out)?))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => Err(ReplayError::Malformed(LineError {
+                line: self.lines,
+                error,
+            })),
+        }
+    }
+
+    /// As [`Replayer::line`], for one line read as bytes, with or without its `\n`:
+    /// a `\r` before the `\n` is dropped, and a line that is not UTF-8 is malformed
+    /// ([`ParseError::NotUtf8`]). This is how [`run_bytes`] and `numaboot memblock
+    /// replay` read scripts.
+    pub fn line_bytes(
+        &mut self,
+        line: &[u8],
+        out: &mut impl Write,
+    ) -> Result<Option<Outcome>, ReplayError> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match core::str::from_utf8(line) {
+            Ok(text) => self.line(text, out),
+            Err(_) => {
+                self.lines += 1;
+                Err(ReplayError::Malformed(LineError {
+                    line: self.lines,
+                    error: ParseError::NotUtf8,
+                }))
+            }
+        }
+    }
+
+    /// Writes the dump every replay ends with.
+    pub fn finish(&self, out: &mut impl Write) -> fmt::Result {
+        dump(&self.mb, out)
+    }
+
+    /// The state so far.
+    pub fn memblock(&self) -> &Memblock {
+        &self.mb
+    }
+
+    /// How many lines were fed, malformed ones included: the number of the last one.
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+}
+
 /// Replays a whole script on a fresh [`Memblock::new`], returning what it prints
 /// (including the implied final `dump`), or the first malformed line together with
 /// the output printed before it.
 pub fn run(script: &str) -> Result<String, (String, LineError)> {
-    run_lines(script.lines().map(Ok))
+    let mut r = Replayer::new();
+    let mut out = String::new();
+    for line in script.lines() {
+        match r.line(line, &mut out) {
+            Err(ReplayError::Malformed(e)) => return Err((out, e)),
+            // Writing to a String cannot fail.
+            Ok(_) | Err(ReplayError::Write) => {}
+        }
+    }
+    let _ = r.finish(&mut out);
+    Ok(out)
 }
 
 /// As [`run`], for a script that may not be UTF-8 (a file read as bytes): the lines
@@ -530,41 +792,20 @@ pub fn run(script: &str) -> Result<String, (String, LineError)> {
 /// reported as [`ParseError::NotUtf8`]. Lines end at `\n`; a `\r` before it is
 /// dropped (whitespace to the parser anyway).
 pub fn run_bytes(script: &[u8]) -> Result<String, (String, LineError)> {
-    // No UTF-8 sequence contains the byte `\n`, so splitting first is exact.
-    let body = script.strip_suffix(b"\n").unwrap_or(script);
-    let lines = (!script.is_empty())
-        .then(|| body.split(|&b| b == b'\n'))
-        .into_iter()
-        .flatten()
-        .map(|l| {
-            let l = l.strip_suffix(b"\r").unwrap_or(l);
-            core::str::from_utf8(l).map_err(|_| ParseError::NotUtf8)
-        });
-    run_lines(lines)
-}
-
-fn run_lines<'a>(
-    lines: impl Iterator<Item = Result<&'a str, ParseError>>,
-) -> Result<String, (String, LineError)> {
-    let mut mb = Memblock::new();
+    let mut r = Replayer::new();
     let mut out = String::new();
-    let mut started = false;
-    for (i, line) in lines.enumerate() {
-        let parsed = match line.and_then(parse_line) {
-            Ok(Some(Op::Config(..))) if started => Err(ParseError::LateConfig),
-            other => other,
-        };
-        match parsed {
-            Ok(Some(op)) => {
-                started |= !matches!(op, Op::Config(..));
-                // Writing to a String cannot fail.
-                let _ = apply(&mut mb, &op, &mut out);
+    // No UTF-8 sequence contains the byte `\n`, so splitting first is exact; one final
+    // `\n` does not start another line.
+    let body = script.strip_suffix(b"\n").unwrap_or(script);
+    if !script.is_empty() {
+        for line in body.split(|&b| b == b'\n') {
+            match r.line_bytes(line, &mut out) {
+                Err(ReplayError::Malformed(e)) => return Err((out, e)),
+                Ok(_) | Err(ReplayError::Write) => {}
             }
-            Ok(None) => {}
-            Err(error) => return Err((out, LineError { line: i + 1, error })),
         }
     }
-    let _ = dump(&mb, &mut out);
+    let _ = r.finish(&mut out);
     Ok(out)
 }
 
@@ -583,7 +824,7 @@ mod tests {
             Ok(Some(Op::Add {
                 base: p(0x1000),
                 size: z(4096),
-                nid: None
+                nid: RegionNid::MaxNumNodes
             }))
         );
         assert_eq!(
@@ -591,9 +832,24 @@ mod tests {
             Ok(Some(Op::Add {
                 base: p(0),
                 size: z(1),
-                nid: NodeId::new(3)
+                nid: RegionNid::from(NodeId::new(3))
             }))
         );
+        // `add` keeps Linux's two "no node" values apart.
+        for (text, nid) in [
+            ("-1", RegionNid::NumaNoNode),
+            ("256", RegionNid::MaxNumNodes),
+            ("0x100", RegionNid::MaxNumNodes),
+        ] {
+            assert_eq!(
+                parse_line(&alloc::format!("add 0 1 {text}")),
+                Ok(Some(Op::Add {
+                    base: p(0),
+                    size: z(1),
+                    nid
+                }))
+            );
+        }
         // -1 and MAX_NUMNODES both mean "no node".
         for none in ["-1", "256", "0x100"] {
             let line = alloc::format!("alloc 1 2 3 anywhere {none} 1");
@@ -715,6 +971,105 @@ mod tests {
         assert_eq!(err.line, 3);
     }
 
+    #[test]
+    fn every_operation_prints_as_it_parses() {
+        for line in [
+            "add 0x0 0x1000",
+            "add 0x0 0x1000 -1",
+            "add 0x0 0x1000 7",
+            "reserve 0x10 0x20",
+            "remove 0x10 0x20",
+            "free 0x10 0x20",
+            "hotplug 0x10 0x20",
+            "clear_hotplug 0x10 0x20",
+            "nomap 0x10 0x20",
+            "clear_nomap 0x10 0x20",
+            "set_node 0x10 0x20 255",
+            "limit 0xffffffffffffffff",
+            "bottom_up 1",
+            "movable 0",
+            "alloc 0x100 0x0 0x0 0x0 -1 1",
+            "alloc 0x100 0x80 0x1000 anywhere 3 0",
+            "alloc_try_nid 0x100 0x400 0x0 accessible 0",
+            "dump",
+            "config page_size 0x1000",
+            "config initial_regions 0x4",
+            "config smp_cache_bytes 0x80",
+            "config allow_resize 0",
+        ] {
+            let op = parse_line(line).unwrap().unwrap();
+            assert_eq!(alloc::format!("{op}"), line);
+        }
+        // The same operation spelled otherwise prints in the one spelling.
+        let op = parse_line("add 0 4096 256 # memblock_add_node(.., MAX_NUMNODES, ..)");
+        assert_eq!(alloc::format!("{}", op.unwrap().unwrap()), "add 0x0 0x1000");
+    }
+
+    /// A sink that takes `room` bytes, then refuses.
+    struct Full {
+        room: usize,
+        got: String,
+    }
+
+    impl Write for Full {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            if s.len() > self.room {
+                return Err(fmt::Error);
+            }
+            self.room -= s.len();
+            self.got.push_str(s);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn replayer_reports_a_refused_write_and_keeps_the_operation() {
+        let mut r = Replayer::new();
+        let mut sink = Full {
+            room: 4,
+            got: String::new(),
+        };
+        assert_eq!(r.line("add 0 0x20000", &mut sink), Ok(Some(Outcome::Done)));
+        assert_eq!(
+            r.line_bytes(b"alloc 0x100 0x100 0 anywhere -1 0\r\n", &mut sink),
+            Err(ReplayError::Write)
+        );
+        // The allocation happened; only its line was lost.
+        assert_eq!(r.memblock().reserved().len(), 1);
+        assert_eq!(r.lines(), 2);
+        assert_eq!(r.finish(&mut sink), Err(fmt::Error));
+    }
+
+    #[test]
+    fn replayer_numbers_lines_and_goes_on_after_a_malformed_one() {
+        let mut r = Replayer::new();
+        let mut out = String::new();
+        assert_eq!(r.line("# nothing", &mut out), Ok(None));
+        let err = r.line("bogus", &mut out).unwrap_err();
+        assert_eq!(alloc::format!("{err}"), "line 2: unknown operation `bogus`");
+        let err = r.line_bytes(b"\xff\n", &mut out).unwrap_err();
+        assert_eq!(alloc::format!("{err}"), "line 3: not UTF-8");
+        assert_eq!(r.line("dump", &mut out), Ok(Some(Outcome::Done)));
+        assert!(out.starts_with("memory:\n"));
+    }
+
+    #[test]
+    fn add_keeps_numa_no_node_apart_from_max_numnodes() {
+        // Touching ranges: -1 and 256 stay two regions, -1 and -1 merge.
+        let out = run(
+            "add 0 0x10000 -1\nadd 0x10000 0x10000\nadd 0x20000 0x10000 -1\n\
+                       add 0x30000 0x10000 -1\n",
+        )
+        .unwrap();
+        let nids: alloc::vec::Vec<&str> = out
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("total"))
+            .filter_map(|l| l.split(' ').nth(3))
+            .collect();
+        assert_eq!(nids, ["0xffffffff", "0x100", "0xffffffff"]);
+    }
+
     proptest::proptest! {
         /// Any text: parsing and replaying never panic.
         #[test]
@@ -726,6 +1081,18 @@ mod tests {
         )) {
             let script = lines.join("\n");
             let _ = run(&script);
+        }
+
+        /// Every line `parse_line` accepts prints (`Display`) as a line it reads back
+        /// as the same operation.
+        #[test]
+        fn display_reads_back(line in proptest::string::string_regex(
+            "(add|reserve|remove|free|hotplug|clear_hotplug|nomap|clear_nomap|set_node|limit|bottom_up|movable|alloc|alloc_try_nid|dump|config)( (0x[0-9a-f]{1,16}|[0-9]{1,3}|-1|0|1|anywhere|accessible|page_size|initial_regions|smp_cache_bytes|allow_resize)){0,6}"
+        ).unwrap()) {
+            if let Ok(Some(op)) = parse_line(&line) {
+                let text = alloc::format!("{op}");
+                proptest::prop_assert_eq!(parse_line(&text), Ok(Some(op)), "{} -> {}", line, text);
+            }
         }
 
         /// Any bytes: `run_bytes` never panics, and on UTF-8 it is `run`.

@@ -102,9 +102,11 @@ impl BootTrace {
         NodeId::new(cpu / per_node)
     }
 
-    /// The largest [`BootTrace::cpus`] [`BootTrace::run`] accepts: 65536, eight times
-    /// the largest `NR_CPUS` Linux 6.1 allows on ppc64 (and x86 with `MAXSMP`), 8192.
-    pub const MAX_CPUS: u32 = 1 << 16;
+    /// The largest [`BootTrace::cpus`] [`BootTrace::run`] and [`BootTrace::script`]
+    /// accept: 262144, 32 times the largest `NR_CPUS` Linux 6.1 allows on ppc64 (and x86
+    /// with `MAXSMP`), 8192. Five operations per CPU, so this reaches the 1 M-operation
+    /// scripts of the whole-process benchmarks (200 000 CPUs).
+    pub const MAX_CPUS: u32 = 1 << 18;
 
     /// Runs the allocations and frees on `mb` (normally a fresh [`BootTrace::setup`]).
     ///
@@ -190,9 +192,9 @@ impl BootTrace {
             let nid_text = nid.map_or(-1, |n| i64::from(n.get()));
             for &(size, align, in_rma) in &PER_CPU {
                 let max = if in_rma { rma } else { AllocLimit::Accessible };
-                let max_text = match max {
-                    AllocLimit::Addr(a) => alloc::format!("{a}"),
-                    _ => String::from("accessible"),
+                let max_text: &dyn fmt::Display = match &max {
+                    AllocLimit::Addr(a) => a,
+                    _ => &"accessible",
                 };
                 let _ = writeln!(
                     s,

@@ -507,7 +507,7 @@ fn random_script(seed: u64, ops: usize) -> String {
     };
     // Memory first, most of the time, so that allocations have somewhere to go.
     for _ in 0..r.below(6) {
-        let nid = r.pick(&["", " 0", " 1", " 2", " 256"]);
+        let nid = r.pick(&["", " 0", " 1", " 2", " 256", " -1"]);
         s.line(format!(
             "add {:#x} {:#x}{nid}",
             unit * r.below(span),
@@ -517,7 +517,7 @@ fn random_script(seed: u64, ops: usize) -> String {
     for _ in 0..ops {
         let line = match r.below(50) {
             0..=5 => {
-                let nid = r.pick(&["", " 0", " 1", " 2", " 3", " 256"]);
+                let nid = r.pick(&["", " 0", " 1", " 2", " 3", " 256", " -1"]);
                 format!("add {:#x} {:#x}{nid}", addr(&mut r), size(&mut r))
             }
             6..=12 => format!("reserve {:#x} {:#x}", addr(&mut r), size(&mut r)),
@@ -765,6 +765,23 @@ fn edge_cases_match_linux() {
                 .into(),
             Class::Identical,
         ),
+        // memblock_add_node(.., NUMA_NO_NODE, ..) stores -1: printed 0xffffffff, never
+        // merged with MAX_NUMNODES (256) neighbours, skipped by requests for a node and
+        // taken by requests for any node (-1 or 256).
+        (
+            "NUMA_NO_NODE regions",
+            "add 0 0x100000 -1\nadd 0x100000 0x100000\nadd 0x200000 0x100000 -1\n\
+             add 0x300000 0x100000 0\nadd 0x100000 0x100000 -1\nadd 0x400000 0x10000 256\n\
+             add 0x410000 0x10000 -1\nadd 0x420000 0x10000 -1\ndump\n\
+             alloc 0x1000 0x1000 0 anywhere 0 1\nalloc 0x1000 0x1000 0 0x300000 0 1\n\
+             alloc 0x1000 0x1000 0 0x300000 0 0\nalloc 0x1000 0x1000 0 0x100000 -1 1\n\
+             alloc 0x1000 0x1000 0 0x200000 256 0\nalloc_try_nid 0x1000 0x1000 0 0x200000 3\n\
+             set_node 0x80000 0x100000 1\nalloc 0x1000 0x1000 0 anywhere 1 1\n\
+             hotplug 0x410000 0x8000\nclear_hotplug 0x410000 0x8000\nremove 0x50000 0x10000\n\
+             bottom_up 1\nalloc 0x1000 0x1000 0 anywhere -1 0\n"
+                .into(),
+            Class::Identical,
+        ),
         (
             "arrays full without resize",
             "config initial_regions 2\nconfig allow_resize 0\nadd 0 0x10000\nadd 0x20000 0x10000\n\
@@ -901,6 +918,28 @@ fn edge_cases_match_linux() {
             "{name}"
         );
     }
+}
+
+/// Every golden file of `tests/golden` replays identically in Linux, and its
+/// `.expected` is what Linux prints.
+#[test]
+fn golden_files_match_linux() {
+    let Some(oracle) = oracle() else { return };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "replay") {
+            continue;
+        }
+        let script = std::fs::read(&path).unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert_eq!(check(&oracle, &name, &script), Class::Identical, "{name}");
+        let expected = std::fs::read_to_string(path.with_extension("expected")).unwrap();
+        assert_eq!(linux_run(&oracle, &script).stdout, expected, "{name}");
+        seen += 1;
+    }
+    assert!(seen >= 6, "golden files missing: {seen}");
 }
 
 /// Classifies one script file (`NUMABOOT_ORACLE_SCRIPT=FILE`), e.g. a long benchmark

@@ -141,7 +141,7 @@ fn check_invariants(
             "region past the top {r:?}"
         );
         if is_reserved {
-            prop_assert_eq!(r.nid, None);
+            prop_assert_eq!(r.nid, memblock::RegionNid::MaxNumNodes);
             prop_assert_eq!(r.flags, RegionFlags::NONE);
         }
         sum += r.size.as_u64();

@@ -119,7 +119,7 @@ impl MemblockOps for Memblock {
     fn memory_ranges(&self) -> Vec<(PhysAddr, PhysSize, Option<NodeId>)> {
         self.memory()
             .iter()
-            .map(|r| (r.base, r.size, r.nid))
+            .map(|r| (r.base, r.size, r.node()))
             .collect()
     }
     fn reserved_ranges(&self) -> Vec<(PhysAddr, PhysSize)> {
