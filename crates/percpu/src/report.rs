@@ -896,3 +896,187 @@ impl Placement {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{boot, PlanConfig};
+    use memblock::Memblock;
+    use topology::{synthetic, SyntheticSpec};
+
+    use StructureKind as K;
+
+    /// Every kind, in declaration order.
+    const KINDS: [StructureKind; 22] = [
+        K::PacaPtrs,
+        K::CpuToPhysId,
+        K::Paca,
+        K::Lppaca,
+        K::SlbShadow,
+        K::SoftirqStack,
+        K::HardirqStack,
+        K::EmergencyStack,
+        K::NmiEmergencyStack,
+        K::McEmergencyStack,
+        K::PageTable,
+        K::ProcessTable,
+        K::PartitionTable,
+        K::DeviceTree,
+        K::RtasBuffer,
+        K::RtasWorkArea,
+        K::LinearMapHashSlots,
+        K::PacaArray,
+        K::LppacaArray,
+        K::SlbShadowArray,
+        K::LppacaPage,
+        K::PacaBlock,
+    ];
+
+    /// A new kind does not compile here until [`KINDS`] lists it, so the facts below
+    /// are checked for it too.
+    fn position(k: StructureKind) -> usize {
+        match k {
+            K::PacaPtrs => 0,
+            K::CpuToPhysId => 1,
+            K::Paca => 2,
+            K::Lppaca => 3,
+            K::SlbShadow => 4,
+            K::SoftirqStack => 5,
+            K::HardirqStack => 6,
+            K::EmergencyStack => 7,
+            K::NmiEmergencyStack => 8,
+            K::McEmergencyStack => 9,
+            K::PageTable => 10,
+            K::ProcessTable => 11,
+            K::PartitionTable => 12,
+            K::DeviceTree => 13,
+            K::RtasBuffer => 14,
+            K::RtasWorkArea => 15,
+            K::LinearMapHashSlots => 16,
+            K::PacaArray => 17,
+            K::LppacaArray => 18,
+            K::SlbShadowArray => 19,
+            K::LppacaPage => 20,
+            K::PacaBlock => 21,
+        }
+    }
+
+    #[test]
+    fn kinds_state_consistent_facts() {
+        for (i, k) in KINDS.into_iter().enumerate() {
+            assert_eq!(position(k), i, "{k:?}");
+            // Names identify a kind: in JSON, in tables and in sentences.
+            for other in KINDS.into_iter().filter(|&o| o != k) {
+                assert_ne!(k.key(), other.key());
+                assert_ne!(k.name(), other.name());
+                if k.is_per_cpu() && other.is_per_cpu() {
+                    assert_ne!(k.column(), other.column(), "{k:?} {other:?}");
+                }
+            }
+            assert!(k.key().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            if !k.is_per_cpu() {
+                assert_eq!(k.column(), k.key());
+            }
+            // A container holds other structures; a CPU's structure holds none, and is
+            // never coloured as shared.
+            assert!(!(k.is_container() && k.is_per_cpu()), "{k:?}");
+            assert_eq!(
+                k.is_per_cpu() || k.is_container(),
+                k.family() != Family::Shared,
+                "{k:?}"
+            );
+            assert_eq!(k.is_real_mode(), k.real_mode_bound().is_some());
+            // Every stack a CPU takes an exception on in real mode has the emergency
+            // stacks' limit, and only those.
+            assert_eq!(
+                k.real_mode_bound() == Some(RealModeBound::EmergencyStackLimit),
+                k.family() == Family::Stack && k.is_real_mode(),
+                "{k:?}"
+            );
+        }
+        for (i, f) in Family::ALL.into_iter().enumerate() {
+            assert_eq!(f.index(), i);
+            assert!(KINDS.iter().any(|k| k.family() == f), "{f:?} is empty");
+        }
+    }
+
+    fn placements() -> Vec<(topology::Topology, Placement)> {
+        let mut out = Vec::new();
+        for memoryless in [0, 3] {
+            let topo = synthetic(&SyntheticSpec {
+                nodes: 8,
+                cpus: 128,
+                threads_per_core: 4,
+                memoryless_nodes: memoryless,
+                cpuless_nodes: 1,
+                seed: 7,
+                ..Default::default()
+            })
+            .unwrap();
+            for strategy in Strategy::EVERY {
+                for radix in [false, true] {
+                    let mut cfg = PlanConfig::for_topology(&topo, strategy);
+                    cfg.radix = radix;
+                    let p = boot(&mut Memblock::new(), &topo, &cfg).unwrap();
+                    out.push((topo.clone(), p));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn per_node_locality_in_one_pass_matches_node_by_node() {
+        let mut fell_back = 0;
+        for (topo, p) in placements() {
+            let all = p.locality_by_node();
+            assert!(all
+                .windows(2)
+                .all(|w| (w[0].node.is_none(), w[0].node) < (w[1].node.is_none(), w[1].node)));
+            for n in &all {
+                assert_eq!(*n, p.node_locality(n.node), "{:?}", p.strategy);
+            }
+            for node in topo.nodes.iter().map(|n| Some(n.id)).chain([None]) {
+                if !all.iter().any(|n| n.node == node) {
+                    let n = p.node_locality(node);
+                    assert_eq!(
+                        (n.structures, n.hosted_remote),
+                        (0, 0),
+                        "{:?} {node:?}",
+                        p.strategy
+                    );
+                }
+            }
+            // Every homed per-CPU structure is counted once, at its home; the remote
+            // ones once more, where they are.
+            let per_cpu: Vec<&Allocation> = p
+                .live()
+                .filter(|a| a.kind.is_per_cpu() && a.home_node.is_some())
+                .collect();
+            let sum = |f: fn(&NodeLocality) -> u64| all.iter().map(f).sum::<u64>();
+            assert_eq!(sum(|n| n.structures), per_cpu.len() as u64);
+            let remote = per_cpu.iter().filter(|a| !a.is_local()).count() as u64;
+            assert_eq!(sum(|n| n.hosted_remote), remote);
+            assert_eq!(sum(NodeLocality::remote), remote);
+            let fallbacks = per_cpu
+                .iter()
+                .filter(|a| matches!(a.outcome, Outcome::Fallback(_)))
+                .count() as u64;
+            assert_eq!(sum(|n| n.fallbacks), fallbacks);
+            fell_back += fallbacks;
+            // The memory side agrees with the per-node totals.
+            for t in &p.nodes {
+                assert_eq!(
+                    p.node_locality(t.node).hosted_remote,
+                    t.remote_structures,
+                    "{:?} {:?}",
+                    p.strategy,
+                    t.node
+                );
+            }
+        }
+        // The memoryless nodes make memblock fall back, so the counts above were put
+        // to the test.
+        assert!(fell_back > 0);
+    }
+}
