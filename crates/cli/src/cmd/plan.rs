@@ -22,7 +22,7 @@
 //!
 //! # JSON schema, version 2
 //!
-//! The root object (`model::PlanReport`):
+//! The root object (written by the `json` module from the typed `model::PlanReport`):
 //!
 //! | field | type | meaning |
 //! |---|---|---|

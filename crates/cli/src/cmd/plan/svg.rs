@@ -504,6 +504,23 @@ fn band_label<W: Write>(
     Ok(())
 }
 
+/// The addresses a band's upper bar spans. Detailed bands: the node's memory on the
+/// machine-wide axis. Compact bands: the node's own span, so that positions inside a
+/// node stay visible with 256 nodes.
+fn bar_span(l: &Layout, m: &Machine, nid: Option<NodeId>) -> (u64, u64) {
+    if l.detailed {
+        return (0, l.max_end);
+    }
+    let mut it = m.topo.memory.iter().filter(|mr| mr.node == nid);
+    let lo = it.clone().map(|mr| mr.base.as_u64()).min().unwrap_or(0);
+    let hi = it
+        .by_ref()
+        .map(|mr| mr.base.as_u64().saturating_add(mr.size.as_u64()))
+        .max()
+        .unwrap_or(lo + 1);
+    (lo, hi.max(lo + 1))
+}
+
 /// The upper bar: the node's memory and where structures sit in it, with the
 /// real-mode limit where it crosses the bar. Returns the bar's width.
 fn whole_bar<W: Write>(
@@ -516,20 +533,7 @@ fn whole_bar<W: Write>(
 ) -> io::Result<f64> {
     let topo = &m.topo;
     let bar_h = if l.detailed { 18.0 } else { 9.0 };
-    // Detailed bands: the node's memory on the machine-wide axis. Compact bands: the
-    // node's own span, so that positions inside a node stay visible with 256 nodes.
-    let (lo, hi) = if l.detailed {
-        (0, l.max_end)
-    } else {
-        let mut it = topo.memory.iter().filter(|mr| mr.node == nid);
-        let lo = it.clone().map(|mr| mr.base.as_u64()).min().unwrap_or(0);
-        let hi = it
-            .by_ref()
-            .map(|mr| mr.base.as_u64().saturating_add(mr.size.as_u64()))
-            .max()
-            .unwrap_or(lo + 1);
-        (lo, hi.max(lo + 1))
-    };
+    let (lo, hi) = bar_span(l, m, nid);
     let width = if l.detailed {
         PLOT
     } else {
