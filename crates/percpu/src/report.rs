@@ -335,6 +335,16 @@ impl Family {
         }
     }
 
+    /// Whether the family is paca data, what Linux allocates with `alloc_paca_data`
+    /// for each CPU (its paca, lppaca and SLB shadow), together with the arrays, pages
+    /// and blocks other sequences hold them in.
+    pub const fn is_paca_data(self) -> bool {
+        match self {
+            Self::Paca | Self::Lppaca | Self::SlbShadow => true,
+            Self::Stack | Self::Shared => false,
+        }
+    }
+
     /// What a legend calls the family.
     pub const fn label(self) -> &'static str {
         match self {
@@ -980,6 +990,9 @@ mod tests {
             // A container holds other structures; a CPU's structure holds none, and is
             // never coloured as shared.
             assert!(!(k.is_container() && k.is_per_cpu()), "{k:?}");
+            // Every container holds paca data (Linux 4.15's arrays, lppaca pages, paca
+            // blocks).
+            assert!(!k.is_container() || k.family().is_paca_data(), "{k:?}");
             assert_eq!(
                 k.is_per_cpu() || k.is_container(),
                 k.family() != Family::Shared,

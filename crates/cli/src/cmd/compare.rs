@@ -31,15 +31,14 @@ use std::time::Instant;
 
 use clap::Args;
 use memblock::Memblock;
-use percpu::{MemblockOps, Placement, PlanConfig, Strategy, StructureKind};
+use percpu::{MemblockOps, Placement, PlanConfig, Strategy};
 use serde::Serialize;
 use serde_json::json;
 
 use super::opts::TableOrJson;
 
 use super::plan::{
-    build, emit, finding_text, human, load, prepare_on, under_paca_limit, Findings, Machine,
-    MachineArgs, PlanReport,
+    build, emit, finding_text, human, load, prepare_on, Findings, Machine, MachineArgs, PlanReport,
 };
 
 /// The name of the document `numaboot compare --json` writes.
@@ -122,28 +121,24 @@ pub struct Costs {
     pub plan_time_us: u64,
 }
 
-fn is_paca_data(k: StructureKind) -> bool {
-    matches!(
-        k,
-        StructureKind::Paca | StructureKind::Lppaca | StructureKind::SlbShadow
-    )
-}
-
-/// The costs of `p`, planned for `m` with `cfg`, which left memblock as `mb`.
-pub fn costs(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock, us: u64) -> Costs {
-    let blocks = p.live_blocks().filter(|a| {
-        is_paca_data(a.kind)
-            || matches!(
-                a.kind,
-                StructureKind::PacaArray
-                    | StructureKind::LppacaArray
-                    | StructureKind::SlbShadowArray
-                    | StructureKind::LppacaPage
-                    | StructureKind::PacaBlock
-            )
-    });
+/// The costs of `p`, planned for `m` with `cfg`, which left memblock as `mb` and
+/// whose report is `r`.
+pub fn costs(
+    m: &Machine,
+    cfg: &PlanConfig,
+    p: &Placement,
+    mb: &Memblock,
+    r: &PlanReport,
+    us: u64,
+) -> Costs {
+    // Paca data counted where memblock reserved it: its own blocks, or the arrays,
+    // pages and blocks holding it.
+    let blocks = p.live_blocks().filter(|a| a.kind.family().is_paca_data());
     let reserved: u64 = blocks.map(|a| a.reserved.as_u64()).sum();
-    let data: Vec<_> = p.live().filter(|a| is_paca_data(a.kind)).collect();
+    let data: Vec<_> = p
+        .live()
+        .filter(|a| a.kind.is_per_cpu() && a.kind.family().is_paca_data())
+        .collect();
     let used: u64 = data.iter().map(|a| a.size.as_u64()).sum();
     let cpus = cfg.possible_cpus().count().max(1) as u64;
     let calls = p
@@ -178,12 +173,10 @@ pub fn costs(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock, us: u6
             .collect();
         below(memory).saturating_sub(below(mb.reserved_ranges()))
     });
-    let real_mode_end = p
-        .live()
-        .filter(|a| under_paca_limit(cfg.strategy, a.kind))
-        .map(|a| a.addr.as_u64().saturating_add(a.reserved.as_u64()))
-        .max()
-        .map(|e| format!("{e:#x}"));
+    let real_mode_end = r
+        .totals
+        .real_mode_highest_end
+        .map(|e| format!("{:#x}", e.as_u64()));
     Costs {
         paca_data_reserved: reserved,
         paca_data_used: used,
@@ -215,7 +208,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         let (cfg, planned) = prepare_on(&m, &args.machine, s)?;
         let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
         let r = match planned {
-            Ok((p, mb)) => Ok((build(&m, &cfg, &p, &mb), costs(&m, &cfg, &p, &mb, us))),
+            Ok((p, mb)) => {
+                let r = build(&m, &cfg, &p, &mb);
+                let c = costs(&m, &cfg, &p, &mb, &r, us);
+                Ok((r, c))
+            }
             Err(e) => Err(e.to_string()),
         };
         results.push((s, r));

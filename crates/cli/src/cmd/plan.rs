@@ -71,7 +71,7 @@ pub use json::{write as write_json, Findings};
 pub use machine::{
     human, load, parse_rma_size, parse_size, prepare_on, MachineArgs, PageSizeArg, TargetArgs,
 };
-pub use model::{build, finding_text, under_paca_limit, PlanReport};
+pub use model::{build, finding_text, PlanReport};
 // For `numaboot verify`, which renders an observed placement like a plan.
 pub use machine::Machine;
 pub use table::{write as write_table, TableOptions};
