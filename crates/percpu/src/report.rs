@@ -430,6 +430,16 @@ pub enum Outcome {
     NoNodeRequested(NoNodeReason),
 }
 
+impl Outcome {
+    /// Whether Linux asked for a node and memblock gave another.
+    pub const fn is_fallback(self) -> bool {
+        match self {
+            Self::Fallback(_) => true,
+            Self::Local | Self::NoNodeRequested(_) => false,
+        }
+    }
+}
+
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -818,7 +828,7 @@ impl NodeLocality {
         if a.is_local() {
             self.local += 1;
         }
-        if matches!(a.outcome, Outcome::Fallback(_)) {
+        if a.outcome.is_fallback() {
             self.fallbacks += 1;
         }
     }
@@ -1071,10 +1081,7 @@ mod tests {
             let remote = per_cpu.iter().filter(|a| !a.is_local()).count() as u64;
             assert_eq!(sum(|n| n.hosted_remote), remote);
             assert_eq!(sum(NodeLocality::remote), remote);
-            let fallbacks = per_cpu
-                .iter()
-                .filter(|a| matches!(a.outcome, Outcome::Fallback(_)))
-                .count() as u64;
+            let fallbacks = per_cpu.iter().filter(|a| a.outcome.is_fallback()).count() as u64;
             assert_eq!(sum(|n| n.fallbacks), fallbacks);
             fell_back += fallbacks;
             // The memory side agrees with the per-node totals.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use memblock::Memblock;
 use percpu::{
-    Allocation, Finding, NodeLocality, NodeTotals, Outcome, Placement, PlanConfig, RealModeBound,
-    Strategy, StructureKind,
+    Allocation, Finding, NodeLocality, NodeTotals, Placement, PlanConfig, RealModeBound, Strategy,
+    StructureKind,
 };
 use phys::{NodeId, PhysAddr, PhysSize};
 use topology::rma::Mmu;
@@ -325,9 +325,7 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock) -> Pla
         structures: per_cpu().count() as u64,
         local: per_cpu().filter(|a| a.is_local()).count() as u64,
         homed: per_cpu().filter(|a| a.home_node.is_some()).count() as u64,
-        fallbacks: per_cpu()
-            .filter(|a| matches!(a.outcome, Outcome::Fallback(_)))
-            .count() as u64,
+        fallbacks: per_cpu().filter(|a| a.outcome.is_fallback()).count() as u64,
         held: total,
         real_mode_highest_end: p
             .live()
@@ -394,6 +392,7 @@ mod tests {
     use super::super::json;
     use super::super::machine::{config, load, plan, MachineArgs};
     use super::*;
+    use percpu::Outcome;
 
     fn hex(v: &serde_json::Value) -> u64 {
         let s = v.as_str().unwrap();

@@ -226,7 +226,7 @@ fn status(row: &CpuRow) -> String {
     let fb = row
         .structures
         .iter()
-        .filter(|s| matches!(s.outcome, percpu::Outcome::Fallback(_)))
+        .filter(|s| s.outcome.is_fallback())
         .count();
     if row.hw_id.is_none() {
         "not present: no node".to_string()
