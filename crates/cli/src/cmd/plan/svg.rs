@@ -261,9 +261,12 @@ fn went_to(p: &Placement, nid: Option<NodeId>) -> String {
     )
 }
 
-/// Where everything goes: the nodes in band order, how tall a band is, the address
-/// span of the machine and the real-mode limit.
-struct Layout {
+/// What is drawn and where everything goes: the nodes in band order, how tall a band
+/// is, the address span of the machine and the real-mode limit.
+struct Layout<'a> {
+    m: &'a Machine,
+    p: &'a Placement,
+    r: &'a PlanReport,
     node_ids: Vec<Option<NodeId>>,
     /// At most [`DETAILED_NODES`] nodes: a labelled band with a zoom strip each.
     detailed: bool,
@@ -275,8 +278,8 @@ struct Layout {
     limit: u64,
 }
 
-impl Layout {
-    fn new(m: &Machine, p: &Placement) -> Self {
+impl<'a> Layout<'a> {
+    fn new(m: &'a Machine, p: &'a Placement, r: &'a PlanReport) -> Self {
         let topo = &m.topo;
         let mut node_ids: Vec<Option<NodeId>> = topo.nodes.iter().map(|n| Some(n.id)).collect();
         if topo.memory.iter().any(|r| r.node.is_none()) {
@@ -294,6 +297,9 @@ impl Layout {
             .unwrap_or(1)
             .max(1);
         Self {
+            m,
+            p,
+            r,
             node_ids,
             detailed,
             band,
@@ -307,9 +313,9 @@ impl Layout {
 
 /// Writes the memory map to `out`, streaming.
 pub fn write(out: &mut impl Write, m: &Machine, p: &Placement, r: &PlanReport) -> io::Result<()> {
-    let l = Layout::new(m, p);
+    let l = Layout::new(m, p, r);
     let mut svg = Svg { o: out };
-    title(&mut svg, &l, r)?;
+    title(&mut svg, &l)?;
     legend(&mut svg)?;
     axis(&mut svg, &l)?;
     // Each node's blocks, found once rather than by a scan of every block per node.
@@ -319,14 +325,15 @@ pub fn write(out: &mut impl Write, m: &Machine, p: &Placement, r: &PlanReport) -
     }
     for (i, &nid) in l.node_ids.iter().enumerate() {
         let mine = by_node.get(&nid).map_or(&[][..], Vec::as_slice);
-        band(&mut svg, &l, m, p, r, i, nid, mine)?;
+        band(&mut svg, &l, i, nid, mine)?;
     }
     footer(&mut svg, &l)?;
     svg.o.write_all(b"</svg>\n")
 }
 
 /// The document element, the title and the one-line summary.
-fn title<W: Write>(svg: &mut Svg<'_, W>, l: &Layout, r: &PlanReport) -> io::Result<()> {
+fn title<W: Write>(svg: &mut Svg<'_, W>, l: &Layout<'_>) -> io::Result<()> {
+    let r = l.r;
     let (width, height) = (WIDTH, l.height);
     writeln!(
         svg.o,
@@ -398,7 +405,7 @@ fn legend<W: Write>(svg: &mut Svg<'_, W>) -> io::Result<()> {
 }
 
 /// The address axis over the bands.
-fn axis<W: Write>(svg: &mut Svg<'_, W>, l: &Layout) -> io::Result<()> {
+fn axis<W: Write>(svg: &mut Svg<'_, W>, l: &Layout<'_>) -> io::Result<()> {
     let max_end = l.max_end;
     if l.detailed {
         svg.text(LEFT, 86.0, 10, r##" fill="#555555""##, "0")?;
@@ -424,23 +431,19 @@ fn axis<W: Write>(svg: &mut Svg<'_, W>, l: &Layout) -> io::Result<()> {
 }
 
 /// The band of the `i`th node, `nid`, holding the live blocks `mine`.
-#[allow(clippy::too_many_arguments)]
 fn band<W: Write>(
     svg: &mut Svg<'_, W>,
-    l: &Layout,
-    m: &Machine,
-    p: &Placement,
-    r: &PlanReport,
+    l: &Layout<'_>,
     i: usize,
     nid: Option<NodeId>,
     mine: &[&Allocation],
 ) -> io::Result<()> {
     let y0 = l.top + l.band * i as f64;
-    let summary = r.nodes.iter().find(|s| s.node == nid);
-    band_label(svg, l, m, y0, nid, summary)?;
-    let width = whole_bar(svg, l, m, y0, nid, mine)?;
+    let summary = l.r.nodes.iter().find(|s| s.node == nid);
+    band_label(svg, l, y0, nid, summary)?;
+    let width = whole_bar(svg, l, y0, nid, mine)?;
     if l.detailed {
-        zoom_strip(svg, l, p, y0, nid, mine)
+        zoom_strip(svg, l, y0, nid, mine)
     } else {
         match summary {
             Some(s) => svg.text(
@@ -462,8 +465,7 @@ fn band<W: Write>(
 /// The node's name, and in a detailed band its CPUs, memory, locality and load.
 fn band_label<W: Write>(
     svg: &mut Svg<'_, W>,
-    l: &Layout,
-    m: &Machine,
+    l: &Layout<'_>,
     y0: f64,
     nid: Option<NodeId>,
     summary: Option<&super::model::NodeSummary>,
@@ -474,7 +476,7 @@ fn band_label<W: Write>(
     }
     svg.text(12.0, y0 + 14.0, 13, r#" font-weight="bold""#, &label)?;
     if let Some(s) = summary {
-        let ncpu = nid.map_or(0, |n| m.topo.cpus_on(n).count());
+        let ncpu = nid.map_or(0, |n| l.m.topo.cpus_on(n).count());
         svg.text(
             12.0,
             y0 + 30.0,
@@ -507,11 +509,11 @@ fn band_label<W: Write>(
 /// The addresses a band's upper bar spans. Detailed bands: the node's memory on the
 /// machine-wide axis. Compact bands: the node's own span, so that positions inside a
 /// node stay visible with 256 nodes.
-fn bar_span(l: &Layout, m: &Machine, nid: Option<NodeId>) -> (u64, u64) {
+fn bar_span(l: &Layout<'_>, nid: Option<NodeId>) -> (u64, u64) {
     if l.detailed {
         return (0, l.max_end);
     }
-    let mut it = m.topo.memory.iter().filter(|mr| mr.node == nid);
+    let mut it = l.m.topo.memory.iter().filter(|mr| mr.node == nid);
     let lo = it.clone().map(|mr| mr.base.as_u64()).min().unwrap_or(0);
     let hi = it
         .by_ref()
@@ -525,15 +527,14 @@ fn bar_span(l: &Layout, m: &Machine, nid: Option<NodeId>) -> (u64, u64) {
 /// real-mode limit where it crosses the bar. Returns the bar's width.
 fn whole_bar<W: Write>(
     svg: &mut Svg<'_, W>,
-    l: &Layout,
-    m: &Machine,
+    l: &Layout<'_>,
     y0: f64,
     nid: Option<NodeId>,
     mine: &[&Allocation],
 ) -> io::Result<f64> {
-    let topo = &m.topo;
+    let topo = &l.m.topo;
     let bar_h = if l.detailed { 18.0 } else { 9.0 };
-    let (lo, hi) = bar_span(l, m, nid);
+    let (lo, hi) = bar_span(l, nid);
     let width = if l.detailed {
         PLOT
     } else {
@@ -597,8 +598,7 @@ fn whole_bar<W: Write>(
 /// its own scale, or why there are none.
 fn zoom_strip<W: Write>(
     svg: &mut Svg<'_, W>,
-    l: &Layout,
-    p: &Placement,
+    l: &Layout<'_>,
     y0: f64,
     nid: Option<NodeId>,
     mine: &[&Allocation],
@@ -614,7 +614,7 @@ fn zoom_strip<W: Write>(
             r##" fill="#777777""##,
             &format!(
                 "no plan structures in this node's memory{}",
-                went_to(p, nid)
+                went_to(l.p, nid)
             ),
         );
     }
@@ -657,7 +657,7 @@ fn zoom_strip<W: Write>(
 }
 
 /// The real-mode limit's value under the last band.
-fn footer<W: Write>(svg: &mut Svg<'_, W>, l: &Layout) -> io::Result<()> {
+fn footer<W: Write>(svg: &mut Svg<'_, W>, l: &Layout<'_>) -> io::Result<()> {
     let bottom = l.top + l.band * l.node_ids.len() as f64 + 14.0;
     let limit = l.limit;
     if limit != u64::MAX && limit <= l.max_end {
