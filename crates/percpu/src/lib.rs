@@ -182,7 +182,7 @@ pub use error::PlanError;
 pub use mem::{MemLimit, MemOp, MemblockOps};
 pub use plan::{boot, early_cpu_to_node, first_online_node, init_memblock, node_of_addr, plan};
 pub use report::{
-    Allocation, FallbackReason, Finding, LocalitySummary, NoNodeReason, NodeTotals, Outcome,
-    Placement, StructureKind,
+    Allocation, FallbackReason, Family, Finding, LocalitySummary, NoNodeReason, NodeLocality,
+    NodeTotals, Outcome, Placement, RealModeBound, StructureKind,
 };
 pub use totals::node_totals;

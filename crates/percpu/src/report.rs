@@ -125,55 +125,235 @@ impl StructureKind {
         }
     }
 
-    /// Whether Linux accesses the structure with translation off, so a hash guest keeps
-    /// it below the RMA: the paca, lppaca and SLB shadow (and the arrays holding them),
-    /// `paca_ptrs` (a secondary CPU finds its paca through it with the MMU off:
-    /// `generic_secondary_common_init`), and the emergency, NMI and machine-check stacks
-    /// (`emergency_stack_init` bounds them by the RMA for that reason). Strategies beyond
-    /// Linux may move the lppaca out of real mode (`rma-split`); their containers are
-    /// judged by their slots.
-    pub const fn is_real_mode(self) -> bool {
-        matches!(
-            self,
+    /// The column header of a per-CPU kind in a one-row-per-CPU table, short enough to
+    /// keep eight columns readable (`softirq`, `nmi`, `mce`); a shared kind's header is its
+    /// [`StructureKind::key`].
+    pub const fn column(self) -> &'static str {
+        match self {
+            Self::Paca => "paca",
+            Self::Lppaca => "lppaca",
+            Self::SlbShadow => "slb_shadow",
+            Self::SoftirqStack => "softirq",
+            Self::HardirqStack => "hardirq",
+            Self::EmergencyStack => "emergency",
+            Self::NmiEmergencyStack => "nmi",
+            Self::McEmergencyStack => "mce",
             Self::PacaPtrs
-                | Self::Paca
-                | Self::Lppaca
-                | Self::SlbShadow
-                | Self::PacaArray
-                | Self::LppacaArray
-                | Self::SlbShadowArray
-                | Self::EmergencyStack
-                | Self::NmiEmergencyStack
-                | Self::McEmergencyStack
-        )
+            | Self::CpuToPhysId
+            | Self::PageTable
+            | Self::ProcessTable
+            | Self::PartitionTable
+            | Self::DeviceTree
+            | Self::RtasBuffer
+            | Self::RtasWorkArea
+            | Self::LinearMapHashSlots
+            | Self::PacaArray
+            | Self::LppacaArray
+            | Self::SlbShadowArray
+            | Self::LppacaPage
+            | Self::PacaBlock => self.key(),
+        }
+    }
+
+    /// The limit Linux keeps the structure below because it accesses it with
+    /// translation off, `None` for a structure only touched with the MMU on.
+    ///
+    /// The paca, lppaca and SLB shadow (and the arrays holding them) and `paca_ptrs` (a
+    /// secondary CPU finds its paca through it with the MMU off:
+    /// `generic_secondary_common_init`) are bounded by the plan's paca limit; the
+    /// emergency, NMI and machine-check stacks by `emergency_stack_init`'s own limit
+    /// (see [`RealModeBound`]). Strategies beyond Linux may move the lppaca out of real
+    /// mode ([`crate::Strategy::keeps_in_real_mode`]); lppaca pages and paca blocks are
+    /// judged by the slots they hold, so they have no bound of their own.
+    pub const fn real_mode_bound(self) -> Option<RealModeBound> {
+        match self {
+            Self::PacaPtrs
+            | Self::Paca
+            | Self::Lppaca
+            | Self::SlbShadow
+            | Self::PacaArray
+            | Self::LppacaArray
+            | Self::SlbShadowArray => Some(RealModeBound::PacaLimit),
+            Self::EmergencyStack | Self::NmiEmergencyStack | Self::McEmergencyStack => {
+                Some(RealModeBound::EmergencyStackLimit)
+            }
+            Self::CpuToPhysId
+            | Self::SoftirqStack
+            | Self::HardirqStack
+            | Self::PageTable
+            | Self::ProcessTable
+            | Self::PartitionTable
+            | Self::DeviceTree
+            | Self::RtasBuffer
+            | Self::RtasWorkArea
+            | Self::LinearMapHashSlots
+            | Self::LppacaPage
+            | Self::PacaBlock => None,
+        }
+    }
+
+    /// Whether Linux accesses the structure with translation off, so a hash guest keeps
+    /// it below the RMA: [`StructureKind::real_mode_bound`] is some limit.
+    pub const fn is_real_mode(self) -> bool {
+        self.real_mode_bound().is_some()
     }
 
     /// Whether this is a block that holds other structures as slots (a Linux 4.15 array,
     /// an lppaca page, a paca data block): its bytes are counted through its slots.
     pub const fn is_container(self) -> bool {
-        matches!(
-            self,
+        match self {
             Self::PacaArray
-                | Self::LppacaArray
-                | Self::SlbShadowArray
-                | Self::LppacaPage
-                | Self::PacaBlock
-        )
+            | Self::LppacaArray
+            | Self::SlbShadowArray
+            | Self::LppacaPage
+            | Self::PacaBlock => true,
+            Self::PacaPtrs
+            | Self::CpuToPhysId
+            | Self::Paca
+            | Self::Lppaca
+            | Self::SlbShadow
+            | Self::SoftirqStack
+            | Self::HardirqStack
+            | Self::EmergencyStack
+            | Self::NmiEmergencyStack
+            | Self::McEmergencyStack
+            | Self::PageTable
+            | Self::ProcessTable
+            | Self::PartitionTable
+            | Self::DeviceTree
+            | Self::RtasBuffer
+            | Self::RtasWorkArea
+            | Self::LinearMapHashSlots => false,
+        }
     }
 
-    /// Whether one of these belongs to a single CPU.
+    /// Whether one of these belongs to a single CPU (the others are shared: tables,
+    /// arrays, blocks and pages holding several CPUs' structures).
     pub const fn is_per_cpu(self) -> bool {
-        matches!(
-            self,
+        match self {
             Self::Paca
-                | Self::Lppaca
-                | Self::SlbShadow
-                | Self::SoftirqStack
-                | Self::HardirqStack
-                | Self::EmergencyStack
-                | Self::NmiEmergencyStack
-                | Self::McEmergencyStack
-        )
+            | Self::Lppaca
+            | Self::SlbShadow
+            | Self::SoftirqStack
+            | Self::HardirqStack
+            | Self::EmergencyStack
+            | Self::NmiEmergencyStack
+            | Self::McEmergencyStack => true,
+            Self::PacaPtrs
+            | Self::CpuToPhysId
+            | Self::PageTable
+            | Self::ProcessTable
+            | Self::PartitionTable
+            | Self::DeviceTree
+            | Self::RtasBuffer
+            | Self::RtasWorkArea
+            | Self::LinearMapHashSlots
+            | Self::PacaArray
+            | Self::LppacaArray
+            | Self::SlbShadowArray
+            | Self::LppacaPage
+            | Self::PacaBlock => false,
+        }
+    }
+
+    /// The family the kind belongs to, which pictures colour alike: a paca and the
+    /// arrays and blocks holding pacas are all paca data.
+    pub const fn family(self) -> Family {
+        match self {
+            Self::Paca | Self::PacaArray | Self::PacaBlock => Family::Paca,
+            Self::Lppaca | Self::LppacaArray | Self::LppacaPage => Family::Lppaca,
+            Self::SlbShadow | Self::SlbShadowArray => Family::SlbShadow,
+            Self::SoftirqStack
+            | Self::HardirqStack
+            | Self::EmergencyStack
+            | Self::NmiEmergencyStack
+            | Self::McEmergencyStack => Family::Stack,
+            Self::PacaPtrs
+            | Self::CpuToPhysId
+            | Self::PageTable
+            | Self::ProcessTable
+            | Self::PartitionTable
+            | Self::DeviceTree
+            | Self::RtasBuffer
+            | Self::RtasWorkArea
+            | Self::LinearMapHashSlots => Family::Shared,
+        }
+    }
+}
+
+/// Which limit keeps a real-mode structure reachable with translation off
+/// ([`StructureKind::real_mode_bound`]). The two differ under Linux 4.15, whose pacas
+/// stay below `min(256 MiB, ppc64_rma_size)` while its emergency stacks only need to
+/// be below the RMA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum RealModeBound {
+    /// The limit the plan allocated the paca data below, [`Placement::paca_limit`].
+    PacaLimit,
+    /// The limit `emergency_stack_init` computes for the emergency stacks (Linux 6.1:
+    /// `min(ppc64_bolted_size(), ppc64_rma_size)`; the machine-check stack also below
+    /// 4 GiB on pseries).
+    EmergencyStackLimit,
+}
+
+/// Groups of structure kinds that belong together ([`StructureKind::family`]), in the
+/// order a legend lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Family {
+    /// Pacas, and the arrays and blocks holding them.
+    Paca,
+    /// Lppacas, and the arrays and pages holding them.
+    Lppaca,
+    /// SLB shadows, and the arrays holding them.
+    SlbShadow,
+    /// Every per-CPU stack.
+    Stack,
+    /// Tables and areas of no single CPU (pointer arrays, page tables, the device tree,
+    /// RTAS areas).
+    Shared,
+}
+
+impl Family {
+    /// Every family, in legend order.
+    pub const ALL: [Family; 5] = [
+        Family::Paca,
+        Family::Lppaca,
+        Family::SlbShadow,
+        Family::Stack,
+        Family::Shared,
+    ];
+
+    /// The family's position in [`Family::ALL`], for per-family counters.
+    pub const fn index(self) -> usize {
+        match self {
+            Self::Paca => 0,
+            Self::Lppaca => 1,
+            Self::SlbShadow => 2,
+            Self::Stack => 3,
+            Self::Shared => 4,
+        }
+    }
+
+    /// Whether the family is paca data, what Linux allocates with `alloc_paca_data`
+    /// for each CPU (its paca, lppaca and SLB shadow), together with the arrays, pages
+    /// and blocks other sequences hold them in.
+    pub const fn is_paca_data(self) -> bool {
+        match self {
+            Self::Paca | Self::Lppaca | Self::SlbShadow => true,
+            Self::Stack | Self::Shared => false,
+        }
+    }
+
+    /// What a legend calls the family.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Paca => "paca",
+            Self::Lppaca => "lppaca",
+            Self::SlbShadow => "slb_shadow",
+            Self::Stack => "stacks",
+            Self::Shared => "shared / page tables",
+        }
     }
 }
 
@@ -248,6 +428,16 @@ pub enum Outcome {
     /// Linux asked for no node; [`Allocation::is_local`] tells whether it landed on the
     /// home node anyway.
     NoNodeRequested(NoNodeReason),
+}
+
+impl Outcome {
+    /// Whether Linux asked for a node and memblock gave another.
+    pub const fn is_fallback(self) -> bool {
+        match self {
+            Self::Fallback(_) => true,
+            Self::Local | Self::NoNodeRequested(_) => false,
+        }
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -575,5 +765,338 @@ impl Placement {
         }
         out.sort_by_key(|s| s.kind);
         out
+    }
+}
+
+/// How local one node's CPUs' structures are, and how many other nodes' structures its
+/// memory hosts, from [`Placement::node_locality`] or [`Placement::locality_by_node`].
+///
+/// [`Placement::locality_summary`] answers per structure kind over the whole machine;
+/// this answers per node: "of node N's CPUs' structures, how many are in node N's
+/// memory, and how many went elsewhere because memblock fell back".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct NodeLocality {
+    /// The node (`None`: memory the topology assigns to no node, which is no CPU's
+    /// home, so only [`NodeLocality::hosted_remote`] can be non-zero).
+    pub node: Option<NodeId>,
+    /// Live per-CPU structures whose home is this node.
+    pub structures: u64,
+    /// Of those, the ones in this node's memory ([`Allocation::is_local`]).
+    pub local: u64,
+    /// Of those, the ones for which Linux asked for this node and memblock gave
+    /// another ([`Outcome::Fallback`]).
+    pub fallbacks: u64,
+    /// Live per-CPU structures in this node's memory whose home is another node (the
+    /// same count as [`NodeTotals::remote_structures`]).
+    pub hosted_remote: u64,
+}
+
+impl NodeLocality {
+    /// Structures of this node's CPUs that are not in its memory, whatever the reason
+    /// (a fallback, or no node requested and placed elsewhere).
+    pub fn remote(&self) -> u64 {
+        self.structures - self.local
+    }
+
+    /// `local / structures` in percent (100 for a node whose CPUs own no structure).
+    pub fn percent(&self) -> f64 {
+        if self.structures == 0 {
+            100.0
+        } else {
+            self.local as f64 * 100.0 / self.structures as f64
+        }
+    }
+
+    /// Counts `a` towards this node: as one of its CPUs' structures, as a structure its
+    /// memory hosts for another node, or neither.
+    fn count(&mut self, a: &Allocation) {
+        if !a.kind.is_per_cpu() || a.home_node.is_none() {
+            return;
+        }
+        if a.home_node == self.node {
+            self.count_home(a);
+        }
+        if a.memory_node == self.node && !a.is_local() {
+            self.hosted_remote += 1;
+        }
+    }
+
+    /// Counts `a`, a live per-CPU structure whose home is this node.
+    fn count_home(&mut self, a: &Allocation) {
+        self.structures += 1;
+        if a.is_local() {
+            self.local += 1;
+        }
+        if a.outcome.is_fallback() {
+            self.fallbacks += 1;
+        }
+    }
+}
+
+impl Placement {
+    /// How local the structures of `node`'s CPUs are (all zero for a node the plan
+    /// neither homed nor placed anything on).
+    ///
+    /// ```
+    /// use memblock::Memblock;
+    /// use percpu::{boot, PlanConfig, Strategy};
+    /// use phys::{NodeId, PhysAddr, PhysSize};
+    /// use topology::{Cpu, MemoryRange, Node, Topology};
+    ///
+    /// const GIB: u64 = 1 << 30;
+    /// // Node 1 has CPUs but no memory: its CPUs' structures all fall back to node 0.
+    /// let (n0, n1) = (NodeId::ZERO, NodeId::new(1).unwrap());
+    /// let topo = Topology {
+    ///     cpus: (0..4)
+    ///         .map(|i| Cpu { logical_id: i, hw_id: i, node: Some(if i < 2 { n0 } else { n1 }) })
+    ///         .collect(),
+    ///     memory: vec![MemoryRange {
+    ///         base: PhysAddr::new(0),
+    ///         size: PhysSize::new(4 * GIB),
+    ///         node: Some(n0),
+    ///     }],
+    ///     nodes: vec![Node { id: n0 }, Node { id: n1 }],
+    ///     distances: vec![vec![10, 20], vec![20, 10]],
+    ///     rma_size: PhysSize::new(GIB),
+    ///     hypervisor_mode: false,
+    /// };
+    /// let cfg = PlanConfig::for_topology(&topo, Strategy::Linux61);
+    /// let placement = boot(&mut Memblock::new(), &topo, &cfg)?;
+    ///
+    /// let one = placement.node_locality(Some(n1));
+    /// assert!(one.structures > 0);
+    /// assert_eq!(one.local, 0);
+    /// assert_eq!(one.fallbacks, one.structures);
+    /// // Node 0's memory hosts every one of them.
+    /// assert_eq!(placement.node_locality(Some(n0)).hosted_remote, one.structures);
+    /// # Ok::<(), percpu::PlanError>(())
+    /// ```
+    pub fn node_locality(&self, node: Option<NodeId>) -> NodeLocality {
+        let mut n = NodeLocality {
+            node,
+            ..NodeLocality::default()
+        };
+        for a in self.live() {
+            n.count(a);
+        }
+        n
+    }
+
+    /// [`Placement::node_locality`] of every node that is the home or the memory of a
+    /// live per-CPU structure, ascending (memory without a node last), in one pass
+    /// over the allocations however many nodes there are.
+    pub fn locality_by_node(&self) -> Vec<NodeLocality> {
+        let mut out: Vec<NodeLocality> = Vec::new();
+        // Sorted by (no node, node) like `nodes`; a binary search keeps thousands of
+        // CPUs on hundreds of nodes linear in the allocations.
+        let key = |n: Option<NodeId>| (n.is_none(), n);
+        for a in self.live().filter(|a| a.kind.is_per_cpu()) {
+            let Some(home) = a.home_node else { continue };
+            for node in [Some(home), a.memory_node] {
+                if let Err(i) = out.binary_search_by_key(&key(node), |t| key(t.node)) {
+                    out.insert(
+                        i,
+                        NodeLocality {
+                            node,
+                            ..NodeLocality::default()
+                        },
+                    );
+                }
+            }
+            if let Ok(i) = out.binary_search_by_key(&key(Some(home)), |t| key(t.node)) {
+                out[i].count_home(a);
+            }
+            if !a.is_local() {
+                if let Ok(i) = out.binary_search_by_key(&key(a.memory_node), |t| key(t.node)) {
+                    out[i].hosted_remote += 1;
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{boot, PlanConfig};
+    use memblock::Memblock;
+    use topology::{synthetic, SyntheticSpec};
+
+    use StructureKind as K;
+
+    /// Every kind, in declaration order.
+    const KINDS: [StructureKind; 22] = [
+        K::PacaPtrs,
+        K::CpuToPhysId,
+        K::Paca,
+        K::Lppaca,
+        K::SlbShadow,
+        K::SoftirqStack,
+        K::HardirqStack,
+        K::EmergencyStack,
+        K::NmiEmergencyStack,
+        K::McEmergencyStack,
+        K::PageTable,
+        K::ProcessTable,
+        K::PartitionTable,
+        K::DeviceTree,
+        K::RtasBuffer,
+        K::RtasWorkArea,
+        K::LinearMapHashSlots,
+        K::PacaArray,
+        K::LppacaArray,
+        K::SlbShadowArray,
+        K::LppacaPage,
+        K::PacaBlock,
+    ];
+
+    /// A new kind does not compile here until [`KINDS`] lists it, so the facts below
+    /// are checked for it too.
+    fn position(k: StructureKind) -> usize {
+        match k {
+            K::PacaPtrs => 0,
+            K::CpuToPhysId => 1,
+            K::Paca => 2,
+            K::Lppaca => 3,
+            K::SlbShadow => 4,
+            K::SoftirqStack => 5,
+            K::HardirqStack => 6,
+            K::EmergencyStack => 7,
+            K::NmiEmergencyStack => 8,
+            K::McEmergencyStack => 9,
+            K::PageTable => 10,
+            K::ProcessTable => 11,
+            K::PartitionTable => 12,
+            K::DeviceTree => 13,
+            K::RtasBuffer => 14,
+            K::RtasWorkArea => 15,
+            K::LinearMapHashSlots => 16,
+            K::PacaArray => 17,
+            K::LppacaArray => 18,
+            K::SlbShadowArray => 19,
+            K::LppacaPage => 20,
+            K::PacaBlock => 21,
+        }
+    }
+
+    #[test]
+    fn kinds_state_consistent_facts() {
+        for (i, k) in KINDS.into_iter().enumerate() {
+            assert_eq!(position(k), i, "{k:?}");
+            // Names identify a kind: in JSON, in tables and in sentences.
+            for other in KINDS.into_iter().filter(|&o| o != k) {
+                assert_ne!(k.key(), other.key());
+                assert_ne!(k.name(), other.name());
+                if k.is_per_cpu() && other.is_per_cpu() {
+                    assert_ne!(k.column(), other.column(), "{k:?} {other:?}");
+                }
+            }
+            assert!(k.key().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            if !k.is_per_cpu() {
+                assert_eq!(k.column(), k.key());
+            }
+            // A container holds other structures; a CPU's structure holds none, and is
+            // never coloured as shared.
+            assert!(!(k.is_container() && k.is_per_cpu()), "{k:?}");
+            // Every container holds paca data (Linux 4.15's arrays, lppaca pages, paca
+            // blocks).
+            assert!(!k.is_container() || k.family().is_paca_data(), "{k:?}");
+            assert_eq!(
+                k.is_per_cpu() || k.is_container(),
+                k.family() != Family::Shared,
+                "{k:?}"
+            );
+            assert_eq!(k.is_real_mode(), k.real_mode_bound().is_some());
+            // Every stack a CPU takes an exception on in real mode has the emergency
+            // stacks' limit, and only those.
+            assert_eq!(
+                k.real_mode_bound() == Some(RealModeBound::EmergencyStackLimit),
+                k.family() == Family::Stack && k.is_real_mode(),
+                "{k:?}"
+            );
+        }
+        for (i, f) in Family::ALL.into_iter().enumerate() {
+            assert_eq!(f.index(), i);
+            assert!(KINDS.iter().any(|k| k.family() == f), "{f:?} is empty");
+        }
+    }
+
+    fn placements() -> Vec<(topology::Topology, Placement)> {
+        let mut out = Vec::new();
+        for memoryless in [0, 3] {
+            let topo = synthetic(&SyntheticSpec {
+                nodes: 8,
+                cpus: 128,
+                threads_per_core: 4,
+                memoryless_nodes: memoryless,
+                cpuless_nodes: 1,
+                seed: 7,
+                ..Default::default()
+            })
+            .unwrap();
+            for strategy in Strategy::EVERY {
+                for radix in [false, true] {
+                    let mut cfg = PlanConfig::for_topology(&topo, strategy);
+                    cfg.radix = radix;
+                    let p = boot(&mut Memblock::new(), &topo, &cfg).unwrap();
+                    out.push((topo.clone(), p));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn per_node_locality_in_one_pass_matches_node_by_node() {
+        let mut fell_back = 0;
+        for (topo, p) in placements() {
+            let all = p.locality_by_node();
+            assert!(all
+                .windows(2)
+                .all(|w| (w[0].node.is_none(), w[0].node) < (w[1].node.is_none(), w[1].node)));
+            for n in &all {
+                assert_eq!(*n, p.node_locality(n.node), "{:?}", p.strategy);
+            }
+            for node in topo.nodes.iter().map(|n| Some(n.id)).chain([None]) {
+                if !all.iter().any(|n| n.node == node) {
+                    let n = p.node_locality(node);
+                    assert_eq!(
+                        (n.structures, n.hosted_remote),
+                        (0, 0),
+                        "{:?} {node:?}",
+                        p.strategy
+                    );
+                }
+            }
+            // Every homed per-CPU structure is counted once, at its home; the remote
+            // ones once more, where they are.
+            let per_cpu: Vec<&Allocation> = p
+                .live()
+                .filter(|a| a.kind.is_per_cpu() && a.home_node.is_some())
+                .collect();
+            let sum = |f: fn(&NodeLocality) -> u64| all.iter().map(f).sum::<u64>();
+            assert_eq!(sum(|n| n.structures), per_cpu.len() as u64);
+            let remote = per_cpu.iter().filter(|a| !a.is_local()).count() as u64;
+            assert_eq!(sum(|n| n.hosted_remote), remote);
+            assert_eq!(sum(NodeLocality::remote), remote);
+            let fallbacks = per_cpu.iter().filter(|a| a.outcome.is_fallback()).count() as u64;
+            assert_eq!(sum(|n| n.fallbacks), fallbacks);
+            fell_back += fallbacks;
+            // The memory side agrees with the per-node totals.
+            for t in &p.nodes {
+                assert_eq!(
+                    p.node_locality(t.node).hosted_remote,
+                    t.remote_structures,
+                    "{:?} {:?}",
+                    p.strategy,
+                    t.node
+                );
+            }
+        }
+        // The memoryless nodes make memblock fall back, so the counts above were put
+        // to the test.
+        assert!(fell_back > 0);
     }
 }

@@ -69,30 +69,33 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut problems = check_placement_on(&m, &cfg, &p, args.hv_profile);
     let t = &report.totals;
     if let Some(min) = args.min_locality {
-        if t.locality_percent < min {
+        if t.locality_percent() < min {
             let mut worst: Vec<_> = report
                 .nodes
                 .iter()
-                .filter(|n| n.structures > 0 && n.locality_percent < min)
+                .filter(|n| n.locality.structures > 0 && n.locality_percent() < min)
                 .map(|n| {
                     format!(
                         "node {} {:.1}%",
                         n.node.map_or_else(|| "-".into(), |x| x.to_string()),
-                        n.locality_percent
+                        n.locality_percent()
                     )
                 })
                 .collect();
             worst.truncate(8);
             problems.push(format!(
                 "locality {:.1}% is below --min-locality {min}% ({})",
-                t.locality_percent,
+                t.locality_percent(),
                 worst.join(", ")
             ));
         }
     }
     // Only a limit that exists can hold.
-    let rules = match &report.config.real_mode_limit {
-        Some(limit) => format!("PAPR placement and real-mode limit {limit} hold"),
+    let rules = match report.config.real_mode_limit {
+        Some(limit) => format!(
+            "PAPR placement and real-mode limit {:#x} hold",
+            limit.as_u64()
+        ),
         None if cfg.hypervisor_mode => {
             "PAPR placement holds (no real-mode limit: hypervisor mode)".to_string()
         }
@@ -104,8 +107,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             m.source,
             t.structures,
             t.cpus,
-            t.locality_percent,
-            t.remote,
+            t.locality_percent(),
+            t.remote(),
             t.fallbacks,
             args.hv_profile
                 .map(|h| format!("; every registration accepted by the {h} model"))

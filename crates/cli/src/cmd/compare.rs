@@ -31,14 +31,14 @@ use std::time::Instant;
 
 use clap::Args;
 use memblock::Memblock;
-use percpu::{MemblockOps, Placement, PlanConfig, Strategy, StructureKind};
+use percpu::{MemblockOps, Placement, PlanConfig, Strategy};
 use serde::Serialize;
 use serde_json::json;
 
 use super::opts::TableOrJson;
 
 use super::plan::{
-    build, emit, human, load, prepare_on, under_paca_limit, Machine, MachineArgs, PlanReport,
+    build, emit, finding_text, human, load, prepare_on, Findings, Machine, MachineArgs, PlanReport,
 };
 
 /// The name of the document `numaboot compare --json` writes.
@@ -112,28 +112,24 @@ pub struct Costs {
     pub plan_time_us: u64,
 }
 
-fn is_paca_data(k: StructureKind) -> bool {
-    matches!(
-        k,
-        StructureKind::Paca | StructureKind::Lppaca | StructureKind::SlbShadow
-    )
-}
-
-/// The costs of `p`, planned for `m` with `cfg`, which left memblock as `mb`.
-pub fn costs(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock, us: u64) -> Costs {
-    let blocks = p.live_blocks().filter(|a| {
-        is_paca_data(a.kind)
-            || matches!(
-                a.kind,
-                StructureKind::PacaArray
-                    | StructureKind::LppacaArray
-                    | StructureKind::SlbShadowArray
-                    | StructureKind::LppacaPage
-                    | StructureKind::PacaBlock
-            )
-    });
+/// The costs of `p`, planned for `m` with `cfg`, which left memblock as `mb` and
+/// whose report is `r`.
+pub fn costs(
+    m: &Machine,
+    cfg: &PlanConfig,
+    p: &Placement,
+    mb: &Memblock,
+    r: &PlanReport,
+    us: u64,
+) -> Costs {
+    // Paca data counted where memblock reserved it: its own blocks, or the arrays,
+    // pages and blocks holding it.
+    let blocks = p.live_blocks().filter(|a| a.kind.family().is_paca_data());
     let reserved: u64 = blocks.map(|a| a.reserved.as_u64()).sum();
-    let data: Vec<_> = p.live().filter(|a| is_paca_data(a.kind)).collect();
+    let data: Vec<_> = p
+        .live()
+        .filter(|a| a.kind.is_per_cpu() && a.kind.family().is_paca_data())
+        .collect();
     let used: u64 = data.iter().map(|a| a.size.as_u64()).sum();
     let cpus = cfg.possible_cpus().count().max(1) as u64;
     let calls = p
@@ -168,12 +164,10 @@ pub fn costs(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock, us: u6
             .collect();
         below(memory).saturating_sub(below(mb.reserved_ranges()))
     });
-    let real_mode_end = p
-        .live()
-        .filter(|a| under_paca_limit(cfg.strategy, a.kind))
-        .map(|a| a.addr.as_u64().saturating_add(a.reserved.as_u64()))
-        .max()
-        .map(|e| format!("{e:#x}"));
+    let real_mode_end = r
+        .totals
+        .real_mode_highest_end
+        .map(|e| format!("{:#x}", e.as_u64()));
     Costs {
         paca_data_reserved: reserved,
         paca_data_used: used,
@@ -205,7 +199,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         let (cfg, planned) = prepare_on(&m, &args.machine, s)?;
         let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
         let r = match planned {
-            Ok((p, mb)) => Ok((build(&m, &cfg, &p, &mb), costs(&m, &cfg, &p, &mb, us))),
+            Ok((p, mb)) => {
+                let r = build(&m, &cfg, &p, &mb);
+                let c = costs(&m, &cfg, &p, &mb, &r, us);
+                Ok((r, c))
+            }
             Err(e) => Err(e.to_string()),
         };
         results.push((s, r));
@@ -216,7 +214,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             .map(|(s, r)| match r {
                 Ok((r, c)) => json!({"strategy": s.name(), "error": null,
                     "config": r.config, "totals": r.totals, "nodes": r.nodes,
-                    "findings": r.findings, "costs": c}),
+                    "findings": Findings(&r.findings), "costs": c}),
                 Err(e) => json!({"strategy": s.name(), "error": e}),
             })
             .collect();
@@ -249,9 +247,11 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
             "{} CPUs, {} nodes, {} memory, RMA {}, {} MMU{}",
             r.machine.cpus,
             r.machine.nodes.len(),
-            human(r.machine.memory_bytes),
-            r.machine.rma_size.as_deref().unwrap_or("unlimited"),
-            r.config.mmu,
+            human(r.machine.memory.as_u64()),
+            r.machine
+                .rma_size
+                .map_or_else(|| "unlimited".into(), |s| format!("{:#x}", s.as_u64())),
+            r.config.mmu_name(),
             if r.config.hypervisor_mode {
                 ", hypervisor mode"
             } else {
@@ -271,28 +271,27 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
         ("possible CPUs", |r, _| r.totals.cpus.to_string()),
         ("per-CPU structures", |r, _| r.totals.structures.to_string()),
         ("node-local", |r, _| {
-            format!("{} ({:.1}%)", r.totals.local, r.totals.locality_percent)
+            format!("{} ({:.1}%)", r.totals.local, r.totals.locality_percent())
         }),
         ("remote (off CPU's node)", |r, _| {
-            r.totals.remote.to_string()
+            r.totals.remote().to_string()
         }),
         ("fallbacks (node not got)", |r, _| {
             r.totals.fallbacks.to_string()
         }),
-        ("bytes used", |r, _| human(r.totals.used)),
-        ("bytes used per CPU", |r, _| human(r.totals.bytes_per_cpu)),
-        ("bytes wasted", |r, _| human(r.totals.wasted)),
+        ("bytes used", |r, _| human(r.totals.held.used)),
+        ("bytes used per CPU", |r, _| human(r.totals.bytes_per_cpu())),
+        ("bytes wasted", |r, _| human(r.totals.held.wasted())),
         ("memblock allocations", |r, _| {
-            r.totals.allocations.to_string()
+            r.totals.held.allocations.to_string()
         }),
         ("reserved regions", |r, _| {
-            r.totals.reserved_regions.to_string()
+            r.totals.held.reserved_regions.to_string()
         }),
         ("real-mode limit", |r, _| {
             r.config
                 .real_mode_limit
-                .clone()
-                .unwrap_or_else(|| "none".into())
+                .map_or_else(|| "none".into(), |l| format!("{:#x}", l.as_u64()))
         }),
         ("real-mode structures end", |_, c| {
             c.real_mode_end.clone().unwrap_or_else(|| "-".into())
@@ -340,8 +339,9 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
                 signed_human(i128::from(b.paca_data_reserved) - i128::from(c.paca_data_reserved))
             }),
             ("regions saved vs 6.1", |r, _, b, _| {
-                (i128::from(b.totals.reserved_regions) - i128::from(r.totals.reserved_regions))
-                    .to_string()
+                (i128::from(b.totals.held.reserved_regions)
+                    - i128::from(r.totals.held.reserved_regions))
+                .to_string()
             }),
             ("RMA headroom gained vs 6.1", |_, c, _, b| {
                 match (c.rma_headroom, b.rma_headroom) {
@@ -365,16 +365,26 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
     // Per-node locality.
     if let Some((first, _)) = results.iter().find_map(|(_, r)| r.as_ref().ok()) {
         for n in first.nodes.iter().filter(|n| n.node.is_some()) {
-            let _ = write!(o, "{:<28}", format!("node {} local", n.node.unwrap_or(0)));
+            let _ = write!(
+                o,
+                "{:<28}",
+                format!("node {} local", n.node.map_or(0, phys::NodeId::get))
+            );
             for (_, r) in results {
                 let cell = match r {
                     Ok((r, _)) => r.nodes.iter().find(|x| x.node == n.node).map_or_else(
                         || "-".into(),
                         |x| {
-                            if x.structures == 0 {
+                            let l = &x.locality;
+                            if l.structures == 0 {
                                 "-".to_string()
                             } else {
-                                format!("{}/{} ({:.1}%)", x.local, x.structures, x.locality_percent)
+                                format!(
+                                    "{}/{} ({:.1}%)",
+                                    l.local,
+                                    l.structures,
+                                    x.locality_percent()
+                                )
                             }
                         },
                     ),
@@ -406,7 +416,7 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
             }
             Ok((r, _)) => {
                 for f in &r.findings {
-                    let _ = writeln!(o, "{s}: {f}");
+                    let _ = writeln!(o, "{s}: {}", finding_text(f));
                 }
             }
         }

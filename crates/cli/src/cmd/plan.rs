@@ -22,7 +22,7 @@
 //!
 //! # JSON schema, version 2
 //!
-//! The root object (`model::PlanReport`):
+//! The root object (written by the `json` module from the typed `model::PlanReport`):
 //!
 //! | field | type | meaning |
 //! |---|---|---|
@@ -51,26 +51,30 @@
 
 mod boot;
 mod checks;
+mod json;
 mod kernel;
 mod machine;
 mod model;
 mod svg;
 mod table;
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 pub use checks::check_placement_on;
+pub use json::{write as write_json, Findings};
 pub use machine::{
     human, load, parse_rma_size, parse_size, prepare_on, MachineArgs, PageSizeArg, TargetArgs,
 };
-pub use model::{build, under_paca_limit, PlanReport};
+pub use model::{build, finding_text, PlanReport};
 // For `numaboot verify`, which renders an observed placement like a plan.
 pub use machine::Machine;
-pub use table::render as render_table;
+pub use table::{write as write_table, TableOptions};
 
 /// Output format of `numaboot plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -112,16 +116,49 @@ pub struct PlanArgs {
     /// table, the totals and the findings.
     #[arg(long)]
     pub summary: bool,
+    /// Print to standard error how long loading and planning, building the report and
+    /// writing it took (for the output benchmarks in BENCHMARKS.md).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Writes `text` to `path`, or to standard output (`-` or none); a closed pipe (`|
 /// head`) ends the output quietly.
 pub fn emit(text: &str, path: Option<&PathBuf>) -> anyhow::Result<()> {
+    emit_with(path, |w| w.write_all(text.as_bytes()))
+}
+
+/// Where [`emit_with`] streams to: a file or standard output behind one buffer, so the
+/// many small writes of a formatter stay cheap calls into the buffer.
+pub type Output = io::BufWriter<Box<dyn Write>>;
+
+/// Lets `write` stream its output, buffered, to `path` or to standard output (`-` or
+/// none), and flushes it; a closed pipe (`| head`) ends the output quietly. Nothing is
+/// held whole in memory, whatever the size of the document.
+pub fn emit_with(
+    path: Option<&PathBuf>,
+    write: impl FnOnce(&mut Output) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    const BUFFER: usize = 64 << 10;
     match path {
         Some(p) if !super::files::is_stdin(p) => {
-            std::fs::write(p, text).with_context(|| format!("{}: cannot write", p.display()))
+            let file = std::fs::File::create(p)
+                .with_context(|| format!("{}: cannot write", p.display()))?;
+            let mut out: Output = io::BufWriter::with_capacity(BUFFER, Box::new(file));
+            write(&mut out)
+                .and_then(|()| out.flush())
+                .with_context(|| format!("{}: cannot write", p.display()))
         }
-        _ => Ok(super::files::write_stdout(text.as_bytes())?),
+        _ => {
+            let mut out: Output =
+                io::BufWriter::with_capacity(BUFFER, Box::new(io::stdout().lock()));
+            match write(&mut out).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                    Err(super::files::OutputError(e).into())
+                }
+                _ => Ok(()),
+            }
+        }
     }
 }
 
@@ -131,7 +168,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--summary applies to --format table only");
     }
     let strategy = args.target.strategy();
+    let started = Instant::now();
     let (m, cfg, planned) = args.target.prepare()?;
+    let planned_at = Instant::now();
     let (p, mb) = match planned {
         Ok(x) => x,
         Err(e) => {
@@ -142,20 +181,40 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let text = if args.format == Format::Replay {
-        p.replay_script()
+    let out = args.output.as_ref();
+    let built_at = if args.format == Format::Replay {
+        let built_at = Instant::now();
+        emit_with(out, |w| {
+            p.memblock_trace()
+                .iter()
+                .try_for_each(|op| writeln!(w, "{op}"))
+        })?;
+        built_at
     } else {
         let report = build(&m, &cfg, &p, &mb);
-        match args.format {
-            Format::Json => {
-                let mut s = serde_json::to_string_pretty(&report)?;
-                s.push('\n');
-                s
-            }
-            Format::Svg => svg::render(&m, &p, &report),
-            Format::Table | Format::Replay => table::render_with(&report, args.summary),
-        }
+        let built_at = Instant::now();
+        emit_with(out, |w| match args.format {
+            Format::Json => json::write(w, &report),
+            Format::Svg => svg::write(w, &m, &p, &report),
+            Format::Table | Format::Replay => table::write(
+                w,
+                &report,
+                TableOptions {
+                    command: "numaboot plan",
+                    summary: args.summary,
+                },
+            ),
+        })?;
+        built_at
     };
-    emit(&text, args.output.as_ref())?;
+    if args.timings {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        eprintln!(
+            "numaboot: timings: load and plan {:.1} ms, report {:.1} ms, output {:.1} ms",
+            ms(planned_at - started),
+            ms(built_at - planned_at),
+            ms(built_at.elapsed())
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,7 +22,10 @@ use percpu::{PlanConfig, Strategy};
 use phys::PhysSize;
 use topology::{Cpu, Topology};
 
-use super::plan::{build, emit, load, prepare_on, render_table, Machine, PageSizeArg, TargetArgs};
+use super::plan::{
+    build, emit, emit_with, load, prepare_on, write_json, write_table, Machine, PageSizeArg,
+    TableOptions, TargetArgs,
+};
 
 /// Output format of `numaboot verify`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -175,17 +178,17 @@ fn show_boot(args: &VerifyArgs, shown: &str, log: &BootLog<'_>) -> anyhow::Resul
         tree: None,
     };
     let report = build(&m, &cfg, p, &mb);
-    let text = match args.format {
-        VerifyFormat::Table => {
-            render_table(&report).replacen("numaboot plan:", "numaboot verify:", 1)
-        }
-        VerifyFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&report)?;
-            s.push('\n');
-            s
-        }
-    };
-    emit(&text, args.output.as_ref())?;
+    emit_with(args.output.as_ref(), |w| match args.format {
+        VerifyFormat::Table => write_table(
+            w,
+            &report,
+            TableOptions {
+                command: "numaboot verify",
+                summary: false,
+            },
+        ),
+        VerifyFormat::Json => write_json(w, &report),
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

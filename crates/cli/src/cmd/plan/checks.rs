@@ -18,7 +18,6 @@ use percpu::{Finding, Placement, PlanConfig, StructureKind};
 use phys::PhysSize;
 
 use super::machine::Machine;
-use super::model::kind_key;
 
 #[path = "papr_profile.rs"]
 mod papr_profile;
@@ -39,8 +38,8 @@ pub fn check_placement(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<Prob
         None
     };
     let who = |cpu: Option<u32>, kind: StructureKind| match cpu {
-        Some(c) => format!("CPU {c} {}", kind_key(kind)),
-        None => kind_key(kind).to_string(),
+        Some(c) => format!("CPU {c} {}", kind.key()),
+        None => kind.key().to_string(),
     };
     for a in p.live() {
         let end = a.addr.as_u64().saturating_add(a.reserved.as_u64());
@@ -91,7 +90,7 @@ pub fn check_placement(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<Prob
             out.push(format!(
                 "CPU {cpu} {}: freed at {addr} while the CPU is possible (Linux 4.15 \
                  free_lppacas sizes by num_possible_cpus)",
-                kind_key(kind)
+                kind.key()
             ));
         }
     }

@@ -1,79 +1,47 @@
-//! The plan report every output format is drawn from, and the JSON schema (version
-//! [`SCHEMA_VERSION`]) it serializes to. The schema is documented in the `plan` module
-//! and in the README's "Planning" section; a change that removes or renames a field, or
-//! changes its meaning, bumps the version.
+//! The plan report every output format is drawn from: the placement regrouped per CPU
+//! and per node, with kinds, addresses, sizes, outcomes and node ids kept typed. Text
+//! appears only where a format writes it (`json`, `table`, `svg`).
 
 use std::collections::BTreeMap;
 
 use memblock::Memblock;
-use percpu::{Allocation, Finding, Outcome, Placement, PlanConfig, Strategy, StructureKind};
-use phys::NodeId;
-use serde::{Deserialize, Serialize};
+use percpu::{
+    Allocation, Finding, NodeLocality, NodeTotals, Placement, PlanConfig, RealModeBound, Strategy,
+    StructureKind,
+};
+use phys::{NodeId, PhysAddr, PhysSize};
+use topology::rma::Mmu;
 
-use super::machine::{id_list, Machine};
-
-/// The version of the JSON document `numaboot plan --format json` writes.
-///
-/// 2: `home_node` of a per-CPU structure became `early_cpu_to_node(cpu)` (was the
-/// topology's node, `null` for a CPU without one), so `local` agrees with `outcome`;
-/// added `totals.remote`, `cpus[].lppaca_in_kernel_image`, `memblock_reserved` and the
-/// `process_table` kind.
-pub const SCHEMA_VERSION: u32 = 2;
-
-/// The per-CPU structures in the order the table shows them.
-pub const CPU_KINDS: [StructureKind; 8] = [
-    StructureKind::Paca,
-    StructureKind::Lppaca,
-    StructureKind::SlbShadow,
-    StructureKind::SoftirqStack,
-    StructureKind::HardirqStack,
-    StructureKind::EmergencyStack,
-    StructureKind::NmiEmergencyStack,
-    StructureKind::McEmergencyStack,
-];
-
-/// The JSON name of a structure kind ([`StructureKind::key`]).
-pub fn kind_key(k: StructureKind) -> &'static str {
-    k.key()
-}
+use super::machine::Machine;
 
 /// Whether the report's "real-mode structures end" counts a structure of `kind`: the
-/// real-mode structures ([`percpu::Strategy::keeps_in_real_mode`]) that the limit the
-/// report prints (the paca limit, `PlanConfig::paca_limit`) bounds. The emergency stacks
-/// are real-mode structures too, but bounded by `ppc64_rma_size`, which is larger under
-/// Linux 4.15 (256 MiB against the RMA), so they are checked by `check` instead.
-pub fn under_paca_limit(strategy: percpu::Strategy, kind: StructureKind) -> bool {
-    strategy.keeps_in_real_mode(kind)
-        && !matches!(
-            kind,
-            StructureKind::EmergencyStack
-                | StructureKind::NmiEmergencyStack
-                | StructureKind::McEmergencyStack
-        )
+/// real-mode structures this strategy keeps ([`Strategy::keeps_in_real_mode`]) that the
+/// limit the report prints (the paca limit) bounds ([`RealModeBound::PacaLimit`]). The
+/// emergency stacks are real-mode structures too, but bounded by their own limit, which
+/// is larger under Linux 4.15 (the RMA against 256 MiB), so `check` judges them.
+pub fn under_paca_limit(strategy: Strategy, kind: StructureKind) -> bool {
+    strategy.keeps_in_real_mode(kind) && kind.real_mode_bound() == Some(RealModeBound::PacaLimit)
 }
 
-/// The whole report (JSON root).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The whole report. Everything is kept typed (kinds, addresses, sizes, outcomes, node
+/// ids); the `json`, `table` and `svg` modules turn it into text as they write.
+#[derive(Clone, Debug, PartialEq)]
 pub struct PlanReport {
-    /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
-    /// The numaboot version that wrote it.
-    pub numaboot_version: String,
     /// The machine.
     pub machine: MachineInfo,
     /// The kernel configuration planned.
     pub config: ConfigInfo,
     /// One entry per possible CPU, ascending.
     pub cpus: Vec<CpuRow>,
-    /// Structures that belong to no single CPU (pointer arrays, Linux 4.15's arrays,
-    /// radix page tables, a leaked table tail).
-    pub shared: Vec<Structure>,
-    /// Per node, ascending; memory without a node last (`node: null`).
+    /// Live structures that belong to no single CPU (pointer arrays, Linux 4.15's
+    /// arrays, radix page tables, a leaked table tail), in allocation order.
+    pub shared: Vec<Allocation>,
+    /// Per node, ascending; memory without a node last.
     pub nodes: Vec<NodeSummary>,
     /// Sums over the whole machine.
     pub totals: Totals,
-    /// Notable Linux behaviour met on the way, one sentence each.
-    pub findings: Vec<String>,
+    /// Notable Linux behaviour met on the way.
+    pub findings: Vec<Finding>,
     /// memblock's `reserved` array at the end of the plan (kernel image, plan memory
     /// and memblock's own region arrays), ascending: what `numaboot memblock replay`
     /// prints under `reserved:` for the `--format replay` script.
@@ -81,149 +49,123 @@ pub struct PlanReport {
 }
 
 /// A memblock region.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region {
-    /// Base (hex).
-    pub base: String,
-    /// Size (hex).
-    pub size: String,
+    /// Base.
+    pub base: PhysAddr,
+    /// Size.
+    pub size: PhysSize,
 }
 
 /// The machine a plan ran on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MachineInfo {
     /// A path, or the default machine's description.
     pub source: String,
-    /// `dtb`, `toml` or `embedded`.
-    pub format: String,
+    /// `dtb`, `toml`, `embedded` or `log`.
+    pub format: &'static str,
     /// Present CPUs.
     pub cpus: u32,
     /// Node ids.
-    pub nodes: Vec<u32>,
-    /// Memory, in bytes.
-    pub memory_bytes: u64,
-    /// `ppc64_rma_size` as the machine describes it (hex), `null` when unlimited.
-    pub rma_size: Option<String>,
+    pub nodes: Vec<NodeId>,
+    /// Memory.
+    pub memory: PhysSize,
+    /// `ppc64_rma_size` as the machine describes it, `None` when unlimited.
+    pub rma_size: Option<PhysSize>,
     /// Whether the machine runs in hypervisor mode.
     pub hypervisor_mode: bool,
 }
 
 /// The kernel configuration planned.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConfigInfo {
-    /// `linux-6.1` or `linux-4.15`.
-    pub strategy: String,
-    /// `hash` or `radix`.
-    pub mmu: String,
+    /// The strategy.
+    pub strategy: Strategy,
+    /// The MMU.
+    pub mmu: Mmu,
     /// Hypervisor mode (no lppaca).
     pub hypervisor_mode: bool,
     /// `nr_cpu_ids` at boot (`NR_CPUS`).
     pub nr_cpu_ids_initial: u32,
     /// `nr_cpu_ids` after `setup_nr_cpu_ids`.
     pub nr_cpu_ids_final: u32,
-    /// The possible CPUs, as a cpulist.
-    pub possible: String,
+    /// The possible CPUs, ascending.
+    pub possible: Vec<u32>,
     /// The boot CPU.
     pub boot_cpu: u32,
     /// `sizeof(struct paca_struct)`.
-    pub paca_size: u64,
+    pub paca_size: PhysSize,
     /// `THREAD_SIZE`: the size of each stack.
     pub thread_size: u64,
-    /// The real-mode limit pacas, lppacas and SLB shadows were allocated below (hex),
-    /// `null` when there is none (Linux 6.x with radix or in hypervisor mode).
-    pub real_mode_limit: Option<String>,
+    /// The real-mode limit pacas, lppacas and SLB shadows were allocated below, `None`
+    /// when there is none (Linux 6.x with radix or in hypervisor mode).
+    pub real_mode_limit: Option<PhysAddr>,
+}
+
+impl ConfigInfo {
+    /// `hash` or `radix`.
+    pub fn mmu_name(&self) -> &'static str {
+        match self.mmu {
+            Mmu::Hash => "hash",
+            Mmu::Radix => "radix",
+        }
+    }
 }
 
 /// One possible CPU and its structures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CpuRow {
     /// Logical CPU id.
     pub cpu: u32,
-    /// Hardware thread id, `null` for a possible CPU that is not present.
+    /// Hardware thread id, `None` for a possible CPU that is not present.
     pub hw_id: Option<u32>,
-    /// Its node (`null`: no node).
-    pub node: Option<u32>,
-    /// Its live structures, in [`CPU_KINDS`] order.
-    pub structures: Vec<Structure>,
-    /// Whether every structure is on the CPU's node.
-    pub all_local: bool,
+    /// Its node (`None`: no node).
+    pub node: Option<NodeId>,
+    /// Its live per-CPU structures, in [`StructureKind`] order (one of each kind).
+    pub structures: Vec<Allocation>,
     /// Linux 4.15, CPU 0: its lppaca is the static `lppaca[0]` in the kernel image
     /// (`new_lppaca` returns `&lppaca[cpu]` for `cpu < NR_LPPACAS`), not a memblock
     /// allocation, so `structures` lists none.
     pub lppaca_in_kernel_image: bool,
 }
 
-/// One structure.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Structure {
-    /// `paca`, `lppaca`, `slb_shadow`, `softirq_stack`, `hardirq_stack`,
-    /// `emergency_stack`, `nmi_emergency_stack`, `mc_emergency_stack`, `paca_ptrs`,
-    /// `cpu_to_phys_id`, `page_table`, `process_table`, `paca_array`, `lppaca_array`,
-    /// `slb_shadow_array`.
-    pub kind: String,
-    /// Its CPU, for per-CPU structures.
-    pub cpu: Option<u32>,
-    /// Physical address (hex string: JSON numbers lose bits above 2^53).
-    pub addr: String,
-    /// Bytes of the structure itself.
-    pub size: u64,
-    /// Bytes reserved in memblock for it.
-    pub reserved: u64,
-    /// The node of its memory.
-    pub node: Option<u32>,
-    /// The node it should be on: for a per-CPU structure `early_cpu_to_node(cpu)`, the
-    /// node Linux maps the CPU to (a present CPU without a valid node: the first online
-    /// node; a possible CPU that is not present: node 0); for a page table the node of
-    /// the memory it maps; `null` for shared arrays.
-    pub home_node: Option<u32>,
-    /// The node Linux asked for (`null`: `NUMA_NO_NODE`).
-    pub requested_node: Option<u32>,
-    /// `node == home_node` (false without a home node). Where Linux asked for a node it
-    /// asked for `home_node`, so `local` is true exactly when `outcome` is `local`.
-    pub local: bool,
-    /// How the node came about: `local` (Linux asked for a node and memblock gave it),
-    /// `fallback` (asked, memblock used another node) or `no_node_requested` (then
-    /// `local` tells whether it landed on its home node anyway).
-    pub outcome: String,
-    /// Why it fell back or why no node was asked for.
-    pub reason: Option<String>,
-    /// A slot inside a shared array (Linux 4.15), not its own allocation.
-    pub in_array: bool,
+impl CpuRow {
+    /// Whether every structure is on the CPU's node.
+    pub fn all_local(&self) -> bool {
+        self.structures.iter().all(Allocation::is_local)
+    }
+
+    /// Its structure of `kind`, if it has one.
+    pub fn structure(&self, kind: StructureKind) -> Option<&Allocation> {
+        self.structures.iter().find(|a| a.kind == kind)
+    }
 }
 
-/// Totals of one node.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One node: its CPUs' locality and what its memory holds.
+#[derive(Clone, Debug, PartialEq)]
 pub struct NodeSummary {
-    /// The node (`null`: memory without a node).
-    pub node: Option<u32>,
-    /// Its CPUs, as a cpulist.
-    pub cpus: String,
-    /// Its memory, in bytes.
-    pub memory_bytes: u64,
-    /// Per-CPU structures of this node's CPUs.
-    pub structures: u64,
-    /// How many of them are on this node.
-    pub local: u64,
-    /// `local / structures` in percent (100 when there are none).
-    pub locality_percent: f64,
-    /// Structures of this node's CPUs that memblock placed elsewhere after asking for
-    /// this node.
-    pub fallbacks: u64,
-    /// Bytes of live structures in this node's memory.
-    pub used: u64,
-    /// Bytes reserved but not used (padding, unused array slots, leaks) plus free
-    /// bytes stranded by alignment, in this node's memory.
-    pub wasted: u64,
-    /// Live memblock allocations in this node's memory.
-    pub allocations: u64,
-    /// memblock reserved regions holding plan memory in this node's memory.
-    pub reserved_regions: u64,
-    /// Structures in this node's memory that belong to another node's CPUs.
-    pub hosted_remote: u64,
+    /// The node (`None`: memory without a node).
+    pub node: Option<NodeId>,
+    /// Its CPUs, ascending.
+    pub cpus: Vec<u32>,
+    /// Its memory.
+    pub memory: PhysSize,
+    /// Its CPUs' per-CPU structures: how many, how many local, how many fell back; and
+    /// how many other nodes' structures its memory hosts.
+    pub locality: NodeLocality,
+    /// What its memory holds (used, padding and gaps, allocations, regions).
+    pub held: NodeTotals,
+}
+
+impl NodeSummary {
+    /// `local / structures` in percent, rounded to 0.1 (100 when there are none).
+    pub fn locality_percent(&self) -> f64 {
+        percent(self.locality.local, self.locality.structures)
+    }
 }
 
 /// Sums over the machine.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Totals {
     /// Possible CPUs planned.
     pub cpus: u32,
@@ -231,58 +173,34 @@ pub struct Totals {
     pub structures: u64,
     /// Per-CPU structures on their CPU's node.
     pub local: u64,
-    /// `local` in percent of the structures whose CPU has a node (a possible CPU that is
-    /// not present has none).
-    pub locality_percent: f64,
-    /// Per-CPU structures for which Linux asked for a node and memblock used another
-    /// (`outcome` `fallback`). Structures for which no node was asked (all of Linux
-    /// 4.15's, the boot CPU's paca data) are never fallbacks: see `remote`.
+    /// Per-CPU structures whose CPU has a home node (a possible CPU that is not present
+    /// has none): what the locality percentage is taken of.
+    pub homed: u64,
+    /// Per-CPU structures for which Linux asked for a node and memblock used another.
+    /// Structures for which no node was asked (all of Linux 4.15's, the boot CPU's paca
+    /// data) are never fallbacks: see [`Totals::remote`].
     pub fallbacks: u64,
+    /// The per-node totals summed over the machine.
+    pub held: NodeTotals,
+    /// The highest end of a structure below the paca limit, if any.
+    pub real_mode_highest_end: Option<PhysAddr>,
+}
+
+impl Totals {
+    /// `local` in percent of the structures with a home node, rounded to 0.1.
+    pub fn locality_percent(&self) -> f64 {
+        percent(self.local, self.homed)
+    }
+
     /// Per-CPU structures off their CPU's home node, whatever the reason (fallback, or
-    /// no node requested): `structures - local`, counting only CPUs with a home node.
-    pub remote: u64,
-    /// Bytes of live structures (per-CPU and shared).
-    pub used: u64,
-    /// Bytes wasted (padding plus alignment gaps).
-    pub wasted: u64,
-    /// Live memblock allocations.
-    pub allocations: u64,
-    /// memblock reserved regions holding plan memory.
-    pub reserved_regions: u64,
-    /// Bytes used per possible CPU (`used / cpus`).
-    pub bytes_per_cpu: u64,
-    /// The highest end address of a real-mode structure (hex), if any.
-    pub real_mode_highest_end: Option<String>,
-}
+    /// no node requested), counting only CPUs with a home node.
+    pub fn remote(&self) -> u64 {
+        self.homed - self.local
+    }
 
-fn hex(v: u64) -> String {
-    format!("{v:#x}")
-}
-
-fn nid(n: Option<NodeId>) -> Option<u32> {
-    n.map(NodeId::get)
-}
-
-/// The report of one allocation.
-pub fn structure(a: &Allocation) -> Structure {
-    let (outcome, reason) = match a.outcome {
-        Outcome::Local => ("local", None),
-        Outcome::Fallback(r) => ("fallback", Some(r.to_string())),
-        Outcome::NoNodeRequested(r) => ("no_node_requested", Some(r.to_string())),
-    };
-    Structure {
-        kind: kind_key(a.kind).into(),
-        cpu: a.cpu,
-        addr: hex(a.addr.as_u64()),
-        size: a.size.as_u64(),
-        reserved: a.reserved.as_u64(),
-        node: nid(a.memory_node),
-        home_node: nid(a.home_node),
-        requested_node: nid(a.requested_node),
-        local: a.is_local(),
-        outcome: outcome.into(),
-        reason,
-        in_array: a.in_array,
+    /// Bytes used per possible CPU.
+    pub fn bytes_per_cpu(&self) -> u64 {
+        self.held.used / u64::from(self.cpus.max(1))
     }
 }
 
@@ -313,181 +231,145 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// Builds the report of `p`, planned for `m` with `cfg`, which left memblock as `mb`.
-pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock) -> PlanReport {
-    let topo = &m.topo;
-    // Index the live per-CPU structures once: `Placement::find` scans every allocation,
-    // which is quadratic over thousands of CPUs.
-    let mut by_cpu: BTreeMap<(u32, StructureKind), &Allocation> = BTreeMap::new();
-    for a in p.live().filter(|a| a.kind.is_per_cpu()) {
-        if let Some(cpu) = a.cpu {
-            by_cpu.entry((cpu, a.kind)).or_insert(a);
-        }
-    }
-    let mut cpus = Vec::new();
-    for cpu in cfg.possible_cpus() {
-        let present = topo.cpus.get(cpu as usize);
-        let mut structures = Vec::new();
-        for kind in CPU_KINDS {
-            if let Some(a) = by_cpu.get(&(cpu, kind)) {
-                structures.push(structure(a));
-            }
-        }
-        let all_local = structures.iter().all(|s| s.local);
-        cpus.push(CpuRow {
-            cpu,
-            hw_id: present.map(|c| c.hw_id),
-            node: present.and_then(|c| nid(c.node)),
-            structures,
-            all_local,
-            lppaca_in_kernel_image: p.strategy == Strategy::Linux415 && cpu == 0,
-        });
-    }
-    let shared: Vec<Structure> = p
+/// The live per-CPU structures of each possible CPU, in [`StructureKind`] order, one
+/// per kind (the first allocated, as [`Placement::find`] would return).
+fn cpu_rows(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<CpuRow> {
+    // Sorted once by (CPU, kind): `Placement::find` scans every allocation, which is
+    // quadratic over thousands of CPUs. The sort is stable, so the first of duplicates
+    // is the first allocated.
+    let mut per_cpu: Vec<(u32, &Allocation)> = p
         .live()
-        .filter(|a| !a.kind.is_per_cpu())
-        .map(structure)
+        .filter(|a| a.kind.is_per_cpu())
+        .filter_map(|a| a.cpu.map(|c| (c, a)))
         .collect();
+    per_cpu.sort_by_key(|&(c, a)| (c, a.kind));
+    per_cpu.dedup_by_key(|&mut (c, a)| (c, a.kind));
+    cfg.possible_cpus()
+        .map(|cpu| {
+            let present = m.topo.cpus.get(cpu as usize);
+            let lo = per_cpu.partition_point(|&(c, _)| c < cpu);
+            let hi = lo + per_cpu[lo..].partition_point(|&(c, _)| c == cpu);
+            CpuRow {
+                cpu,
+                hw_id: present.map(|c| c.hw_id),
+                node: present.and_then(|c| c.node),
+                structures: per_cpu[lo..hi].iter().map(|&(_, a)| *a).collect(),
+                lppaca_in_kernel_image: p.strategy == Strategy::Linux415 && cpu == 0,
+            }
+        })
+        .collect()
+}
 
-    let per_cpu: Vec<&Allocation> = p.live().filter(|a| a.kind.is_per_cpu()).collect();
-    let is_fallback = |a: &Allocation| matches!(a.outcome, Outcome::Fallback(_));
-    let mut nodes = Vec::new();
-    for t in &p.nodes {
-        let mine: Vec<&&Allocation> = per_cpu
-            .iter()
-            .filter(|a| a.home_node == t.node && t.node.is_some())
-            .collect();
-        let structures = mine.len() as u64;
-        let local = mine.iter().filter(|a| a.is_local()).count() as u64;
-        let hosted_remote = per_cpu
-            .iter()
-            .filter(|a| a.memory_node == t.node && a.home_node.is_some() && !a.is_local())
-            .count() as u64;
-        let (cpus_on, memory_bytes) = match t.node {
-            Some(n) => (
-                id_list(topo.cpus_on(n).map(|c| c.logical_id)),
-                topo.memory_size_on(n).as_u64(),
-            ),
-            None => (
-                id_list(
-                    topo.cpus
-                        .iter()
-                        .filter(|c| c.node.is_none())
-                        .map(|c| c.logical_id),
-                ),
-                topo.memory
-                    .iter()
-                    .filter(|r| r.node.is_none())
-                    .map(|r| r.size.as_u64())
-                    .sum(),
-            ),
-        };
-        nodes.push(NodeSummary {
-            node: nid(t.node),
-            cpus: cpus_on,
-            memory_bytes,
-            structures,
-            local,
-            locality_percent: percent(local, structures),
-            fallbacks: mine.iter().filter(|a| is_fallback(a)).count() as u64,
-            used: t.used,
-            wasted: t.wasted(),
-            allocations: t.allocations,
-            reserved_regions: t.reserved_regions,
-            hosted_remote,
-        });
+/// One row per node of the plan's totals, plus the topology's nodes without plan
+/// memory (so that CPUs on memoryless nodes are accounted for), ascending with memory
+/// without a node last.
+fn node_rows(m: &Machine, p: &Placement) -> Vec<NodeSummary> {
+    let topo = &m.topo;
+    let mut cpus_of: BTreeMap<Option<NodeId>, Vec<u32>> = BTreeMap::new();
+    for c in &topo.cpus {
+        cpus_of.entry(c.node).or_default().push(c.logical_id);
     }
-    // Nodes of the topology with neither plan memory nor anything else still get a row,
-    // so that CPUs on memoryless nodes are accounted for.
+    let locality = p.locality_by_node();
+    let locality_of = |node: Option<NodeId>| {
+        locality
+            .iter()
+            .find(|l| l.node == node)
+            .copied()
+            .unwrap_or(NodeLocality {
+                node,
+                ..NodeLocality::default()
+            })
+    };
+    let memory_of = |node: Option<NodeId>| match node {
+        Some(n) => topo.memory_size_on(n),
+        None => topo
+            .memory
+            .iter()
+            .filter(|r| r.node.is_none())
+            .fold(PhysSize::ZERO, |acc, r| acc.saturating_add(r.size)),
+    };
+    let row = |held: NodeTotals| {
+        let node = held.node;
+        let mut cpus = cpus_of.get(&node).cloned().unwrap_or_default();
+        cpus.sort_unstable();
+        NodeSummary {
+            node,
+            cpus,
+            memory: memory_of(node),
+            locality: locality_of(node),
+            held,
+        }
+    };
+    let mut nodes: Vec<NodeSummary> = p.nodes.iter().copied().map(row).collect();
     for n in &topo.nodes {
-        if !nodes.iter().any(|s| s.node == Some(n.id.get())) {
-            let mine: Vec<&&Allocation> = per_cpu
-                .iter()
-                .filter(|a| a.home_node == Some(n.id))
-                .collect();
-            let structures = mine.len() as u64;
-            let local = mine.iter().filter(|a| a.is_local()).count() as u64;
-            nodes.push(NodeSummary {
-                node: Some(n.id.get()),
-                cpus: id_list(topo.cpus_on(n.id).map(|c| c.logical_id)),
-                memory_bytes: topo.memory_size_on(n.id).as_u64(),
-                structures,
-                local,
-                locality_percent: percent(local, structures),
-                fallbacks: mine.iter().filter(|a| is_fallback(a)).count() as u64,
-                used: 0,
-                wasted: 0,
-                allocations: 0,
-                reserved_regions: 0,
-                hosted_remote: 0,
-            });
+        if !p.nodes.iter().any(|t| t.node == Some(n.id)) {
+            nodes.push(row(NodeTotals {
+                node: Some(n.id),
+                ..NodeTotals::default()
+            }));
         }
     }
     nodes.sort_by_key(|n| (n.node.is_none(), n.node));
+    nodes
+}
 
+/// Builds the report of `p`, planned for `m` with `cfg`, which left memblock as `mb`.
+pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock) -> PlanReport {
+    let topo = &m.topo;
+    let cpus = cpu_rows(m, cfg, p);
+    let per_cpu = || p.live().filter(|a| a.kind.is_per_cpu());
     let total = p.total();
-    let structures = per_cpu.len() as u64;
-    let local = per_cpu.iter().filter(|a| a.is_local()).count() as u64;
-    // Structures of possible CPUs that are not present have no home node: they count in
-    // `structures` but not in the locality percentage.
-    let homed = per_cpu.iter().filter(|a| a.home_node.is_some()).count() as u64;
     let ncpus = cpus.len() as u32;
-    let real_mode_highest_end = p
-        .live()
-        .filter(|a| under_paca_limit(cfg.strategy, a.kind))
-        .map(|a| a.addr.as_u64().saturating_add(a.reserved.as_u64()))
-        .max()
-        .map(hex);
     let totals = Totals {
         cpus: ncpus,
-        structures,
-        local,
-        locality_percent: percent(local, homed),
-        fallbacks: per_cpu.iter().filter(|a| is_fallback(a)).count() as u64,
-        remote: homed - local,
-        used: total.used,
-        wasted: total.wasted(),
-        allocations: total.allocations,
-        reserved_regions: total.reserved_regions,
-        bytes_per_cpu: total.used / u64::from(ncpus.max(1)),
-        real_mode_highest_end,
+        structures: per_cpu().count() as u64,
+        local: per_cpu().filter(|a| a.is_local()).count() as u64,
+        homed: per_cpu().filter(|a| a.home_node.is_some()).count() as u64,
+        fallbacks: per_cpu().filter(|a| a.outcome.is_fallback()).count() as u64,
+        held: total,
+        real_mode_highest_end: p
+            .live()
+            .filter(|a| under_paca_limit(cfg.strategy, a.kind))
+            .map(|a| a.addr.saturating_add(a.reserved))
+            .max(),
     };
-    let unlimited = |v: u64| (v != u64::MAX).then(|| hex(v));
+    let rma = topo.rma_size;
     PlanReport {
-        schema_version: SCHEMA_VERSION,
-        numaboot_version: env!("CARGO_PKG_VERSION").into(),
         machine: MachineInfo {
             source: m.source.clone(),
-            format: m.format.into(),
+            format: m.format,
             cpus: topo.cpus.len() as u32,
-            nodes: topo.nodes.iter().map(|n| n.id.get()).collect(),
-            memory_bytes: topo.memory.iter().map(|r| r.size.as_u64()).sum(),
-            rma_size: unlimited(topo.rma_size.as_u64()),
+            nodes: topo.nodes.iter().map(|n| n.id).collect(),
+            memory: topo
+                .memory
+                .iter()
+                .fold(PhysSize::ZERO, |acc, r| acc.saturating_add(r.size)),
+            rma_size: (rma.as_u64() != u64::MAX).then_some(rma),
             hypervisor_mode: topo.hypervisor_mode,
         },
         config: ConfigInfo {
-            strategy: p.strategy.name().into(),
-            mmu: if cfg.radix { "radix" } else { "hash" }.into(),
+            strategy: p.strategy,
+            mmu: if cfg.radix { Mmu::Radix } else { Mmu::Hash },
             hypervisor_mode: cfg.hypervisor_mode,
             nr_cpu_ids_initial: p.nr_cpu_ids_initial,
             nr_cpu_ids_final: p.nr_cpu_ids_final,
-            possible: id_list(cfg.possible_cpus()),
+            possible: cfg.possible_cpus().collect(),
             boot_cpu: p.boot_cpu,
-            paca_size: cfg.paca_size.as_u64(),
+            paca_size: cfg.paca_size,
             thread_size: cfg.thread_size(),
-            real_mode_limit: real_mode_limit(cfg, p).map(hex),
+            real_mode_limit: real_mode_limit(cfg, p),
         },
         cpus,
-        shared,
-        nodes,
+        shared: p.live().filter(|a| !a.kind.is_per_cpu()).copied().collect(),
+        nodes: node_rows(m, p),
         totals,
-        findings: p.findings.iter().map(finding_text).collect(),
+        findings: p.findings.clone(),
         memblock_reserved: mb
             .reserved()
             .iter()
             .map(|r| Region {
-                base: hex(r.base.as_u64()),
-                size: hex(r.size.as_u64()),
+                base: r.base,
+                size: r.size,
             })
             .collect(),
     }
@@ -499,29 +381,100 @@ pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock) -> Pla
 /// that bounds virtual-mode SLB faults, not real mode, and nothing else there is
 /// bounded, so it is not reported as a real-mode limit. Linux 4.15 keeps its arrays
 /// below `min(256 MiB, ppc64_rma_size)` in every mode.
-fn real_mode_limit(cfg: &PlanConfig, p: &Placement) -> Option<u64> {
-    let limit = p.paca_limit.addr()?.as_u64();
+fn real_mode_limit(cfg: &PlanConfig, p: &Placement) -> Option<PhysAddr> {
+    let limit = p.paca_limit.addr()?;
     let six = !matches!(p.strategy, Strategy::Linux415);
     (!(six && cfg.hypervisor_mode)).then_some(limit)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::json;
     use super::super::machine::{config, load, plan, MachineArgs};
     use super::*;
+    use percpu::Outcome;
+
+    fn hex(v: &serde_json::Value) -> u64 {
+        let s = v.as_str().unwrap();
+        u64::from_str_radix(s.strip_prefix("0x").unwrap(), 16).unwrap()
+    }
 
     #[test]
-    fn report_round_trips_through_json() {
+    fn json_text_carries_the_typed_report() {
+        // The strings of the document are written from the typed report: reading them
+        // back gives the same kinds, addresses, sizes, nodes and outcomes.
         let args = MachineArgs::default();
         let m = load(&args).unwrap();
-        for s in percpu::Strategy::ALL {
+        for s in Strategy::ALL {
             let cfg = config(&m, &args, s).unwrap();
             let (p, mb) = plan(&m, &cfg).unwrap();
             let r = build(&m, &cfg, &p, &mb);
-            let text = serde_json::to_string(&r).unwrap();
-            let back: PlanReport = serde_json::from_str(&text).unwrap();
-            assert_eq!(back, r);
-            assert_eq!(back.schema_version, SCHEMA_VERSION);
+            let mut text = Vec::new();
+            json::write(&mut text, &r).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&text).unwrap();
+            assert_eq!(v["schema_version"], json::SCHEMA_VERSION);
+            assert_eq!(v["config"]["strategy"], s.name());
+            let rows = v["cpus"].as_array().unwrap();
+            assert_eq!(rows.len(), r.cpus.len());
+            for (row, typed) in rows.iter().zip(&r.cpus) {
+                let structures = row["structures"].as_array().unwrap();
+                assert_eq!(structures.len(), typed.structures.len());
+                for (j, a) in structures.iter().zip(&typed.structures) {
+                    assert_eq!(j["kind"], a.kind.key());
+                    assert_eq!(hex(&j["addr"]), a.addr.as_u64());
+                    assert_eq!(j["size"], a.size.as_u64());
+                    assert_eq!(
+                        j["node"].as_u64(),
+                        a.memory_node.map(|n| u64::from(n.get()))
+                    );
+                    assert_eq!(j["local"], a.is_local());
+                    let outcome = j["outcome"].as_str().unwrap();
+                    match a.outcome {
+                        Outcome::Local => assert_eq!(outcome, "local"),
+                        Outcome::Fallback(why) => {
+                            assert_eq!(outcome, "fallback");
+                            assert_eq!(j["reason"], why.to_string());
+                        }
+                        Outcome::NoNodeRequested(why) => {
+                            assert_eq!(outcome, "no_node_requested");
+                            assert_eq!(j["reason"], why.to_string());
+                        }
+                    }
+                }
+                assert_eq!(row["all_local"], typed.all_local());
+            }
+            let reserved = v["memblock_reserved"].as_array().unwrap();
+            assert_eq!(reserved.len(), mb.reserved().len());
+            for (j, region) in reserved.iter().zip(mb.reserved()) {
+                assert_eq!(hex(&j["base"]), region.base.as_u64());
+                assert_eq!(hex(&j["size"]), region.size.as_u64());
+            }
+            assert_eq!(
+                v["totals"]["real_mode_highest_end"]
+                    .as_str()
+                    .map(|_| hex(&v["totals"]["real_mode_highest_end"])),
+                r.totals.real_mode_highest_end.map(PhysAddr::as_u64)
+            );
+        }
+    }
+
+    #[test]
+    fn rows_list_each_cpus_structures_in_kind_order() {
+        let args = MachineArgs::default();
+        let m = load(&args).unwrap();
+        let cfg = config(&m, &args, Strategy::Linux61).unwrap();
+        let (p, mb) = plan(&m, &cfg).unwrap();
+        let r = build(&m, &cfg, &p, &mb);
+        for row in &r.cpus {
+            assert!(row.structures.windows(2).all(|w| w[0].kind < w[1].kind));
+            for a in &row.structures {
+                assert_eq!(p.find(row.cpu, a.kind), Some(a));
+            }
+            let live = p
+                .cpu_structures(row.cpu)
+                .filter(|a| a.kind.is_per_cpu())
+                .count();
+            assert_eq!(row.structures.len(), live);
         }
     }
 }

@@ -12,9 +12,10 @@
 //! image width and the number of nodes, never on the number of CPUs: 8 or 8192 CPUs
 //! give pictures of the same size. Above 16 nodes the bands shrink to one bar each.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
 
-use percpu::{Allocation, Placement, StructureKind};
+use percpu::{Allocation, Family, Placement};
 use phys::NodeId;
 
 use super::machine::{human, Machine};
@@ -32,37 +33,27 @@ const DETAILED_NODES: usize = 16;
 /// Width kept for the statistics of a compact band.
 const COMPACT_STATS: f64 = 150.0;
 
-/// Colour classes.
-const CLASSES: [(&str, &str); 5] = [
-    ("paca", "#1f77b4"),
-    ("lppaca", "#9467bd"),
-    ("slb_shadow", "#17becf"),
-    ("stacks", "#ff7f0e"),
-    ("shared / page tables", "#7f7f7f"),
-];
-const REMOTE: &str = "#d62728";
-
-fn class(k: StructureKind) -> usize {
-    match k {
-        StructureKind::Paca | StructureKind::PacaArray | StructureKind::PacaBlock => 0,
-        StructureKind::Lppaca | StructureKind::LppacaArray | StructureKind::LppacaPage => 1,
-        StructureKind::SlbShadow | StructureKind::SlbShadowArray => 2,
-        StructureKind::SoftirqStack
-        | StructureKind::HardirqStack
-        | StructureKind::EmergencyStack
-        | StructureKind::NmiEmergencyStack
-        | StructureKind::McEmergencyStack => 3,
-        StructureKind::PacaPtrs
-        | StructureKind::CpuToPhysId
-        | StructureKind::PageTable
-        | StructureKind::ProcessTable
-        | StructureKind::PartitionTable
-        | StructureKind::DeviceTree
-        | StructureKind::RtasBuffer
-        | StructureKind::RtasWorkArea
-        | StructureKind::LinearMapHashSlots => 4,
+/// The colour of a family of structures, in the heat strips and the legend.
+const fn colour(f: Family) -> &'static str {
+    match f {
+        Family::Paca => "#1f77b4",
+        Family::Lppaca => "#9467bd",
+        Family::SlbShadow => "#17becf",
+        Family::Stack => "#ff7f0e",
+        Family::Shared => "#7f7f7f",
     }
 }
+
+/// How many families a heat bin counts bytes of.
+const FAMILIES: usize = Family::ALL.len();
+
+/// The colour of the family holding most of a bin's bytes (the last of equals).
+fn dominant(bytes: &[u64; FAMILIES]) -> &'static str {
+    let i = (0..FAMILIES).max_by_key(|&c| bytes[c]).unwrap_or(0);
+    colour(Family::ALL[i])
+}
+
+const REMOTE: &str = "#d62728";
 
 /// Escapes text for XML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -81,38 +72,47 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-struct Svg {
-    o: String,
+/// The document being written.
+struct Svg<'w, W: Write> {
+    o: &'w mut W,
 }
 
-impl Svg {
-    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, extra: &str) {
-        let _ = writeln!(
+impl<W: Write> Svg<'_, W> {
+    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, extra: &str) -> io::Result<()> {
+        writeln!(
             self.o,
             r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill="{fill}"{extra}/>"#
-        );
+        )
     }
 
-    fn text(&mut self, x: f64, y: f64, size: u32, extra: &str, s: &str) {
-        let _ = writeln!(
+    fn text(&mut self, x: f64, y: f64, size: u32, extra: &str, s: &str) -> io::Result<()> {
+        writeln!(
             self.o,
             r#"<text x="{x:.1}" y="{y:.1}" font-size="{size}"{extra}>{}</text>"#,
             esc(s)
-        );
+        )
     }
 
-    fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str, extra: &str) {
-        let _ = writeln!(
+    fn line(
+        &mut self,
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        stroke: &str,
+        extra: &str,
+    ) -> io::Result<()> {
+        writeln!(
             self.o,
             r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}"{extra}/>"#
-        );
+        )
     }
 }
 
-/// Bytes per class in each bin of `[lo, hi)` split into `bins`, and whether a bin holds
+/// Bytes per family in each bin of `[lo, hi)` split into `bins`, and whether a bin holds
 /// a structure that is not on its CPU's node.
 struct Heat {
-    bytes: Vec<[u64; 5]>,
+    bytes: Vec<[u64; FAMILIES]>,
     remote: Vec<bool>,
     lo: u64,
     hi: u64,
@@ -121,7 +121,7 @@ struct Heat {
 impl Heat {
     fn new(lo: u64, hi: u64, bins: usize) -> Self {
         Self {
-            bytes: vec![[0; 5]; bins.max(1)],
+            bytes: vec![[0; FAMILIES]; bins.max(1)],
             remote: vec![false; bins.max(1)],
             lo,
             hi: hi.max(lo + 1),
@@ -147,7 +147,7 @@ impl Heat {
             let blo = self.lo + (span * b as u128 / n) as u64;
             let bhi = self.lo + (span * (b as u128 + 1) / n) as u64;
             let part = end.min(bhi).saturating_sub(start.max(blo));
-            self.bytes[b][class(a.kind)] += part.max(1);
+            self.bytes[b][a.kind.family().index()] += part.max(1);
             self.remote[b] |= remote;
         }
     }
@@ -189,7 +189,14 @@ fn clusters(blocks: &[&Allocation]) -> Vec<(u64, u64)> {
         .collect()
 }
 
-fn heat_strip(svg: &mut Svg, heat: &Heat, x: f64, y: f64, w: f64, h: f64) {
+fn heat_strip<W: Write>(
+    svg: &mut Svg<'_, W>,
+    heat: &Heat,
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+) -> io::Result<()> {
     svg.rect(
         x,
         y,
@@ -197,7 +204,7 @@ fn heat_strip(svg: &mut Svg, heat: &Heat, x: f64, y: f64, w: f64, h: f64) {
         h,
         "#f4f4f4",
         r##" stroke="#bbbbbb" stroke-width="0.5""##,
-    );
+    )?;
     let bins = heat.bytes.len();
     let bw = w / bins as f64;
     let bin_size = heat.bin_size();
@@ -206,7 +213,6 @@ fn heat_strip(svg: &mut Svg, heat: &Heat, x: f64, y: f64, w: f64, h: f64) {
         if total == 0 {
             continue;
         }
-        let dominant = (0..5).max_by_key(|&c| bytes[c]).unwrap_or(0);
         let fill = (total as f64 / bin_size).min(1.0);
         let opacity = 0.35 + 0.65 * fill;
         svg.rect(
@@ -214,13 +220,14 @@ fn heat_strip(svg: &mut Svg, heat: &Heat, x: f64, y: f64, w: f64, h: f64) {
             y,
             bw.max(1.0),
             h,
-            CLASSES[dominant].1,
+            dominant(bytes),
             &format!(r#" fill-opacity="{opacity:.2}""#),
-        );
+        )?;
         if heat.remote[b] {
-            svg.rect(x + b as f64 * bw, y + h + 1.0, bw.max(1.0), 4.0, REMOTE, "");
+            svg.rect(x + b as f64 * bw, y + h + 1.0, bw.max(1.0), 4.0, REMOTE, "")?;
         }
     }
+    Ok(())
 }
 
 /// "; its CPUs' 128 structures are on node 0 (why)", for a node holding none.
@@ -254,45 +261,98 @@ fn went_to(p: &Placement, nid: Option<NodeId>) -> String {
     )
 }
 
-/// Renders the memory map.
-pub fn render(m: &Machine, p: &Placement, r: &PlanReport) -> String {
-    let topo = &m.topo;
-    let mut node_ids: Vec<Option<NodeId>> = topo.nodes.iter().map(|n| Some(n.id)).collect();
-    if topo.memory.iter().any(|r| r.node.is_none()) {
-        node_ids.push(None);
-    }
-    let detailed = node_ids.len() <= DETAILED_NODES;
-    let band = if detailed { 92.0 } else { 13.0 };
-    let top = 96.0;
-    let height = top + band * node_ids.len() as f64 + 40.0;
-    let max_end = topo
-        .memory
-        .iter()
-        .map(|r| r.base.as_u64().saturating_add(r.size.as_u64()))
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let limit = p.paca_limit.raw();
+/// What is drawn and where everything goes: the nodes in band order, how tall a band
+/// is, the address span of the machine and the real-mode limit.
+struct Layout<'a> {
+    m: &'a Machine,
+    p: &'a Placement,
+    r: &'a PlanReport,
+    node_ids: Vec<Option<NodeId>>,
+    /// At most [`DETAILED_NODES`] nodes: a labelled band with a zoom strip each.
+    detailed: bool,
+    band: f64,
+    top: f64,
+    height: f64,
+    max_end: u64,
+    /// The paca limit (`u64::MAX`: none).
+    limit: u64,
+}
 
-    let mut svg = Svg { o: String::new() };
-    let _ = writeln!(
+impl<'a> Layout<'a> {
+    fn new(m: &'a Machine, p: &'a Placement, r: &'a PlanReport) -> Self {
+        let topo = &m.topo;
+        let mut node_ids: Vec<Option<NodeId>> = topo.nodes.iter().map(|n| Some(n.id)).collect();
+        if topo.memory.iter().any(|r| r.node.is_none()) {
+            node_ids.push(None);
+        }
+        let detailed = node_ids.len() <= DETAILED_NODES;
+        let band = if detailed { 92.0 } else { 13.0 };
+        let top = 96.0;
+        let height = top + band * node_ids.len() as f64 + 40.0;
+        let max_end = topo
+            .memory
+            .iter()
+            .map(|r| r.base.as_u64().saturating_add(r.size.as_u64()))
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        Self {
+            m,
+            p,
+            r,
+            node_ids,
+            detailed,
+            band,
+            top,
+            height,
+            max_end,
+            limit: p.paca_limit.raw(),
+        }
+    }
+}
+
+/// Writes the memory map to `out`, streaming.
+pub fn write(out: &mut impl Write, m: &Machine, p: &Placement, r: &PlanReport) -> io::Result<()> {
+    let l = Layout::new(m, p, r);
+    let mut svg = Svg { o: out };
+    title(&mut svg, &l)?;
+    legend(&mut svg)?;
+    axis(&mut svg, &l)?;
+    // Each node's blocks, found once rather than by a scan of every block per node.
+    let mut by_node: BTreeMap<Option<NodeId>, Vec<&Allocation>> = BTreeMap::new();
+    for a in p.live_blocks() {
+        by_node.entry(a.memory_node).or_default().push(a);
+    }
+    for (i, &nid) in l.node_ids.iter().enumerate() {
+        let mine = by_node.get(&nid).map_or(&[][..], Vec::as_slice);
+        band(&mut svg, &l, i, nid, mine)?;
+    }
+    footer(&mut svg, &l)?;
+    svg.o.write_all(b"</svg>\n")
+}
+
+/// The document element, the title and the one-line summary.
+fn title<W: Write>(svg: &mut Svg<'_, W>, l: &Layout<'_>) -> io::Result<()> {
+    let r = l.r;
+    let (width, height) = (WIDTH, l.height);
+    writeln!(
         svg.o,
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="DejaVu Sans, Verdana, sans-serif">"#
-    );
-    let _ = writeln!(
+<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0}" viewBox="0 0 {width} {height:.0}" font-family="DejaVu Sans, Verdana, sans-serif">"#
+    )?;
+    writeln!(
         svg.o,
         "<title>numaboot plan: {}</title>",
         esc(&r.machine.source)
-    );
-    svg.rect(0.0, 0.0, WIDTH, height, "#ffffff", "");
+    )?;
+    svg.rect(0.0, 0.0, WIDTH, l.height, "#ffffff", "")?;
     svg.text(
         12.0,
         22.0,
         15,
         r#" font-weight="bold""#,
         &format!("numaboot plan: {}", r.machine.source),
-    );
+    )?;
     let t = &r.totals;
     svg.text(
         12.0,
@@ -301,33 +361,37 @@ pub fn render(m: &Machine, p: &Placement, r: &PlanReport) -> String {
         "",
         &format!(
             "{} {} MMU{}, {} CPUs on {} nodes: {:.1}% of per-CPU structures node-local, {} fallbacks, {} used, {} wasted, {} reserved regions",
-            r.config.strategy,
-            r.config.mmu,
+            r.config.strategy.name(),
+            r.config.mmu_name(),
             if r.config.hypervisor_mode { ", hypervisor mode" } else { "" },
             t.cpus,
             r.machine.nodes.len(),
-            t.locality_percent,
+            t.locality_percent(),
             t.fallbacks,
-            human(t.used),
-            human(t.wasted),
-            t.reserved_regions
+            human(t.held.used),
+            human(t.held.wasted()),
+            t.held.reserved_regions
         ),
-    );
-    // Legend.
+    )
+}
+
+/// The families' colours, the remote mark and the real-mode line.
+fn legend<W: Write>(svg: &mut Svg<'_, W>) -> io::Result<()> {
     let mut lx = 12.0;
-    for (name, colour) in CLASSES {
-        svg.rect(lx, 54.0, 12.0, 12.0, colour, "");
-        svg.text(lx + 16.0, 64.0, 11, "", name);
+    for f in Family::ALL {
+        let name = f.label();
+        svg.rect(lx, 54.0, 12.0, 12.0, colour(f), "")?;
+        svg.text(lx + 16.0, 64.0, 11, "", name)?;
         lx += 30.0 + 6.5 * name.len() as f64;
     }
-    svg.rect(lx, 60.0, 12.0, 4.0, REMOTE, "");
+    svg.rect(lx, 60.0, 12.0, 4.0, REMOTE, "")?;
     svg.text(
         lx + 16.0,
         64.0,
         11,
         "",
         "holds other nodes' CPUs' structures",
-    );
+    )?;
     lx += 250.0;
     svg.line(
         lx,
@@ -336,207 +400,267 @@ pub fn render(m: &Machine, p: &Placement, r: &PlanReport) -> String {
         68.0,
         REMOTE,
         r#" stroke-width="2" stroke-dasharray="4 2""#,
-    );
-    svg.text(lx + 6.0, 64.0, 11, "", "real-mode limit");
-    // Address axis.
-    if detailed {
-        svg.text(LEFT, 86.0, 10, r##" fill="#555555""##, "0");
+    )?;
+    svg.text(lx + 6.0, 64.0, 11, "", "real-mode limit")
+}
+
+/// The address axis over the bands.
+fn axis<W: Write>(svg: &mut Svg<'_, W>, l: &Layout<'_>) -> io::Result<()> {
+    let max_end = l.max_end;
+    if l.detailed {
+        svg.text(LEFT, 86.0, 10, r##" fill="#555555""##, "0")?;
         svg.text(
             LEFT + PLOT,
             86.0,
             10,
             r##" fill="#555555" text-anchor="end""##,
             &format!("{max_end:#x} ({})", human(max_end)),
-        );
+        )?;
     }
     svg.text(
         LEFT + PLOT / 2.0,
         86.0,
         10,
         r##" fill="#555555" text-anchor="middle""##,
-        if detailed {
+        if l.detailed {
             "physical address (whole machine, linear)"
         } else {
             "each node's own memory, lowest to highest address"
         },
-    );
+    )
+}
 
-    let blocks: Vec<&Allocation> = p.live_blocks().collect();
-    for (i, &nid) in node_ids.iter().enumerate() {
-        let y0 = top + band * i as f64;
-        let mine: Vec<&Allocation> = blocks
-            .iter()
-            .copied()
-            .filter(|a| a.memory_node == nid)
-            .collect();
-        let summary = r.nodes.iter().find(|s| s.node == nid.map(NodeId::get));
-        let label = nid.map_or_else(|| "no node".to_string(), |n| format!("node {n}"));
-        let bar_h = if detailed { 18.0 } else { 9.0 };
-        if detailed {
-            svg.text(12.0, y0 + 14.0, 13, r#" font-weight="bold""#, &label);
-            if let Some(s) = summary {
-                let ncpu = nid.map_or(0, |n| topo.cpus_on(n).count());
-                svg.text(
-                    12.0,
-                    y0 + 30.0,
-                    11,
-                    "",
-                    &format!("{ncpu} CPUs, {}", human(s.memory_bytes)),
-                );
-                svg.text(
-                    12.0,
-                    y0 + 45.0,
-                    11,
-                    "",
-                    &format!("{:.1}% local", s.locality_percent),
-                );
-                svg.text(
-                    12.0,
-                    y0 + 60.0,
-                    11,
-                    "",
-                    &format!("{} here, {} hosted", human(s.used), s.hosted_remote),
-                );
-            }
-        } else {
-            svg.text(12.0, y0 + 9.0, 9, "", &label);
-        }
-        // Detailed bands: the node's memory on the machine-wide axis. Compact bands: the
-        // node's own span, so that positions inside a node stay visible with 256 nodes.
-        let (lo, hi) = if detailed {
-            (0, max_end)
-        } else {
-            let mut it = topo.memory.iter().filter(|mr| mr.node == nid);
-            let lo = it.clone().map(|mr| mr.base.as_u64()).min().unwrap_or(0);
-            let hi = it
-                .by_ref()
-                .map(|mr| mr.base.as_u64().saturating_add(mr.size.as_u64()))
-                .max()
-                .unwrap_or(lo + 1);
-            (lo, hi.max(lo + 1))
-        };
-        let width = if detailed { PLOT } else { PLOT - COMPACT_STATS };
-        let xn = |a: u64| LEFT + width * ((a.clamp(lo, hi) - lo) as f64 / (hi - lo) as f64);
-        svg.rect(
-            LEFT,
-            y0 + 2.0,
-            width,
-            bar_h,
-            "#fafafa",
-            r##" stroke="#dddddd" stroke-width="0.5""##,
-        );
-        for mr in topo.memory.iter().filter(|mr| mr.node == nid) {
-            let x0 = xn(mr.base.as_u64());
-            let x1 = xn(mr.base.as_u64().saturating_add(mr.size.as_u64()));
-            svg.rect(
-                x0,
-                y0 + 2.0,
-                (x1 - x0).max(1.0),
-                bar_h,
-                "#d9d9d9",
-                r##" stroke="#999999" stroke-width="0.5""##,
-            );
-        }
-        let mut whole = Heat::new(lo, hi, (width / BIN) as usize);
-        for a in &mine {
-            whole.add(a);
-        }
-        for (b, bytes) in whole.bytes.iter().enumerate() {
-            let total: u64 = bytes.iter().sum();
-            if total == 0 {
-                continue;
-            }
-            let dominant = (0..5).max_by_key(|&c| bytes[c]).unwrap_or(0);
-            svg.rect(
-                LEFT + b as f64 * BIN,
-                y0 + 2.0,
-                BIN.max(3.0),
-                bar_h,
-                CLASSES[dominant].1,
+/// The band of the `i`th node, `nid`, holding the live blocks `mine`.
+fn band<W: Write>(
+    svg: &mut Svg<'_, W>,
+    l: &Layout<'_>,
+    i: usize,
+    nid: Option<NodeId>,
+    mine: &[&Allocation],
+) -> io::Result<()> {
+    let y0 = l.top + l.band * i as f64;
+    let summary = l.r.nodes.iter().find(|s| s.node == nid);
+    band_label(svg, l, y0, nid, summary)?;
+    let width = whole_bar(svg, l, y0, nid, mine)?;
+    if l.detailed {
+        zoom_strip(svg, l, y0, nid, mine)
+    } else {
+        match summary {
+            Some(s) => svg.text(
+                LEFT + width + 8.0,
+                y0 + 10.0,
+                9,
                 "",
-            );
-        }
-        // The real-mode limit where it crosses this bar.
-        if limit != u64::MAX && lo < limit && limit <= hi {
-            let x = xn(limit);
-            svg.line(
-                x,
-                y0,
-                x,
-                y0 + bar_h + 4.0,
-                REMOTE,
-                r#" stroke-width="2" stroke-dasharray="3 2""#,
-            );
-        }
-        if !detailed {
-            if let Some(s) = summary {
-                svg.text(
-                    LEFT + width + 8.0,
-                    y0 + 10.0,
-                    9,
-                    "",
-                    &format!("{:.0}% local, {} here", s.locality_percent, human(s.used)),
-                );
-            }
-        }
-        if detailed {
-            // The zoomed heat strip.
-            let cl = clusters(&mine);
-            let sy = y0 + 36.0;
-            let sh = 22.0;
-            if cl.is_empty() {
-                svg.text(
-                    LEFT + 14.0,
-                    sy + 15.0,
-                    11,
-                    r##" fill="#777777""##,
-                    &format!(
-                        "no plan structures in this node's memory{}",
-                        went_to(p, nid)
-                    ),
-                );
-            } else {
-                let k = cl.len() as f64;
-                let w = (PLOT - CLUSTER_GAP * (k - 1.0)) / k;
-                for (j, &(lo, hi)) in cl.iter().enumerate() {
-                    let x = LEFT + j as f64 * (w + CLUSTER_GAP);
-                    let mut heat = Heat::new(lo, hi, (w / BIN) as usize);
-                    for a in &mine {
-                        heat.add(a);
-                    }
-                    heat_strip(&mut svg, &heat, x, sy, w, sh);
-                    if lo < limit && limit <= hi {
-                        let lx = x + w * ((limit - lo) as f64 / (hi - lo) as f64);
-                        svg.line(
-                            lx,
-                            sy - 4.0,
-                            lx,
-                            sy + sh + 4.0,
-                            REMOTE,
-                            r#" stroke-width="2" stroke-dasharray="4 2""#,
-                        );
-                    }
-                    svg.text(
-                        x,
-                        sy + sh + 18.0,
-                        10,
-                        r##" fill="#333333""##,
-                        &format!("{lo:#x}-{hi:#x} ({})", human(hi - lo)),
-                    );
-                }
-                svg.text(
-                    LEFT + 14.0,
-                    sy - 6.0,
-                    10,
-                    r##" fill="#555555""##,
-                    "zoom: address ranges holding structures (heat = how full)",
-                );
-            }
+                &format!(
+                    "{:.0}% local, {} here",
+                    s.locality_percent(),
+                    human(s.held.used)
+                ),
+            ),
+            None => Ok(()),
         }
     }
-    // The real-mode limit's value under the last band.
-    let bottom = top + band * node_ids.len() as f64 + 14.0;
-    if limit != u64::MAX && limit <= max_end {
+}
+
+/// The node's name, and in a detailed band its CPUs, memory, locality and load.
+fn band_label<W: Write>(
+    svg: &mut Svg<'_, W>,
+    l: &Layout<'_>,
+    y0: f64,
+    nid: Option<NodeId>,
+    summary: Option<&super::model::NodeSummary>,
+) -> io::Result<()> {
+    let label = nid.map_or_else(|| "no node".to_string(), |n| format!("node {n}"));
+    if !l.detailed {
+        return svg.text(12.0, y0 + 9.0, 9, "", &label);
+    }
+    svg.text(12.0, y0 + 14.0, 13, r#" font-weight="bold""#, &label)?;
+    if let Some(s) = summary {
+        let ncpu = nid.map_or(0, |n| l.m.topo.cpus_on(n).count());
+        svg.text(
+            12.0,
+            y0 + 30.0,
+            11,
+            "",
+            &format!("{ncpu} CPUs, {}", human(s.memory.as_u64())),
+        )?;
+        svg.text(
+            12.0,
+            y0 + 45.0,
+            11,
+            "",
+            &format!("{:.1}% local", s.locality_percent()),
+        )?;
+        svg.text(
+            12.0,
+            y0 + 60.0,
+            11,
+            "",
+            &format!(
+                "{} here, {} hosted",
+                human(s.held.used),
+                s.locality.hosted_remote
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// The addresses a band's upper bar spans. Detailed bands: the node's memory on the
+/// machine-wide axis. Compact bands: the node's own span, so that positions inside a
+/// node stay visible with 256 nodes.
+fn bar_span(l: &Layout<'_>, nid: Option<NodeId>) -> (u64, u64) {
+    if l.detailed {
+        return (0, l.max_end);
+    }
+    let mut it = l.m.topo.memory.iter().filter(|mr| mr.node == nid);
+    let lo = it.clone().map(|mr| mr.base.as_u64()).min().unwrap_or(0);
+    let hi = it
+        .by_ref()
+        .map(|mr| mr.base.as_u64().saturating_add(mr.size.as_u64()))
+        .max()
+        .unwrap_or(lo + 1);
+    (lo, hi.max(lo + 1))
+}
+
+/// The upper bar: the node's memory and where structures sit in it, with the
+/// real-mode limit where it crosses the bar. Returns the bar's width.
+fn whole_bar<W: Write>(
+    svg: &mut Svg<'_, W>,
+    l: &Layout<'_>,
+    y0: f64,
+    nid: Option<NodeId>,
+    mine: &[&Allocation],
+) -> io::Result<f64> {
+    let topo = &l.m.topo;
+    let bar_h = if l.detailed { 18.0 } else { 9.0 };
+    let (lo, hi) = bar_span(l, nid);
+    let width = if l.detailed {
+        PLOT
+    } else {
+        PLOT - COMPACT_STATS
+    };
+    let xn = |a: u64| LEFT + width * ((a.clamp(lo, hi) - lo) as f64 / (hi - lo) as f64);
+    svg.rect(
+        LEFT,
+        y0 + 2.0,
+        width,
+        bar_h,
+        "#fafafa",
+        r##" stroke="#dddddd" stroke-width="0.5""##,
+    )?;
+    for mr in topo.memory.iter().filter(|mr| mr.node == nid) {
+        let x0 = xn(mr.base.as_u64());
+        let x1 = xn(mr.base.as_u64().saturating_add(mr.size.as_u64()));
+        svg.rect(
+            x0,
+            y0 + 2.0,
+            (x1 - x0).max(1.0),
+            bar_h,
+            "#d9d9d9",
+            r##" stroke="#999999" stroke-width="0.5""##,
+        )?;
+    }
+    let mut whole = Heat::new(lo, hi, (width / BIN) as usize);
+    for a in mine {
+        whole.add(a);
+    }
+    for (b, bytes) in whole.bytes.iter().enumerate() {
+        if bytes.iter().sum::<u64>() == 0 {
+            continue;
+        }
+        svg.rect(
+            LEFT + b as f64 * BIN,
+            y0 + 2.0,
+            BIN.max(3.0),
+            bar_h,
+            dominant(bytes),
+            "",
+        )?;
+    }
+    // The real-mode limit where it crosses this bar.
+    let limit = l.limit;
+    if limit != u64::MAX && lo < limit && limit <= hi {
+        let x = xn(limit);
+        svg.line(
+            x,
+            y0,
+            x,
+            y0 + bar_h + 4.0,
+            REMOTE,
+            r#" stroke-width="2" stroke-dasharray="3 2""#,
+        )?;
+    }
+    Ok(width)
+}
+
+/// The zoomed heat strip of a detailed band: the ranges holding structures, each at
+/// its own scale, or why there are none.
+fn zoom_strip<W: Write>(
+    svg: &mut Svg<'_, W>,
+    l: &Layout<'_>,
+    y0: f64,
+    nid: Option<NodeId>,
+    mine: &[&Allocation],
+) -> io::Result<()> {
+    let cl = clusters(mine);
+    let sy = y0 + 36.0;
+    let sh = 22.0;
+    if cl.is_empty() {
+        return svg.text(
+            LEFT + 14.0,
+            sy + 15.0,
+            11,
+            r##" fill="#777777""##,
+            &format!(
+                "no plan structures in this node's memory{}",
+                went_to(l.p, nid)
+            ),
+        );
+    }
+    let limit = l.limit;
+    let k = cl.len() as f64;
+    let w = (PLOT - CLUSTER_GAP * (k - 1.0)) / k;
+    for (j, &(lo, hi)) in cl.iter().enumerate() {
+        let x = LEFT + j as f64 * (w + CLUSTER_GAP);
+        let mut heat = Heat::new(lo, hi, (w / BIN) as usize);
+        for a in mine {
+            heat.add(a);
+        }
+        heat_strip(svg, &heat, x, sy, w, sh)?;
+        if lo < limit && limit <= hi {
+            let lx = x + w * ((limit - lo) as f64 / (hi - lo) as f64);
+            svg.line(
+                lx,
+                sy - 4.0,
+                lx,
+                sy + sh + 4.0,
+                REMOTE,
+                r#" stroke-width="2" stroke-dasharray="4 2""#,
+            )?;
+        }
+        svg.text(
+            x,
+            sy + sh + 18.0,
+            10,
+            r##" fill="#333333""##,
+            &format!("{lo:#x}-{hi:#x} ({})", human(hi - lo)),
+        )?;
+    }
+    svg.text(
+        LEFT + 14.0,
+        sy - 6.0,
+        10,
+        r##" fill="#555555""##,
+        "zoom: address ranges holding structures (heat = how full)",
+    )
+}
+
+/// The real-mode limit's value under the last band.
+fn footer<W: Write>(svg: &mut Svg<'_, W>, l: &Layout<'_>) -> io::Result<()> {
+    let bottom = l.top + l.band * l.node_ids.len() as f64 + 14.0;
+    let limit = l.limit;
+    if limit != u64::MAX && limit <= l.max_end {
         svg.text(
             LEFT,
             bottom,
@@ -546,7 +670,7 @@ pub fn render(m: &Machine, p: &Placement, r: &PlanReport) -> String {
                 "dashed red: real-mode limit {limit:#x} ({}); pacas, lppacas, SLB shadows and emergency stacks must lie below it",
                 human(limit)
             ),
-        );
+        )
     } else {
         svg.text(
             LEFT,
@@ -554,8 +678,6 @@ pub fn render(m: &Machine, p: &Placement, r: &PlanReport) -> String {
             11,
             r##" fill="#555555""##,
             "no real-mode limit (radix MMU or hypervisor mode)",
-        );
+        )
     }
-    svg.o.push_str("</svg>\n");
-    svg.o
 }

@@ -1,49 +1,133 @@
-//! The text table of `numaboot plan` (the default format).
+//! The text table of `numaboot plan` (the default format), written line by line.
 
-use std::fmt::Write as _;
+use std::collections::BTreeSet;
+use std::fmt::{self, Write as _};
+use std::io;
 
-use super::machine::human;
-use percpu::StructureKind;
+use percpu::{Allocation, StructureKind};
+use phys::NodeId;
+use topology::rma::Mmu;
 
-use super::model::{kind_key, PlanReport, Structure, CPU_KINDS};
+use super::machine::{human, id_list};
+use super::model::{finding_text, CpuRow, PlanReport};
 
-/// Column headers of the per-CPU structures, in [`CPU_KINDS`] order.
-const HEADERS: [&str; 8] = [
-    "paca",
-    "lppaca",
-    "slb_shadow",
-    "softirq",
-    "hardirq",
-    "emergency",
-    "nmi",
-    "mce",
-];
+/// What to write besides the report itself.
+#[derive(Clone, Copy, Debug)]
+pub struct TableOptions<'a> {
+    /// The command named in the first line (`numaboot plan`, `numaboot verify`).
+    pub command: &'a str,
+    /// Leave the per-CPU rows out.
+    pub summary: bool,
+}
 
-fn node(n: Option<u32>) -> String {
+/// Writes the report as text to `out`.
+pub fn write(out: &mut impl io::Write, r: &PlanReport, opts: TableOptions<'_>) -> io::Result<()> {
+    let mut o = Trimmed::new(out);
+    // A formatting error only ever comes from the writer, whose error `finish` returns.
+    let _ = write_all(&mut o, r, opts);
+    o.finish()
+}
+
+fn write_all(o: &mut impl fmt::Write, r: &PlanReport, opts: TableOptions<'_>) -> fmt::Result {
+    header(o, r, opts.command)?;
+    if !opts.summary {
+        writeln!(o)?;
+        per_cpu_rows(o, r)?;
+    }
+    shared(o, r)?;
+    node_table(o, r)?;
+    totals_and_findings(o, r)
+}
+
+/// Passes text through to an `io::Write` a line at a time with trailing whitespace cut
+/// (empty trailing cells leave spaces), so the table is never held whole in memory.
+struct Trimmed<'w, W: io::Write> {
+    out: &'w mut W,
+    line: String,
+    error: Option<io::Error>,
+}
+
+impl<'w, W: io::Write> Trimmed<'w, W> {
+    fn new(out: &'w mut W) -> Self {
+        Self {
+            out,
+            line: String::new(),
+            error: None,
+        }
+    }
+
+    fn emit_line(&mut self) -> fmt::Result {
+        let line = self.line.trim_end();
+        let r = self
+            .out
+            .write_all(line.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"));
+        self.line.clear();
+        r.map_err(|e| {
+            self.error = Some(e);
+            fmt::Error
+        })
+    }
+
+    /// Ends an unterminated last line as `str::lines` would, and reports the first
+    /// write error.
+    fn finish(mut self) -> io::Result<()> {
+        if self.error.is_none() && !self.line.is_empty() {
+            let _ = self.emit_line();
+        }
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl<W: io::Write> fmt::Write for Trimmed<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.error.is_some() {
+            return Err(fmt::Error);
+        }
+        let mut rest = s;
+        while let Some(i) = rest.find('\n') {
+            self.line.push_str(&rest[..i]);
+            self.emit_line()?;
+            rest = &rest[i + 1..];
+        }
+        self.line.push_str(rest);
+        Ok(())
+    }
+}
+
+fn node(n: Option<NodeId>) -> String {
     n.map_or_else(|| "-".into(), |n| n.to_string())
 }
 
-fn cell(s: &Structure) -> String {
-    // A possible CPU that is not present has no node, so nothing is remote for it.
-    let mark = if s.local || s.home_node.is_none() {
-        ""
-    } else {
-        "!"
-    };
-    format!("{} n{}{mark}", s.addr, node(s.node))
+/// A structure's cell: its address and the node of its memory, `!` when that is not
+/// its CPU's node.
+fn cell(o: &mut String, row: &CpuRow, kind: StructureKind) -> fmt::Result {
+    match row.structure(kind) {
+        Some(s) => {
+            // A possible CPU that is not present has no node, so nothing is remote for it.
+            let mark = if s.is_local() || s.home_node.is_none() {
+                ""
+            } else {
+                "!"
+            };
+            write!(o, "{:#x} n{}{mark}", s.addr.as_u64(), node(s.memory_node))
+        }
+        // Linux 4.15's CPU 0 uses the static lppaca[0] of the kernel image.
+        None if kind == StructureKind::Lppaca && row.lppaca_in_kernel_image => {
+            o.write_str("static lppaca[0] (kernel image)")
+        }
+        None => o.write_str("-"),
+    }
 }
 
 /// The real-mode limit for people: the address and its size, or `none` with the reason
 /// (a hash guest is the only 6.x machine with a real-mode area to stay below).
 fn limit_text(r: &PlanReport) -> String {
     let c = &r.config;
-    match c.real_mode_limit.as_deref() {
-        Some(l) => {
-            let bytes = u64::from_str_radix(l.trim_start_matches("0x"), 16).unwrap_or(0);
-            format!("{l} ({})", human(bytes))
-        }
+    match c.real_mode_limit {
+        Some(l) => format!("{:#x} ({})", l.as_u64(), human(l.as_u64())),
         None if c.hypervisor_mode => "none (hypervisor mode: no RMA)".into(),
-        None if c.mmu == "radix" => "none (radix)".into(),
+        None if c.mmu == Mmu::Radix => "none (radix)".into(),
         None => "none".into(),
     }
 }
@@ -55,7 +139,7 @@ fn possible_text(r: &PlanReport) -> String {
     let possible = r.totals.cpus;
     let present = r.machine.cpus;
     let both = r.cpus.iter().filter(|row| row.hw_id.is_some()).count() as u32;
-    let list = &r.config.possible;
+    let list = id_list(r.config.possible.iter().copied());
     if both == possible {
         format!("{possible} of {present} CPUs possible ({list})")
     } else {
@@ -66,166 +150,135 @@ fn possible_text(r: &PlanReport) -> String {
     }
 }
 
-/// Renders the report as text.
-pub fn render(r: &PlanReport) -> String {
-    render_with(r, false)
-}
-
-/// Renders the report as text; `summary` leaves the per-CPU rows out.
-pub fn render_with(r: &PlanReport, summary: bool) -> String {
-    let mut o = String::new();
+/// The machine, the kernel configuration and the limits.
+fn header(o: &mut impl fmt::Write, r: &PlanReport, command: &str) -> fmt::Result {
     let c = &r.config;
-    let _ = writeln!(o, "numaboot plan: {}", r.machine.source);
+    writeln!(o, "{command}: {}", r.machine.source)?;
     let mode = if c.hypervisor_mode {
         "hypervisor mode"
     } else {
         "LPAR"
     };
-    let _ = writeln!(
+    writeln!(
         o,
         "strategy {}, {} MMU, {mode}; {}, boot CPU {}, nr_cpu_ids {} -> {}",
-        c.strategy,
-        c.mmu,
+        c.strategy.name(),
+        c.mmu_name(),
         possible_text(r),
         c.boot_cpu,
         c.nr_cpu_ids_initial,
         c.nr_cpu_ids_final
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         o,
         "real-mode limit {}; paca {} B, stacks {} B each",
         limit_text(r),
-        c.paca_size,
+        c.paca_size.as_u64(),
         c.thread_size
-    );
-    if !summary {
-        let _ = writeln!(o);
-        per_cpu_rows(&mut o, r);
-    }
-    shared_and_totals(&mut o, r);
-    // Empty trailing cells leave spaces; drop them.
-    let mut out = String::with_capacity(o.len());
-    for line in o.lines() {
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    )
 }
 
-/// One row per possible CPU and the legend under them.
-fn per_cpu_rows(o: &mut String, r: &PlanReport) {
-    // Per-CPU rows. Column widths from the data so the table stays aligned.
-    let shown: Vec<usize> = (0..CPU_KINDS.len())
-        .filter(|&i| {
-            r.cpus.iter().any(|row| {
-                row.structures
-                    .iter()
-                    .any(|s| s.kind == kind_key(CPU_KINDS[i]))
-            })
-        })
-        .collect();
-    let cells: Vec<Vec<String>> = r
+/// One row per possible CPU and the legend under them. Columns are the per-CPU kinds
+/// some CPU has, in [`StructureKind`] order, each as wide as its widest cell.
+fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
+    let shown: Vec<StructureKind> = r
         .cpus
         .iter()
-        .map(|row| {
-            shown
-                .iter()
-                .map(|&i| {
-                    let kind = CPU_KINDS[i];
-                    match row.structures.iter().find(|s| s.kind == kind_key(kind)) {
-                        Some(s) => cell(s),
-                        // Linux 4.15's CPU 0 uses the static lppaca[0] of the kernel image.
-                        None if kind == StructureKind::Lppaca && row.lppaca_in_kernel_image => {
-                            "static lppaca[0] (kernel image)".into()
-                        }
-                        None => "-".into(),
-                    }
-                })
-                .collect()
-        })
+        .flat_map(|row| row.structures.iter().map(|s| s.kind))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
-    let widths: Vec<usize> = shown
-        .iter()
-        .enumerate()
-        .map(|(j, &i)| {
-            cells
-                .iter()
-                .map(|r| r[j].len())
-                .chain([HEADERS[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let _ = write!(o, "{:>5} {:>6} {:>4}", "cpu", "hw", "node");
-    for (j, &i) in shown.iter().enumerate() {
-        let _ = write!(o, "  {:<w$}", HEADERS[i], w = widths[j]);
-    }
-    let _ = writeln!(o, "  placement");
-    for (row, cells) in r.cpus.iter().zip(&cells) {
-        let hw = row.hw_id.map_or_else(|| "-".into(), |h| format!("{h:#x}"));
-        let _ = write!(o, "{:>5} {:>6} {:>4}", row.cpu, hw, node(row.node));
-        for (j, c) in cells.iter().enumerate() {
-            let _ = write!(o, "  {:<w$}", c, w = widths[j]);
+    // One pass to size the columns, one to write them: no row is kept as text.
+    let mut buf = String::new();
+    let mut widths: Vec<usize> = shown.iter().map(|k| k.column().len()).collect();
+    for row in &r.cpus {
+        for (w, &kind) in widths.iter_mut().zip(&shown) {
+            buf.clear();
+            cell(&mut buf, row, kind)?;
+            *w = (*w).max(buf.len());
         }
-        let n = row.structures.len();
-        let local = row.structures.iter().filter(|s| s.local).count();
-        let fb = row
-            .structures
-            .iter()
-            .filter(|s| s.outcome == "fallback")
-            .count();
-        let status = if row.hw_id.is_none() {
-            "not present: no node".to_string()
-        } else if local == n {
-            "local".to_string()
-        } else if fb > 0 {
-            format!("{local}/{n} local, {fb} fallback")
-        } else {
-            format!("{local}/{n} local")
-        };
-        let _ = writeln!(o, "  {status}");
     }
-    let _ = writeln!(
+    write!(o, "{:>5} {:>6} {:>4}", "cpu", "hw", "node")?;
+    for (kind, &w) in shown.iter().zip(&widths) {
+        write!(o, "  {:<w$}", kind.column())?;
+    }
+    writeln!(o, "  placement")?;
+    for row in &r.cpus {
+        let hw = row.hw_id.map_or_else(|| "-".into(), |h| format!("{h:#x}"));
+        write!(o, "{:>5} {:>6} {:>4}", row.cpu, hw, node(row.node))?;
+        for (&kind, &w) in shown.iter().zip(&widths) {
+            buf.clear();
+            cell(&mut buf, row, kind)?;
+            write!(o, "  {buf:<w$}")?;
+        }
+        writeln!(o, "  {}", status(row))?;
+    }
+    writeln!(
         o,
         "(address nN: the structure is in node N's memory; ! marks one not on its CPU's node)"
-    );
+    )
 }
 
-/// The shared structures, the per-node table, the totals and the findings.
-fn shared_and_totals(o: &mut String, r: &PlanReport) {
-    let c = &r.config;
-
-    if !r.shared.is_empty() {
-        let _ = writeln!(o);
-        let _ = writeln!(o, "shared structures");
-        // Radix page tables can be many; summarise them.
-        let tables: Vec<&Structure> = r.shared.iter().filter(|s| s.kind == "page_table").collect();
-        for s in r.shared.iter().filter(|s| s.kind != "page_table") {
-            let _ = writeln!(
-                o,
-                "  {:<16} {:>14}  {:>10} reserved  node {}",
-                s.kind,
-                s.addr,
-                human(s.reserved),
-                node(s.node)
-            );
-        }
-        if !tables.is_empty() {
-            let bytes: u64 = tables.iter().map(|s| s.reserved).sum();
-            let local = tables.iter().filter(|s| s.local).count();
-            let _ = writeln!(
-                o,
-                "  {:<16} {:>14}  {:>10} reserved  {local} of {} on the node they map",
-                "page_table",
-                format!("{} pages", tables.len()),
-                human(bytes),
-                tables.len()
-            );
-        }
+/// The placement column: how many of a CPU's structures are local, and fallbacks.
+fn status(row: &CpuRow) -> String {
+    let n = row.structures.len();
+    let local = row.structures.iter().filter(|s| s.is_local()).count();
+    let fb = row
+        .structures
+        .iter()
+        .filter(|s| s.outcome.is_fallback())
+        .count();
+    if row.hw_id.is_none() {
+        "not present: no node".to_string()
+    } else if local == n {
+        "local".to_string()
+    } else if fb > 0 {
+        format!("{local}/{n} local, {fb} fallback")
+    } else {
+        format!("{local}/{n} local")
     }
+}
 
-    let _ = writeln!(o);
-    let _ = writeln!(
+/// The shared structures, radix page tables summarised in one line.
+fn shared(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
+    if r.shared.is_empty() {
+        return Ok(());
+    }
+    writeln!(o)?;
+    writeln!(o, "shared structures")?;
+    let is_table = |s: &&Allocation| s.kind == StructureKind::PageTable;
+    for s in r.shared.iter().filter(|s| !is_table(s)) {
+        writeln!(
+            o,
+            "  {:<16} {:>#14x}  {:>10} reserved  node {}",
+            s.kind.key(),
+            s.addr.as_u64(),
+            human(s.reserved.as_u64()),
+            node(s.memory_node)
+        )?;
+    }
+    let (mut pages, mut bytes, mut local) = (0usize, 0u64, 0usize);
+    for s in r.shared.iter().filter(is_table) {
+        pages += 1;
+        bytes += s.reserved.as_u64();
+        local += usize::from(s.is_local());
+    }
+    if pages > 0 {
+        writeln!(
+            o,
+            "  {:<16} {:>14}  {:>10} reserved  {local} of {pages} on the node they map",
+            StructureKind::PageTable.key(),
+            format!("{pages} pages"),
+            human(bytes),
+        )?;
+    }
+    Ok(())
+}
+
+/// The per-node table and its machine-wide row.
+fn node_table(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
+    writeln!(o)?;
+    writeln!(
         o,
         "{:>4}  {:<8} {:>9}  {:>10} {:>6} {:>8} {:>9}  {:>10} {:>10} {:>6} {:>7} {:>6}",
         "node",
@@ -240,83 +293,138 @@ fn shared_and_totals(o: &mut String, r: &PlanReport) {
         "allocs",
         "regions",
         "hosted"
-    );
+    )?;
     for n in &r.nodes {
+        let (l, h) = (&n.locality, &n.held);
         // A node whose CPUs own no structure has no locality to speak of.
-        let locality = if n.structures == 0 {
+        let locality = if l.structures == 0 {
             "-".to_string()
         } else {
-            format!("{:.1}%", n.locality_percent)
+            format!("{:.1}%", n.locality_percent())
         };
-        let _ = writeln!(
+        writeln!(
             o,
             "{:>4}  {:<8} {:>9}  {:>10} {:>6} {:>8} {:>9}  {:>10} {:>10} {:>6} {:>7} {:>6}",
             n.node.map_or_else(|| "none".into(), |n| n.to_string()),
-            n.cpus,
-            human(n.memory_bytes),
-            n.structures,
-            n.local,
+            id_list(n.cpus.iter().copied()),
+            human(n.memory.as_u64()),
+            l.structures,
+            l.local,
             locality,
-            n.fallbacks,
-            human(n.used),
-            human(n.wasted),
-            n.allocations,
-            n.reserved_regions,
-            n.hosted_remote
-        );
+            l.fallbacks,
+            human(h.used),
+            human(h.wasted()),
+            h.allocations,
+            h.reserved_regions,
+            l.hosted_remote
+        )?;
     }
     let t = &r.totals;
-    let _ = writeln!(
+    writeln!(
         o,
         "{:>4}  {:<8} {:>9}  {:>10} {:>6} {:>7.1}% {:>9}  {:>10} {:>10} {:>6} {:>7} {:>6}",
         "all",
         format!("{} CPUs", t.cpus),
-        human(r.machine.memory_bytes),
+        human(r.machine.memory.as_u64()),
         t.structures,
         t.local,
-        t.locality_percent,
+        t.locality_percent(),
         t.fallbacks,
-        human(t.used),
-        human(t.wasted),
-        t.allocations,
-        t.reserved_regions,
+        human(t.held.used),
+        human(t.held.wasted()),
+        t.held.allocations,
+        t.held.reserved_regions,
         "",
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         o,
         "(structures/local/fallbacks: of the node's CPUs; used/wasted/allocs/regions/hosted: in \
          the node's memory, hosted = other nodes' structures)"
-    );
-    let _ = writeln!(o);
-    let _ = writeln!(
+    )
+}
+
+/// The totals line, how the real-mode structures compare with the limit, and the
+/// findings.
+fn totals_and_findings(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
+    let t = &r.totals;
+    writeln!(o)?;
+    writeln!(
         o,
         "totals: {} used ({} per CPU), {} wasted, {} reserved regions, {} fallbacks, {:.1}% node-local",
-        human(t.used),
-        human(t.bytes_per_cpu),
-        human(t.wasted),
-        t.reserved_regions,
+        human(t.held.used),
+        human(t.bytes_per_cpu()),
+        human(t.held.wasted()),
+        t.held.reserved_regions,
         t.fallbacks,
-        t.locality_percent
-    );
+        t.locality_percent()
+    )?;
     // Only a limit that exists is compared with.
-    match (&t.real_mode_highest_end, &c.real_mode_limit) {
-        (Some(end), Some(_)) => {
-            let _ = writeln!(
-                o,
-                "real-mode structures end at {end}, limit {}",
-                limit_text(r)
-            );
-        }
-        (Some(end), None) => {
-            let _ = writeln!(
-                o,
-                "real-mode structures end at {end}; real-mode limit {}",
-                limit_text(r)
-            );
-        }
+    match (t.real_mode_highest_end, r.config.real_mode_limit) {
+        (Some(end), Some(_)) => writeln!(
+            o,
+            "real-mode structures end at {:#x}, limit {}",
+            end.as_u64(),
+            limit_text(r)
+        )?,
+        (Some(end), None) => writeln!(
+            o,
+            "real-mode structures end at {:#x}; real-mode limit {}",
+            end.as_u64(),
+            limit_text(r)
+        )?,
         (None, _) => {}
     }
     for f in &r.findings {
-        let _ = writeln!(o, "finding: {f}");
+        writeln!(o, "finding: {}", finding_text(f))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trimmed(pieces: &[&str]) -> String {
+        let mut out = Vec::new();
+        let mut t = Trimmed::new(&mut out);
+        for p in pieces {
+            t.write_str(p).unwrap();
+        }
+        t.finish().unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn lines_lose_trailing_whitespace_as_str_lines_would() {
+        // Whatever the pieces, the result is what trimming every line of the whole text
+        // gives, which is what the table did when it was built as one string.
+        let text = "a  \nb\t \r\n\n  c   \nd";
+        let expected: String = text
+            .lines()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect();
+        assert_eq!(trimmed(&[text]), expected);
+        let pieces: Vec<String> = text.chars().map(String::from).collect();
+        let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        assert_eq!(trimmed(&refs), expected);
+        assert_eq!(trimmed(&["x \n"]), "x\n");
+        assert_eq!(trimmed(&[]), "");
+    }
+
+    #[test]
+    fn write_errors_reach_the_caller() {
+        struct Closed;
+        impl io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = Closed;
+        let mut t = Trimmed::new(&mut w);
+        assert!(t.write_str("line\nmore").is_err());
+        assert_eq!(t.finish().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
     }
 }
