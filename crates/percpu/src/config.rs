@@ -105,9 +105,8 @@ impl Strategy {
     /// (so a hash guest keeps them below the RMA): [`crate::StructureKind::is_real_mode`],
     /// except the lppacas of a strategy that moves them out of real mode.
     pub const fn keeps_in_real_mode(self, kind: crate::StructureKind) -> bool {
-        use crate::StructureKind as K;
         kind.is_real_mode()
-            && (!matches!(kind, K::Lppaca | K::LppacaPage) || self.lppaca_in_real_mode())
+            && (!matches!(kind.family(), crate::Family::Lppaca) || self.lppaca_in_real_mode())
     }
 
     /// Whether the kernel allocates each CPU's structures on its own, on its node (the
