@@ -14,6 +14,8 @@
 //!
 //! The [`hcall`] module holds the calling convention: opcodes, the subfunction
 //! encoding of the flags word, return codes and the [`hcall::Hypervisor`] trait.
+//! The [`size`] module gives the areas' sizes as [`phys::PhysSize`] and their
+//! alignments and boundaries as [`size::Align`].
 //!
 //! ```
 //! use papr::{vpa_placement_ok, Lppaca, LPPACA_ALLOC_SIZE};
@@ -50,6 +52,7 @@ pub mod dtl;
 pub mod hcall;
 pub mod layout;
 pub mod lppaca;
+pub mod size;
 pub mod slb_shadow;
 
 pub use dtl::{DtlEntry, DTL_ENTRY_SIZE};
