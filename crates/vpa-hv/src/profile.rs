@@ -102,8 +102,9 @@ pub enum Family {
 }
 
 impl fmt::Display for Profile {
+    /// The command-line name; honours width and alignment (`{:>12}`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
