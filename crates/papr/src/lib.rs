@@ -75,6 +75,7 @@ pub const REGISTRATION_LENGTH_OFFSET: usize = 4;
 
 /// Why a registration length could not be read or written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RegistrationLengthError {
     /// The subfunction deregisters; it has no area and no length.
     NotARegistration(VpaSubfunction),

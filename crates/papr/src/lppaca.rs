@@ -164,6 +164,7 @@ impl Lppaca {
 
 /// Why an area cannot be registered as a VPA (PAPR's placement rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VpaPlacementError {
     /// The size is below [`VPA_MIN_SIZE`].
     TooSmall {

@@ -135,6 +135,7 @@ impl LppacaAccess for Lppaca {
 
 /// Why the guest path refused to run: Linux would dereference a NULL pointer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VpaError {
     /// The CPU's paca has no lppaca (hypervisor mode): there is no VPA to register or read.
     NoLppaca {
