@@ -136,6 +136,17 @@
 //! start-cpu enters the woken vCPU once or three times (enter, exit, enter) depending
 //! on host thread timing, so a live run refuses to start a vCPU that has a VPA.
 //!
+//! # Adding a hypervisor profile
+//!
+//! A new version of a modelled hypervisor that changes a parameter is a new [`Profile`]
+//! variant: the compiler then stops at [`Profile::name`], [`Profile::family`],
+//! [`Profile::summary`] and [`Profile::vpa_min_size`] (exhaustive `match`es in
+//! `profile.rs`); add it to [`Profile::ALL`], which the tests, `FromStr`, the `clap`
+//! values and `numaboot hv replay --profile` all iterate. A new hypervisor is a new
+//! [`Family`] variant and a rule file beside `partition/kvm.rs` and
+//! `partition/qemu.rs`; the compiler lists each fork in `partition.rs` (registration,
+//! dispatch, preempt parity, whether an hcall is an exit) that needs its arm.
+//!
 //! # Fuzzing
 //!
 //! `fuzz/` holds one `cargo fuzz` target per profile (`hcalls_kvm`,
