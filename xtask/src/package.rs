@@ -92,9 +92,12 @@ pub fn run(args: &PackageCheckArgs) -> Result<()> {
             bail!("{}: carries the fuzz crate ({nested})", archive.display());
         }
         println!("package-check: {c}: {} files", listing.len());
+        // `-m`: the files get the extraction time, not the archive's. With the
+        // archive's, an edit made while a previous check was building can look older
+        // than that build's output, and cargo would test the stale build.
         run_cmd(
             Command::new("tar")
-                .arg("-xzf")
+                .arg("-xzmf")
                 .arg(&archive)
                 .arg("-C")
                 .arg(&crates_dir),
