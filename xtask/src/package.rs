@@ -19,6 +19,10 @@
 //!    `../topology/fixtures` finds no such directory: the sibling is
 //!    `numaboot-topology-0.1.0`).
 //!
+//! Network: `cargo package` refreshes the crates.io index and step 3 downloads the
+//! third-party crates not yet in the local cache; with `--offline` neither happens and
+//! a warm cache (any earlier run, or `cargo fetch`) is enough.
+//!
 //! Each archive must also carry `README.md`, `LICENSE-MIT` and `LICENSE-APACHE`, and
 //! no nested package (`fuzz/`). A repository URL still on the `.invalid` placeholder is
 //! reported as a warning: fine for CI, to be replaced before `cargo publish`.
@@ -49,6 +53,10 @@ pub struct PackageCheckArgs {
     /// Only package and inspect the archives; do not build or test them.
     #[arg(long)]
     pub no_test: bool,
+    /// Pass `--offline` to cargo: no index update, third-party crates from the local
+    /// cache only (which a previous run or `cargo fetch` filled).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Runs the check; an error names the crate or the step that failed.
@@ -60,7 +68,7 @@ pub fn run(args: &PackageCheckArgs) -> Result<()> {
         .unwrap_or_else(|| root.join("target"));
     warn_placeholder(&root)?;
 
-    let mut package = cargo(&root);
+    let mut package = cargo(&root, args.offline);
     package.args(["package", "--no-verify", "--allow-dirty"]);
     for c in LIBRARY_CRATES {
         package.args(["-p", c]);
@@ -124,7 +132,7 @@ pub fn run(args: &PackageCheckArgs) -> Result<()> {
         println!("package-check: packaged and inspected (tests skipped)");
         return Ok(());
     }
-    let mut test = cargo(&work);
+    let mut test = cargo(&work, args.offline);
     test.env("CARGO_TARGET_DIR", work.join("target")).args([
         "test",
         "--workspace",
@@ -138,9 +146,12 @@ pub fn run(args: &PackageCheckArgs) -> Result<()> {
     Ok(())
 }
 
-fn cargo(dir: &Path) -> Command {
+fn cargo(dir: &Path, offline: bool) -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     c.current_dir(dir);
+    if offline {
+        c.arg("--offline");
+    }
     c
 }
 
