@@ -14,6 +14,9 @@
 //! `cargo xtask hv-live` runs `numaboot hv replay` scripts inside the same guest
 //! against real QEMU; `cargo xtask hv-diff` compares them (and generated ones) with the
 //! `vpa-hv` `qemu` profile.
+//!
+//! `cargo xtask package-check` packages every library crate and tests the packages in
+//! isolation (see `package.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +29,7 @@ mod e2e;
 mod hv;
 mod linux;
 mod machine;
+mod package;
 mod predict;
 mod report;
 
@@ -49,6 +53,9 @@ enum Command {
     /// Run scripts (and `--random N` generated ones) live and on the vpa-hv `qemu`
     /// profile; exit 1 at any difference.
     HvDiff(hv::HvDiffArgs),
+    /// `cargo package` every library crate, then build and test the unpacked packages
+    /// on their own (a throw-away workspace patching each to its unpacked sibling).
+    PackageCheck(package::PackageCheckArgs),
 }
 
 /// Options of `cargo xtask e2e`.
@@ -197,6 +204,7 @@ fn main() -> ExitCode {
         Command::E2e(args) => e2e::run(&args),
         Command::LinuxBoot(args) => linux::run(&args),
         Command::HvLive(args) => hv::live(&args),
+        Command::PackageCheck(args) => package::run(&args),
         Command::HvDiff(args) => match hv::diff(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

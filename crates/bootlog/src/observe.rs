@@ -69,6 +69,7 @@ impl Default for ObserveConfig<'_> {
 
 /// Why the events cannot be read as Linux 6.1's per-CPU sequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ObserveError {
     /// An `alloc_paca_data` call that is neither a paca, an lppaca nor an SLB shadow
     /// where one could come.

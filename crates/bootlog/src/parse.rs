@@ -20,6 +20,7 @@ pub(crate) const ALLOC_RANGE_NID: &str = "memblock_alloc_range_nid";
 
 /// What is wrong with a memblock line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseErrorKind {
     /// `memblock_NAME:` where Linux 6.1 has no debug message of that name.
     UnknownForm,

@@ -12,6 +12,7 @@ use crate::event::Range;
 
 /// Why a placement cannot be rendered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RenderError {
     /// Linux 4.15 logged other messages (`memblock_alloc_base`); only Linux 6.1's
     /// sequence is rendered.

@@ -8,8 +8,10 @@ use percpu::{Allocation, MemOp, Outcome, Placement, PlanConfig, Strategy, Struct
 use phys::PhysSize;
 use topology::{synthetic, SyntheticSpec, Topology};
 
-fn fixture(path: &str) -> Topology {
-    let p = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
+/// A tree in `tests/data/` (topology's fixtures are linked there, so that the packaged
+/// crate carries them).
+fn fixture(name: &str) -> Topology {
+    let p = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
     topology::topology_from_dtb(&std::fs::read(p).unwrap()).unwrap()
 }
 
@@ -17,26 +19,16 @@ fn machines() -> Vec<(String, Topology)> {
     let mut v = vec![
         (
             "default".to_string(),
-            topology::topology_from_toml(include_str!("../../cli/assets/default-machine.toml"))
-                .unwrap(),
+            topology::topology_from_toml(include_str!("data/default-machine.toml")).unwrap(),
         ),
-        ("r84".into(), fixture("bootlog/tests/data/r84.dtb")),
+        ("r84".into(), fixture("r84.dtb")),
         (
             "four-node-memoryless".into(),
-            fixture("topology/fixtures/qemu/four-node-memoryless.dtb"),
+            fixture("four-node-memoryless.dtb"),
         ),
-        (
-            "cpuless-node".into(),
-            fixture("topology/fixtures/qemu/cpuless-node.dtb"),
-        ),
-        (
-            "powernv9".into(),
-            fixture("topology/fixtures/qemu/powernv9-two-chip.dtb"),
-        ),
-        (
-            "one-node".into(),
-            fixture("topology/fixtures/qemu/one-node.dtb"),
-        ),
+        ("cpuless-node".into(), fixture("cpuless-node.dtb")),
+        ("powernv9".into(), fixture("powernv9-two-chip.dtb")),
+        ("one-node".into(), fixture("one-node.dtb")),
     ];
     let spec = SyntheticSpec {
         nodes: 3,
@@ -187,7 +179,7 @@ fn rendered_plans_read_back_as_the_same_placement() {
 fn a_plan_of_the_real_machine_differs_from_a_plan_of_another() {
     // compare() must see differences where there are some: the r84 machine planned
     // with radix against the same machine planned with hash.
-    let topo = fixture("bootlog/tests/data/r84.dtb");
+    let topo = fixture("r84.dtb");
     let mut cfg = PlanConfig::for_topology(&topo, Strategy::Linux61);
     cfg.paca_size = PhysSize::new(3328);
     let hash = plan(&topo, &cfg);
@@ -222,7 +214,7 @@ fn a_plan_of_the_real_machine_differs_from_a_plan_of_another() {
 
 #[test]
 fn linux_415_is_not_rendered() {
-    let topo = fixture("bootlog/tests/data/r84.dtb");
+    let topo = fixture("r84.dtb");
     let cfg = PlanConfig::for_topology(&topo, Strategy::Linux415);
     let p = plan(&topo, &cfg);
     assert_eq!(

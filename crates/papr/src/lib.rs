@@ -14,6 +14,8 @@
 //!
 //! The [`hcall`] module holds the calling convention: opcodes, the subfunction
 //! encoding of the flags word, return codes and the [`hcall::Hypervisor`] trait.
+//! The [`size`] module gives the areas' sizes as [`phys::PhysSize`] and their
+//! alignments and boundaries as [`size::Align`].
 //!
 //! ```
 //! use papr::{vpa_placement_ok, Lppaca, LPPACA_ALLOC_SIZE};
@@ -50,6 +52,7 @@ pub mod dtl;
 pub mod hcall;
 pub mod layout;
 pub mod lppaca;
+pub mod size;
 pub mod slb_shadow;
 
 pub use dtl::{DtlEntry, DTL_ENTRY_SIZE};
@@ -72,6 +75,7 @@ pub const REGISTRATION_LENGTH_OFFSET: usize = 4;
 
 /// Why a registration length could not be read or written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RegistrationLengthError {
     /// The subfunction deregisters; it has no area and no length.
     NotARegistration(VpaSubfunction),

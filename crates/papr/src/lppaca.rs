@@ -6,22 +6,20 @@ use phys::{PhysAddr, PhysSize};
 use zerocopy::byteorder::big_endian::{U16, U32, U64};
 
 use crate::layout::{impl_from_bytes, papr_struct};
+use crate::size;
 
 /// The lppaca eye catcher, EBCDIC "LpPa" (Linux `init_lppaca`).
 pub const LPPACA_DESC: u32 = 0xd397_d781;
-/// Bytes Linux allocates per lppaca and advertises in its `size` field (Linux
-/// `LPPACA_SIZE` in `kernel/paca.c`); KVM before v4.14 rejected a smaller size.
-pub const LPPACA_ALLOC_SIZE: u64 = 0x400;
-/// Alignment of Linux's per-CPU lppaca allocation; with [`LPPACA_ALLOC_SIZE`] it makes
-/// the 4 KiB rule hold by construction.
-pub const LPPACA_ALLOC_ALIGN: u64 = 0x400;
-/// The smallest VPA size PAPR accepts in the `size` field (and `sizeof(struct lppaca)`).
-pub const VPA_MIN_SIZE: u64 = 640;
-/// The POWER L1 data cache line (Linux `L1_CACHE_BYTES` on PPC64): the alignment PAPR
-/// requires of a VPA and the alignment `____cacheline_aligned` gives the C structs.
-pub const L1_CACHE_BYTES: u64 = 128;
-/// A VPA must not cross a boundary of this size.
-pub const VPA_BOUNDARY: u64 = 4096;
+/// [`size::LPPACA_ALLOC`] in bytes.
+pub const LPPACA_ALLOC_SIZE: u64 = size::LPPACA_ALLOC.as_u64();
+/// [`size::LPPACA_ALIGN`] in bytes.
+pub const LPPACA_ALLOC_ALIGN: u64 = size::LPPACA_ALIGN.get();
+/// [`size::VPA_MIN`] in bytes.
+pub const VPA_MIN_SIZE: u64 = size::VPA_MIN.as_u64();
+/// [`size::L1_CACHE`] in bytes.
+pub const L1_CACHE_BYTES: u64 = size::L1_CACHE.get();
+/// [`size::VPA_BOUNDARY`] in bytes.
+pub const VPA_BOUNDARY: u64 = size::VPA_BOUNDARY.get();
 /// The bit in `__old_status` that hypervisors set for a shared-processor partition
 /// (Linux `LPPACA_OLD_SHARED_PROC`; QEMU and KVM OR it in on VPA registration).
 pub const LPPACA_OLD_SHARED_PROC: u8 = 0x2;
@@ -166,6 +164,7 @@ impl Lppaca {
 
 /// Why an area cannot be registered as a VPA (PAPR's placement rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VpaPlacementError {
     /// The size is below [`VPA_MIN_SIZE`].
     TooSmall {

@@ -342,6 +342,7 @@ pub struct PlanConfig {
 /// Why a [`PlanConfig`] cannot be planned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum ConfigError {
     /// `nr_cpu_ids` is zero.
     NoCpuIds,

@@ -9,6 +9,7 @@ use crate::report::StructureKind;
 
 /// Why [`crate::plan`] failed. memblock is restored to its state before the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PlanError {
     /// The configuration is not one Linux could run with.
     Config(ConfigError),

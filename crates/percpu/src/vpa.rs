@@ -12,6 +12,11 @@ use phys::PhysAddr;
 use crate::config::Strategy;
 use crate::report::{Placement, StructureKind};
 
+#[cfg(feature = "vm-memory")]
+mod guest_memory;
+#[cfg(feature = "vm-memory")]
+pub use guest_memory::{GuestLppaca, LppacaOutsideGuestMemory};
+
 /// The fields of a `struct paca_struct` that the VPA paths read or write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Paca {
@@ -88,7 +93,10 @@ pub struct GuestFeatures {
 /// Holding a Rust `&`/`&mut Lppaca` over such live memory would promise the compiler
 /// that nothing else writes it, so a guest implements this trait over a raw pointer with
 /// volatile accesses instead. [`Lppaca`] itself implements it for values owned by Rust
-/// (tests, models, a not-yet-registered area).
+/// (tests, models, a not-yet-registered area); with the `vm-memory` feature,
+/// `GuestLppaca` implements it over rust-vmm guest memory, for a VMM or a test
+/// harness that writes planned lppacas into guest RAM and registers them with a
+/// hypervisor model (`examples/plan_and_register.rs`).
 pub trait LppacaAccess {
     /// Writes `vmxregs_in_use`.
     fn set_vmxregs_in_use(&mut self, value: u8);
@@ -127,6 +135,7 @@ impl LppacaAccess for Lppaca {
 
 /// Why the guest path refused to run: Linux would dereference a NULL pointer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VpaError {
     /// The CPU's paca has no lppaca (hypervisor mode): there is no VPA to register or read.
     NoLppaca {

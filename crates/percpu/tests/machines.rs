@@ -7,7 +7,8 @@ use percpu::{Outcome, Strategy, StructureKind as K};
 use topology::{synthetic, topology_from_dtb, SyntheticSpec, Topology};
 
 fn fixtures() -> Vec<(String, Topology)> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../topology/fixtures");
+    // Links to topology's fixtures, so that the packaged crate carries the trees.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     let mut out = Vec::new();
     for dir in ["qemu", "crafted"] {
         let mut paths: Vec<_> = std::fs::read_dir(format!("{root}/{dir}"))

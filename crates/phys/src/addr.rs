@@ -9,13 +9,22 @@ use crate::parse::{parse_u64, ParseNumberError};
 ///
 /// Arithmetic that can overflow returns `Option`; use the `saturating_*` forms where
 /// Linux clamps (for example a range that would run past the top of the address space).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// `Debug` prints hex, as kernel logs and `Display` do: `PhysAddr(0x1000)`.
+///
+/// ```
+/// use phys::{PhysAddr, PhysSize};
+///
+/// let a = PhysAddr::new(0x1000_0400);
+/// assert_eq!(a.checked_add(PhysSize::new(0x400)), Some(PhysAddr::new(0x1000_0800)));
+/// assert_eq!(format!("{a} {a:?}"), "0x10000400 PhysAddr(0x10000400)");
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(transparent))]
 pub struct PhysAddr(u64);
 
-/// A length in bytes of physical memory.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A length in bytes of physical memory. `Debug` prints hex: `PhysSize(0x400)`.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(transparent))]
 pub struct PhysSize(u64);
@@ -158,6 +167,18 @@ impl fmt::Display for PhysSize {
     /// Lowercase `0x`-prefixed hex, as memblock's debug output prints sizes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#x}", self.0)
+    }
+}
+
+impl fmt::Debug for PhysAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhysAddr({:#x})", self.0)
+    }
+}
+
+impl fmt::Debug for PhysSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhysSize({:#x})", self.0)
     }
 }
 

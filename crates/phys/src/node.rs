@@ -20,7 +20,16 @@ impl NodeId {
     /// Node 0, the node of every non-NUMA machine.
     pub const ZERO: Self = Self(0);
 
-    /// A node id, or `None` if `id >= MAX_NUMNODES`.
+    /// A node id, or `None` if `id >= MAX_NUMNODES`: an out-of-range id is refused
+    /// here, at construction, rather than turning into "no node" later.
+    ///
+    /// ```
+    /// use phys::NodeId;
+    ///
+    /// assert_eq!(NodeId::new(3).map(NodeId::get), Some(3));
+    /// assert_eq!(NodeId::new(300), None);
+    /// assert!(NodeId::try_from(300u32).is_err()); // the same check, as an error value
+    /// ```
     pub const fn new(id: u32) -> Option<Self> {
         if id < Self::MAX_NUMNODES {
             Some(Self(id as u16))

@@ -12,6 +12,7 @@ use crate::rma::RmaError;
 
 /// A structural problem with the blob itself, found before any property is interpreted.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BlobError {
     /// Shorter than the 40-byte FDT header.
     TooShort {
@@ -193,6 +194,7 @@ impl fmt::Display for PropProblem {
 
 /// Why a device tree blob could not be turned into a topology.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DtbError {
     /// The blob's framing is broken.
     Blob(BlobError),
@@ -246,6 +248,7 @@ impl core::error::Error for DtbError {}
 
 /// Why a hand-written TOML topology was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TomlError {
     /// Not valid TOML, or not the expected shape (the message is the TOML parser's,
     /// with line and column).
@@ -272,6 +275,7 @@ impl core::error::Error for TomlError {}
 
 /// Why a synthetic topology could not be generated.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SynthError {
     /// A parameter is out of its range; the message names it.
     Parameter(&'static str),

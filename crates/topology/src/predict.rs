@@ -56,6 +56,7 @@ pub struct BootedTreePrediction {
 
 /// Why no booted tree could be predicted.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PredictError {
     /// The blob could not be read.
     Dtb(DtbError),

@@ -35,6 +35,7 @@ pub enum Mmu {
 
 /// Why Linux could not compute an RMA for this memory layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RmaError {
     /// No memory-node range at all, so `first_memblock_size` stays 0.
     NoFirstBlock,

@@ -52,9 +52,28 @@
 //! The crate is `#![no_std]` + `alloc` so that it can sit in a small VMM or firmware,
 //! but rust-vmm's `vm-memory` needs `std`. The handler is therefore generic over
 //! [`GuestRam`], three methods (bounds check, read, write) of this crate's own. With the
-//! `vm-memory` feature every `vm_memory::GuestMemory` (such as `GuestMemoryMmap`)
-//! implements it, so a rust-vmm VMM passes its memory object as is; [`VecRam`] is a
-//! plain vector for `no_std` users, tests and fuzzing.
+//! `vm-memory` feature every `vm_memory::GuestMemory` of the current rust-vmm release
+//! (0.18: `GuestMemoryMmap`, any `GuestMemoryBackend`, an `IommuMemory`) implements
+//! it, so a rust-vmm VMM passes its memory object as is; the `vm-memory-0-16` feature
+//! adds `VmMemory016`, a wrapper for the previous release (0.16). Neither feature picks a
+//! vm-memory backend: the VMM enables the one it uses (`backend-mmap` for
+//! `GuestMemoryMmap`). [`VecRam`] is a plain vector for `no_std` users, tests and
+//! fuzzing. [`Partition::new`] says who owns the memory.
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `vm-memory` | [`GuestRam`] for every `vm_memory` 0.18 `GuestMemory` (std) |
+//! | `vm-memory-0-16` | `VmMemory016`, [`GuestRam`] over a `vm_memory` 0.16 `GuestMemory` (std) |
+//! | `clap` | `clap::ValueEnum` for [`Profile`] and [`HostPageSize`] (std) |
+//!
+//! # Registering: typed or raw
+//!
+//! [`Partition::register`] takes a [`papr::hcall::VpaSubfunction`], a `u32` hardware
+//! id and a [`phys::PhysAddr`], as a VMM that decoded the call (or a test) has them;
+//! [`Partition::h_register_vpa`] takes the three raw registers, stray flag bits and
+//! 64-bit proc-nos included, because that is what the profiles differ on.
 //!
 //! # Rules and where they come from
 //!
@@ -117,6 +136,17 @@
 //! start-cpu enters the woken vCPU once or three times (enter, exit, enter) depending
 //! on host thread timing, so a live run refuses to start a vCPU that has a VPA.
 //!
+//! # Adding a hypervisor profile
+//!
+//! A new version of a modelled hypervisor that changes a parameter is a new [`Profile`]
+//! variant: the compiler then stops at [`Profile::name`], [`Profile::family`],
+//! [`Profile::summary`] and [`Profile::vpa_min_size`] (exhaustive `match`es in
+//! `profile.rs`); add it to [`Profile::ALL`], which the tests, `FromStr`, the `clap`
+//! values and `numaboot hv replay --profile` all iterate. A new hypervisor is a new
+//! [`Family`] variant and a rule file beside `partition/kvm.rs` and
+//! `partition/qemu.rs`; the compiler lists each fork in `partition.rs` (registration,
+//! dispatch, preempt parity, whether an hcall is an exit) that needs its arm.
+//!
 //! # Fuzzing
 //!
 //! `fuzz/` holds one `cargo fuzz` target per profile (`hcalls_kvm`,
@@ -134,9 +164,11 @@ mod partition;
 mod profile;
 pub mod script;
 
+#[cfg(feature = "vm-memory-0-16")]
+pub use memory::VmMemory016;
 pub use memory::{GuestRam, OutOfGuestMemory, VecRam};
 pub use partition::{
     Area, AreaKind, AreaState, DispatchError, DispatchInfo, Partition, PartitionError, Vcpu,
     Verdict, VPHN_MAX_DOMAINS,
 };
-pub use profile::{HostPageSize, KvmHostCpu, Profile, Rule, UnknownProfile};
+pub use profile::{Family, HostPageSize, KvmHostCpu, Profile, Rule, UnknownProfile};

@@ -1,6 +1,7 @@
 //! Guest memory as the handler sees it: a small trait of its own, so the crate stays
 //! `no_std`, with an adaptor for every `vm_memory::GuestMemory` under the `vm-memory`
-//! feature and a plain [`VecRam`] for `no_std` users, tests and the fuzz target.
+//! feature (0.18), a wrapper for the previous release under `vm-memory-0-16`, and a
+//! plain [`VecRam`] for `no_std` users, tests and the fuzz target.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -119,44 +120,111 @@ impl GuestRam for VecRam {
 mod vm {
     use super::{usize_len, GuestRam, OutOfGuestMemory};
     use phys::{PhysAddr, PhysSize};
-    use vm_memory::{Bytes, GuestAddress, GuestMemory};
+    use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
 
-    /// Every rust-vmm guest memory (for example `GuestMemoryMmap`) is [`GuestRam`].
+    /// Every guest memory of rust-vmm's `vm-memory` 0.18 (`GuestMemoryMmap`, any
+    /// `GuestMemoryBackend`, an `IommuMemory`) is [`GuestRam`].
     ///
-    /// Writes go through `vm-memory`'s `Bytes::write_slice` only after
-    /// `GuestMemory::check_range` has accepted the whole range, so a write that would
-    /// fall partly outside guest memory writes nothing, as [`GuestRam`] requires.
-    impl<T: GuestMemory> GuestRam for T {
+    /// The whole range is checked with `GuestMemory::check_range` (for reading and
+    /// writing, as the hypervisor does both to a registered area) before
+    /// `Bytes::read_slice`/`write_slice` runs, so an access falling partly outside
+    /// guest memory touches nothing, as [`GuestRam`] requires.
+    impl<T: GuestMemory + ?Sized> GuestRam for T {
+        fn contains(&self, addr: PhysAddr, len: PhysSize) -> bool {
+            checked(addr, len, |a, n| {
+                self.check_range(a, n, Permissions::ReadWrite)
+            })
+        }
+
+        fn read(&self, addr: PhysAddr, buf: &mut [u8]) -> Result<(), OutOfGuestMemory> {
+            let len = usize_len(buf.len());
+            if !checked(addr, len, |a, n| self.check_range(a, n, Permissions::Read)) {
+                return Err(OutOfGuestMemory { addr, len });
+            }
+            self.read_slice(buf, GuestAddress(addr.as_u64()))
+                .map_err(|_| OutOfGuestMemory { addr, len })
+        }
+
+        fn write(&mut self, addr: PhysAddr, data: &[u8]) -> Result<(), OutOfGuestMemory> {
+            let len = usize_len(data.len());
+            if !checked(addr, len, |a, n| self.check_range(a, n, Permissions::Write)) {
+                return Err(OutOfGuestMemory { addr, len });
+            }
+            self.write_slice(data, GuestAddress(addr.as_u64()))
+                .map_err(|_| OutOfGuestMemory { addr, len })
+        }
+    }
+
+    /// An empty range is always inside; a length that does not fit in `usize` never is.
+    fn checked(
+        addr: PhysAddr,
+        len: PhysSize,
+        check: impl FnOnce(GuestAddress, usize) -> bool,
+    ) -> bool {
+        match usize::try_from(len.as_u64()) {
+            Ok(0) => true,
+            Ok(n) => check(GuestAddress(addr.as_u64()), n),
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(feature = "vm-memory-0-16")]
+pub use vm016::VmMemory016;
+
+#[cfg(feature = "vm-memory-0-16")]
+mod vm016 {
+    use super::{usize_len, GuestRam, OutOfGuestMemory};
+    use phys::{PhysAddr, PhysSize};
+    use vm_memory_0_16::{Bytes, GuestAddress, GuestMemory};
+
+    /// A guest memory of rust-vmm's previous `vm-memory` release (0.16) as [`GuestRam`].
+    ///
+    /// A wrapper rather than a blanket impl: Rust refuses two blanket impls over two
+    /// foreign traits (one type could implement both), and the current release keeps
+    /// the blanket impl. `VmMemory016(mem.clone())` shares the mapping with `mem` for
+    /// `GuestMemoryMmap`, whose clones share their regions.
+    ///
+    /// ```
+    /// # #[cfg(feature = "vm-memory-0-16")] {
+    /// use vm_memory_0_16::{GuestAddress, GuestMemoryMmap};
+    /// use vpa_hv::{Partition, Profile, VmMemory016};
+    ///
+    /// let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 1 << 20)]).unwrap();
+    /// let hv = Partition::new(Profile::Kvm, VmMemory016(mem), &[0]).unwrap();
+    /// # let _ = hv;
+    /// # }
+    /// ```
+    #[derive(Clone, Debug)]
+    pub struct VmMemory016<M>(pub M);
+
+    impl<M: GuestMemory> GuestRam for VmMemory016<M> {
         fn contains(&self, addr: PhysAddr, len: PhysSize) -> bool {
             match usize::try_from(len.as_u64()) {
                 Ok(0) => true,
-                Ok(len) => self.check_range(GuestAddress(addr.as_u64()), len),
+                Ok(n) => self.0.check_range(GuestAddress(addr.as_u64()), n),
                 Err(_) => false,
             }
         }
 
         fn read(&self, addr: PhysAddr, buf: &mut [u8]) -> Result<(), OutOfGuestMemory> {
-            let err = OutOfGuestMemory {
-                addr,
-                len: usize_len(buf.len()),
-            };
-            if !GuestRam::contains(self, addr, err.len) {
-                return Err(err);
+            let len = usize_len(buf.len());
+            if !self.contains(addr, len) {
+                return Err(OutOfGuestMemory { addr, len });
             }
-            self.read_slice(buf, GuestAddress(addr.as_u64()))
-                .map_err(|_| err)
+            self.0
+                .read_slice(buf, GuestAddress(addr.as_u64()))
+                .map_err(|_| OutOfGuestMemory { addr, len })
         }
 
         fn write(&mut self, addr: PhysAddr, data: &[u8]) -> Result<(), OutOfGuestMemory> {
-            let err = OutOfGuestMemory {
-                addr,
-                len: usize_len(data.len()),
-            };
-            if !GuestRam::contains(self, addr, err.len) {
-                return Err(err);
+            let len = usize_len(data.len());
+            if !self.contains(addr, len) {
+                return Err(OutOfGuestMemory { addr, len });
             }
-            self.write_slice(data, GuestAddress(addr.as_u64()))
-                .map_err(|_| err)
+            self.0
+                .write_slice(data, GuestAddress(addr.as_u64()))
+                .map_err(|_| OutOfGuestMemory { addr, len })
         }
     }
 }

@@ -9,9 +9,13 @@ use phys::{PhysAddr, PhysSize};
 
 use crate::layout;
 use crate::memory::GuestRam;
-use crate::profile::{HostPageSize, KvmHostCpu, Profile, Rule};
-use papr::be;
-use papr::DtlEntry;
+use crate::profile::{Family, HostPageSize, KvmHostCpu, Profile, Rule};
+
+// One file per hypervisor family: the H_REGISTER_VPA checks and the dispatch
+// accounting each one models. Every place the families differ is a `match` on
+// [`Family`] in this file, so a new family is a compile error at each of them.
+mod kvm;
+mod qemu;
 
 /// A registered guest area: where it is and how long the hypervisor takes it to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -194,6 +198,7 @@ impl Verdict {
 
 /// Building a partition failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PartitionError {
     /// Two vCPUs were given the same proc-no.
     DuplicateProcNo(u32),
@@ -223,6 +228,7 @@ impl core::error::Error for PartitionError {}
 
 /// A dispatch hook was called out of order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DispatchError {
     /// No vCPU has this proc-no.
     UnknownProcNo(u32),
@@ -264,6 +270,19 @@ impl<M: GuestRam> Partition<M> {
     /// A partition with vCPUs whose hardware ids are `proc_nos`, none running and
     /// nothing registered. KVM profiles assume 64 KiB host pages; see
     /// [`Partition::set_host_page_size`].
+    ///
+    /// # Who owns guest memory
+    ///
+    /// The partition takes `memory` by value and is from then on the only way this
+    /// crate reaches it: [`Partition::memory`] and [`Partition::memory_mut`] lend it
+    /// out, [`Partition::into_memory`] gives it back. Nothing is copied; what `M` *is*
+    /// decides whether anyone else sees the same bytes. A [`VecRam`](crate::VecRam) is
+    /// private to the partition. rust-vmm's `GuestMemoryMmap` is a handle on shared
+    /// mappings: a VMM keeps a clone for its vCPU threads and devices and passes
+    /// another here, and both see every write (the VPA is shared memory by design:
+    /// the hypervisor writes `yield_count` while the guest reads it). The handler
+    /// writes only inside areas the guest registered, plus the bytes the modelled
+    /// hypervisor writes there; a refused hcall writes nothing.
     pub fn new(profile: Profile, memory: M, proc_nos: &[u32]) -> Result<Self, PartitionError> {
         let mut vcpus: Vec<Vcpu> = Vec::with_capacity(proc_nos.len());
         for &p in proc_nos {
@@ -393,214 +412,38 @@ impl<M: GuestRam> Partition<M> {
         let Some(idx) = self.find(proc_no) else {
             return Verdict::param(Rule::UnknownProc);
         };
-        if self.profile.is_kvm() {
-            self.kvm_register(idx, flags, addr)
-        } else {
-            self.qemu_register(idx, flags, addr)
+        match self.profile.family() {
+            Family::Kvm => self.kvm_register(idx, flags, addr),
+            Family::Qemu => self.qemu_register(idx, flags, addr),
         }
+    }
+
+    /// H_REGISTER_VPA with typed arguments: `sub` is encoded as the flags word Linux
+    /// passes (`sub.to_flags()`, no stray bits) and `proc_no` is the vCPU's hardware
+    /// id. The bare handler, like [`Partition::h_register_vpa_explained`]: no guest
+    /// exit is implied (see [`Partition::set_caller`] for that).
+    ///
+    /// ```
+    /// use papr::hcall::{ReturnCode, VpaSubfunction};
+    /// use phys::PhysAddr;
+    /// use vpa_hv::{GuestRam, Partition, Profile, Rule, VecRam};
+    ///
+    /// let mut hv = Partition::new(Profile::Kvm, VecRam::new(1 << 20), &[0]).unwrap();
+    /// let vpa = PhysAddr::new(0x1_0000);
+    /// // The guest's lppaca advertises its size (be16 at offset 4).
+    /// hv.memory_mut().write(PhysAddr::new(0x1_0004), &640u16.to_be_bytes()).unwrap();
+    /// let v = hv.register(VpaSubfunction::RegisterVpa, 0, vpa);
+    /// assert_eq!((v.code, v.rule), (ReturnCode::H_SUCCESS, Rule::Accepted));
+    /// let v = hv.register(VpaSubfunction::RegisterDtl, 0, PhysAddr::new(0));
+    /// assert_eq!((v.code, v.rule), (ReturnCode::H_PARAMETER, Rule::AddressZero));
+    /// ```
+    pub fn register(&mut self, sub: VpaSubfunction, proc_no: u32, addr: PhysAddr) -> Verdict {
+        self.h_register_vpa_explained(sub.to_flags(), u64::from(proc_no), addr.as_u64())
     }
 
     fn read_be(&self, addr: PhysAddr, buf: &mut [u8]) -> Option<u64> {
         self.memory.read(addr, buf).ok()?;
         Some(buf.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-    }
-
-    /// QEMU's `ld*_phys` on memory that is not RAM reads zeros (unassigned memory).
-    fn qemu_read_be(&self, addr: PhysAddr, width: usize) -> u64 {
-        let mut value = 0u64;
-        for i in 0..width {
-            let byte = u64::try_from(i)
-                .ok()
-                .and_then(|i| addr.checked_add(PhysSize::new(i)))
-                .and_then(|a| {
-                    let mut b = [0u8; 1];
-                    self.memory.read(a, &mut b).ok().map(|()| b[0])
-                })
-                .unwrap_or(0);
-            value = (value << 8) | u64::from(byte);
-        }
-        value
-    }
-
-    /// `do_h_register_vpa` in Linux 6.1 `arch/powerpc/kvm/book3s_hv.c`.
-    fn kvm_register(&mut self, idx: usize, flags: u64, addr: u64) -> Verdict {
-        // (flags >> H_VPA_FUNC_SHIFT) & H_VPA_FUNC_MASK; the other bits are ignored.
-        let sub = VpaSubfunction::from_flags(flags).ok();
-        let mut len = 0u64;
-        let start = PhysAddr::new(addr);
-        if let Some(s) = sub.filter(|s| s.is_register()) {
-            if addr == 0 {
-                return Verdict::param(Rule::AddressZero);
-            }
-            if addr % layout::CACHE_LINE != 0 {
-                return Verdict::param(Rule::Misaligned);
-            }
-            // kvmppc_pin_guest_page: the page must be guest memory to read the length.
-            let mut header = [0u8; 8];
-            if self.memory.read(start, &mut header).is_err() {
-                return Verdict::param(Rule::OutsideMemory);
-            }
-            len = if s == VpaSubfunction::RegisterVpa {
-                u64::from(u16::from_be_bytes([header[4], header[5]]))
-            } else {
-                u64::from(u32::from_be_bytes([
-                    header[4], header[5], header[6], header[7],
-                ]))
-            };
-            let page = self.host_page.bytes();
-            let nb = page - addr % page;
-            if len > nb {
-                return Verdict::param(Rule::CrossesPage);
-            }
-            if len < layout::REG_VPA_HEADER {
-                return Verdict::param(Rule::SizeTooSmall);
-            }
-            // Implied in KVM by page-granular memslots; explicit for arbitrary sizes.
-            if !self.memory.contains(start, PhysSize::new(len)) {
-                return Verdict::param(Rule::OutsideMemory);
-            }
-        }
-        let area = Area {
-            addr: start,
-            len: PhysSize::new(len),
-        };
-        let v = &mut self.vcpus[idx];
-        let (kind, next, rule) = match sub {
-            None => return Verdict::param(Rule::ReservedSubfunction),
-            Some(VpaSubfunction::RegisterVpa) => {
-                if len < self.profile.vpa_min_size() {
-                    return Verdict::param(Rule::SizeTooSmall);
-                }
-                (AreaKind::Vpa, Some(area), Rule::Accepted)
-            }
-            Some(VpaSubfunction::RegisterDtl) => {
-                if len < layout::DTL_ENTRY_SIZE {
-                    return Verdict::param(Rule::SizeTooSmall);
-                }
-                if !v.vpa.is_registered() {
-                    return Verdict::new(ReturnCode::H_RESOURCE, Rule::NeedsVpa);
-                }
-                let whole = len - len % layout::DTL_ENTRY_SIZE;
-                let area = Area {
-                    len: PhysSize::new(whole),
-                    ..area
-                };
-                (AreaKind::Dtl, Some(area), Rule::Accepted)
-            }
-            Some(VpaSubfunction::RegisterSlb) => {
-                if !v.vpa.is_registered() {
-                    return Verdict::new(ReturnCode::H_RESOURCE, Rule::NeedsVpa);
-                }
-                (AreaKind::SlbShadow, Some(area), Rule::Accepted)
-            }
-            Some(VpaSubfunction::DeregisterVpa) => {
-                if v.dtl.is_registered() || v.slb.is_registered() {
-                    return Verdict::new(ReturnCode::H_RESOURCE, Rule::VpaInUse);
-                }
-                (AreaKind::Vpa, None, deregister_rule(&v.vpa))
-            }
-            Some(VpaSubfunction::DeregisterDtl) => (AreaKind::Dtl, None, deregister_rule(&v.dtl)),
-            Some(VpaSubfunction::DeregisterSlb) => {
-                (AreaKind::SlbShadow, None, deregister_rule(&v.slb))
-            }
-        };
-        v.area_mut(kind).pending = Some(next);
-        Verdict::ok(rule)
-    }
-
-    /// `h_register_vpa` and its helpers in QEMU 7.2 `hw/ppc/spapr_hcall.c`.
-    fn qemu_register(&mut self, idx: usize, flags: u64, addr: u64) -> Verdict {
-        let Some(sub) = VpaSubfunction::from_flags_exact(flags) else {
-            return Verdict::param(Rule::ReservedSubfunction);
-        };
-        let start = PhysAddr::new(addr);
-        // QEMU computes in target_ulong, which wraps.
-        let size_at = PhysAddr::new(addr.wrapping_add(layout::AREA_LENGTH));
-        let crosses = |size: u64| {
-            addr / layout::QEMU_PAGE != addr.wrapping_add(size).wrapping_sub(1) / layout::QEMU_PAGE
-        };
-        let hw = Verdict::new(ReturnCode::H_HARDWARE, Rule::AddressZero);
-        let (kind, next, rule) = match sub {
-            VpaSubfunction::RegisterVpa => {
-                if addr == 0 {
-                    return hw;
-                }
-                if addr % layout::CACHE_LINE != 0 {
-                    return Verdict::param(Rule::Misaligned);
-                }
-                let size = self.qemu_read_be(size_at, 2);
-                if size < layout::LPPACA_SIZE {
-                    return Verdict::param(Rule::SizeTooSmall);
-                }
-                if crosses(size) {
-                    return Verdict::param(Rule::CrossesPage);
-                }
-                let status_at = PhysAddr::new(addr.wrapping_add(layout::VPA_OLD_STATUS));
-                let status = self.qemu_read_be(status_at, 1);
-                let status = u8::try_from(status).unwrap_or(0) | layout::SHARED_PROC;
-                // stb_phys to unassigned memory is dropped.
-                let _ = self.memory.write(status_at, &[status]);
-                let area = Area {
-                    addr: start,
-                    len: PhysSize::new(size),
-                };
-                (AreaKind::Vpa, Some(area), Rule::Accepted)
-            }
-            VpaSubfunction::DeregisterVpa => {
-                let v = &self.vcpus[idx];
-                if v.slb.is_registered() || v.dtl.is_registered() {
-                    return Verdict::new(ReturnCode::H_RESOURCE, Rule::VpaInUse);
-                }
-                (AreaKind::Vpa, None, deregister_rule(&v.vpa))
-            }
-            VpaSubfunction::RegisterSlb => {
-                if addr == 0 {
-                    return hw;
-                }
-                let size = self.qemu_read_be(size_at, 4);
-                if size < layout::REG_VPA_HEADER {
-                    return Verdict::param(Rule::SizeTooSmall);
-                }
-                if crosses(size) {
-                    return Verdict::param(Rule::CrossesPage);
-                }
-                if !self.vcpus[idx].vpa.is_registered() {
-                    return Verdict::new(ReturnCode::H_RESOURCE, Rule::NeedsVpa);
-                }
-                let area = Area {
-                    addr: start,
-                    len: PhysSize::new(size),
-                };
-                (AreaKind::SlbShadow, Some(area), Rule::Accepted)
-            }
-            VpaSubfunction::RegisterDtl => {
-                if addr == 0 {
-                    return hw;
-                }
-                let size = self.qemu_read_be(size_at, 4);
-                if size < layout::DTL_ENTRY_SIZE {
-                    return Verdict::param(Rule::SizeTooSmall);
-                }
-                if !self.vcpus[idx].vpa.is_registered() {
-                    return Verdict::new(ReturnCode::H_RESOURCE, Rule::NeedsVpa);
-                }
-                let area = Area {
-                    addr: start,
-                    len: PhysSize::new(size),
-                };
-                (AreaKind::Dtl, Some(area), Rule::Accepted)
-            }
-            VpaSubfunction::DeregisterSlb => {
-                let rule = deregister_rule(&self.vcpus[idx].slb);
-                (AreaKind::SlbShadow, None, rule)
-            }
-            VpaSubfunction::DeregisterDtl => {
-                let rule = deregister_rule(&self.vcpus[idx].dtl);
-                (AreaKind::Dtl, None, rule)
-            }
-        };
-        self.vcpus[idx].area_mut(kind).active = next;
-        Verdict::ok(rule)
     }
 
     /// The hypervisor dispatches (enters) the vCPU, with a default [`DispatchInfo`]
@@ -638,42 +481,9 @@ impl<M: GuestRam> Partition<M> {
         self.clock = self.clock.wrapping_add(1);
         let Self { memory, vcpus, .. } = self;
         let v = &mut vcpus[idx];
-        if self.profile.is_kvm() {
-            kvm_update_vpas(memory, v);
-            // POWER9: vc->stolen_tb grows in kvmppc_core_vcpu_load_hv, VPA or not.
-            v.stolen_tb = v.stolen_tb.wrapping_add(info.stolen);
-            if let Some(vpa) = v.vpa.active {
-                let logged = match self.kvm_cpu {
-                    KvmHostCpu::Power8 => {
-                        // kvmppc_update_vpa_dispatch: be64_to_cpu(field) + stolen.
-                        let mut b = [0u8; 8];
-                        let at = vpa
-                            .addr
-                            .checked_add(PhysSize::new(layout::VPA_ENQUEUE_DISPATCH_TB));
-                        let old = at
-                            .and_then(|at| memory.read(at, &mut b).ok())
-                            .map_or(0, |()| u64::from_be_bytes(b));
-                        let field = old.wrapping_add(info.stolen);
-                        write_be(memory, vpa.addr, layout::VPA_ENQUEUE_DISPATCH_TB, field, 8);
-                        info.stolen
-                    }
-                    KvmHostCpu::Power9 => {
-                        // kvmppc_update_vpa_dispatch_p9.
-                        let delta = v.stolen_tb.wrapping_sub(v.stolen_logged);
-                        v.stolen_logged = v.stolen_tb;
-                        let total = v.stolen_tb;
-                        write_be(memory, vpa.addr, layout::VPA_ENQUEUE_DISPATCH_TB, total, 8);
-                        delta
-                    }
-                };
-                if let Some(log) = v.dtl.active {
-                    kvm_dtl_entry(memory, v, log, &info, logged);
-                    write_be(memory, vpa.addr, layout::VPA_DTL_IDX, v.dtl_index, 8);
-                }
-                bump_yield(memory, vpa.addr, None);
-            }
-        } else if let Some(vpa) = v.vpa.active {
-            bump_yield(memory, vpa.addr, Some(0));
+        match self.profile.family() {
+            Family::Kvm => kvm::dispatch(memory, v, self.kvm_cpu, &info),
+            Family::Qemu => qemu::dispatch(memory, v),
         }
         v.running = true;
         Ok(())
@@ -695,7 +505,10 @@ impl<M: GuestRam> Partition<M> {
         let Self { memory, vcpus, .. } = self;
         let v = &mut vcpus[idx];
         if let Some(vpa) = v.vpa.active {
-            let parity = if self.profile.is_kvm() { None } else { Some(1) };
+            let parity = match self.profile.family() {
+                Family::Kvm => kvm::PREEMPT_PARITY,
+                Family::Qemu => qemu::PREEMPT_PARITY,
+            };
             bump_yield(memory, vpa.addr, parity);
         }
         v.running = false;
@@ -737,7 +550,7 @@ impl<M: GuestRam> Partition<M> {
     }
 }
 
-fn deregister_rule(state: &AreaState) -> Rule {
+pub(super) fn deregister_rule(state: &AreaState) -> Rule {
     if state.is_registered() {
         Rule::Accepted
     } else {
@@ -748,7 +561,13 @@ fn deregister_rule(state: &AreaState) -> Rule {
 /// Big-endian store of the low `width` bytes of `value` at `base + offset`; a store
 /// outside guest memory is dropped, as QEMU drops stores to unassigned memory (KVM
 /// areas are always inside guest memory).
-fn write_be<M: GuestRam>(memory: &mut M, base: PhysAddr, offset: u64, value: u64, width: usize) {
+pub(super) fn write_be<M: GuestRam>(
+    memory: &mut M,
+    base: PhysAddr,
+    offset: u64,
+    value: u64,
+    width: usize,
+) {
     let bytes = value.to_be_bytes();
     let Some(at) = base.checked_add(PhysSize::new(offset)) else {
         return;
@@ -758,7 +577,7 @@ fn write_be<M: GuestRam>(memory: &mut M, base: PhysAddr, offset: u64, value: u64
 
 /// Increments the be32 `yield_count`; `parity` is QEMU's correction: increment again
 /// if the low bit is not the wanted one.
-fn bump_yield<M: GuestRam>(memory: &mut M, vpa: PhysAddr, parity: Option<u32>) {
+pub(super) fn bump_yield<M: GuestRam>(memory: &mut M, vpa: PhysAddr, parity: Option<u32>) {
     let Some(at) = vpa.checked_add(PhysSize::new(layout::VPA_YIELD_COUNT)) else {
         return;
     };
@@ -776,71 +595,19 @@ fn bump_yield<M: GuestRam>(memory: &mut M, vpa: PhysAddr, parity: Option<u32>) {
     let _ = memory.write(at, &new.to_be_bytes());
 }
 
-/// `kvmppc_update_vpas` + `kvmppc_update_vpa` + `init_vpa`.
-fn kvm_update_vpas<M: GuestRam>(memory: &mut M, v: &mut Vcpu) {
-    if let Some(next) = v.vpa.pending.take() {
-        v.vpa.active = next;
-        if let Some(vpa) = next {
-            if let Some(at) = vpa.addr.checked_add(PhysSize::new(layout::VPA_OLD_STATUS)) {
-                let mut b = [0u8; 1];
-                if memory.read(at, &mut b).is_ok() {
-                    let _ = memory.write(at, &[b[0] | layout::SHARED_PROC]);
-                }
-            }
-            write_be(memory, vpa.addr, layout::VPA_YIELD_COUNT, 1, 4);
-        }
-    }
-    if let Some(next) = v.dtl.pending.take() {
-        v.dtl.active = next;
-        v.dtl_next = 0;
-        v.dtl_index = 0;
-    }
-    if let Some(next) = v.slb.pending.take() {
-        v.slb.active = next;
-    }
-}
-
-/// `__kvmppc_create_dtl_entry`: one entry at the ring's write pointer, which wraps at
-/// the (whole-entry) end of the registered area.
-fn kvm_dtl_entry<M: GuestRam>(
-    memory: &mut M,
-    v: &mut Vcpu,
-    log: Area,
-    info: &DispatchInfo,
-    stolen: u64,
-) {
-    // cpu_to_be32(stolen): the C assignment keeps the low 32 bits.
-    let stolen = u32::try_from(stolen & 0xffff_ffff).unwrap_or(0);
-    let entry = DtlEntry {
-        dispatch_reason: layout::KVM_DTL_DISPATCH_REASON,
-        preempt_reason: 0,
-        processor_id: be::U16::new(info.physical_cpu),
-        enqueue_to_dispatch_time: be::U32::new(stolen),
-        timebase: be::U64::new(info.timebase),
-        srr0: be::U64::new(info.srr0),
-        srr1: be::U64::new(info.srr1),
-        ..DtlEntry::ZEROED
-    };
-    let e = entry.as_bytes();
-    if let Some(at) = log.addr.checked_add(PhysSize::new(v.dtl_next)) {
-        let _ = memory.write(at, e);
-    }
-    v.dtl_next = v.dtl_next.saturating_add(layout::DTL_ENTRY_SIZE);
-    if v.dtl_next >= log.len.as_u64() {
-        v.dtl_next = 0;
-    }
-    v.dtl_index = v.dtl_index.wrapping_add(1);
-}
-
 impl<M: GuestRam> Hypervisor for Partition<M> {
     /// H_REGISTER_VPA and H_HOME_NODE_ASSOCIATIVITY; any other opcode gets
     /// `H_FUNCTION`. Under the KVM profiles a running [caller](Partition::set_caller)
     /// is preempted before and dispatched after the call, as a KVM guest exit is.
     fn hcall(&mut self, opcode: Opcode, args: &[u64]) -> HcallResult {
         let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+        let hcall_exits = match self.profile.family() {
+            Family::Kvm => kvm::HCALL_EXITS,
+            Family::Qemu => qemu::HCALL_EXITS,
+        };
         let exit = self
             .caller
-            .filter(|_| self.profile.is_kvm())
+            .filter(|_| hcall_exits)
             .filter(|&c| self.vcpu(c).is_some_and(Vcpu::is_running));
         if let Some(c) = exit {
             let _ = self.preempt(c);

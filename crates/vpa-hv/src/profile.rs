@@ -6,8 +6,24 @@ use core::str::FromStr;
 /// A hypervisor whose H_REGISTER_VPA behaviour the model reproduces.
 ///
 /// The rules of each profile are listed on [`Rule`]; the crate documentation has the
-/// table of every difference.
+/// table of every difference. Each profile belongs to a [`Family`], which decides
+/// which rule file (`partition/kvm.rs`, `partition/qemu.rs`) handles it.
+///
+/// New hypervisor versions are expected, so the enum is `#[non_exhaustive]`; a command
+/// line parses it by name ([`FromStr`], or `clap::ValueEnum` with the `clap` feature)
+/// instead of re-declaring the list.
+///
+/// ```
+/// use vpa_hv::{Family, Profile};
+///
+/// let p: Profile = "kvm-pre-4.14".parse().unwrap();
+/// assert_eq!(p, Profile::KvmPre414);
+/// assert_eq!(p.family(), Family::Kvm);
+/// assert_eq!(p.vpa_min_size(), 1024);
+/// assert!("xen".parse::<Profile>().is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Profile {
     /// KVM HV as in Linux 6.1, `arch/powerpc/kvm/book3s_hv.c`: `do_h_register_vpa`
     /// for the hcall, `kvmppc_update_vpas`/`init_vpa` for the deferred registration,
@@ -38,9 +54,27 @@ impl Profile {
         }
     }
 
-    /// Whether this is one of the KVM profiles.
+    /// Whose implementation the profile models, which decides every behaviour fork of
+    /// the handler.
+    pub const fn family(self) -> Family {
+        match self {
+            Self::Kvm | Self::KvmPre414 => Family::Kvm,
+            Self::Qemu => Family::Qemu,
+        }
+    }
+
+    /// Whether this is one of the KVM profiles (`self.family() == Family::Kvm`).
     pub const fn is_kvm(self) -> bool {
-        matches!(self, Self::Kvm | Self::KvmPre414)
+        matches!(self.family(), Family::Kvm)
+    }
+
+    /// One line on what the profile models, as a command line's help shows it.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            Self::Kvm => "KVM HV, Linux 6.1 `book3s_hv.c`",
+            Self::KvmPre414 => "KVM HV before Linux 4.14 (VPA size at least 1024)",
+            Self::Qemu => "QEMU 7.2 `pseries` (TCG), `hw/ppc/spapr_hcall.c`",
+        }
     }
 
     /// The smallest VPA size field the profile accepts.
@@ -52,9 +86,25 @@ impl Profile {
     }
 }
 
+/// The hypervisor implementation a [`Profile`] follows. Profiles of one family share
+/// their rule file and differ only in parameters (such as
+/// [`Profile::vpa_min_size`]); a new family is a new rule file and a new arm at each
+/// `match` on this enum in `partition.rs`, which the compiler lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Family {
+    /// KVM HV (`arch/powerpc/kvm/book3s_hv.c`): registrations take effect at the next
+    /// dispatch, every hcall is a guest exit, DTL entries are written.
+    Kvm,
+    /// QEMU `pseries` under TCG (`hw/ppc/spapr_hcall.c`): registrations take effect at
+    /// once, no exit, no DTL entries.
+    Qemu,
+}
+
 impl fmt::Display for Profile {
+    /// The command-line name; honours width and alignment (`{:>12}`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -81,6 +131,17 @@ impl FromStr for Profile {
     }
 }
 
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for Profile {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.summary()))
+    }
+}
+
 /// The host kernel's page size, which bounds a KVM registration.
 ///
 /// KVM pins the host page holding the area's first byte (`kvmppc_pin_guest_page` in
@@ -98,12 +159,38 @@ pub enum HostPageSize {
 }
 
 impl HostPageSize {
+    /// Both sizes.
+    pub const ALL: [Self; 2] = [Self::Size4K, Self::Size64K];
+
     /// The page size in bytes.
     pub const fn bytes(self) -> u64 {
         match self {
             Self::Size4K => 4096,
             Self::Size64K => 65536,
         }
+    }
+
+    /// The name used on the command line: `4k`, `64k`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Size4K => "4k",
+            Self::Size64K => "64k",
+        }
+    }
+}
+
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for HostPageSize {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self {
+            Self::Size4K => "4 KiB host pages",
+            Self::Size64K => "64 KiB host pages (ppc64le distribution kernels)",
+        };
+        Some(clap::builder::PossibleValue::new(self.name()).help(help))
     }
 }
 
@@ -135,7 +222,9 @@ pub enum KvmHostCpu {
 ///
 /// Each variant says which source line it models in each profile. Checks run in the
 /// order each hypervisor runs them, which is not the same order (see the crate docs).
+/// A new profile may bring a new rule, hence `#[non_exhaustive]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Rule {
     /// `proc_no` names no vCPU: `H_PARAMETER`, checked first by both. KVM:
     /// `kvmppc_find_vcpu` in `do_h_register_vpa`; QEMU: `spapr_find_cpu` in

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use vm_memory::{GuestAddress, GuestMemoryMmap};
 use vpa_hv::script::{self, Output, ScriptError};
 
@@ -44,7 +44,7 @@ pub enum HvCommand {
 pub struct ReplayArgs {
     /// Whose H_REGISTER_VPA rules to follow.
     #[arg(long, value_enum)]
-    pub profile: ProfileArg,
+    pub profile: Profile,
     /// Guest memory size from address 0: bytes, `0x` hex, or with a K/M/G/T suffix.
     #[arg(long, default_value = "1G", value_name = "SIZE", value_parser = parse_size)]
     pub mem: u64,
@@ -53,54 +53,12 @@ pub struct ReplayArgs {
     pub cpus: u32,
     /// KVM host page size, the page a KVM registration must not cross (QEMU: always 4k).
     #[arg(long, value_enum, default_value = "64k")]
-    pub host_page: PageArg,
+    pub host_page: HostPageSize,
     /// After each hcall's return code, print the rule that decided it.
     #[arg(long)]
     pub explain: bool,
     /// The script (`-` for standard input); `crates/cli/examples/hv/` has examples.
     pub file: PathBuf,
-}
-
-/// `--profile` values.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ProfileArg {
-    /// KVM HV, Linux 6.1 `book3s_hv.c`.
-    Kvm,
-    /// KVM HV before Linux 4.14 (VPA size at least 1024).
-    #[value(name = "kvm-pre-4.14")]
-    KvmPre414,
-    /// QEMU 7.2 `pseries` (TCG), `hw/ppc/spapr_hcall.c`.
-    Qemu,
-}
-
-impl From<ProfileArg> for Profile {
-    fn from(p: ProfileArg) -> Self {
-        match p {
-            ProfileArg::Kvm => Profile::Kvm,
-            ProfileArg::KvmPre414 => Profile::KvmPre414,
-            ProfileArg::Qemu => Profile::Qemu,
-        }
-    }
-}
-
-/// `--host-page` values.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PageArg {
-    /// 4 KiB host pages.
-    #[value(name = "4k")]
-    Size4K,
-    /// 64 KiB host pages (ppc64le distribution kernels).
-    #[value(name = "64k")]
-    Size64K,
-}
-
-impl From<PageArg> for HostPageSize {
-    fn from(p: PageArg) -> Self {
-        match p {
-            PageArg::Size4K => HostPageSize::Size4K,
-            PageArg::Size64K => HostPageSize::Size64K,
-        }
-    }
 }
 
 const SCRIPT_HELP: &str = "\
@@ -157,8 +115,8 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let memory = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), len)])
         .map_err(|e| anyhow!("cannot map {mem} bytes of guest memory: {e}"))?;
     let ids: Vec<u32> = (0..args.cpus).collect();
-    let mut hv = Partition::new(args.profile.into(), memory, &ids)?;
-    hv.set_host_page_size(args.host_page.into());
+    let mut hv = Partition::new(args.profile, memory, &ids)?;
+    hv.set_host_page_size(args.host_page);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let result = replay(&mut hv, &script, &mut out, args.explain);
