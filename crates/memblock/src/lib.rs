@@ -131,6 +131,8 @@ use core::fmt;
 
 pub use phys::{NodeId, PhysAddr, PhysSize};
 
+#[cfg(feature = "alloc")]
+mod index;
 mod iter;
 mod memblock;
 mod store;

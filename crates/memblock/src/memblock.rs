@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use crate::iter::FreeRanges;
+use crate::iter::{should_skip, FreeRanges};
 use crate::store::Store;
 use crate::{
     AllocError, AllocLimit, ArrayKind, Config, Error, NodeId, PhysAddr, PhysSize, Region,
@@ -29,6 +29,14 @@ impl RegionArray {
         Self {
             max,
             ..Self::default()
+        }
+    }
+
+    /// An array whose gaps are indexed for allocation searches (the reserved array).
+    fn new_indexed(max: usize) -> Self {
+        Self {
+            regions: Store::indexed(),
+            ..Self::new(max)
         }
     }
 
@@ -131,9 +139,7 @@ impl RegionArray {
     }
 
     fn set(&mut self, idx: usize, r: Region) {
-        if let Some(slot) = self.regions.as_mut_slice().get_mut(idx) {
-            *slot = r;
-        }
+        self.regions.set(idx, r);
     }
 
     /// `memblock_merge_regions`, restricted to the pairs `(i, i + 1)` for `lo <= i <=
@@ -189,6 +195,8 @@ pub struct Memblock {
     snapshot: Option<Snapshot>,
     /// Failed operations whose array growth was undone (see [`Memblock::undone_growths`]).
     undone_growths: u64,
+    /// Searches walk free ranges one by one (the reference) instead of using the index.
+    linear_search: bool,
 }
 
 impl Default for Memblock {
@@ -238,7 +246,7 @@ impl Memblock {
         };
         Self {
             memory: RegionArray::new(initial),
-            reserved: RegionArray::new(initial),
+            reserved: RegionArray::new_indexed(initial),
             bottom_up: false,
             current_limit: u64::MAX,
             movable_node: false,
@@ -246,6 +254,7 @@ impl Memblock {
             #[cfg(feature = "alloc")]
             snapshot: None,
             undone_growths: 0,
+            linear_search: false,
         }
     }
 
@@ -879,14 +888,165 @@ impl Memblock {
 
     // ---------------------------------------------------------------- allocation
 
+    /// `memblock_find_in_range_node` (static in Linux): where an allocation of `size`
+    /// bytes aligned to `align` in `[start, end)` on node `nid` (`None`: any node) with
+    /// request `flags` would go, without reserving it; `None` where Linux returns 0.
+    /// Never below the first page; top-down unless [`Memblock::set_bottom_up`]. As in
+    /// Linux, `align` is used as given (0 is not replaced by `SMP_CACHE_BYTES`) and no
+    /// other node is tried.
+    ///
+    /// Uses the gap index over the reserved array (see the crate docs) unless
+    /// [`Memblock::set_linear_search`] is on; both give the same answer.
+    pub fn find_in_range_node(
+        &self,
+        size: PhysSize,
+        align: u64,
+        start: PhysAddr,
+        end: AllocLimit,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> Option<PhysAddr> {
+        let a = self.find_in_range_node_raw(
+            size.as_u64(),
+            align,
+            start.as_u64(),
+            end.raw(),
+            nid,
+            flags,
+        );
+        (a != 0).then_some(PhysAddr::new(a))
+    }
+
+    /// As [`Memblock::find_in_range_node`], always walking the free ranges one by one
+    /// (the reference implementation the differential tests compare against).
+    #[doc(hidden)]
+    pub fn find_in_range_node_linear(
+        &self,
+        size: PhysSize,
+        align: u64,
+        start: PhysAddr,
+        end: AllocLimit,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> Option<PhysAddr> {
+        let a = self.find_linear(size.as_u64(), align, start.as_u64(), end.raw(), nid, flags);
+        (a != 0).then_some(PhysAddr::new(a))
+    }
+
+    /// Makes every search (allocations, array growth, [`Memblock::find_in_range_node`])
+    /// walk the free ranges linearly, as Linux does, instead of using the gap index.
+    /// The results are the same; only the cost differs. For differential tests and
+    /// before/after measurements. Without the `alloc` feature searches are always
+    /// linear.
+    pub fn set_linear_search(&mut self, on: bool) {
+        self.linear_search = on;
+    }
+
+    /// Whether the gap index agrees with the reserved array (for tests; always `Ok`
+    /// without the `alloc` feature or while the index is rebuilding after a heap
+    /// failure).
+    #[doc(hidden)]
+    pub fn check_index(&self) -> Result<(), &'static str> {
+        #[cfg(feature = "alloc")]
+        {
+            self.reserved.regions.check_index()
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            Ok(())
+        }
+    }
+
     /// `memblock_find_in_range`: a free range anywhere (no node), 0 if none.
     #[cfg(feature = "alloc")]
     fn find_in_range(&self, start: u64, end: u64, size: u64, align: u64) -> u64 {
-        self.find_in_range_node(size, align, start, end, None, RegionFlags::NONE)
+        self.find_in_range_node_raw(size, align, start, end, None, RegionFlags::NONE)
     }
 
     /// `memblock_find_in_range_node`: the address Linux picks, or 0 for none.
-    fn find_in_range_node(
+    fn find_in_range_node_raw(
+        &self,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> u64 {
+        #[cfg(feature = "alloc")]
+        if !self.linear_search && size > 0 {
+            if let Some(index) = self.reserved.regions.index() {
+                return self.find_indexed(index, size, align, start, end, nid, flags);
+            }
+        }
+        self.find_linear(size, align, start, end, nid, flags)
+    }
+
+    /// `memblock_find_in_range_node` with the gap index (see `index.rs`): memory
+    /// regions are filtered in the outer loop as Linux filters them, and within each
+    /// region's window the index finds the gap Linux's walk would stop at. Only for a
+    /// nonzero `size` (a zero-sized request can stop at an empty clamped range, which
+    /// the linear walk handles).
+    #[cfg(feature = "alloc")]
+    #[allow(clippy::too_many_arguments)]
+    fn find_indexed(
+        &self,
+        index: &crate::index::GapIndex,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> u64 {
+        let end = if end == 0 || end == 1 {
+            self.current_limit
+        } else {
+            end
+        };
+        let start = start.max(self.config.page_size);
+        let end = end.max(start);
+        let memory = self.memory();
+        let reserved = self.reserved();
+        let window = |m: &Region| {
+            if should_skip(m, nid, flags, self.movable_node) {
+                return None;
+            }
+            let ws = m.base.as_u64().max(start);
+            let we = m.end().as_u64().min(end);
+            (ws < we).then_some((ws, we))
+        };
+        if self.bottom_up {
+            let first = memory.partition_point(|r| r.end().as_u64() <= start);
+            for m in memory.get(first..).unwrap_or(&[]) {
+                if m.base.as_u64() >= end {
+                    break;
+                }
+                if let Some((ws, we)) = window(m) {
+                    if let Some(a) = index.find_bottom_up(reserved, ws, we, size, align) {
+                        return a;
+                    }
+                }
+            }
+        } else {
+            let past = memory.partition_point(|r| r.base.as_u64() < end);
+            for m in memory.get(..past).unwrap_or(&[]).iter().rev() {
+                if m.end().as_u64() <= start {
+                    break;
+                }
+                if let Some((ws, we)) = window(m) {
+                    if let Some(a) = index.find_top_down(reserved, ws, we, size, align) {
+                        return a;
+                    }
+                }
+            }
+        }
+        0
+    }
+
+    /// `memblock_find_in_range_node` by walking the free ranges one by one, as Linux
+    /// does: the reference the indexed search is tested against.
+    fn find_linear(
         &self,
         size: u64,
         align: u64,
@@ -964,7 +1124,7 @@ impl Memblock {
         end: u64,
         nid: Option<NodeId>,
     ) -> Result<u64, Error> {
-        let found = self.find_in_range_node(size, align, start, end, nid, RegionFlags::NONE);
+        let found = self.find_in_range_node_raw(size, align, start, end, nid, RegionFlags::NONE);
         if found == 0 {
             return Ok(0);
         }

@@ -11,18 +11,36 @@ use crate::Region;
 #[cfg(feature = "alloc")]
 mod imp {
     use super::Region;
+    use crate::index::GapIndex;
     use alloc::vec::Vec;
 
-    /// Growable storage.
+    /// Growable storage, and the gap index that follows it when enabled. Every change
+    /// goes through the methods below, which update the index, so it cannot go stale.
     #[derive(Clone, Debug, Default)]
-    pub(crate) struct Store(Vec<Region>);
+    pub(crate) struct Store(Vec<Region>, GapIndex);
 
     impl Store {
+        /// Storage whose gaps are indexed (the reserved array).
+        pub(crate) fn indexed() -> Self {
+            Self(Vec::new(), GapIndex::enabled())
+        }
         pub(crate) fn as_slice(&self) -> &[Region] {
             &self.0
         }
-        pub(crate) fn as_mut_slice(&mut self) -> &mut [Region] {
-            &mut self.0
+        /// The gap index, if it is enabled and describes the array.
+        pub(crate) fn index(&self) -> Option<&GapIndex> {
+            Some(&self.1).filter(|i| i.usable())
+        }
+        /// Whether the index (if any) matches the regions.
+        pub(crate) fn check_index(&self) -> Result<(), &'static str> {
+            self.1.check(&self.0)
+        }
+        /// Replaces region `idx` (no-op out of bounds).
+        pub(crate) fn set(&mut self, idx: usize, r: Region) {
+            if let Some(slot) = self.0.get_mut(idx) {
+                *slot = r;
+                self.1.update(&self.0, idx, idx + 1, 1);
+            }
         }
         /// `Vec::try_reserve`, failing on demand in the crate's unit tests
         /// (`fault::fail_heap_after`) when it would really have to allocate.
@@ -39,6 +57,7 @@ mod imp {
                 return false;
             }
             self.0.insert(idx, r);
+            self.1.update(&self.0, idx, idx, 1);
             true
         }
         /// Removes `start..end` (clamped to the length).
@@ -46,6 +65,7 @@ mod imp {
             let end = end.min(self.0.len());
             if start < end {
                 self.0.drain(start..end);
+                self.1.update(&self.0, start, end, 0);
             }
         }
         /// Replaces `start..end` with `with`; `false` (and no change) if the range is out
@@ -58,6 +78,7 @@ mod imp {
                 return false;
             }
             self.0.splice(start..end, with.iter().copied());
+            self.1.update(&self.0, start, end, with.len());
             true
         }
         /// Makes room for `n` regions so later inserts do not reallocate piecemeal.
@@ -128,8 +149,15 @@ mod imp {
         pub(crate) fn as_slice(&self) -> &[Region] {
             self.buf.get(..self.len).unwrap_or(&[])
         }
-        pub(crate) fn as_mut_slice(&mut self) -> &mut [Region] {
-            self.buf.get_mut(..self.len).unwrap_or(&mut [])
+        /// Without a heap there is no gap index: searches walk linearly (at most
+        /// 128 regions).
+        pub(crate) fn indexed() -> Self {
+            Self::default()
+        }
+        pub(crate) fn set(&mut self, idx: usize, r: Region) {
+            if let Some(slot) = self.buf.get_mut(..self.len).and_then(|b| b.get_mut(idx)) {
+                *slot = r;
+            }
         }
         pub(crate) fn insert(&mut self, idx: usize, r: Region) -> bool {
             if idx > self.len || self.len >= CAPACITY {

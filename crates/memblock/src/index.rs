@@ -1,0 +1,385 @@
+//! An index over the gaps of the reserved array, so that an allocation finds the free
+//! range Linux would pick without walking every free range on the way.
+//!
+//! # What is indexed, and why this shape
+//!
+//! Free memory is memory minus reserved. The memory array is short (one region per
+//! node and attribute change, a few hundred at most on the machines modelled), and the
+//! search has to filter it region by region anyway (node, hotplug, nomap, mirror,
+//! driver-managed), so it stays an outer loop. The reserved array is what grows: every
+//! node-local allocation that cannot merge with a neighbour adds a region, and a
+//! fragmented reserved array (thousands of regions) is what made each allocation
+//! linear. So the index covers the *gaps of the reserved array*: gap `g` is
+//! `[end of reserved[g - 1], base of reserved[g])`, with 0 below the first region and
+//! `PHYS_ADDR_MAX` above the last. Within one memory region's window
+//! `[max(base, start), min(end, limit))` the free ranges Linux visits are exactly these
+//! gaps clipped to the window, in index order (descending top-down, ascending
+//! bottom-up).
+//!
+//! The reserved array itself must stay a plain sorted array with Linux's contents,
+//! order and capacity (callers read it as a slice, and Linux's doubling decides where
+//! its copies go). Inserting into it already moves its tail (a `memmove` of `O(n)`
+//! entries, as in Linux). The index therefore does not need `O(log n)` updates to be
+//! cheaper than the array it follows, and a flat structure wins on constants: the
+//! gaps are cut into consecutive *chunks* of about [`CHUNK`] gaps, and the index keeps,
+//! per chunk, its first gap's index and its largest gap. That is a two-level B-tree
+//! of chunks whose leaves are the reserved array itself (gap lengths are read from
+//! the regions, not copied).
+//!
+//! * Update after the array changed (`k` regions replaced by `m`): the chunks holding
+//!   the changed gaps are recut (reading `O(CHUNK + m)` regions), the starts of the
+//!   chunks after them shift (`O(n / CHUNK)` integer additions, far less than the
+//!   `memmove` of the array). Chunks stay between about `CHUNK / 2` and `2 * CHUNK`
+//!   gaps (a small one is recut with its right neighbour).
+//! * Search in a window: two binary searches find the first and last gap touching the
+//!   window; those two are clipped and checked exactly. The gaps between them lie
+//!   wholly inside the window; chunks whose largest gap is smaller than the request are
+//!   skipped in one comparison, and in the others each gap at least as long as the
+//!   request is checked with Linux's exact alignment formula (a gap long enough but
+//!   badly aligned does not stop the search, as in Linux). Cost: `O(log n)` to place
+//!   the window, `O(c)` for the `c` chunk summaries inside it, `O(CHUNK)` per chunk
+//!   that holds a long-enough gap. A failing search over the whole array reads
+//!   `n / CHUNK` summaries instead of `n` regions.
+//!
+//! The search returns exactly what Linux's walk returns because it skips only gaps
+//! that cannot return: a gap whose clipped length is below the request never fits top
+//! down (`round_down` never rounds up) nor bottom up, *except* where Linux's bottom-up
+//! `round_up` wraps past `PHYS_ADDR_MAX` to 0, which makes Linux return 0 (failure)
+//! at that gap. Wrapping is only possible for gaps starting above `!(align - 1)`;
+//! those (at the very top of the address space) are checked one by one.
+//!
+//! A failed heap allocation while updating the index never fails the operation: the
+//! index is dropped and the allocator walks linearly until the next change rebuilds
+//! it, which gives the same addresses.
+
+use alloc::vec::Vec;
+
+use crate::Region;
+
+/// Target number of gaps per chunk.
+pub(crate) const CHUNK: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Chunk {
+    /// Index of the chunk's first gap.
+    start: usize,
+    /// Length of its longest gap.
+    max: u64,
+}
+
+/// Chunk summaries over the gaps of one region array (see the module docs).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GapIndex {
+    chunks: Vec<Chunk>,
+    /// Whether the array this follows wants an index at all (only the reserved array).
+    enabled: bool,
+    /// Whether `chunks` describe the array; false after a heap failure until rebuilt.
+    valid: bool,
+}
+
+/// Bounds of gap `g` of `rs` (see the module docs).
+fn gap(rs: &[Region], g: usize) -> (u64, u64) {
+    let start = match g.checked_sub(1).and_then(|i| rs.get(i)) {
+        Some(r) => r.end().as_u64(),
+        None => 0,
+    };
+    let end = rs.get(g).map_or(u64::MAX, |r| r.base.as_u64());
+    (start, end)
+}
+
+fn gap_len(rs: &[Region], g: usize) -> u64 {
+    let (s, e) = gap(rs, g);
+    e.saturating_sub(s)
+}
+
+/// Linux's `round_down` (mask arithmetic, as in C for any `align`).
+fn round_down(x: u64, align: u64) -> u64 {
+    x & !align.wrapping_sub(1)
+}
+
+/// Linux's `round_up` (wraps to 0 past the top, as in C).
+fn round_up(x: u64, align: u64) -> u64 {
+    (x.wrapping_sub(1) | align.wrapping_sub(1)).wrapping_add(1)
+}
+
+/// The candidate `__memblock_find_range_top_down` returns for one free range already
+/// clamped to the request, if it fits.
+pub(crate) fn fit_top_down(this_start: u64, this_end: u64, size: u64, align: u64) -> Option<u64> {
+    if this_end < size {
+        return None;
+    }
+    let cand = round_down(this_end - size, align);
+    (cand >= this_start).then_some(cand)
+}
+
+/// The candidate `__memblock_find_range_bottom_up` returns for one clamped free range,
+/// if any. `Some(0)` (a wrapped `round_up`) makes Linux stop and fail.
+pub(crate) fn fit_bottom_up(this_start: u64, this_end: u64, size: u64, align: u64) -> Option<u64> {
+    let cand = round_up(this_start, align);
+    (cand < this_end && this_end - cand >= size).then_some(cand)
+}
+
+impl GapIndex {
+    /// An index that follows its array from now on (it is built at the next change).
+    pub(crate) fn enabled() -> Self {
+        Self {
+            enabled: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether searches may use the index.
+    pub(crate) fn usable(&self) -> bool {
+        self.enabled && self.valid
+    }
+
+    /// Drops the summaries after a heap failure; searches then walk linearly.
+    fn invalidate(&mut self) {
+        self.chunks.clear();
+        self.valid = false;
+    }
+
+    /// Recomputes the summaries from scratch.
+    fn rebuild(&mut self, rs: &[Region]) {
+        let gaps = rs.len() + 1;
+        self.chunks.clear();
+        if self.chunks.try_reserve(gaps.div_ceil(CHUNK)).is_err() {
+            self.invalidate();
+            return;
+        }
+        let mut start = 0;
+        while start < gaps {
+            let end = (start + CHUNK).min(gaps);
+            self.chunks.push(Chunk {
+                start,
+                max: max_gap(rs, start, end),
+            });
+            start = end;
+        }
+        self.valid = true;
+    }
+
+    /// Follows a change of the array: regions `s..e` of the old array were replaced by
+    /// `m` regions, and `rs` is the new array. Old gaps `s..=e` became new gaps
+    /// `s..=s + m`; gaps before are unchanged, gaps after only moved.
+    pub(crate) fn update(&mut self, rs: &[Region], s: usize, e: usize, m: usize) {
+        if !self.enabled {
+            return;
+        }
+        if !self.valid || self.chunks.is_empty() || e < s {
+            self.rebuild(rs);
+            return;
+        }
+        let removed = e - s;
+        let new_gaps = rs.len() + 1;
+        let Some(old_gaps) = (new_gaps + removed).checked_sub(m) else {
+            self.rebuild(rs);
+            return;
+        };
+        if e >= old_gaps {
+            self.rebuild(rs);
+            return;
+        }
+        let n = self.chunks.len();
+        let chunk_of = |g: usize| {
+            self.chunks
+                .partition_point(|c| c.start <= g)
+                .saturating_sub(1)
+        };
+        let c0 = chunk_of(s);
+        let mut c1 = chunk_of(e);
+        let old_end_of = |c: usize| self.chunks.get(c + 1).map_or(old_gaps, |x| x.start);
+        let first = self.chunks.get(c0).map_or(0, |c| c.start);
+        // The recut range is chunks c0..=c1: old gaps `first..old_end`, new gaps
+        // `first..old_end + m - removed` (old_end > e >= removed + first).
+        let mut old_end = old_end_of(c1);
+        let mut len = old_end + m - removed - first;
+        if len < CHUNK / 2 && c1 + 1 < n {
+            c1 += 1;
+            old_end = old_end_of(c1);
+            len = old_end + m - removed - first;
+        }
+        let pieces = (len / CHUNK).max(1);
+        let replaced = c1 + 1 - c0;
+        if pieces > replaced && self.chunks.try_reserve(pieces - replaced).is_err() {
+            self.invalidate();
+            return;
+        }
+        let placeholder = Chunk { start: 0, max: 0 };
+        self.chunks
+            .splice(c0..=c1, core::iter::repeat_n(placeholder, pieces));
+        let (base, rem) = (len / pieces, len % pieces);
+        let mut start = first;
+        for (j, c) in self.chunks.iter_mut().skip(c0).take(pieces).enumerate() {
+            let end = start + base + usize::from(j < rem);
+            *c = Chunk {
+                start,
+                max: max_gap(rs, start, end),
+            };
+            start = end;
+        }
+        // Later chunks keep their gaps, which moved by `m - removed`.
+        for c in self.chunks.iter_mut().skip(c0 + pieces) {
+            c.start = c.start + m - removed;
+        }
+    }
+
+    /// Whether the summaries match `rs` (for tests).
+    pub(crate) fn check(&self, rs: &[Region]) -> Result<(), &'static str> {
+        if !self.enabled || !self.valid {
+            return Ok(());
+        }
+        let gaps = rs.len() + 1;
+        if self.chunks.first().map(|c| c.start) != Some(0) {
+            return Err("the first chunk does not start at gap 0");
+        }
+        for (i, c) in self.chunks.iter().enumerate() {
+            let end = self.chunks.get(i + 1).map_or(gaps, |x| x.start);
+            if end <= c.start {
+                return Err("an empty or unordered chunk");
+            }
+            if c.max != max_gap(rs, c.start, end) {
+                return Err("a chunk's largest gap is stale");
+            }
+        }
+        Ok(())
+    }
+
+    /// The address Linux's top-down walk returns within the window `[ws, we)` of one
+    /// memory region, if a gap there fits; `size` must be nonzero.
+    pub(crate) fn find_top_down(
+        &self,
+        rs: &[Region],
+        ws: u64,
+        we: u64,
+        size: u64,
+        align: u64,
+    ) -> Option<u64> {
+        let g_lo = rs.partition_point(|r| r.base.as_u64() <= ws);
+        let g_hi = rs.partition_point(|r| r.base.as_u64() < we);
+        let clipped = |g: usize| {
+            let (s, e) = gap(rs, g);
+            fit_top_down(s.max(ws), e.min(we), size, align).filter(|_| s.max(ws) < e.min(we))
+        };
+        if let Some(c) = clipped(g_hi) {
+            return Some(c);
+        }
+        if g_hi == g_lo {
+            return None;
+        }
+        if g_hi > g_lo + 1 {
+            let found = self.scan(rs, g_lo + 1, g_hi - 1, size, true, |s, e| {
+                fit_top_down(s, e, size, align)
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        clipped(g_lo)
+    }
+
+    /// The address Linux's bottom-up walk returns within the window `[ws, we)`, if it
+    /// stops there (`Some(0)`: Linux's `round_up` wrapped and the walk fails).
+    pub(crate) fn find_bottom_up(
+        &self,
+        rs: &[Region],
+        ws: u64,
+        we: u64,
+        size: u64,
+        align: u64,
+    ) -> Option<u64> {
+        let g_lo = rs.partition_point(|r| r.base.as_u64() <= ws);
+        let g_hi = rs.partition_point(|r| r.base.as_u64() < we);
+        let exact = |g: usize| {
+            let (s, e) = gap(rs, g);
+            let (s, e) = (s.max(ws), e.min(we));
+            if s < e {
+                fit_bottom_up(s, e, size, align)
+            } else {
+                None
+            }
+        };
+        if let Some(c) = exact(g_lo) {
+            return Some(c);
+        }
+        if g_hi == g_lo {
+            return None;
+        }
+        // Gaps starting above `!(align - 1)` may wrap (gap `g` starts at the end of
+        // region `g - 1`): they, and the clipped last gap, are checked one by one.
+        let wrap = 1 + rs.partition_point(|r| r.end().as_u64() <= !align.wrapping_sub(1));
+        let safe_end = g_hi.min(wrap);
+        if safe_end > g_lo + 1 {
+            let found = self.scan(rs, g_lo + 1, safe_end - 1, size, false, |s, e| {
+                fit_bottom_up(s, e, size, align)
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        (safe_end.max(g_lo + 1)..=g_hi).find_map(exact)
+    }
+
+    /// Gaps `lo..=hi` (wholly inside the window, so not clipped) in ascending or
+    /// descending order: the first for which `fit(start, end)` answers. Only gaps at
+    /// least `size` long are offered.
+    fn scan(
+        &self,
+        rs: &[Region],
+        lo: usize,
+        hi: usize,
+        size: u64,
+        descending: bool,
+        fit: impl Fn(u64, u64) -> Option<u64>,
+    ) -> Option<u64> {
+        let gaps = rs.len() + 1;
+        let first = self
+            .chunks
+            .partition_point(|c| c.start <= lo)
+            .saturating_sub(1);
+        let last = self
+            .chunks
+            .partition_point(|c| c.start <= hi)
+            .saturating_sub(1);
+        let in_chunk = |ci: usize, c: &Chunk| {
+            let end = self.chunks.get(ci + 1).map_or(gaps, |x| x.start);
+            (c.start.max(lo), (end - 1).min(hi))
+        };
+        let try_gap = |g: usize| {
+            let (s, e) = gap(rs, g);
+            if e.saturating_sub(s) >= size {
+                fit(s, e)
+            } else {
+                None
+            }
+        };
+        let chunks = self.chunks.get(first..=last)?;
+        if descending {
+            for (k, c) in chunks.iter().enumerate().rev() {
+                if c.max < size {
+                    continue;
+                }
+                let (a, b) = in_chunk(first + k, c);
+                if let Some(x) = (a..=b).rev().find_map(try_gap) {
+                    return Some(x);
+                }
+            }
+        } else {
+            for (k, c) in chunks.iter().enumerate() {
+                if c.max < size {
+                    continue;
+                }
+                let (a, b) = in_chunk(first + k, c);
+                if let Some(x) = (a..=b).find_map(try_gap) {
+                    return Some(x);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Longest of gaps `start..end` of `rs`.
+fn max_gap(rs: &[Region], start: usize, end: usize) -> u64 {
+    (start..end).map(|g| gap_len(rs, g)).max().unwrap_or(0)
+}
