@@ -1,7 +1,8 @@
 //! `cargo bench -p memblock`: the boot-like trace of `memblock::trace` (8192 CPUs on
 //! 256 nodes, 4 allocations per CPU, then frees for every 4th CPU), timed from a
-//! prepared memblock. Sample count and time are kept small so the bench finishes in
-//! seconds.
+//! prepared memblock, with the gap index (the default) and with the linear walk Linux
+//! does (`Memblock::set_linear_search`). Sample count and time are kept small so the
+//! bench finishes in seconds.
 
 // criterion_group! generates an undocumented `pub fn benches`.
 #![allow(missing_docs)]
@@ -27,6 +28,15 @@ fn boot_trace(c: &mut Criterion) {
     group.bench_function("boot_trace_8192cpus_256nodes", |b| {
         b.iter_batched(
             || base.clone(),
+            |mut mb| trace.run(&mut mb),
+            BatchSize::LargeInput,
+        )
+    });
+    let mut linear = base.clone();
+    linear.set_linear_search(true);
+    group.bench_function("boot_trace_8192cpus_256nodes_linear", |b| {
+        b.iter_batched(
+            || linear.clone(),
             |mut mb| trace.run(&mut mb),
             BatchSize::LargeInput,
         )

@@ -65,6 +65,9 @@ struct Chunk {
     start: usize,
     /// Length of its longest gap.
     max: u64,
+    /// Base of the region just below its first gap (0 for the first chunk): the key
+    /// that places an address in a chunk without touching the regions.
+    key: u64,
 }
 
 /// Chunk summaries over the gaps of one region array (see the module docs).
@@ -153,16 +156,28 @@ impl GapIndex {
             self.chunks.push(Chunk {
                 start,
                 max: max_gap(rs, start, end),
+                key: key_of(rs, start),
             });
             start = end;
         }
         self.valid = true;
     }
 
+    /// Before the array changes regions `s..e`: the longest of the gaps `s..=e` that
+    /// the change will replace (to be passed to [`GapIndex::update`]).
+    pub(crate) fn longest_replaced(&self, rs: &[Region], s: usize, e: usize) -> u64 {
+        if self.usable() {
+            max_gap(rs, s, e.saturating_add(1).min(rs.len() + 1))
+        } else {
+            0
+        }
+    }
+
     /// Follows a change of the array: regions `s..e` of the old array were replaced by
-    /// `m` regions, and `rs` is the new array. Old gaps `s..=e` became new gaps
-    /// `s..=s + m`; gaps before are unchanged, gaps after only moved.
-    pub(crate) fn update(&mut self, rs: &[Region], s: usize, e: usize, m: usize) {
+    /// `m` regions, and `rs` is the new array. Old gaps `s..=e` (the longest of which
+    /// was `old_longest`) became new gaps `s..=s + m`; gaps before are unchanged, gaps
+    /// after only moved.
+    pub(crate) fn update(&mut self, rs: &[Region], s: usize, e: usize, m: usize, old_longest: u64) {
         if !self.enabled {
             return;
         }
@@ -188,6 +203,31 @@ impl GapIndex {
         };
         let c0 = chunk_of(s);
         let mut c1 = chunk_of(e);
+        // The usual case, one region set or one inserted into a chunk that keeps a
+        // good size: the chunk's largest gap follows from the gaps that changed unless
+        // the old largest one shrank.
+        let chunk_len_after = self
+            .chunks
+            .get(c0 + 1)
+            .map_or(old_gaps, |x| x.start)
+            .wrapping_add(m)
+            .wrapping_sub(removed)
+            .wrapping_sub(self.chunks.get(c0).map_or(0, |c| c.start));
+        if c0 == c1 && (CHUNK / 2..2 * CHUNK).contains(&chunk_len_after) {
+            let new_longest = max_gap(rs, s, s + m + 1);
+            if let Some(c) = self.chunks.get_mut(c0) {
+                if old_longest < c.max || new_longest >= c.max {
+                    c.max = c.max.max(new_longest);
+                } else {
+                    let end = c.start + chunk_len_after;
+                    c.max = max_gap(rs, c.start, end);
+                }
+            }
+            for c in self.chunks.iter_mut().skip(c0 + 1) {
+                c.start = c.start + m - removed;
+            }
+            return;
+        }
         let old_end_of = |c: usize| self.chunks.get(c + 1).map_or(old_gaps, |x| x.start);
         let first = self.chunks.get(c0).map_or(0, |c| c.start);
         // The recut range is chunks c0..=c1: old gaps `first..old_end`, new gaps
@@ -205,7 +245,11 @@ impl GapIndex {
             self.invalidate();
             return;
         }
-        let placeholder = Chunk { start: 0, max: 0 };
+        let placeholder = Chunk {
+            start: 0,
+            max: 0,
+            key: 0,
+        };
         self.chunks
             .splice(c0..=c1, core::iter::repeat_n(placeholder, pieces));
         let (base, rem) = (len / pieces, len % pieces);
@@ -215,6 +259,7 @@ impl GapIndex {
             *c = Chunk {
                 start,
                 max: max_gap(rs, start, end),
+                key: key_of(rs, start),
             };
             start = end;
         }
@@ -241,6 +286,9 @@ impl GapIndex {
             if c.max != max_gap(rs, c.start, end) {
                 return Err("a chunk's largest gap is stale");
             }
+            if c.key != key_of(rs, c.start) {
+                return Err("a chunk's key is stale");
+            }
         }
         Ok(())
     }
@@ -255,8 +303,7 @@ impl GapIndex {
         size: u64,
         align: u64,
     ) -> Option<u64> {
-        let g_lo = rs.partition_point(|r| r.base.as_u64() <= ws);
-        let g_hi = rs.partition_point(|r| r.base.as_u64() < we);
+        let (c_hi, g_hi) = self.locate(rs, we, false);
         let clipped = |g: usize| {
             let (s, e) = gap(rs, g);
             fit_top_down(s.max(ws), e.min(we), size, align).filter(|_| s.max(ws) < e.min(we))
@@ -264,13 +311,19 @@ impl GapIndex {
         if let Some(c) = clipped(g_hi) {
             return Some(c);
         }
-        if g_hi == g_lo {
+        let (c_lo, g_lo) = self.locate(rs, ws, true);
+        if g_hi <= g_lo {
             return None;
         }
         if g_hi > g_lo + 1 {
-            let found = self.scan(rs, g_lo + 1, g_hi - 1, size, true, |s, e| {
-                fit_top_down(s, e, size, align)
-            });
+            let found = self.scan(
+                rs,
+                (c_lo, g_lo + 1),
+                (c_hi, g_hi - 1),
+                size,
+                true,
+                |s, e| fit_top_down(s, e, size, align),
+            );
             if found.is_some() {
                 return found;
             }
@@ -288,8 +341,7 @@ impl GapIndex {
         size: u64,
         align: u64,
     ) -> Option<u64> {
-        let g_lo = rs.partition_point(|r| r.base.as_u64() <= ws);
-        let g_hi = rs.partition_point(|r| r.base.as_u64() < we);
+        let (c_lo, g_lo) = self.locate(rs, ws, true);
         let exact = |g: usize| {
             let (s, e) = gap(rs, g);
             let (s, e) = (s.max(ws), e.min(we));
@@ -302,17 +354,28 @@ impl GapIndex {
         if let Some(c) = exact(g_lo) {
             return Some(c);
         }
-        if g_hi == g_lo {
+        let (c_hi, g_hi) = self.locate(rs, we, false);
+        if g_hi <= g_lo {
             return None;
         }
         // Gaps starting above `!(align - 1)` may wrap (gap `g` starts at the end of
         // region `g - 1`): they, and the clipped last gap, are checked one by one.
-        let wrap = 1 + rs.partition_point(|r| r.end().as_u64() <= !align.wrapping_sub(1));
+        let wrap_from = !align.wrapping_sub(1);
+        let wrap = if rs.last().is_none_or(|r| r.end().as_u64() <= wrap_from) {
+            rs.len() + 1
+        } else {
+            1 + rs.partition_point(|r| r.end().as_u64() <= wrap_from)
+        };
         let safe_end = g_hi.min(wrap);
         if safe_end > g_lo + 1 {
-            let found = self.scan(rs, g_lo + 1, safe_end - 1, size, false, |s, e| {
-                fit_bottom_up(s, e, size, align)
-            });
+            let found = self.scan(
+                rs,
+                (c_lo, g_lo + 1),
+                (c_hi, safe_end - 1),
+                size,
+                false,
+                |s, e| fit_bottom_up(s, e, size, align),
+            );
             if found.is_some() {
                 return found;
             }
@@ -320,27 +383,44 @@ impl GapIndex {
         (safe_end.max(g_lo + 1)..=g_hi).find_map(exact)
     }
 
-    /// Gaps `lo..=hi` (wholly inside the window, so not clipped) in ascending or
-    /// descending order: the first for which `fit(start, end)` answers. Only gaps at
-    /// least `size` long are offered.
+    /// The number of regions whose base is below `addr` (at most `addr` if
+    /// `inclusive`), which is the index of the gap holding `addr`, and the chunk that
+    /// gap is in: a binary search over the chunk keys, then one within the chunk.
+    fn locate(&self, rs: &[Region], addr: u64, inclusive: bool) -> (usize, usize) {
+        let below = |base: u64| {
+            if inclusive {
+                base <= addr
+            } else {
+                base < addr
+            }
+        };
+        // The first chunk always qualifies; keys increase with the chunk index.
+        let ci = self
+            .chunks
+            .get(1..)
+            .map_or(0, |rest| rest.partition_point(|c| below(c.key)));
+        let start = self.chunks.get(ci).map_or(0, |c| c.start);
+        let end = self.chunks.get(ci + 1).map_or(rs.len() + 1, |c| c.start);
+        // Region `start - 1` is below `addr` and region `end - 1` is not.
+        let within = rs
+            .get(start..end - 1)
+            .map_or(0, |part| part.partition_point(|r| below(r.base.as_u64())));
+        (ci, start + within)
+    }
+
+    /// Gaps `lo.1..=hi.1` (wholly inside the window, so not clipped; `lo.0` and `hi.0`
+    /// are chunks at or before/after them) in ascending or descending order: the first
+    /// for which `fit(start, end)` answers. Only gaps at least `size` long are offered.
     fn scan(
         &self,
         rs: &[Region],
-        lo: usize,
-        hi: usize,
+        (first, lo): (usize, usize),
+        (last, hi): (usize, usize),
         size: u64,
         descending: bool,
         fit: impl Fn(u64, u64) -> Option<u64>,
     ) -> Option<u64> {
         let gaps = rs.len() + 1;
-        let first = self
-            .chunks
-            .partition_point(|c| c.start <= lo)
-            .saturating_sub(1);
-        let last = self
-            .chunks
-            .partition_point(|c| c.start <= hi)
-            .saturating_sub(1);
         let in_chunk = |ci: usize, c: &Chunk| {
             let end = self.chunks.get(ci + 1).map_or(gaps, |x| x.start);
             (c.start.max(lo), (end - 1).min(hi))
@@ -377,6 +457,14 @@ impl GapIndex {
         }
         None
     }
+}
+
+/// The key of a chunk starting at gap `start` (see [`Chunk::key`]).
+fn key_of(rs: &[Region], start: usize) -> u64 {
+    start
+        .checked_sub(1)
+        .and_then(|i| rs.get(i))
+        .map_or(0, |r| r.base.as_u64())
 }
 
 /// Longest of gaps `start..end` of `rs`.

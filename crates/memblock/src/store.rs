@@ -37,9 +37,12 @@ mod imp {
         }
         /// Replaces region `idx` (no-op out of bounds).
         pub(crate) fn set(&mut self, idx: usize, r: Region) {
-            if let Some(slot) = self.0.get_mut(idx) {
-                *slot = r;
-                self.1.update(&self.0, idx, idx + 1, 1);
+            if idx < self.0.len() {
+                let old = self.1.longest_replaced(&self.0, idx, idx + 1);
+                if let Some(slot) = self.0.get_mut(idx) {
+                    *slot = r;
+                }
+                self.1.update(&self.0, idx, idx + 1, 1, old);
             }
         }
         /// `Vec::try_reserve`, failing on demand in the crate's unit tests
@@ -56,16 +59,18 @@ mod imp {
             if idx > self.0.len() || !self.try_reserve(1) {
                 return false;
             }
+            let old = self.1.longest_replaced(&self.0, idx, idx);
             self.0.insert(idx, r);
-            self.1.update(&self.0, idx, idx, 1);
+            self.1.update(&self.0, idx, idx, 1, old);
             true
         }
         /// Removes `start..end` (clamped to the length).
         pub(crate) fn remove_range(&mut self, start: usize, end: usize) {
             let end = end.min(self.0.len());
             if start < end {
+                let old = self.1.longest_replaced(&self.0, start, end);
                 self.0.drain(start..end);
-                self.1.update(&self.0, start, end, 0);
+                self.1.update(&self.0, start, end, 0, old);
             }
         }
         /// Replaces `start..end` with `with`; `false` (and no change) if the range is out
@@ -77,8 +82,9 @@ mod imp {
             if with.len() > end - start && !self.try_reserve(with.len() - (end - start)) {
                 return false;
             }
+            let old = self.1.longest_replaced(&self.0, start, end);
             self.0.splice(start..end, with.iter().copied());
-            self.1.update(&self.0, start, end, with.len());
+            self.1.update(&self.0, start, end, with.len(), old);
             true
         }
         /// Makes room for `n` regions so later inserts do not reallocate piecemeal.
