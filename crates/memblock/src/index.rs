@@ -137,7 +137,7 @@ impl GapIndex {
     }
 
     /// Drops the summaries after a heap failure; searches then walk linearly.
-    fn invalidate(&mut self) {
+    pub(crate) fn invalidate(&mut self) {
         self.chunks.clear();
         self.valid = false;
     }

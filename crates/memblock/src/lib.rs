@@ -135,6 +135,8 @@ pub use phys::{NodeId, PhysAddr, PhysSize};
 mod index;
 mod iter;
 mod memblock;
+#[cfg(feature = "alloc")]
+mod nodes;
 mod store;
 
 #[cfg(feature = "alloc")]

@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use crate::iter::{should_skip, FreeRanges};
+use crate::iter::FreeRanges;
 use crate::store::Store;
 use crate::{
     AllocError, AllocLimit, ArrayKind, Config, Error, NodeId, PhysAddr, PhysSize, Region,
@@ -29,6 +29,14 @@ impl RegionArray {
         Self {
             max,
             ..Self::default()
+        }
+    }
+
+    /// An array with per-node chains for allocation searches (the memory array).
+    fn new_node_linked(max: usize) -> Self {
+        Self {
+            regions: Store::node_linked(),
+            ..Self::new(max)
         }
     }
 
@@ -245,7 +253,7 @@ impl Memblock {
             allow_resize: config.allow_resize,
         };
         Self {
-            memory: RegionArray::new(initial),
+            memory: RegionArray::new_node_linked(initial),
             reserved: RegionArray::new_indexed(initial),
             bottom_up: false,
             current_limit: u64::MAX,
@@ -292,6 +300,7 @@ impl Memblock {
                 self.undone_growths = self.undone_growths.saturating_add(1);
             }
         }
+        self.memory.regions.refresh_nodes();
         r
     }
 
@@ -942,14 +951,16 @@ impl Memblock {
         self.linear_search = on;
     }
 
-    /// Whether the gap index agrees with the reserved array (for tests; always `Ok`
+    /// Whether the gap index agrees with the reserved array and the per-node chains
+    /// with the memory array (for tests; always `Ok`
     /// without the `alloc` feature or while the index is rebuilding after a heap
     /// failure).
     #[doc(hidden)]
     pub fn check_index(&self) -> Result<(), &'static str> {
         #[cfg(feature = "alloc")]
         {
-            self.reserved.regions.check_index()
+            self.reserved.regions.check_index()?;
+            self.memory.regions.check_index()
         }
         #[cfg(not(feature = "alloc"))]
         {
@@ -1009,16 +1020,28 @@ impl Memblock {
         let memory = self.memory();
         let reserved = self.reserved();
         let window = |m: &Region| {
-            if should_skip(m, nid, flags, self.movable_node) {
+            if crate::iter::should_skip(m, nid, flags, self.movable_node) {
                 return None;
             }
             let ws = m.base.as_u64().max(start);
             let we = m.end().as_u64().min(end);
             (ws < we).then_some((ws, we))
         };
+        // A node-local request follows its node's chain when it is up to date; the
+        // regions it skips are those `should_skip` rejects for their node.
+        let chain = nid.zip(self.memory.regions.nodes());
         if self.bottom_up {
-            let first = memory.partition_point(|r| r.end().as_u64() <= start);
-            for m in memory.get(first..).unwrap_or(&[]) {
+            let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
+                Some((n, links)) => &mut links
+                    .ascending(n.get())
+                    .filter_map(|i| memory.get(i))
+                    .skip_while(|m| m.end().as_u64() <= start),
+                None => {
+                    let first = memory.partition_point(|r| r.end().as_u64() <= start);
+                    &mut memory.get(first..).unwrap_or(&[]).iter()
+                }
+            };
+            for m in &mut regions {
                 if m.base.as_u64() >= end {
                     break;
                 }
@@ -1029,8 +1052,17 @@ impl Memblock {
                 }
             }
         } else {
-            let past = memory.partition_point(|r| r.base.as_u64() < end);
-            for m in memory.get(..past).unwrap_or(&[]).iter().rev() {
+            let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
+                Some((n, links)) => &mut links
+                    .descending(n.get())
+                    .filter_map(|i| memory.get(i))
+                    .skip_while(|m| m.base.as_u64() >= end),
+                None => {
+                    let past = memory.partition_point(|r| r.base.as_u64() < end);
+                    &mut memory.get(..past).unwrap_or(&[]).iter().rev()
+                }
+            };
+            for m in &mut regions {
                 if m.end().as_u64() <= start {
                     break;
                 }
@@ -1406,5 +1438,29 @@ mod tests {
             }
         }
         assert!(failures > 0, "no injected failure was hit");
+    }
+
+    /// Without its search structures (dropped after a heap failure) the allocator
+    /// walks linearly with the same results, and the next change rebuilds them.
+    #[test]
+    fn lost_index_falls_back_and_rebuilds() {
+        let mut a = striped(300);
+        let mut b = a.clone();
+        b.reserved.regions.drop_search_structures();
+        b.memory.regions.drop_search_structures();
+        assert!(b.reserved.regions.index().is_none());
+        assert!(b.memory.regions.nodes().is_none());
+        for i in 0..200u64 {
+            let size = PhysSize::new(0x800 + (i % 7) * 0x1000);
+            let nid = NodeId::new((i % 2) as u32);
+            let ra = a.alloc_try_nid(size, 0x1000, PhysAddr::ZERO, AllocLimit::Anywhere, nid);
+            let rb = b.alloc_try_nid(size, 0x1000, PhysAddr::ZERO, AllocLimit::Anywhere, nid);
+            assert_eq!(ra, rb, "allocation {i}");
+            assert!(state(&a) == state(&b));
+        }
+        // The first reservation rebuilt the index, the first operation the chains.
+        assert!(b.reserved.regions.index().is_some());
+        assert!(b.memory.regions.nodes().is_some());
+        assert_eq!(b.check_index(), Ok(()));
     }
 }

@@ -12,17 +12,38 @@ use crate::Region;
 mod imp {
     use super::Region;
     use crate::index::GapIndex;
+    use crate::nodes::NodeLinks;
     use alloc::vec::Vec;
 
-    /// Growable storage, and the gap index that follows it when enabled. Every change
-    /// goes through the methods below, which update the index, so it cannot go stale.
+    /// Growable storage, and the search structures that follow it when enabled: the
+    /// gap index (reserved array), updated by every change, and the per-node chains
+    /// (memory array), marked stale by every change and rebuilt by
+    /// [`Store::refresh_nodes`]. Every change goes through the methods below.
     #[derive(Clone, Debug, Default)]
-    pub(crate) struct Store(Vec<Region>, GapIndex);
+    pub(crate) struct Store(Vec<Region>, GapIndex, NodeLinks);
 
     impl Store {
         /// Storage whose gaps are indexed (the reserved array).
         pub(crate) fn indexed() -> Self {
-            Self(Vec::new(), GapIndex::enabled())
+            Self(Vec::new(), GapIndex::enabled(), NodeLinks::default())
+        }
+        /// Storage with per-node chains (the memory array).
+        pub(crate) fn node_linked() -> Self {
+            Self(Vec::new(), GapIndex::default(), NodeLinks::enabled())
+        }
+        /// The per-node chains, if enabled and up to date.
+        pub(crate) fn nodes(&self) -> Option<&NodeLinks> {
+            Some(&self.2).filter(|n| n.usable())
+        }
+        /// Forgets the search structures, as a heap failure while updating them does.
+        #[cfg(test)]
+        pub(crate) fn drop_search_structures(&mut self) {
+            self.1.invalidate();
+            self.2.stale();
+        }
+        /// Rebuilds the per-node chains if the array changed.
+        pub(crate) fn refresh_nodes(&mut self) {
+            self.2.refresh(&self.0);
         }
         pub(crate) fn as_slice(&self) -> &[Region] {
             &self.0
@@ -33,7 +54,8 @@ mod imp {
         }
         /// Whether the index (if any) matches the regions.
         pub(crate) fn check_index(&self) -> Result<(), &'static str> {
-            self.1.check(&self.0)
+            self.1.check(&self.0)?;
+            self.2.check(&self.0)
         }
         /// Replaces region `idx` (no-op out of bounds).
         pub(crate) fn set(&mut self, idx: usize, r: Region) {
@@ -43,6 +65,7 @@ mod imp {
                     *slot = r;
                 }
                 self.1.update(&self.0, idx, idx + 1, 1, old);
+                self.2.stale();
             }
         }
         /// `Vec::try_reserve`, failing on demand in the crate's unit tests
@@ -62,6 +85,7 @@ mod imp {
             let old = self.1.longest_replaced(&self.0, idx, idx);
             self.0.insert(idx, r);
             self.1.update(&self.0, idx, idx, 1, old);
+            self.2.stale();
             true
         }
         /// Removes `start..end` (clamped to the length).
@@ -71,6 +95,7 @@ mod imp {
                 let old = self.1.longest_replaced(&self.0, start, end);
                 self.0.drain(start..end);
                 self.1.update(&self.0, start, end, 0, old);
+                self.2.stale();
             }
         }
         /// Replaces `start..end` with `with`; `false` (and no change) if the range is out
@@ -85,6 +110,7 @@ mod imp {
             let old = self.1.longest_replaced(&self.0, start, end);
             self.0.splice(start..end, with.iter().copied());
             self.1.update(&self.0, start, end, with.len(), old);
+            self.2.stale();
             true
         }
         /// Makes room for `n` regions so later inserts do not reallocate piecemeal.
@@ -160,6 +186,10 @@ mod imp {
         pub(crate) fn indexed() -> Self {
             Self::default()
         }
+        pub(crate) fn node_linked() -> Self {
+            Self::default()
+        }
+        pub(crate) fn refresh_nodes(&mut self) {}
         pub(crate) fn set(&mut self, idx: usize, r: Region) {
             if let Some(slot) = self.buf.get_mut(..self.len).and_then(|b| b.get_mut(idx)) {
                 *slot = r;

@@ -372,3 +372,54 @@ fn fragmented_reserved_array() {
         probe(&indexed, &mut r, seed, 0);
     }
 }
+
+/// Memory at the very top of the address space, where Linux's bottom-up `round_up`
+/// wraps to 0 (and the walk stops with a failure), with alignments that are not powers
+/// of two (whose masks make only some of those gaps wrap): the indexed search must
+/// stop, or not, exactly where the walk does.
+#[test]
+fn top_of_address_space() {
+    let mut r = Rng(0x5eed);
+    for case in 0..3000 {
+        let mut mb = Memblock::new();
+        let top = u64::MAX - r.below(1 << 20);
+        let base = top - (1 << 24) - r.below(1 << 20);
+        mb.add_node(
+            PhysAddr::new(base),
+            PhysSize::new(top - base),
+            NodeId::new(0),
+            RegionFlags::NONE,
+        )
+        .unwrap();
+        for _ in 0..r.below(300) {
+            let at = base + r.below(top - base);
+            let _ = mb.reserve(PhysAddr::new(at), PhysSize::new(r.below(1 << 16) + 1));
+        }
+        mb.set_bottom_up(r.chance(70));
+        for _ in 0..50 {
+            let al = match r.below(4) {
+                0 => 1 << (40 + r.below(24)),
+                1 => r.next() | (1 << 63),
+                2 => !r.below(1 << 20),
+                _ => r.next(),
+            };
+            let sz = PhysSize::new(r.below(1 << 18) + 1);
+            let st = PhysAddr::new(if r.chance(50) {
+                base + r.below(top - base)
+            } else {
+                0
+            });
+            let lim = if r.chance(50) {
+                AllocLimit::Anywhere
+            } else {
+                AllocLimit::Addr(PhysAddr::new(base + r.below(top - base)))
+            };
+            let n = if r.chance(50) { None } else { NodeId::new(0) };
+            assert_eq!(
+                mb.find_in_range_node(sz, al, st, lim, n, RegionFlags::NONE),
+                mb.find_in_range_node_linear(sz, al, st, lim, n, RegionFlags::NONE),
+                "case {case}: size {sz} align {al:#x} start {st} {lim:?} {n:?}\n{mb}"
+            );
+        }
+    }
+}
