@@ -283,7 +283,9 @@ impl GapIndex {
             if end <= c.start {
                 return Err("an empty or unordered chunk");
             }
-            if c.max != max_gap(rs, c.start, end) {
+            // Recomputed gap by gap, independently of `max_gap`.
+            let longest = (c.start..end).map(|g| gap_len(rs, g)).max().unwrap_or(0);
+            if c.max != longest {
                 return Err("a chunk's largest gap is stale");
             }
             if c.key != key_of(rs, c.start) {
@@ -425,14 +427,20 @@ impl GapIndex {
             let end = self.chunks.get(ci + 1).map_or(gaps, |x| x.start);
             (c.start.max(lo), (end - 1).min(hi))
         };
-        let try_gap = |g: usize| {
-            let (s, e) = gap(rs, g);
-            if e.saturating_sub(s) >= size {
-                fit(s, e)
-            } else {
-                None
+        // Interior gaps have a region on each side: gaps `a..=b` are the pairs of
+        // regions `a - 1..=b`.
+        let try_pair = |w: &[Region]| match w {
+            [l, r] => {
+                let (s, e) = (l.end().as_u64(), r.base.as_u64());
+                if e.saturating_sub(s) >= size {
+                    fit(s, e)
+                } else {
+                    None
+                }
             }
+            _ => None,
         };
+        let pairs = |a: usize, b: usize| rs.get(a.saturating_sub(1)..=b).unwrap_or(&[]).windows(2);
         let chunks = self.chunks.get(first..=last)?;
         if descending {
             for (k, c) in chunks.iter().enumerate().rev() {
@@ -440,7 +448,7 @@ impl GapIndex {
                     continue;
                 }
                 let (a, b) = in_chunk(first + k, c);
-                if let Some(x) = (a..=b).rev().find_map(try_gap) {
+                if let Some(x) = pairs(a, b).rev().find_map(try_pair) {
                     return Some(x);
                 }
             }
@@ -450,7 +458,7 @@ impl GapIndex {
                     continue;
                 }
                 let (a, b) = in_chunk(first + k, c);
-                if let Some(x) = (a..=b).find_map(try_gap) {
+                if let Some(x) = pairs(a, b).find_map(try_pair) {
                     return Some(x);
                 }
             }
@@ -469,5 +477,25 @@ fn key_of(rs: &[Region], start: usize) -> u64 {
 
 /// Longest of gaps `start..end` of `rs`.
 fn max_gap(rs: &[Region], start: usize, end: usize) -> u64 {
-    (start..end).map(|g| gap_len(rs, g)).max().unwrap_or(0)
+    if start >= end {
+        return 0;
+    }
+    // The first and last gaps of the array have a region on one side only.
+    let edges = [start, end - 1]
+        .into_iter()
+        .filter(|&g| g == 0 || g >= rs.len())
+        .map(|g| gap_len(rs, g))
+        .max()
+        .unwrap_or(0);
+    let inner = rs
+        .get(start.max(1) - 1..end.min(rs.len()))
+        .unwrap_or(&[])
+        .windows(2)
+        .map(|w| match w {
+            [l, r] => r.base.as_u64().saturating_sub(l.end().as_u64()),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0);
+    edges.max(inner)
 }
