@@ -10,7 +10,57 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use memblock::trace::BootTrace;
+use memblock::replay::{apply, parse_line, Op};
+use memblock::trace::{random_script, BootTrace};
+use memblock::Memblock;
+
+/// Discards what the replay prints: only the allocator is timed.
+struct Sink;
+
+impl core::fmt::Write for Sink {
+    fn write_str(&mut self, _: &str) -> core::fmt::Result {
+        Ok(())
+    }
+}
+
+/// The random replay script of `memblock::trace::random_script` (seed 1), parsed up
+/// front, then executed with and without the gap index. Memory fills up early and
+/// most later allocations fail after searching every free range, which is where the
+/// index matters most.
+fn random_ops(c: &mut Criterion) {
+    const OPS: usize = 100_000;
+    let script = random_script(1, OPS);
+    let ops: Vec<Op> = script
+        .lines()
+        .filter_map(|l| parse_line(l).expect("the random script parses"))
+        .collect();
+    let run = |mb: &mut Memblock| {
+        for op in &ops {
+            let _ = apply(mb, op, &mut Sink);
+        }
+    };
+    let mut group = c.benchmark_group("memblock");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(ops.len() as u64));
+    group.bench_function("random_100k_ops", |b| {
+        b.iter_batched(Memblock::new, |mut mb| run(&mut mb), BatchSize::LargeInput)
+    });
+    group.bench_function("random_100k_ops_linear", |b| {
+        b.iter_batched(
+            || {
+                let mut mb = Memblock::new();
+                mb.set_linear_search(true);
+                mb
+            },
+            |mut mb| run(&mut mb),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
 
 fn boot_trace(c: &mut Criterion) {
     let trace = BootTrace::default();
@@ -44,5 +94,5 @@ fn boot_trace(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, boot_trace);
+criterion_group!(benches, boot_trace, random_ops);
 criterion_main!(benches);

@@ -59,6 +59,9 @@ use crate::Region;
 /// Target number of gaps per chunk.
 pub(crate) const CHUNK: usize = 64;
 
+/// A position in the index: (chunk, gap).
+pub(crate) type Pos = (usize, usize);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Chunk {
     /// Index of the chunk's first gap.
@@ -129,6 +132,12 @@ impl GapIndex {
             enabled: true,
             ..Self::default()
         }
+    }
+
+    /// The longest gap of the array: no clipped gap of any window is longer, so a
+    /// request above it fits nowhere.
+    pub(crate) fn longest(&self) -> u64 {
+        self.chunks.iter().map(|c| c.max).max().unwrap_or(u64::MAX)
     }
 
     /// Whether searches may use the index.
@@ -304,8 +313,9 @@ impl GapIndex {
         we: u64,
         size: u64,
         align: u64,
+        hint: &mut Option<Pos>,
     ) -> Option<u64> {
-        let (c_hi, g_hi) = self.locate(rs, we, false);
+        let (c_hi, g_hi) = self.locate(rs, we, false, *hint);
         let clipped = |g: usize| {
             let (s, e) = gap(rs, g);
             fit_top_down(s.max(ws), e.min(we), size, align).filter(|_| s.max(ws) < e.min(we))
@@ -313,7 +323,9 @@ impl GapIndex {
         if let Some(c) = clipped(g_hi) {
             return Some(c);
         }
-        let (c_lo, g_lo) = self.locate(rs, ws, true);
+        let (c_lo, g_lo) = self.locate(rs, ws, true, Some((c_hi, g_hi)));
+        // The next (lower) window ends at or below this one's start.
+        *hint = Some((c_lo, g_lo));
         if g_hi <= g_lo {
             return None;
         }
@@ -342,8 +354,9 @@ impl GapIndex {
         we: u64,
         size: u64,
         align: u64,
+        hint: &mut Option<Pos>,
     ) -> Option<u64> {
-        let (c_lo, g_lo) = self.locate(rs, ws, true);
+        let (c_lo, g_lo) = self.locate(rs, ws, true, *hint);
         let exact = |g: usize| {
             let (s, e) = gap(rs, g);
             let (s, e) = (s.max(ws), e.min(we));
@@ -356,7 +369,9 @@ impl GapIndex {
         if let Some(c) = exact(g_lo) {
             return Some(c);
         }
-        let (c_hi, g_hi) = self.locate(rs, we, false);
+        let (c_hi, g_hi) = self.locate(rs, we, false, Some((c_lo, g_lo)));
+        // The next (higher) window starts at or above this one's end.
+        *hint = Some((c_hi, g_hi));
         if g_hi <= g_lo {
             return None;
         }
@@ -387,27 +402,54 @@ impl GapIndex {
 
     /// The number of regions whose base is below `addr` (at most `addr` if
     /// `inclusive`), which is the index of the gap holding `addr`, and the chunk that
-    /// gap is in: a binary search over the chunk keys, then one within the chunk.
-    fn locate(&self, rs: &[Region], addr: u64, inclusive: bool) -> (usize, usize) {
-        let below = |base: u64| {
+    /// gap is in.
+    ///
+    /// The chunk is found from its key (no region is read): by walking the keys from
+    /// the `hint`'s chunk (the other end of the window, or where the previous window
+    /// of the same search ended) for up to 16 chunks, else by binary search over the
+    /// keys. Then a binary search over the chunk's regions.
+    fn locate(&self, rs: &[Region], addr: u64, inclusive: bool, hint: Option<Pos>) -> Pos {
+        let is_below = |base: u64| {
             if inclusive {
                 base <= addr
             } else {
                 base < addr
             }
         };
-        // The first chunk always qualifies; keys increase with the chunk index.
-        let ci = self
-            .chunks
-            .get(1..)
-            .map_or(0, |rest| rest.partition_point(|c| below(c.key)));
+        let count = |lo: usize, hi: usize| {
+            lo + rs.get(lo..hi).map_or(0, |part| {
+                part.partition_point(|r| is_below(r.base.as_u64()))
+            })
+        };
+        // Chunk `c` holds the answer or one below it; the first chunk always does.
+        let qualifies = |c: usize| c == 0 || self.chunks.get(c).is_some_and(|x| is_below(x.key));
+        let n = self.chunks.len();
+        // The answer's chunk is the last one that qualifies (keys increase). From a
+        // hint, walk the chunk keys (successive windows are usually a few chunks
+        // apart); without one, or when far, binary search them.
+        let mut ci = None;
+        if let Some((hc, _)) = hint.filter(|&(c, _)| c < n) {
+            let mut c = hc;
+            for _ in 0..16 {
+                if !qualifies(c) {
+                    c -= 1;
+                } else if c + 1 < n && qualifies(c + 1) {
+                    c += 1;
+                } else {
+                    ci = Some(c);
+                    break;
+                }
+            }
+        }
+        let ci = ci.unwrap_or_else(|| {
+            self.chunks
+                .get(1..)
+                .map_or(0, |rest| rest.partition_point(|c| is_below(c.key)))
+        });
         let start = self.chunks.get(ci).map_or(0, |c| c.start);
         let end = self.chunks.get(ci + 1).map_or(rs.len() + 1, |c| c.start);
         // Region `start - 1` is below `addr` and region `end - 1` is not.
-        let within = rs
-            .get(start..end - 1)
-            .map_or(0, |part| part.partition_point(|r| below(r.base.as_u64())));
-        (ci, start + within)
+        (ci, count(start, end - 1))
     }
 
     /// Gaps `lo.1..=hi.1` (wholly inside the window, so not clipped; `lo.0` and `hi.0`

@@ -1017,6 +1017,11 @@ impl Memblock {
         };
         let start = start.max(self.config.page_size);
         let end = end.max(start);
+        // No gap is long enough anywhere: Linux's walk would find nothing either (a
+        // bottom-up walk that stops at a wrapping `round_up` fails too).
+        if index.longest() < size {
+            return 0;
+        }
         let memory = self.memory();
         let reserved = self.reserved();
         let window = |m: &Region| {
@@ -1030,6 +1035,9 @@ impl Memblock {
         // A node-local request follows its node's chain when it is up to date; the
         // regions it skips are those `should_skip` rejects for their node.
         let chain = nid.zip(self.memory.regions.nodes());
+        // Where the previous window ended in the reserved array: windows come in
+        // address order, so the next one is found by galloping from there.
+        let mut hint = None;
         if self.bottom_up {
             let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
                 Some((n, links)) => &mut links
@@ -1046,7 +1054,8 @@ impl Memblock {
                     break;
                 }
                 if let Some((ws, we)) = window(m) {
-                    if let Some(a) = index.find_bottom_up(reserved, ws, we, size, align) {
+                    if let Some(a) = index.find_bottom_up(reserved, ws, we, size, align, &mut hint)
+                    {
                         return a;
                     }
                 }
@@ -1067,7 +1076,7 @@ impl Memblock {
                     break;
                 }
                 if let Some((ws, we)) = window(m) {
-                    if let Some(a) = index.find_top_down(reserved, ws, we, size, align) {
+                    if let Some(a) = index.find_top_down(reserved, ws, we, size, align, &mut hint) {
                         return a;
                     }
                 }
