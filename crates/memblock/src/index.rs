@@ -20,26 +20,40 @@
 //! order and capacity (callers read it as a slice, and Linux's doubling decides where
 //! its copies go). Inserting into it already moves its tail (a `memmove` of `O(n)`
 //! entries, as in Linux). The index therefore does not need `O(log n)` updates to be
-//! cheaper than the array it follows, and a flat structure wins on constants: the
-//! gaps are cut into consecutive *chunks* of about [`CHUNK`] gaps, and the index keeps,
-//! per chunk, its first gap's index and its largest gap. That is a two-level B-tree
-//! of chunks whose leaves are the reserved array itself (gap lengths are read from
-//! the regions, not copied).
+//! cheaper than the array it follows, and a flat structure wins on constants over a
+//! balanced tree (a treap or AVL tree of gaps would chase pointers and duplicate the
+//! regions): the gaps are cut into consecutive *chunks* of about [`CHUNK`] gaps, and
+//! the index keeps, per chunk, its first gap's index, its largest gap, and the base of
+//! the region just below it (its *key*). That is a two-level B-tree of chunks whose
+//! leaves are the reserved array itself (gap lengths are read from the regions, not
+//! copied); the summaries of 16 384 regions fit in 6 KiB.
 //!
 //! * Update after the array changed (`k` regions replaced by `m`): the chunks holding
 //!   the changed gaps are recut (reading `O(CHUNK + m)` regions), the starts of the
 //!   chunks after them shift (`O(n / CHUNK)` integer additions, far less than the
 //!   `memmove` of the array). Chunks stay between about `CHUNK / 2` and `2 * CHUNK`
 //!   gaps (a small one is recut with its right neighbour).
-//! * Search in a window: two binary searches find the first and last gap touching the
-//!   window; those two are clipped and checked exactly. The gaps between them lie
-//!   wholly inside the window; chunks whose largest gap is smaller than the request are
-//!   skipped in one comparison, and in the others each gap at least as long as the
-//!   request is checked with Linux's exact alignment formula (a gap long enough but
-//!   badly aligned does not stop the search, as in Linux). Cost: `O(log n)` to place
-//!   the window, `O(c)` for the `c` chunk summaries inside it, `O(CHUNK)` per chunk
-//!   that holds a long-enough gap. A failing search over the whole array reads
-//!   `n / CHUNK` summaries instead of `n` regions.
+//!   When only one chunk changes and keeps a good size (nearly every allocation and
+//!   free), its largest gap is updated from the gaps that changed, and recomputed only
+//!   when the old largest one shrank.
+//! * Search in a window: the last gap touching the window is located (chunk by key,
+//!   then a binary search over the chunk's regions: `O(log n)`), clipped and checked
+//!   exactly; node-local allocations usually stop there. Otherwise the first gap is
+//!   located the same way and checked last. The gaps between them lie wholly inside
+//!   the window; chunks whose largest gap is smaller than the request are skipped in
+//!   one comparison, and in the others each gap at least as long as the request is
+//!   checked with Linux's exact alignment formula (a gap long enough but badly aligned
+//!   does not stop the search, as in Linux). Cost: `O(log n)` to place the window,
+//!   `O(c)` for the `c` chunk summaries inside it, `O(CHUNK)` per chunk that holds a
+//!   long-enough gap. A failing search over a window reads its `c` summaries instead
+//!   of its regions.
+//! * Successive windows of one search (one per eligible memory region) come in address
+//!   order, so each is located by walking the chunk keys from where the previous one
+//!   ended. A request longer than every gap fails at once.
+//!
+//! Node-local requests visit only their node's memory regions (see `nodes.rs`); a
+//! request for any node visits every eligible memory region, as Linux does, at the
+//! cost above per region instead of per free range.
 //!
 //! The search returns exactly what Linux's walk returns because it skips only gaps
 //! that cannot return: a gap whose clipped length is below the request never fits top
