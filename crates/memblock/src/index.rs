@@ -140,11 +140,13 @@ pub(crate) fn fit_bottom_up(this_start: u64, this_end: u64, size: u64, align: u6
 }
 
 impl GapIndex {
-    /// An index that follows its array from now on (it is built at the next change).
-    pub(crate) fn enabled() -> Self {
+    /// An index that follows its array from now on if `enabled` (it is built at the
+    /// next change).
+    pub(crate) const fn new(enabled: bool) -> Self {
         Self {
-            enabled: true,
-            ..Self::default()
+            chunks: Vec::new(),
+            enabled,
+            valid: false,
         }
     }
 

@@ -40,27 +40,23 @@ struct RegionArray {
 }
 
 impl RegionArray {
-    fn new(max: usize) -> Self {
+    const fn with_store(regions: Store, max: usize) -> Self {
         Self {
+            regions,
             max,
-            ..Self::default()
+            total_size: 0,
+            location: None,
         }
     }
 
     /// An array with per-node chains for allocation searches (the memory array).
-    fn new_node_linked(max: usize) -> Self {
-        Self {
-            regions: Store::node_linked(),
-            ..Self::new(max)
-        }
+    const fn new_node_linked(max: usize) -> Self {
+        Self::with_store(Store::node_linked(), max)
     }
 
     /// An array whose gaps are indexed for allocation searches (the reserved array).
-    fn new_indexed(max: usize) -> Self {
-        Self {
-            regions: Store::indexed(),
-            ..Self::new(max)
-        }
+    const fn new_indexed(max: usize) -> Self {
+        Self::with_store(Store::indexed(), max)
     }
 
     fn regions(&self) -> &[Region] {
@@ -244,27 +240,51 @@ fn round_down(x: u64, align: u64) -> u64 {
 }
 
 impl Memblock {
-    /// An empty memblock with Linux's defaults: 128 regions per array, 64 KiB pages,
-    /// top-down, current limit `MEMBLOCK_ALLOC_ANYWHERE`, movable-node off.
-    pub fn new() -> Self {
-        Self::with_config(Config::default())
+    /// An empty memblock with Linux's defaults ([`Config::default`]): 128 regions per
+    /// array, 64 KiB pages, top-down, current limit `MEMBLOCK_ALLOC_ANYWHERE`,
+    /// movable-node off.
+    ///
+    /// `const`, and allocation-free until the first region is added, so that a
+    /// memblock can live in a `static` (behind the caller's lock), as Linux's does;
+    /// without the `alloc` feature it never allocates.
+    pub const fn new() -> Self {
+        // Config::default is not const; the test `new_is_the_default_config` keeps the
+        // two equal.
+        Self::with_config(Config {
+            page_size: 0x1_0000,
+            initial_regions: crate::INIT_MEMBLOCK_REGIONS,
+            smp_cache_bytes: 128,
+            allow_resize: true,
+        })
     }
 
     /// An empty memblock with the given tunables. Out-of-range values are corrected as
     /// [`Config`] documents (page size rounded up to a power of two, at least one region
-    /// per array).
-    pub fn with_config(config: Config) -> Self {
-        let page_size = config
-            .page_size
-            .checked_next_power_of_two()
-            .unwrap_or(1 << 63);
-        let initial = config.initial_regions.max(1);
+    /// per array). `const`, like [`Memblock::new`].
+    pub const fn with_config(config: Config) -> Self {
+        let page_size = match config.page_size.checked_next_power_of_two() {
+            Some(p) => p,
+            None => 1 << 63,
+        };
+        let initial = if config.initial_regions == 0 {
+            1
+        } else {
+            config.initial_regions
+        };
         #[cfg(not(feature = "alloc"))]
-        let initial = initial.min(crate::store::CAPACITY);
+        let initial = if initial > crate::store::CAPACITY {
+            crate::store::CAPACITY
+        } else {
+            initial
+        };
         let config = Config {
             page_size,
             initial_regions: initial,
-            smp_cache_bytes: config.smp_cache_bytes.max(1),
+            smp_cache_bytes: if config.smp_cache_bytes == 0 {
+                1
+            } else {
+                config.smp_cache_bytes
+            },
             allow_resize: config.allow_resize,
         };
         Self {
@@ -1462,6 +1482,17 @@ mod tests {
             }
         }
         assert!(failures > 0, "no injected failure was hit");
+    }
+
+    #[test]
+    fn new_is_the_default_config() {
+        assert_eq!(
+            Memblock::new().config(),
+            Memblock::with_config(Config::default()).config()
+        );
+        // Usable as a static initialiser.
+        static EMPTY: Memblock = Memblock::new();
+        assert!(EMPTY.memory().is_empty() && EMPTY.reserved().is_empty());
     }
 
     /// Without its search structures (dropped after a heap failure) the allocator

@@ -37,11 +37,14 @@ pub(crate) struct NodeLinks {
 }
 
 impl NodeLinks {
-    /// Chains that follow their array (built at the first refresh).
-    pub(crate) fn enabled() -> Self {
+    /// Chains that follow their array if `enabled` (built at the first refresh).
+    pub(crate) const fn new(enabled: bool) -> Self {
         Self {
-            enabled: true,
-            ..Self::default()
+            prev: Vec::new(),
+            next: Vec::new(),
+            ends: Vec::new(),
+            enabled,
+            fresh: false,
         }
     }
 
@@ -109,7 +112,7 @@ impl NodeLinks {
         if !self.usable() {
             return Ok(());
         }
-        let mut built = Self::enabled();
+        let mut built = Self::new(true);
         built.refresh(rs);
         if built.prev != self.prev || built.next != self.next || built.ends != self.ends {
             return Err("a node chain does not match the memory array");

@@ -24,12 +24,12 @@ mod imp {
 
     impl Store {
         /// Storage whose gaps are indexed (the reserved array).
-        pub(crate) fn indexed() -> Self {
-            Self(Vec::new(), GapIndex::enabled(), NodeLinks::default())
+        pub(crate) const fn indexed() -> Self {
+            Self(Vec::new(), GapIndex::new(true), NodeLinks::new(false))
         }
         /// Storage with per-node chains (the memory array).
-        pub(crate) fn node_linked() -> Self {
-            Self(Vec::new(), GapIndex::default(), NodeLinks::enabled())
+        pub(crate) const fn node_linked() -> Self {
+            Self(Vec::new(), GapIndex::new(false), NodeLinks::new(true))
         }
         /// The per-node chains, if enabled and up to date.
         pub(crate) fn nodes(&self) -> Option<&NodeLinks> {
@@ -183,11 +183,14 @@ mod imp {
         }
         /// Without a heap there is no gap index: searches walk linearly (at most
         /// 128 regions).
-        pub(crate) fn indexed() -> Self {
-            Self::default()
+        pub(crate) const fn indexed() -> Self {
+            Self {
+                buf: [Region::EMPTY; CAPACITY],
+                len: 0,
+            }
         }
-        pub(crate) fn node_linked() -> Self {
-            Self::default()
+        pub(crate) const fn node_linked() -> Self {
+            Self::indexed()
         }
         pub(crate) fn refresh_nodes(&mut self) {}
         pub(crate) fn set(&mut self, idx: usize, r: Region) {
