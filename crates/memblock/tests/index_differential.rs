@@ -299,8 +299,9 @@ fn indexed_search_matches_linear_walk() {
     });
 }
 
-/// Many reserved regions (thousands of gaps, several chunks of the index) with
-/// node-local and fallback allocations both ways, compared step by step.
+/// Many reserved regions (thousands of gaps, many chunks of the index) with node-local
+/// and fallback allocations both ways, and reservations and frees over hundreds of
+/// regions at once, compared step by step.
 #[test]
 fn fragmented_reserved_array() {
     for seed in 1..=6u64 {
@@ -320,7 +321,13 @@ fn fragmented_reserved_array() {
         linear.set_linear_search(true);
         for i in 0..6000 {
             let base = r.below(1 << 20) << 12;
-            let sz = (r.below(16) + 1) << 12;
+            // Now and then a range over hundreds of regions (several index chunks
+            // replaced at once).
+            let sz = if r.chance(1) {
+                (r.below(1 << 14) + 1) << 12
+            } else {
+                (r.below(16) + 1) << 12
+            };
             let (a, b) = if r.chance(60) {
                 (
                     format!(
