@@ -8,6 +8,32 @@
 
 use crate::{NodeId, PhysAddr, Region, RegionFlags};
 
+/// Linux's `should_skip_region` for a memory region `m` and a request for node `nid`
+/// (`None`: any) with `flags`.
+pub(crate) fn should_skip(
+    m: &Region,
+    nid: Option<NodeId>,
+    flags: RegionFlags,
+    movable_node: bool,
+) -> bool {
+    if !m.nid.matches(nid) {
+        return true;
+    }
+    if movable_node
+        && m.flags.contains(RegionFlags::HOTPLUG)
+        && !flags.contains(RegionFlags::HOTPLUG)
+    {
+        return true;
+    }
+    if flags.contains(RegionFlags::MIRROR) && !m.flags.contains(RegionFlags::MIRROR) {
+        return true;
+    }
+    if !flags.contains(RegionFlags::NOMAP) && m.flags.contains(RegionFlags::NOMAP) {
+        return true;
+    }
+    !flags.contains(RegionFlags::DRIVER_MANAGED) && m.flags.contains(RegionFlags::DRIVER_MANAGED)
+}
+
 /// Iterator over free ranges `(start, end, nid)`, created by
 /// [`Memblock::free_ranges`](crate::Memblock::free_ranges) and
 /// [`Memblock::free_ranges_rev`](crate::Memblock::free_ranges_rev).
@@ -66,25 +92,8 @@ impl<'a> FreeRanges<'a> {
         }
     }
 
-    /// Linux's `should_skip_region` for the memory array.
     fn should_skip(&self, m: &Region) -> bool {
-        if !m.nid.matches(self.nid) {
-            return true;
-        }
-        if self.movable_node
-            && m.flags.contains(RegionFlags::HOTPLUG)
-            && !self.flags.contains(RegionFlags::HOTPLUG)
-        {
-            return true;
-        }
-        if self.flags.contains(RegionFlags::MIRROR) && !m.flags.contains(RegionFlags::MIRROR) {
-            return true;
-        }
-        if !self.flags.contains(RegionFlags::NOMAP) && m.flags.contains(RegionFlags::NOMAP) {
-            return true;
-        }
-        !self.flags.contains(RegionFlags::DRIVER_MANAGED)
-            && m.flags.contains(RegionFlags::DRIVER_MANAGED)
+        should_skip(m, self.nid, self.flags, self.movable_node)
     }
 
     /// Gap `g` of the reserved array: `[end of reserved[g-1], base of reserved[g])`, with

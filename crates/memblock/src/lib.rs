@@ -147,9 +147,13 @@ use core::fmt;
 
 pub use phys::{NodeId, PhysAddr, PhysSize};
 
+#[cfg(feature = "alloc")]
+mod index;
 mod iter;
 mod memblock;
 mod node;
+#[cfg(feature = "alloc")]
+mod nodes;
 mod store;
 
 #[cfg(feature = "alloc")]

@@ -1,6 +1,21 @@
 //! The allocator state and its operations, following `mm/memblock.c` function by
 //! function. Internal arithmetic is on raw `u64` (Linux's `phys_addr_t`) so that the
 //! code can be read side by side with the C; the public methods take the typed values.
+//!
+//! # Searching for free memory
+//!
+//! Linux's `memblock_find_in_range_node` walks the free ranges (memory minus reserved)
+//! one by one until one fits. That walk is kept here as the reference
+//! (`find_linear`, [`Memblock::find_in_range_node_linear`], or every search after
+//! [`Memblock::set_linear_search`]). With the `alloc` feature, searches for a nonzero
+//! size use instead the gap index kept over the reserved array (`index.rs`) and
+//! per-node chains through the memory array (`nodes.rs`): the outer loop still visits
+//! the eligible memory regions in Linux's order and applies Linux's filters, and
+//! within each region the index finds the gap Linux's walk would stop at. The result
+//! is the same address; `tests/index_differential.rs` checks that on random
+//! operation sequences. A zero-sized request (which Linux can satisfy from an empty
+//! clamped range) and the no-`alloc` build (fixed 128-entry arrays, no heap for an
+//! index) use the walk.
 
 use core::fmt;
 
@@ -25,11 +40,23 @@ struct RegionArray {
 }
 
 impl RegionArray {
-    fn new(max: usize) -> Self {
+    const fn with_store(regions: Store, max: usize) -> Self {
         Self {
+            regions,
             max,
-            ..Self::default()
+            total_size: 0,
+            location: None,
         }
+    }
+
+    /// An array with per-node chains for allocation searches (the memory array).
+    const fn new_node_linked(max: usize) -> Self {
+        Self::with_store(Store::node_linked(), max)
+    }
+
+    /// An array whose gaps are indexed for allocation searches (the reserved array).
+    const fn new_indexed(max: usize) -> Self {
+        Self::with_store(Store::indexed(), max)
     }
 
     fn regions(&self) -> &[Region] {
@@ -131,9 +158,7 @@ impl RegionArray {
     }
 
     fn set(&mut self, idx: usize, r: Region) {
-        if let Some(slot) = self.regions.as_mut_slice().get_mut(idx) {
-            *slot = r;
-        }
+        self.regions.set(idx, r);
     }
 
     /// `memblock_merge_regions`, restricted to the pairs `(i, i + 1)` for `lo <= i <=
@@ -189,6 +214,8 @@ pub struct Memblock {
     snapshot: Option<Snapshot>,
     /// Failed operations whose array growth was undone (see [`Memblock::undone_growths`]).
     undone_growths: u64,
+    /// Searches walk free ranges one by one (the reference) instead of using the index.
+    linear_search: bool,
 }
 
 impl Default for Memblock {
@@ -213,32 +240,56 @@ fn round_down(x: u64, align: u64) -> u64 {
 }
 
 impl Memblock {
-    /// An empty memblock with Linux's defaults: 128 regions per array, 64 KiB pages,
-    /// top-down, current limit `MEMBLOCK_ALLOC_ANYWHERE`, movable-node off.
-    pub fn new() -> Self {
-        Self::with_config(Config::default())
+    /// An empty memblock with Linux's defaults ([`Config::default`]): 128 regions per
+    /// array, 64 KiB pages, top-down, current limit `MEMBLOCK_ALLOC_ANYWHERE`,
+    /// movable-node off.
+    ///
+    /// `const`, and allocation-free until the first region is added, so that a
+    /// memblock can live in a `static` (behind the caller's lock), as Linux's does;
+    /// without the `alloc` feature it never allocates.
+    pub const fn new() -> Self {
+        // Config::default is not const; the test `new_is_the_default_config` keeps the
+        // two equal.
+        Self::with_config(Config {
+            page_size: 0x1_0000,
+            initial_regions: crate::INIT_MEMBLOCK_REGIONS,
+            smp_cache_bytes: 128,
+            allow_resize: true,
+        })
     }
 
     /// An empty memblock with the given tunables. Out-of-range values are corrected as
     /// [`Config`] documents (page size rounded up to a power of two, at least one region
-    /// per array).
-    pub fn with_config(config: Config) -> Self {
-        let page_size = config
-            .page_size
-            .checked_next_power_of_two()
-            .unwrap_or(1 << 63);
-        let initial = config.initial_regions.max(1);
+    /// per array). `const`, like [`Memblock::new`].
+    pub const fn with_config(config: Config) -> Self {
+        let page_size = match config.page_size.checked_next_power_of_two() {
+            Some(p) => p,
+            None => 1 << 63,
+        };
+        let initial = if config.initial_regions == 0 {
+            1
+        } else {
+            config.initial_regions
+        };
         #[cfg(not(feature = "alloc"))]
-        let initial = initial.min(crate::store::CAPACITY);
+        let initial = if initial > crate::store::CAPACITY {
+            crate::store::CAPACITY
+        } else {
+            initial
+        };
         let config = Config {
             page_size,
             initial_regions: initial,
-            smp_cache_bytes: config.smp_cache_bytes.max(1),
+            smp_cache_bytes: if config.smp_cache_bytes == 0 {
+                1
+            } else {
+                config.smp_cache_bytes
+            },
             allow_resize: config.allow_resize,
         };
         Self {
-            memory: RegionArray::new(initial),
-            reserved: RegionArray::new(initial),
+            memory: RegionArray::new_node_linked(initial),
+            reserved: RegionArray::new_indexed(initial),
             bottom_up: false,
             current_limit: u64::MAX,
             movable_node: false,
@@ -246,6 +297,7 @@ impl Memblock {
             #[cfg(feature = "alloc")]
             snapshot: None,
             undone_growths: 0,
+            linear_search: false,
         }
     }
 
@@ -283,6 +335,7 @@ impl Memblock {
                 self.undone_growths = self.undone_growths.saturating_add(1);
             }
         }
+        self.memory.regions.refresh_nodes();
         r
     }
 
@@ -883,14 +936,197 @@ impl Memblock {
 
     // ---------------------------------------------------------------- allocation
 
+    /// `memblock_find_in_range_node` (static in Linux): where an allocation of `size`
+    /// bytes aligned to `align` in `[start, end)` on node `nid` (`None`: any node) with
+    /// request `flags` would go, without reserving it; `None` where Linux returns 0.
+    /// Never below the first page; top-down unless [`Memblock::set_bottom_up`]. As in
+    /// Linux, `align` is used as given (0 is not replaced by `SMP_CACHE_BYTES`) and no
+    /// other node is tried.
+    ///
+    /// Uses the gap index over the reserved array (see the crate docs) unless
+    /// [`Memblock::set_linear_search`] is on; both give the same answer.
+    pub fn find_in_range_node(
+        &self,
+        size: PhysSize,
+        align: u64,
+        start: PhysAddr,
+        end: AllocLimit,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> Option<PhysAddr> {
+        let a = self.find_in_range_node_raw(
+            size.as_u64(),
+            align,
+            start.as_u64(),
+            end.raw(),
+            nid,
+            flags,
+        );
+        (a != 0).then_some(PhysAddr::new(a))
+    }
+
+    /// As [`Memblock::find_in_range_node`], always walking the free ranges one by one
+    /// (the reference implementation the differential tests compare against).
+    #[doc(hidden)]
+    pub fn find_in_range_node_linear(
+        &self,
+        size: PhysSize,
+        align: u64,
+        start: PhysAddr,
+        end: AllocLimit,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> Option<PhysAddr> {
+        let a = self.find_linear(size.as_u64(), align, start.as_u64(), end.raw(), nid, flags);
+        (a != 0).then_some(PhysAddr::new(a))
+    }
+
+    /// Makes every search (allocations, array growth, [`Memblock::find_in_range_node`])
+    /// walk the free ranges linearly, as Linux does, instead of using the gap index.
+    /// The results are the same; only the cost differs. For differential tests and
+    /// before/after measurements. Without the `alloc` feature searches are always
+    /// linear.
+    pub fn set_linear_search(&mut self, on: bool) {
+        self.linear_search = on;
+    }
+
+    /// Whether the gap index agrees with the reserved array and the per-node chains
+    /// with the memory array (for tests; always `Ok`
+    /// without the `alloc` feature or while the index is rebuilding after a heap
+    /// failure).
+    #[doc(hidden)]
+    pub fn check_index(&self) -> Result<(), &'static str> {
+        #[cfg(feature = "alloc")]
+        {
+            self.reserved.regions.check_index()?;
+            self.memory.regions.check_index()
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            Ok(())
+        }
+    }
+
     /// `memblock_find_in_range`: a free range anywhere (no node), 0 if none.
     #[cfg(feature = "alloc")]
     fn find_in_range(&self, start: u64, end: u64, size: u64, align: u64) -> u64 {
-        self.find_in_range_node(size, align, start, end, None, RegionFlags::NONE)
+        self.find_in_range_node_raw(size, align, start, end, None, RegionFlags::NONE)
     }
 
     /// `memblock_find_in_range_node`: the address Linux picks, or 0 for none.
-    fn find_in_range_node(
+    fn find_in_range_node_raw(
+        &self,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> u64 {
+        #[cfg(feature = "alloc")]
+        if !self.linear_search && size > 0 {
+            if let Some(index) = self.reserved.regions.index() {
+                return self.find_indexed(index, size, align, start, end, nid, flags);
+            }
+        }
+        self.find_linear(size, align, start, end, nid, flags)
+    }
+
+    /// `memblock_find_in_range_node` with the gap index (see `index.rs`): memory
+    /// regions are filtered in the outer loop as Linux filters them, and within each
+    /// region's window the index finds the gap Linux's walk would stop at. Only for a
+    /// nonzero `size` (a zero-sized request can stop at an empty clamped range, which
+    /// the linear walk handles).
+    #[cfg(feature = "alloc")]
+    #[allow(clippy::too_many_arguments)]
+    fn find_indexed(
+        &self,
+        index: &crate::index::GapIndex,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+    ) -> u64 {
+        let end = if end == 0 || end == 1 {
+            self.current_limit
+        } else {
+            end
+        };
+        let start = start.max(self.config.page_size);
+        let end = end.max(start);
+        // No gap is long enough anywhere: Linux's walk would find nothing either (a
+        // bottom-up walk that stops at a wrapping `round_up` fails too).
+        if index.longest() < size {
+            return 0;
+        }
+        let memory = self.memory();
+        let reserved = self.reserved();
+        let window = |m: &Region| {
+            if crate::iter::should_skip(m, nid, flags, self.movable_node) {
+                return None;
+            }
+            let ws = m.base.as_u64().max(start);
+            let we = m.end().as_u64().min(end);
+            (ws < we).then_some((ws, we))
+        };
+        // A node-local request follows its node's chain when it is up to date; the
+        // regions it skips are those `should_skip` rejects for their node.
+        let chain = nid.zip(self.memory.regions.nodes());
+        // Where the previous window ended in the reserved array: windows come in
+        // address order, so the next one is found by galloping from there.
+        let mut hint = None;
+        if self.bottom_up {
+            let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
+                Some((n, links)) => &mut links
+                    .ascending(n.get())
+                    .filter_map(|i| memory.get(i))
+                    .skip_while(|m| m.end().as_u64() <= start),
+                None => {
+                    let first = memory.partition_point(|r| r.end().as_u64() <= start);
+                    &mut memory.get(first..).unwrap_or(&[]).iter()
+                }
+            };
+            for m in &mut regions {
+                if m.base.as_u64() >= end {
+                    break;
+                }
+                if let Some((ws, we)) = window(m) {
+                    if let Some(a) = index.find_bottom_up(reserved, ws, we, size, align, &mut hint)
+                    {
+                        return a;
+                    }
+                }
+            }
+        } else {
+            let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
+                Some((n, links)) => &mut links
+                    .descending(n.get())
+                    .filter_map(|i| memory.get(i))
+                    .skip_while(|m| m.base.as_u64() >= end),
+                None => {
+                    let past = memory.partition_point(|r| r.base.as_u64() < end);
+                    &mut memory.get(..past).unwrap_or(&[]).iter().rev()
+                }
+            };
+            for m in &mut regions {
+                if m.end().as_u64() <= start {
+                    break;
+                }
+                if let Some((ws, we)) = window(m) {
+                    if let Some(a) = index.find_top_down(reserved, ws, we, size, align, &mut hint) {
+                        return a;
+                    }
+                }
+            }
+        }
+        0
+    }
+
+    /// `memblock_find_in_range_node` by walking the free ranges one by one, as Linux
+    /// does: the reference the indexed search is tested against.
+    fn find_linear(
         &self,
         size: u64,
         align: u64,
@@ -968,7 +1204,7 @@ impl Memblock {
         end: u64,
         nid: Option<NodeId>,
     ) -> Result<u64, Error> {
-        let found = self.find_in_range_node(size, align, start, end, nid, RegionFlags::NONE);
+        let found = self.find_in_range_node_raw(size, align, start, end, nid, RegionFlags::NONE);
         if found == 0 {
             return Ok(0);
         }
@@ -1256,5 +1492,40 @@ mod tests {
             }
         }
         assert!(failures > 0, "no injected failure was hit");
+    }
+
+    #[test]
+    fn new_is_the_default_config() {
+        assert_eq!(
+            Memblock::new().config(),
+            Memblock::with_config(Config::default()).config()
+        );
+        // Usable as a static initialiser.
+        static EMPTY: Memblock = Memblock::new();
+        assert!(EMPTY.memory().is_empty() && EMPTY.reserved().is_empty());
+    }
+
+    /// Without its search structures (dropped after a heap failure) the allocator
+    /// walks linearly with the same results, and the next change rebuilds them.
+    #[test]
+    fn lost_index_falls_back_and_rebuilds() {
+        let mut a = striped(300);
+        let mut b = a.clone();
+        b.reserved.regions.drop_search_structures();
+        b.memory.regions.drop_search_structures();
+        assert!(b.reserved.regions.index().is_none());
+        assert!(b.memory.regions.nodes().is_none());
+        for i in 0..200u64 {
+            let size = PhysSize::new(0x800 + (i % 7) * 0x1000);
+            let nid = NodeId::new((i % 2) as u32);
+            let ra = a.alloc_try_nid(size, 0x1000, PhysAddr::ZERO, AllocLimit::Anywhere, nid);
+            let rb = b.alloc_try_nid(size, 0x1000, PhysAddr::ZERO, AllocLimit::Anywhere, nid);
+            assert_eq!(ra, rb, "allocation {i}");
+            assert!(state(&a) == state(&b));
+        }
+        // The first reservation rebuilt the index, the first operation the chains.
+        assert!(b.reserved.regions.index().is_some());
+        assert!(b.memory.regions.nodes().is_some());
+        assert_eq!(b.check_index(), Ok(()));
     }
 }

@@ -11,18 +11,62 @@ use crate::Region;
 #[cfg(feature = "alloc")]
 mod imp {
     use super::Region;
+    use crate::index::GapIndex;
+    use crate::nodes::NodeLinks;
     use alloc::vec::Vec;
 
-    /// Growable storage.
+    /// Growable storage, and the search structures that follow it when enabled: the
+    /// gap index (reserved array), updated by every change, and the per-node chains
+    /// (memory array), marked stale by every change and rebuilt by
+    /// [`Store::refresh_nodes`]. Every change goes through the methods below.
     #[derive(Clone, Debug, Default)]
-    pub(crate) struct Store(Vec<Region>);
+    pub(crate) struct Store(Vec<Region>, GapIndex, NodeLinks);
 
     impl Store {
+        /// Storage whose gaps are indexed (the reserved array).
+        pub(crate) const fn indexed() -> Self {
+            Self(Vec::new(), GapIndex::new(true), NodeLinks::new(false))
+        }
+        /// Storage with per-node chains (the memory array).
+        pub(crate) const fn node_linked() -> Self {
+            Self(Vec::new(), GapIndex::new(false), NodeLinks::new(true))
+        }
+        /// The per-node chains, if enabled and up to date.
+        pub(crate) fn nodes(&self) -> Option<&NodeLinks> {
+            Some(&self.2).filter(|n| n.usable())
+        }
+        /// Forgets the search structures, as a heap failure while updating them does.
+        #[cfg(test)]
+        pub(crate) fn drop_search_structures(&mut self) {
+            self.1.invalidate();
+            self.2.stale();
+        }
+        /// Rebuilds the per-node chains if the array changed.
+        pub(crate) fn refresh_nodes(&mut self) {
+            self.2.refresh(&self.0);
+        }
         pub(crate) fn as_slice(&self) -> &[Region] {
             &self.0
         }
-        pub(crate) fn as_mut_slice(&mut self) -> &mut [Region] {
-            &mut self.0
+        /// The gap index, if it is enabled and describes the array.
+        pub(crate) fn index(&self) -> Option<&GapIndex> {
+            Some(&self.1).filter(|i| i.usable())
+        }
+        /// Whether the index (if any) matches the regions.
+        pub(crate) fn check_index(&self) -> Result<(), &'static str> {
+            self.1.check(&self.0)?;
+            self.2.check(&self.0)
+        }
+        /// Replaces region `idx` (no-op out of bounds).
+        pub(crate) fn set(&mut self, idx: usize, r: Region) {
+            if idx < self.0.len() {
+                let old = self.1.longest_replaced(&self.0, idx, idx + 1);
+                if let Some(slot) = self.0.get_mut(idx) {
+                    *slot = r;
+                }
+                self.1.update(&self.0, idx, idx + 1, 1, old);
+                self.2.stale();
+            }
         }
         /// `Vec::try_reserve`, failing on demand in the crate's unit tests
         /// (`fault::fail_heap_after`) when it would really have to allocate.
@@ -38,14 +82,20 @@ mod imp {
             if idx > self.0.len() || !self.try_reserve(1) {
                 return false;
             }
+            let old = self.1.longest_replaced(&self.0, idx, idx);
             self.0.insert(idx, r);
+            self.1.update(&self.0, idx, idx, 1, old);
+            self.2.stale();
             true
         }
         /// Removes `start..end` (clamped to the length).
         pub(crate) fn remove_range(&mut self, start: usize, end: usize) {
             let end = end.min(self.0.len());
             if start < end {
+                let old = self.1.longest_replaced(&self.0, start, end);
                 self.0.drain(start..end);
+                self.1.update(&self.0, start, end, 0, old);
+                self.2.stale();
             }
         }
         /// Replaces `start..end` with `with`; `false` (and no change) if the range is out
@@ -57,7 +107,10 @@ mod imp {
             if with.len() > end - start && !self.try_reserve(with.len() - (end - start)) {
                 return false;
             }
+            let old = self.1.longest_replaced(&self.0, start, end);
             self.0.splice(start..end, with.iter().copied());
+            self.1.update(&self.0, start, end, with.len(), old);
+            self.2.stale();
             true
         }
         /// Makes room for `n` regions so later inserts do not reallocate piecemeal.
@@ -128,8 +181,22 @@ mod imp {
         pub(crate) fn as_slice(&self) -> &[Region] {
             self.buf.get(..self.len).unwrap_or(&[])
         }
-        pub(crate) fn as_mut_slice(&mut self) -> &mut [Region] {
-            self.buf.get_mut(..self.len).unwrap_or(&mut [])
+        /// Without a heap there is no gap index: searches walk linearly (at most
+        /// 128 regions).
+        pub(crate) const fn indexed() -> Self {
+            Self {
+                buf: [Region::EMPTY; CAPACITY],
+                len: 0,
+            }
+        }
+        pub(crate) const fn node_linked() -> Self {
+            Self::indexed()
+        }
+        pub(crate) fn refresh_nodes(&mut self) {}
+        pub(crate) fn set(&mut self, idx: usize, r: Region) {
+            if let Some(slot) = self.buf.get_mut(..self.len).and_then(|b| b.get_mut(idx)) {
+                *slot = r;
+            }
         }
         pub(crate) fn insert(&mut self, idx: usize, r: Region) -> bool {
             if idx > self.len || self.len >= CAPACITY {
