@@ -30,17 +30,16 @@
 //! * When an array grows (Linux's `memblock_double_array`, which copies the array), the
 //!   first growth of an operation also copies both arrays so that a failing operation
 //!   can be rolled back, and the storage may be reallocated.
-//! * An allocation walks the free ranges (memory minus reserved) top-down from its
-//!   upper bound (bottom-up from its lower bound) until one fits. Binary searches skip
-//!   the regions beyond the bound, which Linux visits, and find the first gap of each
-//!   memory region; but every free range on the way that is too small or too badly
-//!   aligned, and every memory region of another node, is visited one by one, as in
-//!   Linux (a zero-sized request walks everything, as Linux does). So an allocation
-//!   costs time linear in the free ranges it walks past; with a fragmented reserved
-//!   array and requests that fall back to another node, this walk dominates (planning
-//!   thousands of CPUs whose allocations below a limit fall back spends most of its
-//!   time there). A node-preferring request that fails walks again for any node, and
-//!   [`Memblock::alloc_try_nid`] with a nonzero lower bound walks again from 0, as
+//! * An allocation visits the eligible memory regions in Linux's order (only its own
+//!   node's, for a node-local request, through per-node chains). Within each one, an
+//!   index over the reserved array's gaps, keeping the longest gap of each chunk of 64,
+//!   finds the gap Linux's walk would stop at without visiting the gaps that are too
+//!   small: O(log n) plus the chunk summaries it passes, instead of Linux's walk, which
+//!   is linear in the free ranges it passes. The walk itself is kept as the reference
+//!   ([`Memblock::set_linear_search`]) and `tests/index_differential.rs` checks the two
+//!   agree on every result; a zero-sized request and the no-`alloc` build use the walk.
+//!   A node-preferring request that fails searches again for any node, and
+//!   [`Memblock::alloc_try_nid`] with a nonzero lower bound searches again from 0, as
 //!   Linux does.
 //!
 //! The tests check the result against a line-by-line transcription of the C on random
