@@ -12,7 +12,7 @@ use crate::error::PlanError;
 use crate::mem::MemblockOps;
 use crate::report::{Allocation, Finding, NoNodeReason, Outcome, StructureKind};
 
-use super::nodes::{early_cpu_to_node, node_of_addr};
+use super::nodes::node_of_addr;
 use super::{Planner, Request};
 
 impl<M: MemblockOps> Planner<'_, M> {
@@ -31,7 +31,7 @@ impl<M: MemblockOps> Planner<'_, M> {
         if boot {
             self.set_bottom_up(true);
         }
-        let nid = (!boot).then(|| early_cpu_to_node(self.topo, cpu));
+        let nid = (!boot).then(|| self.nodes.cpu_node(cpu));
         let addr = self.alloc(Request {
             kind,
             cpu: Some(cpu),

@@ -102,6 +102,8 @@ pub(crate) struct Planner<'a, M> {
     bottom_up: bool,
     /// What the strategies beyond Linux carry from one CPU to the next.
     pub(crate) beyond: crate::strategies::State,
+    /// Each CPU's node and each node's lowest memory, computed once.
+    nodes: nodes::NodeTable,
 }
 
 impl<'a, M: MemblockOps> Planner<'a, M> {
@@ -116,6 +118,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             paca_limit: cfg.paca_limit(topo).raw(),
             bottom_up: false,
             beyond: crate::strategies::State::default(),
+            nodes: nodes::NodeTable::new(topo),
         }
     }
 
@@ -123,7 +126,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
     /// memblock for (a present CPU without a valid node gets `first_online_node`, a
     /// possible CPU that is not present node 0).
     pub(crate) fn home_of(&self, cpu: u32) -> Option<NodeId> {
-        Some(early_cpu_to_node(self.topo, cpu))
+        Some(self.nodes.cpu_node(cpu))
     }
 
     pub(crate) fn set_bottom_up(&mut self, on: bool) {
@@ -158,17 +161,10 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
     }
 
     fn classify(&self, nid: NodeId, eff_max: u64) -> FallbackReason {
-        let mut any = false;
-        for r in self.topo.memory.iter().filter(|r| r.node == Some(nid)) {
-            any = true;
-            if r.base.as_u64() < eff_max {
-                return FallbackReason::NodeFullBelowLimit;
-            }
-        }
-        if any {
-            FallbackReason::NodeMemoryAboveLimit
-        } else {
-            FallbackReason::NodeHasNoMemory
+        match self.nodes.lowest_memory(nid) {
+            Some(low) if low.as_u64() < eff_max => FallbackReason::NodeFullBelowLimit,
+            Some(_) => FallbackReason::NodeMemoryAboveLimit,
+            None => FallbackReason::NodeHasNoMemory,
         }
     }
 
@@ -377,7 +373,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             align: ts,
             min: 0,
             max: limit,
-            nid: node_local.then(|| early_cpu_to_node(self.topo, cpu)),
+            nid: node_local.then(|| self.nodes.cpu_node(cpu)),
             try_nid: node_local,
             home: self.home_of(cpu),
             no_node: NoNodeReason::PreSeries,

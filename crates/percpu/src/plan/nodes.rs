@@ -30,11 +30,138 @@ pub fn first_online_node(topo: &Topology) -> NodeId {
 /// CPU that is not present is never entered in `numa_cpu_lookup_table`, so
 /// `early_cpu_to_node` falls back to node 0.
 pub fn early_cpu_to_node(topo: &Topology, cpu: u32) -> NodeId {
+    cpu_node_rule(
+        topo,
+        cpu,
+        |n| topo.nodes.iter().any(|x| x.id == n),
+        || first_online_node(topo),
+    )
+}
+
+/// The rule of [`early_cpu_to_node`], with the machine's node set and
+/// `first_online_node` supplied by the caller (so the planner can answer from tables).
+fn cpu_node_rule(
+    topo: &Topology,
+    cpu: u32,
+    is_node: impl Fn(NodeId) -> bool,
+    first_online: impl FnOnce() -> NodeId,
+) -> NodeId {
     match topo.cpus.get(cpu as usize) {
         Some(c) => match c.node {
-            Some(n) if topo.nodes.iter().any(|x| x.id == n) || topo.nodes.is_empty() => n,
-            _ => first_online_node(topo),
+            Some(n) if topo.nodes.is_empty() || is_node(n) => n,
+            _ => first_online(),
         },
         None => NodeId::ZERO,
+    }
+}
+
+/// Number of node-id slots: every valid [`NodeId`].
+const SLOTS: usize = NodeId::MAX_NUMNODES as usize;
+
+/// The node facts the planner asks for on every allocation, computed once per plan:
+/// each CPU's [`early_cpu_to_node`] and each node's lowest memory address. Asking the
+/// topology each time costs a scan of every node per allocation, which dominated
+/// plans of thousands of CPUs.
+#[derive(Clone, Debug)]
+pub(crate) struct NodeTable {
+    cpu_node: alloc::vec::Vec<NodeId>,
+    /// Per node id: the lowest base of its memory ranges.
+    lowest_memory: alloc::vec::Vec<Option<PhysAddr>>,
+}
+
+impl NodeTable {
+    pub(crate) fn new(topo: &Topology) -> Self {
+        let mut is_node = alloc::vec![false; SLOTS];
+        for n in &topo.nodes {
+            if let Some(slot) = is_node.get_mut(n.id.get() as usize) {
+                *slot = true;
+            }
+        }
+        let first = first_online_node(topo);
+        let cpu_node = (0..topo.cpus.len())
+            .map(|cpu| {
+                let cpu = u32::try_from(cpu).unwrap_or(u32::MAX);
+                cpu_node_rule(
+                    topo,
+                    cpu,
+                    |n| is_node.get(n.get() as usize).copied().unwrap_or(false),
+                    || first,
+                )
+            })
+            .collect();
+        let mut lowest_memory = alloc::vec![None; SLOTS];
+        for r in &topo.memory {
+            if let Some(slot) = r.node.and_then(|n| lowest_memory.get_mut(n.get() as usize)) {
+                let low: &mut Option<PhysAddr> = slot;
+                *low = Some(low.map_or(r.base, |b| b.min(r.base)));
+            }
+        }
+        Self {
+            cpu_node,
+            lowest_memory,
+        }
+    }
+
+    /// [`early_cpu_to_node`] of `cpu`.
+    pub(crate) fn cpu_node(&self, cpu: u32) -> NodeId {
+        self.cpu_node
+            .get(cpu as usize)
+            .copied()
+            .unwrap_or(NodeId::ZERO)
+    }
+
+    /// The lowest address of `nid`'s memory, `None` for a node without memory.
+    pub(crate) fn lowest_memory(&self, nid: NodeId) -> Option<PhysAddr> {
+        self.lowest_memory
+            .get(nid.get() as usize)
+            .copied()
+            .flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use topology::{synthetic, SyntheticSpec};
+
+    /// The table answers what the topology-scanning functions answer, on machines with
+    /// memoryless nodes, CPUs without a node and CPUs that are not present.
+    #[test]
+    fn the_table_agrees_with_the_rules() {
+        for seed in 0..20 {
+            let mut topo = synthetic(&SyntheticSpec {
+                nodes: 1 + seed % 4,
+                cpus: 16 * (1 + seed % 4),
+                threads_per_core: 4,
+                memoryless_nodes: u32::from(seed % 4 > 1),
+                seed: u64::from(seed),
+                ..Default::default()
+            })
+            .unwrap();
+            if let Some(c) = topo.cpus.get_mut(seed as usize % 5) {
+                c.node = None;
+            }
+            if let Some(c) = topo.cpus.get_mut(1 + seed as usize % 3) {
+                c.node = NodeId::new(200);
+            }
+            let t = NodeTable::new(&topo);
+            for cpu in 0..topo.cpus.len() as u32 + 3 {
+                assert_eq!(
+                    t.cpu_node(cpu),
+                    early_cpu_to_node(&topo, cpu),
+                    "{seed}/{cpu}"
+                );
+            }
+            for id in 0..NodeId::MAX_NUMNODES {
+                let n = NodeId::new(id).unwrap();
+                let want = topo
+                    .memory
+                    .iter()
+                    .filter(|r| r.node == Some(n))
+                    .map(|r| r.base)
+                    .min();
+                assert_eq!(t.lowest_memory(n), want, "{seed}/{id}");
+            }
+        }
     }
 }
