@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use percpu::MemLimit;
+use memblock::AllocLimit;
 use phys::{NodeId, PhysAddr, PhysSize};
 
 /// A physical range as memblock prints it: `[0xBASE-0xLAST]`, the last byte inclusive.
@@ -148,7 +148,7 @@ pub struct Alloc<'a> {
     pub from: PhysAddr,
     /// Upper bound (`max_addr=`): 0 is `MEMBLOCK_ALLOC_ACCESSIBLE`, all ones
     /// `MEMBLOCK_ALLOC_ANYWHERE`.
-    pub max: MemLimit,
+    pub max: AllocLimit,
     /// Who asked.
     pub caller: Caller<'a>,
     /// The reservation that followed, or `None` when no reservation followed: the

@@ -2,8 +2,8 @@
 
 use alloc::vec::Vec;
 
+use memblock::AllocLimit;
 use percpu::consts::{L1_CACHE_BYTES, LPPACA_SIZE};
-use percpu::MemLimit;
 use phys::{NodeId, PhysAddr, PhysSize};
 use topology::{Cpu, MemoryRange, Node, Topology};
 
@@ -59,7 +59,7 @@ pub struct LogFacts {
     pub paca_size: Option<PhysSize>,
     /// The upper bound of the boot CPU's paca (`min(ppc64_bolted_size(),
     /// ppc64_rma_size)`).
-    pub paca_limit: Option<MemLimit>,
+    pub paca_limit: Option<AllocLimit>,
     /// The MMU, if the log shows it.
     pub mmu: Option<Mmu>,
     /// Hypervisor mode: pacas were allocated but no lppaca (`None`: no paca at all).
@@ -135,7 +135,7 @@ impl LogFacts {
             .map(|i| (0..n).map(|j| if i == j { 10 } else { 20 }).collect())
             .collect();
         let rma_size = match (self.mmu, self.paca_limit) {
-            (Some(Mmu::Hash), Some(MemLimit::Addr(a))) => PhysSize::new(a.as_u64()),
+            (Some(Mmu::Hash), Some(AllocLimit::Addr(a))) => PhysSize::new(a.as_u64()),
             _ => PhysSize::MAX,
         };
         Some(Topology {

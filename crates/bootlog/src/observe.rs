@@ -29,10 +29,11 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use memblock::AllocLimit;
 use percpu::consts::{L1_CACHE_BYTES, LPPACA_SIZE, LPPACA_STRUCT_SIZE, SLB_SHADOW_SIZE};
 use percpu::{
-    Allocation, FallbackReason, Finding, Limit, MemLimit, MemOp, NoNodeReason, Outcome, Placement,
-    Strategy, StructureKind,
+    Allocation, FallbackReason, Finding, Limit, MemOp, NoNodeReason, Outcome, Placement, Strategy,
+    StructureKind,
 };
 use phys::{NodeId, PhysAddr, PhysSize};
 use topology::Topology;
@@ -247,7 +248,7 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
     let mut stacks = 0usize;
     let mut have_ptrs = false;
     let mut have_c2p = false;
-    let mut paca_limit: Option<MemLimit> = None;
+    let mut paca_limit: Option<AllocLimit> = None;
     let mut window_end = 0;
     for (i, r) in log.records[..end].iter().enumerate() {
         window_end = r.line;
@@ -366,7 +367,7 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
                     };
                     push(kind, None, NoNodeReason::SharedArray);
                 } else if a.caller.is("early_alloc_pgtable") && i < c2p_at {
-                    if a.max == MemLimit::Anywhere {
+                    if a.max == AllocLimit::Anywhere {
                         push(StructureKind::ProcessTable, None, NoNodeReason::SharedArray);
                     } else {
                         push(StructureKind::PageTable, None, NoNodeReason::RegionBounded);
@@ -518,7 +519,7 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
         nr_cpu_ids_final: u32::try_from(nr_final).unwrap_or(u32::MAX),
         boot_cpu: cfg.boot_cpu,
         paca_limit: match paca_limit {
-            Some(MemLimit::Addr(a)) => Limit::Below(a),
+            Some(AllocLimit::Addr(a)) => Limit::Below(a),
             _ => Limit::Anywhere,
         },
         allocations,
@@ -558,18 +559,18 @@ fn mem_op(a: &Alloc<'_>) -> MemOp {
     }
 }
 
-fn raw_max(max: MemLimit) -> u64 {
+fn raw_max(max: AllocLimit) -> u64 {
     match max {
         // The current limit is not in the log; once early_init_mmu has run it is
         // MEMBLOCK_ALLOC_ANYWHERE on every ppc64 boot.
-        MemLimit::Accessible => u64::MAX,
+        AllocLimit::Accessible => u64::MAX,
         m => m.raw(),
     }
 }
 
 /// Why memblock could not serve node `nid` below `max`, from the topology (the
 /// planner's rule).
-fn classify(t: &Topology, nid: NodeId, max: MemLimit) -> FallbackReason {
+fn classify(t: &Topology, nid: NodeId, max: AllocLimit) -> FallbackReason {
     let max = raw_max(max);
     let mut any = false;
     for r in t.memory.iter().filter(|r| r.node == Some(nid)) {
@@ -612,7 +613,7 @@ impl Inference {
         Self { served }
     }
 
-    fn reason(&self, nid: NodeId, max: MemLimit) -> FallbackReason {
+    fn reason(&self, nid: NodeId, max: AllocLimit) -> FallbackReason {
         match self.served.iter().find(|s| s.0 == nid) {
             None => FallbackReason::NodeHasNoMemory,
             Some(&(_, lowest)) if lowest > raw_max(max) => FallbackReason::NodeMemoryAboveLimit,

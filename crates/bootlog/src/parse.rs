@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use percpu::MemLimit;
+use memblock::AllocLimit;
 use phys::{NodeId, PhysAddr, PhysSize};
 
 use crate::event::{Alloc, AllocCall, AllocResult, Caller, Event, Range, Record, RegionArray};
@@ -396,7 +396,7 @@ fn alloc<'a>(call: AllocCall, t: &mut Tokens<'a>) -> Result<Event<'a>, ParseErro
         align,
         nid,
         from: PhysAddr::new(from),
-        max: MemLimit::from_raw(max),
+        max: AllocLimit::from_raw(max),
         caller,
         result: None,
     }))
@@ -582,7 +582,7 @@ memblock: something else
             Event::Alloc(a) => {
                 assert_eq!(a.call, AllocCall::PhysAllocRange);
                 assert_eq!(a.result.unwrap().addr, PhysAddr::new(0x3fff_0000));
-                assert_eq!(a.max, MemLimit::Addr(PhysAddr::new(0x4000_0000)));
+                assert_eq!(a.max, AllocLimit::Addr(PhysAddr::new(0x4000_0000)));
             }
             e => panic!("{e:?}"),
         }
@@ -590,14 +590,14 @@ memblock: something else
             Event::Alloc(a) => {
                 assert_eq!(a.nid, None);
                 assert!(a.result.is_none());
-                assert_eq!(a.max, MemLimit::Accessible);
+                assert_eq!(a.max, AllocLimit::Accessible);
             }
             e => panic!("{e:?}"),
         }
         match ev[8] {
             Event::Alloc(a) => {
                 assert_eq!(a.caller.symbol, "0xc000000000001234");
-                assert_eq!(a.max, MemLimit::Anywhere);
+                assert_eq!(a.max, AllocLimit::Anywhere);
             }
             e => panic!("{e:?}"),
         }

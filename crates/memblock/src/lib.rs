@@ -236,7 +236,7 @@ impl Region {
 }
 
 /// The upper end of an allocation request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AllocLimit {
     /// `MEMBLOCK_ALLOC_ACCESSIBLE`: the current limit ([`Memblock::set_current_limit`]).
     Accessible,
@@ -250,12 +250,34 @@ pub enum AllocLimit {
 }
 
 impl AllocLimit {
+    /// From the `phys_addr_t` Linux passes: 0 (`MEMBLOCK_ALLOC_ACCESSIBLE`) is
+    /// [`AllocLimit::Accessible`], `~0` [`AllocLimit::Anywhere`], anything else an
+    /// address.
+    pub const fn from_raw(raw: u64) -> Self {
+        match raw {
+            0 => Self::Accessible,
+            u64::MAX => Self::Anywhere,
+            a => Self::Addr(PhysAddr::new(a)),
+        }
+    }
+
     /// The `phys_addr_t` Linux passes for this limit.
     pub const fn raw(self) -> u64 {
         match self {
             Self::Accessible => 0,
             Self::Anywhere => u64::MAX,
             Self::Addr(a) => a.as_u64(),
+        }
+    }
+}
+
+/// The replay language's spelling: `accessible`, `anywhere` or the address in hex.
+impl fmt::Display for AllocLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Accessible => f.write_str("accessible"),
+            Self::Anywhere => f.write_str("anywhere"),
+            Self::Addr(a) => write!(f, "{a}"),
         }
     }
 }

@@ -132,16 +132,6 @@ impl fmt::Display for Op {
                 }
             }
         }
-        struct Limit(AllocLimit);
-        impl fmt::Display for Limit {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.0 {
-                    AllocLimit::Accessible => f.write_str("accessible"),
-                    AllocLimit::Anywhere => f.write_str("anywhere"),
-                    AllocLimit::Addr(a) => write!(f, "{a}"),
-                }
-            }
-        }
         match *self {
             Self::Add { base, size, nid } => match nid {
                 RegionNid::MaxNumNodes => write!(f, "add {base} {size}"),
@@ -164,8 +154,7 @@ impl fmt::Display for Op {
                 exact,
             } => write!(
                 f,
-                "alloc {size} {align:#x} {start} {} {} {}",
-                Limit(end),
+                "alloc {size} {align:#x} {start} {end} {} {}",
                 Nid(nid),
                 u8::from(exact)
             ),
@@ -177,8 +166,7 @@ impl fmt::Display for Op {
                 nid,
             } => write!(
                 f,
-                "alloc_try_nid {size} {align:#x} {min} {} {}",
-                Limit(max),
+                "alloc_try_nid {size} {align:#x} {min} {max} {}",
                 Nid(nid)
             ),
             Self::Dump => f.write_str("dump"),

@@ -179,7 +179,7 @@ pub mod vpa;
 
 pub use config::{ConfigError, Limit, PlanConfig, Strategy, UnknownStrategy};
 pub use error::PlanError;
-pub use mem::{MemLimit, MemOp, MemblockOps};
+pub use mem::{MemOp, MemblockOps};
 pub use plan::{boot, early_cpu_to_node, first_online_node, init_memblock, node_of_addr, plan};
 pub use report::{
     Allocation, FallbackReason, Family, Finding, LocalitySummary, NoNodeReason, NodeLocality,

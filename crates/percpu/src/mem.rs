@@ -3,6 +3,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use memblock::replay::{Op, RangeOp};
 use memblock::{AllocLimit, Memblock};
 use phys::{NodeId, PhysAddr, PhysSize};
 
@@ -177,7 +178,8 @@ pub enum MemOp {
         /// Lower bound.
         min: PhysAddr,
         /// Upper bound.
-        max: MemLimit,
+        #[cfg_attr(feature = "serde", serde(with = "AllocLimitDef"))]
+        max: AllocLimit,
         /// Node asked for.
         nid: Option<NodeId>,
         /// What memblock returned.
@@ -192,7 +194,8 @@ pub enum MemOp {
         /// Lower bound.
         start: PhysAddr,
         /// Upper bound.
-        end: MemLimit,
+        #[cfg_attr(feature = "serde", serde(with = "AllocLimitDef"))]
+        end: AllocLimit,
         /// Node asked for.
         nid: Option<NodeId>,
         /// No fallback to other nodes.
@@ -202,82 +205,29 @@ pub enum MemOp {
     },
 }
 
-/// The upper bound of an allocation call, as Linux passes it: `MEMBLOCK_ALLOC_ACCESSIBLE`
-/// (raw 0: the current limit), `MEMBLOCK_ALLOC_ANYWHERE` (raw `~0`), or an address.
-///
-/// Its `Display` is the replay language's spelling: `accessible`, `anywhere` or hex.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum MemLimit {
-    /// `MEMBLOCK_ALLOC_ACCESSIBLE`: memblock's current limit.
-    Accessible,
-    /// `MEMBLOCK_ALLOC_ANYWHERE`: no limit.
-    Anywhere,
-    /// An explicit end address (never 0 nor `~0`: [`MemLimit::from_raw`] maps those to
-    /// the other variants).
-    Addr(PhysAddr),
-}
-
-impl MemLimit {
-    /// From the `phys_addr_t` Linux passes (0: accessible, `~0`: anywhere).
-    pub const fn from_raw(raw: u64) -> Self {
-        match raw {
-            0 => Self::Accessible,
-            u64::MAX => Self::Anywhere,
-            a => Self::Addr(PhysAddr::new(a)),
-        }
-    }
-
-    /// The `phys_addr_t` Linux passes for this bound.
-    pub const fn raw(self) -> u64 {
-        match self {
-            Self::Accessible => 0,
-            Self::Anywhere => u64::MAX,
-            Self::Addr(a) => a.as_u64(),
-        }
-    }
-}
-
-impl From<MemLimit> for AllocLimit {
-    fn from(l: MemLimit) -> Self {
-        limit_of(l.raw())
-    }
-}
-
-impl fmt::Display for MemLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.raw() {
-            0 => f.write_str("accessible"),
-            u64::MAX => f.write_str("anywhere"),
-            a => write!(f, "{a:#x}"),
-        }
-    }
-}
-
-struct Nid(Option<NodeId>);
-
-impl fmt::Display for Nid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(n) => write!(f, "{n}"),
-            None => f.write_str("-1"),
-        }
-    }
-}
-
-impl fmt::Display for MemOp {
-    /// The replay line, without the result (replay computes it again).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl MemOp {
+    /// The call as a line of memblock's replay language ([`memblock::replay::Op`]),
+    /// without its result (replay computes it again).
+    pub fn to_replay(&self) -> Op {
         match *self {
-            Self::Add { base, size, nid } => match nid {
-                Some(n) => write!(f, "add {base} {size} {n}"),
-                None => write!(f, "add {base} {size}"),
+            Self::Add { base, size, nid } => Op::Add {
+                base,
+                size,
+                nid: nid.into(),
             },
-            Self::Reserve { base, size } => write!(f, "reserve {base} {size}"),
-            Self::Free { base, size } => write!(f, "free {base} {size}"),
-            Self::SetNode { base, size, nid } => write!(f, "set_node {base} {size} {nid}"),
-            Self::Limit(a) => write!(f, "limit {a}"),
-            Self::BottomUp(b) => write!(f, "bottom_up {}", u8::from(b)),
+            Self::Reserve { base, size } => Op::Range {
+                kind: RangeOp::Reserve,
+                base,
+                size,
+            },
+            Self::Free { base, size } => Op::Range {
+                kind: RangeOp::Free,
+                base,
+                size,
+            },
+            Self::SetNode { base, size, nid } => Op::SetNode { base, size, nid },
+            Self::Limit(a) => Op::Limit(a),
+            Self::BottomUp(b) => Op::BottomUp(b),
             Self::AllocTryNid {
                 size,
                 align,
@@ -285,11 +235,13 @@ impl fmt::Display for MemOp {
                 max,
                 nid,
                 ..
-            } => write!(
-                f,
-                "alloc_try_nid {size} {align:#x} {min} {max} {}",
-                Nid(nid)
-            ),
+            } => Op::AllocTryNid {
+                size,
+                align,
+                min,
+                max,
+                nid,
+            },
             Self::Alloc {
                 size,
                 align,
@@ -298,23 +250,34 @@ impl fmt::Display for MemOp {
                 nid,
                 exact,
                 ..
-            } => write!(
-                f,
-                "alloc {size} {align:#x} {start} {end} {} {}",
-                Nid(nid),
-                u8::from(exact)
-            ),
+            } => Op::Alloc {
+                size,
+                align,
+                start,
+                end,
+                nid,
+                exact,
+            },
         }
     }
 }
 
-/// Converts a raw Linux limit into memblock's type.
-pub(crate) fn limit_of(raw: u64) -> AllocLimit {
-    match raw {
-        0 => AllocLimit::Accessible,
-        u64::MAX => AllocLimit::Anywhere,
-        a => AllocLimit::Addr(PhysAddr::new(a)),
+impl fmt::Display for MemOp {
+    /// The replay line ([`MemOp::to_replay`]), printed by memblock's own printer.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.to_replay(), f)
     }
+}
+
+/// `serde` for [`AllocLimit`] (memblock has no `serde` feature): the same shape as a
+/// derived enum, `"Accessible"`, `"Anywhere"` or `{"Addr": N}`.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(remote = "AllocLimit")]
+enum AllocLimitDef {
+    Accessible,
+    Anywhere,
+    Addr(PhysAddr),
 }
 
 #[cfg(test)]
@@ -356,7 +319,7 @@ mod tests {
                 size: PhysSize::new(0x400),
                 align: 0x400,
                 min: PhysAddr::ZERO,
-                max: MemLimit::Addr(PhysAddr::new(0x4000_0000)),
+                max: AllocLimit::Addr(PhysAddr::new(0x4000_0000)),
                 nid: n,
                 result: None,
             },
@@ -364,7 +327,7 @@ mod tests {
                 size: PhysSize::new(0x80),
                 align: 0x80,
                 min: PhysAddr::ZERO,
-                max: MemLimit::Accessible,
+                max: AllocLimit::Accessible,
                 nid: None,
                 result: None,
             },
@@ -372,7 +335,7 @@ mod tests {
                 size: PhysSize::new(0x1_0000),
                 align: 0x1_0000,
                 start: PhysAddr::ZERO,
-                end: MemLimit::Anywhere,
+                end: AllocLimit::Anywhere,
                 nid: None,
                 exact: false,
                 result: None,
@@ -400,8 +363,11 @@ mod tests {
 
     #[test]
     fn raw_limits_map_to_memblocks_names() {
-        assert_eq!(limit_of(0), AllocLimit::Accessible);
-        assert_eq!(limit_of(u64::MAX), AllocLimit::Anywhere);
-        assert_eq!(limit_of(0x1000), AllocLimit::Addr(PhysAddr::new(0x1000)));
+        assert_eq!(AllocLimit::from_raw(0), AllocLimit::Accessible);
+        assert_eq!(AllocLimit::from_raw(u64::MAX), AllocLimit::Anywhere);
+        assert_eq!(
+            AllocLimit::from_raw(0x1000),
+            AllocLimit::Addr(PhysAddr::new(0x1000))
+        );
     }
 }

@@ -617,7 +617,7 @@ fn radix_table_pages_are_bounded_by_the_current_mapping_run() {
         .filter_map(|op| match op {
             percpu::MemOp::AllocTryNid { size, min, max, .. }
                 if size.as_u64() == 0x10000
-                    && *max == percpu::MemLimit::Addr(PhysAddr::new(9 * GIB + 0x10000)) =>
+                    && *max == memblock::AllocLimit::Addr(PhysAddr::new(9 * GIB + 0x10000)) =>
             {
                 Some(min.as_u64())
             }

@@ -11,7 +11,7 @@ use crate::config::Limit;
 use crate::config::PlanConfig;
 use crate::early::{crashkernel_region, Region};
 use crate::error::PlanError;
-use crate::mem::{MemLimit, MemOp, MemblockOps};
+use crate::mem::{MemOp, MemblockOps};
 use crate::report::{Placement, StructureKind};
 
 use super::plan;
@@ -124,7 +124,7 @@ pub fn init_memblock<M: MemblockOps>(
                 size: fdt.size,
                 align: page,
                 min: PhysAddr::ZERO,
-                max: MemLimit::from_raw(0),
+                max: AllocLimit::from_raw(0),
                 nid: None,
                 result,
             });

@@ -22,7 +22,7 @@ use topology::Topology;
 use crate::config::Limit;
 use crate::config::{PlanConfig, Strategy};
 use crate::error::PlanError;
-use crate::mem::{limit_of, MemLimit, MemOp, MemblockOps};
+use crate::mem::{MemOp, MemblockOps};
 use crate::report::{
     Allocation, FallbackReason, Finding, NoNodeReason, Outcome, Placement, StructureKind,
 };
@@ -171,7 +171,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
     pub(crate) fn alloc(&mut self, r: Request) -> Result<PhysAddr, PlanError> {
         let size = PhysSize::new(r.size);
         let min = PhysAddr::new(r.min);
-        let max: AllocLimit = limit_of(r.max);
+        let max: AllocLimit = AllocLimit::from_raw(r.max);
         let result = if r.try_nid {
             self.mb.alloc_try_nid(size, r.align, min, max, r.nid)
         } else {
@@ -183,7 +183,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 size,
                 align: r.align,
                 min,
-                max: MemLimit::from_raw(r.max),
+                max: AllocLimit::from_raw(r.max),
                 nid: r.nid,
                 result,
             }
@@ -192,7 +192,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 size,
                 align: r.align,
                 start: min,
-                end: MemLimit::from_raw(r.max),
+                end: AllocLimit::from_raw(r.max),
                 nid: r.nid,
                 exact: false,
                 result,
