@@ -28,6 +28,10 @@ pub enum PlanError {
         /// The limit it had to be below.
         limit: Limit,
     },
+    /// [`crate::plan`] was given a memblock with no memory: it runs on the state
+    /// [`crate::init_memblock`] sets up. [`crate::boot`] does both from an empty
+    /// memblock.
+    EmptyMemblock,
     /// A region operation failed because memblock's region array was full and could not
     /// grow (Linux's `-ENOMEM` from `memblock_add_range`).
     Memblock {
@@ -70,6 +74,10 @@ impl fmt::Display for PlanError {
                 size,
                 error,
             } => write!(f, "memblock {op} {base} {size} failed: {error}"),
+            Self::EmptyMemblock => f.write_str(
+                "memblock holds no memory: plan() needs the state init_memblock() sets up \
+                 (percpu::boot does both from an empty memblock)",
+            ),
         }
     }
 }
@@ -79,7 +87,7 @@ impl core::error::Error for PlanError {
         match self {
             Self::Config(e) => Some(e),
             Self::Memblock { error, .. } => Some(error),
-            Self::CannotFit { .. } => None,
+            Self::CannotFit { .. } | Self::EmptyMemblock => None,
         }
     }
 }

@@ -147,3 +147,17 @@ fn the_generator_reaches_both_outcomes() {
     }
     assert!(ok >= 40 && err >= 20, "ok {ok} err {err}");
 }
+
+/// A plan on an empty memblock names the missing step instead of failing on its first
+/// structure, and leaves memblock empty; `boot` does both steps.
+#[test]
+fn planning_on_an_empty_memblock_points_to_boot() {
+    let topo = topology::synthetic(&topology::SyntheticSpec::default()).unwrap();
+    let cfg = PlanConfig::for_topology(&topo, Strategy::Linux61);
+    let mut mb = Memblock::new();
+    let e = percpu::plan(&mut mb, &topo, &cfg).unwrap_err();
+    assert_eq!(e, percpu::PlanError::EmptyMemblock);
+    assert!(e.to_string().contains("percpu::boot"), "{e}");
+    assert!(mb.memory().is_empty() && mb.reserved().is_empty());
+    assert!(percpu::boot(&mut mb, &topo, &cfg).is_ok());
+}

@@ -54,6 +54,9 @@ pub fn plan<M: MemblockOps>(
     cfg: &PlanConfig,
 ) -> Result<Placement, PlanError> {
     cfg.validate()?;
+    if mb.memory_ranges().is_empty() {
+        return Err(PlanError::EmptyMemblock);
+    }
     let snapshot = mb.clone();
     let mut p = Planner::new(mb, topo, cfg);
     let result = match cfg.strategy {
