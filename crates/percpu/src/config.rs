@@ -2,6 +2,7 @@
 
 use alloc::vec::Vec;
 
+pub use phys::Limit;
 use phys::{PhysAddr, PhysSize};
 use topology::Topology;
 
@@ -232,53 +233,6 @@ impl core::str::FromStr for Strategy {
 impl core::fmt::Display for Strategy {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// An upper limit on physical addresses: below an address, or anywhere.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum Limit {
-    /// Everything must end at or below this address.
-    Below(PhysAddr),
-    /// No limit (`MEMBLOCK_ALLOC_ANYWHERE`, `ULONG_MAX`).
-    Anywhere,
-}
-
-impl Limit {
-    /// From a raw value where `u64::MAX` means no limit.
-    pub const fn from_raw(raw: u64) -> Self {
-        if raw == u64::MAX {
-            Self::Anywhere
-        } else {
-            Self::Below(PhysAddr::new(raw))
-        }
-    }
-
-    /// The raw value (`u64::MAX` for [`Limit::Anywhere`]).
-    pub const fn raw(self) -> u64 {
-        match self {
-            Self::Below(a) => a.as_u64(),
-            Self::Anywhere => u64::MAX,
-        }
-    }
-
-    /// The address, `None` when unlimited.
-    pub const fn addr(self) -> Option<PhysAddr> {
-        match self {
-            Self::Below(a) => Some(a),
-            Self::Anywhere => None,
-        }
-    }
-}
-
-impl core::fmt::Display for Limit {
-    /// The address in hex, or `anywhere`.
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Below(a) => write!(f, "{a}"),
-            Self::Anywhere => f.write_str("anywhere"),
-        }
     }
 }
 
@@ -564,7 +518,7 @@ impl PlanConfig {
     /// (hypervisor mode, where the topology's RMA is unlimited) from the memory range
     /// that starts at 0.
     pub fn first_memblock_size(topo: &Topology) -> PhysSize {
-        if topo.rma_size != PhysSize::MAX {
+        if topo.real_mode_limit() != Limit::Anywhere {
             return topo.rma_size;
         }
         topo.memory

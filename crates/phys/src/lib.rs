@@ -24,9 +24,11 @@
 #![forbid(unsafe_code)]
 
 mod addr;
+mod limit;
 mod node;
 mod parse;
 
 pub use addr::{PhysAddr, PhysSize};
+pub use limit::Limit;
 pub use node::{NodeId, NodeIdOutOfRange};
 pub use parse::{parse_u64, ParseNumberError};

@@ -68,6 +68,12 @@ impl Topology {
         PhysAddr::ZERO.saturating_add(self.rma_size)
     }
 
+    /// The real-mode limit as a [`phys::Limit`]: [`phys::Limit::Anywhere`] when the RMA
+    /// is unlimited (hypervisor mode, [`PhysSize::MAX`]).
+    pub fn real_mode_limit(&self) -> phys::Limit {
+        phys::Limit::above_zero(self.rma_size)
+    }
+
     /// Linux's `first_online_node` once NUMA properties are parsed: the lowest node
     /// with CPUs or memory. (Linux also counts a node that only a `memory` node without
     /// memory of its own brought online, such as a disabled one; such a node is in

@@ -210,22 +210,20 @@ fn to_text(t: &Topology, r: Option<&DtbReport>, source: &str, rma_overridden: bo
             }
         }
     }
-    let limit = if t.rma_size == PhysSize::MAX {
-        "none".to_string()
-    } else {
-        t.rma_limit().to_string()
+    let _ = match t.real_mode_limit() {
+        phys::Limit::Below(limit) => writeln!(
+            o,
+            "RMA         {} ({}), real-mode limit {limit}",
+            t.rma_size,
+            human(t.rma_size)
+        ),
+        phys::Limit::Anywhere => writeln!(o, "RMA         unlimited, real-mode limit none"),
     };
-    let _ = writeln!(
-        o,
-        "RMA         {} ({}), real-mode limit {limit}",
-        t.rma_size,
-        human(t.rma_size)
-    );
     if rma_overridden {
         let _ = writeln!(o, "            set by --rma (Linux's rule not applied)");
     }
     if let Some(r) = r {
-        let limited = t.rma_size != PhysSize::MAX && !rma_overridden;
+        let limited = t.real_mode_limit() != phys::Limit::Anywhere && !rma_overridden;
         if let (Some((base, size)), true) = (r.first_memory_block, limited) {
             let clamp = if r.arch_300 {
                 "ISA 3.0 clamp 1 TiB"
@@ -335,8 +333,8 @@ fn to_json(t: &Topology, r: Option<&DtbReport>, is_dtb: bool) -> serde_json::Val
         "format": if is_dtb { "dtb" } else { "toml" },
         "hypervisor_mode": t.hypervisor_mode,
         // `null` where there is no limit (hypervisor mode, radix), as in `plan`'s JSON.
-        "rma_size": (t.rma_size != PhysSize::MAX).then(|| hex(t.rma_size.as_u64())),
-        "rma_limit": (t.rma_size != PhysSize::MAX).then(|| hex(t.rma_limit().as_u64())),
+        "rma_size": t.real_mode_limit().addr().map(|_| hex(t.rma_size.as_u64())),
+        "rma_limit": t.real_mode_limit().addr().map(|a| hex(a.as_u64())),
         "nodes": t.nodes.iter().map(|n| node_json(n.id)).collect::<Vec<_>>(),
         "cpus": t.cpus.iter().map(|c| json!({
             "logical_id": c.logical_id,
