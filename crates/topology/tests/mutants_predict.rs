@@ -235,3 +235,42 @@ fn the_rmo_is_the_memory_at_0_not_the_top_of_ram() {
     let p = predict(&root, boot).unwrap();
     assert_eq!(p.rtas_base.map(|a| a.as_u64()), Some(rmo - 0x1_0000));
 }
+
+#[test]
+fn rtas_is_never_claimed_at_the_bottom_itself() {
+    // prom_init's alloc_down tries page-aligned bases 1 MiB apart while they are above
+    // alloc_bottom: with free memory only at the bottom, RTAS finds no room even though
+    // the 4th retry lands exactly there.
+    let page = OfBuild::DEBIAN_6_1_64K.page_size;
+    let (probe, _) = dump();
+    let bottom = prom_blob_address_for(phys::PhysAddr::new(kernel_end(&probe)), page)
+        .expect("bottom")
+        .as_u64();
+    let rmo = bottom + 0x1_0000 + (4 << 20);
+    let (root, boot) = with_memory("a", rmo, bottom, bottom + 0x1_0000);
+    match predict(&root, boot) {
+        Err(PredictError::Unsupported(why)) => {
+            assert!(why.contains("no room to instantiate RTAS"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn iommu_options_add_their_chosen_flags() {
+    for (args, flag) in [
+        ("iommu=off", "linux,iommu-off"),
+        ("quiet iommu=force", "linux,iommu-force-on"),
+    ] {
+        let (mut root, boot) = dump();
+        child(&mut root, "chosen").set("", "bootargs", common::string(args));
+        let p = predict(&root, boot).unwrap();
+        assert!(
+            p.steps
+                .iter()
+                .any(|s| s.contains(&format!("/chosen/{flag} added"))),
+            "{args}: {:#?}",
+            p.steps
+        );
+    }
+}
