@@ -274,3 +274,20 @@ fn iommu_options_add_their_chosen_flags() {
         );
     }
 }
+
+#[test]
+fn less_than_a_page_for_the_tree_is_refused() {
+    // RTAS takes the top 64 KiB page of a 128 KiB RMO above the bottom; what is left,
+    // minus prom_init's 16 KiB, is below a page.
+    let page = OfBuild::DEBIAN_6_1_64K.page_size;
+    let (probe, _) = dump();
+    let bottom = prom_blob_address_for(phys::PhysAddr::new(kernel_end(&probe)), page)
+        .expect("bottom")
+        .as_u64();
+    let rmo = bottom + 2 * page;
+    let (root, boot) = with_memory("a", rmo, bottom, rmo);
+    match predict(&root, boot) {
+        Err(PredictError::Unsupported(why)) => assert!(why.contains("less than a page"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
