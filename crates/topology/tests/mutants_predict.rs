@@ -173,6 +173,17 @@ fn root_cell_counts_prom_init_cannot_read_are_refused() {
 /// The dump of `boot` with node 0's memory cut to `rmo` bytes, VOF's free memory one
 /// range, `[free_from, free_to)`, and a page-sized RTAS.
 fn with_memory(boot: &str, rmo: u64, free_from: u64, free_to: u64) -> (N, u32) {
+    with_memory_rtas(boot, rmo, free_from, free_to, 0x1_0000)
+}
+
+/// As [`with_memory`], with an RTAS of `rtas_size` bytes (0: none to instantiate).
+fn with_memory_rtas(
+    boot: &str,
+    rmo: u64,
+    free_from: u64,
+    free_to: u64,
+    rtas_size: u32,
+) -> (N, u32) {
     let (mut root, boot) = dump_of(boot);
     let split = |v: u64| [(v >> 32) as u32, v as u32];
     let m0 = child(&mut root, "memory@0");
@@ -182,7 +193,7 @@ fn with_memory(boot: &str, rmo: u64, free_from: u64, free_to: u64) -> (N, u32) {
     m0.set("", "reg", cells(&[0, 0, r[0], r[1]]));
     let (a, b) = (split(free_from), split(free_to - free_from));
     m0.set("", "available", cells(&[a[0], a[1], b[0], b[1]]));
-    child(&mut root, "rtas").set("", "rtas-size", cells(&[0x1_0000]));
+    child(&mut root, "rtas").set("", "rtas-size", cells(&[rtas_size]));
     (root, boot)
 }
 
@@ -288,6 +299,46 @@ fn less_than_a_page_for_the_tree_is_refused() {
     let (root, boot) = with_memory("a", rmo, bottom, rmo);
     match predict(&root, boot) {
         Err(PredictError::Unsupported(why)) => assert!(why.contains("less than a page"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// alloc_bottom of boot `a` with 64 KiB pages.
+fn bottom_of_a() -> u64 {
+    let (probe, _) = dump();
+    prom_blob_address_for(phys::PhysAddr::new(kernel_end(&probe)), 0x1_0000)
+        .expect("bottom")
+        .as_u64()
+}
+
+#[test]
+fn an_rtas_of_size_0_is_not_instantiated() {
+    let bottom = bottom_of_a();
+    let rmo: u64 = 256 << 20;
+    let (root, boot) = with_memory_rtas("a", rmo, bottom, rmo, 0);
+    let p = predict(&root, boot).unwrap();
+    assert_eq!(p.rtas_base, None);
+    assert!(p.mem_reserve.is_empty(), "{:?}", p.mem_reserve);
+}
+
+#[test]
+fn a_chunk_of_exactly_the_tree_or_a_page_is_enough() {
+    let page = 0x1_0000;
+    let bottom = bottom_of_a();
+    // Boot `a` flattens to three 64 KiB pages (header, strings, structure).
+    let (full, boot) = dump();
+    assert_eq!(predict(&full, boot).unwrap().totalsize.as_u64(), 3 * page);
+    // Without RTAS the RMO top bounds the chunk: 16 KiB of gap, then the chunk.
+    let rmo = bottom + 0x4000 + 3 * page;
+    let (root, boot) = with_memory_rtas("a", rmo, bottom, rmo, 0);
+    let p = predict(&root, boot).unwrap();
+    assert_eq!(p.blob_address.as_u64(), bottom);
+    assert_eq!(p.totalsize.as_u64(), 3 * page);
+    // A chunk of exactly one page passes the page check and then fails on size.
+    let rmo = bottom + 0x4000 + page;
+    let (root, boot) = with_memory_rtas("a", rmo, bottom, rmo, 0);
+    match predict(&root, boot) {
+        Err(PredictError::Unsupported(why)) => assert!(why.contains("outgrows"), "{why}"),
         other => panic!("{other:?}"),
     }
 }
