@@ -342,3 +342,35 @@ fn a_chunk_of_exactly_the_tree_or_a_page_is_enough() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn one_size_cell_shortens_reg_and_available_entries() {
+    // The same machine with `#size-cells = 1`: memory@0's reg and VOF's available are
+    // re-encoded with 3-cell entries; prom_init reads them alike, and the structure
+    // shrinks by 4 bytes per entry (one reg entry, and every range left in available).
+    let (root, boot) = dump();
+    let wide = predict(&root, boot).unwrap();
+    let mut narrow = root.clone();
+    narrow.set("", "#size-cells", cells(&[1]));
+    let m0 = child(&mut narrow, "memory@0");
+    for name in ["reg", "available"] {
+        let w = words(prop(m0, name).expect(name));
+        let entries: Vec<u32> = w
+            .chunks_exact(4)
+            .flat_map(|e| {
+                assert_eq!(e[2], 0, "{name}: a size above 4 GiB");
+                [e[0] as u32, e[1] as u32, e[3] as u32]
+            })
+            .collect();
+        m0.set("", name, cells(&entries));
+    }
+    let p = predict(&narrow, boot).unwrap();
+    let ranges = available_ranges(&wide) as u64;
+    assert_eq!(available_ranges(&p) as u64, ranges);
+    assert_eq!(p.rtas_base, wide.rtas_base);
+    assert_eq!(p.blob_address, wide.blob_address);
+    assert_eq!(
+        p.struct_size.as_u64(),
+        wide.struct_size.as_u64() - 4 - 4 * ranges
+    );
+}
