@@ -69,3 +69,55 @@ fn alias_ids_must_fit_an_int() {
     let names: Vec<&str> = a.aliases.iter().map(|e| e.what.as_str()).collect();
     assert_eq!(names, ["alias serial0", "alias serial2147483647"]);
 }
+
+/// The aliases `of_alias_scan` allocates for, by name, with `aliases` under `/aliases`
+/// of a tree holding `/a/b` and `/chosen`.
+fn resolved(aliases: &[(&str, &str)]) -> Vec<String> {
+    let mut node = N::new("aliases");
+    for (name, path) in aliases {
+        node = node.p(name, string(path));
+    }
+    let root = N::new("")
+        .c(N::new("a").c(N::new("b")))
+        .c(N::new("chosen"))
+        .c(node);
+    let a = unflatten_allocations_for(&blob(&root, 0), &OfBuild::DEBIAN_6_1_64K).unwrap();
+    a.aliases
+        .iter()
+        .map(|e| e.what.trim_start_matches("alias ").to_string())
+        .collect()
+}
+
+#[test]
+fn alias_paths_resolve_like_of_find_node_by_path() {
+    let got = resolved(&[
+        ("serial0", "/a/b"),
+        ("serial1", "/a/c"),
+        ("base", "/a"),
+        ("serial2", "base/b"),
+        ("serial3", "nope/b"),
+        // Options after `:` end the walk, even when they hold a `/`.
+        ("serial4", "/a:x/y"),
+        ("serial5", "/a/b:115200"),
+        ("serial6", "/a//b"),
+    ]);
+    assert_eq!(got, ["serial0", "serial2", "serial4", "serial5"]);
+}
+
+#[test]
+fn alias_chains_stop_after_eight_hops_and_loops_end() {
+    // serial0 -> ha -> hb -> ... -> /chosen: eight hops through other aliases resolve,
+    // nine are given up (Linux would follow them; numaboot's bound against loops).
+    let names = ["ha", "hb", "hc", "hd", "he", "hf", "hg", "hh", "hi"];
+    for hops in [8, 9] {
+        let mut aliases: Vec<(&str, &str)> = vec![("serial0", names[0])];
+        for i in 0..hops - 1 {
+            aliases.push((names[i], names[i + 1]));
+        }
+        aliases.push((names[hops - 1], "/chosen"));
+        let got = resolved(&aliases);
+        let want: &[&str] = if hops == 8 { &["serial0"] } else { &[] };
+        assert_eq!(got, want, "{hops} hops");
+    }
+    assert!(resolved(&[("x", "y"), ("y", "x"), ("serial0", "x")]).is_empty());
+}

@@ -1,0 +1,53 @@
+//! Linux 6.1's `free_unused_pacas` when nothing is unused (found by `cargo mutants`,
+//! docs/MUTATION.md): every test machine booted with `NR_CPUS` above its CPU count, so
+//! `paca_ptrs` always shrank and a free of zero bytes could not be told apart.
+
+mod common;
+
+use common::{cfg, machine, run, GIB};
+use percpu::{Allocation, MemOp, Placement, Strategy, StructureKind as K};
+
+fn paca_ptrs(p: &Placement) -> &Allocation {
+    p.live().find(|a| a.kind == K::PacaPtrs).expect("paca_ptrs")
+}
+
+fn frees(ops: &[MemOp]) -> Vec<(u64, u64)> {
+    ops.iter()
+        .filter_map(|op| match op {
+            MemOp::Free { base, size } => Some((base.as_u64(), size.as_u64())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn paca_ptrs_is_freed_only_when_it_shrinks() {
+    let topo = machine(2, 4, GIB, GIB);
+    let mut c = cfg(&topo, Strategy::Linux61, false);
+    // nr_cpu_ids at the first scan equals the final one: paca_ptrs keeps its size and
+    // free_unused_pacas frees nothing (`new_ptrs_size < paca_ptrs_size` is false).
+    c.nr_cpu_ids = c.final_nr_cpu_ids();
+    let (_, p) = run(&topo, &c);
+    let ptrs = paca_ptrs(&p);
+    assert_eq!(ptrs.size.as_u64(), 8 * u64::from(c.nr_cpu_ids));
+    let f = frees(p.memblock_trace());
+    assert!(f.iter().all(|&(_, size)| size > 0), "{f:x?}");
+    assert!(
+        !f.iter()
+            .any(|&(base, _)| base == ptrs.addr.as_u64() + ptrs.size.as_u64()),
+        "{f:x?}"
+    );
+
+    // With room for twice the CPUs at first, the tail of paca_ptrs is freed once.
+    c.nr_cpu_ids *= 2;
+    let (_, p) = run(&topo, &c);
+    let ptrs = paca_ptrs(&p);
+    let tail = (ptrs.addr.as_u64() + ptrs.size.as_u64(), ptrs.size.as_u64());
+    assert_eq!(
+        frees(p.memblock_trace())
+            .iter()
+            .filter(|&&f| f == tail)
+            .count(),
+        1
+    );
+}
