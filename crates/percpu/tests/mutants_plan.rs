@@ -51,3 +51,40 @@ fn paca_ptrs_is_freed_only_when_it_shrinks() {
         1
     );
 }
+
+fn lppaca_array(p: &Placement) -> Option<&Allocation> {
+    p.allocations.iter().find(|a| a.kind == K::LppacaArray)
+}
+
+#[test]
+fn linux415_lppaca_array_leaves_out_the_static_lppaca() {
+    // allocate_lppacas: CPU 0 uses the static lppaca in the image, so the array holds
+    // nr_cpu_ids - 1 entries of 0x400 bytes, page aligned. 65 ids fill exactly 64 KiB;
+    // one entry more would need another page.
+    let topo = machine(2, 4, GIB, GIB);
+    let mut c = cfg(&topo, Strategy::Linux415, false);
+    c.nr_cpu_ids = 65;
+    let (_, p) = run(&topo, &c);
+    let want = (0x400u64 * 64).div_ceil(c.page_size) * c.page_size;
+    let a = lppaca_array(&p).expect("an lppaca array");
+    // The size memblock was asked for (the report keeps what stays in use).
+    let asked: Vec<u64> = p
+        .memblock_trace()
+        .iter()
+        .filter_map(|op| match op {
+            MemOp::Alloc { size, result, .. } if *result == Some(a.addr) => Some(size.as_u64()),
+            MemOp::AllocTryNid { size, result, .. } if *result == Some(a.addr) => {
+                Some(size.as_u64())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, [want]);
+
+    // A single CPU needs no array at all.
+    let one = machine(1, 1, GIB, GIB);
+    let mut c = cfg(&one, Strategy::Linux415, false);
+    c.nr_cpu_ids = 1;
+    let (_, p) = run(&one, &c);
+    assert!(lppaca_array(&p).is_none(), "{:?}", lppaca_array(&p));
+}

@@ -241,7 +241,9 @@ fn claims_flush_with_a_free_range_leave_no_empty_range() {
 fn the_rmo_is_the_memory_at_0_not_the_top_of_ram() {
     // Boot `b` has two 1 GiB nodes; with node 0 cut to 256 MiB the RAM still reaches
     // 2 GiB, but the RMO (and RTAS below its top) is node 0's 256 MiB.
-    let rmo: u64 = 256 << 20;
+    // The extra 512 KiB keep alloc_down's 1 MiB retries from the 768 MiB cap off the
+    // address RTAS gets below the real RMO top.
+    let rmo: u64 = (256 << 20) + (512 << 10);
     let (root, boot) = with_memory("b", rmo, 0x400_0000, rmo);
     let p = predict(&root, boot).unwrap();
     assert_eq!(p.rtas_base.map(|a| a.as_u64()), Some(rmo - 0x1_0000));
@@ -373,4 +375,22 @@ fn one_size_cell_shortens_reg_and_available_entries() {
         p.struct_size.as_u64(),
         wide.struct_size.as_u64() - 4 - 4 * ranges
     );
+}
+
+#[test]
+fn nodes_prom_init_would_extend_are_refused() {
+    for node in [
+        N::new("vtpm@71000003"),
+        N::new("vga").p("device_type", common::string("display")),
+    ] {
+        let (mut root, boot) = dump();
+        let name = node.name.clone();
+        root.children.push(node);
+        match predict(&root, boot) {
+            Err(PredictError::Unsupported(why)) => {
+                assert!(why.contains("would add properties"), "{name}: {why}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }
