@@ -91,44 +91,50 @@ fn linux415_lppaca_array_leaves_out_the_static_lppaca() {
 
 #[test]
 fn linux415_free_unused_pacas_frees_exactly_the_tails() {
-    // 65 ids at the first scan, 8 possible CPUs: free_unused_pacas frees the paca array
-    // beyond PAGE_ALIGN(8 pacas) and the lppaca array beyond PAGE_ALIGN(7 lppacas)
-    // (when that is smaller than the array).
-    let topo = machine(2, 4, GIB, GIB);
-    for page in [4u64 << 10, 64 << 10] {
-        let mut c = cfg(&topo, Strategy::Linux415, false);
-        c.page_size = page;
-        c.nr_cpu_ids = 65;
-        let (_, p) = run(&topo, &c);
-        let align = |x: u64| x.div_ceil(page) * page;
-        let f = frees(p.memblock_trace());
-        let base = |kind| {
-            p.allocations
+    // 65 ids at the first scan, fewer possible CPUs: free_unused_pacas frees the paca
+    // array beyond PAGE_ALIGN(possible pacas) and the lppaca array beyond
+    // PAGE_ALIGN(possible - 1 lppacas) when that is smaller than the array, and nothing
+    // of zero bytes.
+    for (nodes, per_node) in [(2, 4), (1, 5)] {
+        let topo = machine(nodes, per_node, GIB, GIB);
+        let nposs = u64::from(nodes * per_node);
+        for page in [4u64 << 10, 64 << 10] {
+            let mut c = cfg(&topo, Strategy::Linux415, false);
+            c.page_size = page;
+            c.nr_cpu_ids = 65;
+            let (_, p) = run(&topo, &c);
+            let what = format!("{nposs} CPUs, page {page:#x}");
+            let align = |x: u64| x.div_ceil(page) * page;
+            let f = frees(p.memblock_trace());
+            assert!(f.iter().all(|&(_, size)| size > 0), "{what}: {f:x?}");
+            let base = |kind| {
+                p.allocations
+                    .iter()
+                    .find(|a| a.kind == kind)
+                    .map(|a| a.addr.as_u64())
+                    .expect("the array")
+            };
+
+            let ps = c.paca_size.as_u64();
+            let (size, kept) = (align(ps * 65), align(ps * nposs));
+            let tail = (base(K::PacaArray) + kept, size - kept);
+            assert_eq!(
+                f.iter().filter(|&&x| x == tail).count(),
+                1,
+                "{what}: {f:x?}"
+            );
+
+            let (size, kept) = (align(0x400 * 64), align(0x400 * (nposs - 1)));
+            let lp = base(K::LppacaArray);
+            let lp_frees: Vec<_> = f
                 .iter()
-                .find(|a| a.kind == kind)
-                .map(|a| a.addr.as_u64())
-                .expect("the array")
-        };
-
-        let ps = c.paca_size.as_u64();
-        let (size, kept) = (align(ps * 65), align(ps * 8));
-        let tail = (base(K::PacaArray) + kept, size - kept);
-        assert_eq!(
-            f.iter().filter(|&&x| x == tail).count(),
-            1,
-            "{page}: {f:x?}"
-        );
-
-        let (size, kept) = (align(0x400 * 64), align(0x400 * 7));
-        let lp = base(K::LppacaArray);
-        let lp_frees: Vec<_> = f
-            .iter()
-            .filter(|&&(b, _)| b > lp && b < lp + size)
-            .collect();
-        if kept < size {
-            assert_eq!(lp_frees, [&(lp + kept, size - kept)], "{page}");
-        } else {
-            assert!(lp_frees.is_empty(), "{page}: {lp_frees:x?}");
+                .filter(|&&(b, _)| b > lp && b <= lp + size)
+                .collect();
+            if kept < size {
+                assert_eq!(lp_frees, [&(lp + kept, size - kept)], "{what}");
+            } else {
+                assert!(lp_frees.is_empty(), "{what}: {lp_frees:x?}");
+            }
         }
     }
 }
