@@ -5,7 +5,7 @@
 mod common;
 
 use common::{cfg, machine, run, GIB};
-use percpu::{Allocation, MemOp, Placement, Strategy, StructureKind as K};
+use percpu::{Allocation, Finding, MemOp, Placement, Strategy, StructureKind as K};
 
 fn paca_ptrs(p: &Placement) -> &Allocation {
     p.live().find(|a| a.kind == K::PacaPtrs).expect("paca_ptrs")
@@ -123,6 +123,22 @@ fn linux415_free_unused_pacas_frees_exactly_the_tails() {
                 1,
                 "{what}: {f:x?}"
             );
+
+            // Every possible CPU's slot stays inside what is kept: nothing in use is
+            // freed (with 5 CPUs and 4 KiB pages the last lppaca ends exactly there).
+            assert!(
+                !p.findings
+                    .iter()
+                    .any(|f| matches!(f, Finding::FreedWhileInUse { .. })),
+                "{what}: {:?}",
+                p.findings
+            );
+            // Hash MMU: each CPU's SLB shadow is its entry of the shadow array.
+            let slbs = base(K::SlbShadowArray);
+            for cpu in 0..nodes * per_node {
+                let s = p.find(cpu, K::SlbShadow).expect("an SLB shadow");
+                assert_eq!(s.addr.as_u64(), slbs + 0x80 * u64::from(cpu), "{what}");
+            }
 
             let (size, kept) = (align(0x400 * 64), align(0x400 * (nposs - 1)));
             let lp = base(K::LppacaArray);
