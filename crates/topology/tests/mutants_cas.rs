@@ -81,3 +81,25 @@ fn radix_without_gtse_is_refused_and_lengths_are_checked() {
     let p = boot_a(&[0x18, 0x40, 0x1a, 0x40], "quiet").unwrap();
     assert_eq!(p.mmu, BootMmu::Radix);
 }
+
+#[test]
+fn form2_needs_between_1_and_256_nodes() {
+    let dump = fixture("linux-6.1/a.dumped.dtb");
+    let build = OfBuild::DEBIAN_6_1_64K;
+    for (nodes, ok) in [(0u32, false), (1, true), (256, true), (257, false)] {
+        // QEMU's FORM1 ibm,max-associativity-domains: five cells, the node count last.
+        let mut max = Vec::new();
+        for cell in [4u32, 0, 0, 0, nodes] {
+            max.extend_from_slice(&cell.to_be_bytes());
+        }
+        let tree = with_prop(&dump, "ibm,max-associativity-domains", &max);
+        let got = predict_booted_for(&tree, &build);
+        match (ok, got) {
+            (true, Ok(_)) => {}
+            (false, Err(PredictError::Unsupported(why))) => {
+                assert!(why.contains("NUMA nodes"), "{nodes}: {why}")
+            }
+            (_, other) => panic!("{nodes} nodes: {other:?}"),
+        }
+    }
+}
