@@ -103,3 +103,34 @@ fn form2_needs_between_1_and_256_nodes() {
         }
     }
 }
+
+#[test]
+fn disable_radix_takes_prom_strtobool_values() {
+    // The platform supports both MMUs: the command line decides.
+    let both = [0x17, 0x00, 0x18, 0xc0, 0x1a, 0x40, 0x00, 0x00];
+    for (args, hash) in [
+        ("quiet", false),
+        ("disable_radix", true),
+        ("quiet disable_radix=1", true),
+        ("disable_radix=y", true),
+        ("disable_radix=Y", true),
+        ("disable_radix=on", true),
+        ("disable_radix=ON", true),
+        ("disable_radix=0", false),
+        ("disable_radix=n", false),
+        ("disable_radix=N", false),
+        ("disable_radix=off", false),
+        ("disable_radix=OFF", false),
+        ("disable_radix=o", false),
+        ("disable_radix=x", false),
+    ] {
+        let p = boot_a(&both, args).unwrap();
+        let want = if hash { BootMmu::Hash } else { BootMmu::Radix };
+        assert_eq!(p.mmu, want, "{args}");
+    }
+    // An odd length (7 bytes) leaves half a pair: refused.
+    assert!(matches!(
+        boot_a(&both[..7], "quiet"),
+        Err(PredictError::Unsupported(_))
+    ));
+}
