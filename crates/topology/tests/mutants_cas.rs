@@ -134,3 +134,55 @@ fn disable_radix_takes_prom_strtobool_values() {
         Err(PredictError::Unsupported(_))
     ));
 }
+
+/// How many properties called `name` the flattened tree has.
+fn count_props(blob: &[u8], name: &str) -> usize {
+    let be = |at: usize| u32::from_be_bytes(blob[at..at + 4].try_into().expect("4"));
+    let (off_struct, off_strings) = (be(8) as usize, be(12) as usize);
+    let (mut at, mut count) = (off_struct, 0);
+    loop {
+        match be(at) {
+            1 => {
+                let end = blob[at + 4..].iter().position(|&c| c == 0).expect("name");
+                at = (at + 4 + end + 1).next_multiple_of(4);
+            }
+            3 => {
+                let (len, nameoff) = (be(at + 4) as usize, be(at + 8) as usize);
+                let n = &blob[off_strings + nameoff..];
+                count += usize::from(
+                    &n[..n.iter().position(|&c| c == 0).expect("name")] == name.as_bytes(),
+                );
+                at = (at + 12 + len).next_multiple_of(4);
+            }
+            2 | 4 => at += 4,
+            _ => return count,
+        }
+    }
+}
+
+#[test]
+fn form2_shortens_every_associativity_array_by_three_cells() {
+    let dump = fixture("linux-6.1/b.dumped.dtb");
+    let arrays = count_props(&dump, "ibm,associativity");
+    assert!(arrays > 1);
+    let p = predict_booted_for(&dump, &OfBuild::DEBIAN_6_1_64K).unwrap();
+    let want = format!(", {arrays} ibm,associativity arrays shortened by 3 cells");
+    assert!(p.steps.iter().any(|s| s.contains(&want)), "{:#?}", p.steps);
+    // An array of exactly the count and the three FORM1 domains is shortened to the
+    // count alone; one of three cells cannot be.
+    let four = with_prop(
+        &dump,
+        "ibm,associativity",
+        &[0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+    assert!(predict_booted_for(&four, &OfBuild::DEBIAN_6_1_64K).is_ok());
+    let three = with_prop(
+        &dump,
+        "ibm,associativity",
+        &[0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+    match predict_booted_for(&three, &OfBuild::DEBIAN_6_1_64K) {
+        Err(PredictError::Unsupported(why)) => assert!(why.contains("fewer than"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
