@@ -30,3 +30,10 @@ fn range_ends_are_exclusive() {
     assert_eq!(reserved(spec, 2 * GIB), Some(256 << 20));
     assert_eq!(reserved("crashkernel=1G-2G:128M", 2 * GIB), None);
 }
+
+#[test]
+fn memparse_knows_peta_and_exa() {
+    assert_eq!(reserved("crashkernel=1P", 4 * GIB), Some(1 << 50));
+    assert_eq!(reserved("crashkernel=2e", 4 * GIB), Some(2 << 60));
+    assert_eq!(reserved("crashkernel=3t", 4 * GIB), Some(3 << 40));
+}
