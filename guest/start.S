@@ -99,7 +99,7 @@ set_msr64:
  * returns r3 and stores r4..r9 into out. The out pointer is kept in the ELFv2 red zone.
  * CR2-CR4 are non-volatile in ELFv2 and PAPR does not promise to preserve CR, so the
  * whole CR is saved in the caller's CR save word and restored, as Linux's hvCall.S does.
- * Every call is counted in SC1_CALLS (guest/src/hv.rs) right here, next to the only
+ * Every call is counted in SC1_CALLS (guest/src/sc.rs) right here, next to the only
  * `sc 1` of the guest, so that "this path made no hcall" does not depend on any Rust
  * wrapper remembering to count; ldarx/stdcx. because CPUs call it concurrently (the
  * CR0 the store-conditional sets is restored with the rest of CR). */

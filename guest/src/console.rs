@@ -7,7 +7,7 @@
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::hv::hcall_raw;
+use crate::sc::hcall_raw;
 
 static LOCK: AtomicBool = AtomicBool::new(false);
 

@@ -31,8 +31,11 @@ mod hv;
 mod live;
 mod lppaca;
 mod mem;
+mod paca;
+mod realmem;
 mod rtas;
 mod run;
+mod sc;
 
 #[global_allocator]
 static GLOBAL: heap::Bump = heap::Bump;

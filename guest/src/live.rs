@@ -27,8 +27,8 @@ use phys::{PhysAddr, PhysSize};
 use vpa_hv::script::{self, Output, StateReport};
 use vpa_hv::{Area, AreaState, DispatchError, OutOfGuestMemory, Rule};
 
-use crate::hv::hcall_raw;
 use crate::rtas;
+use crate::sc::hcall_raw;
 
 /// The guest has 16 stacks (guest.ld), indexed by hardware id.
 const MAX_CPUS: usize = 16;
@@ -404,7 +404,7 @@ impl script::Target for Live {
             return Err(LiveError::DispatchWithVpa(cpu));
         }
         MAILBOX[c].store(IDLE, Ordering::Release);
-        let rc = rtas::start_cpu(u64::from(cpu), crate::hv::secondary_entry(), u64::from(cpu));
+        let rc = rtas::start_cpu(u64::from(cpu), crate::sc::secondary_entry(), u64::from(cpu));
         if rc != 0 {
             return Err(LiveError::Rtas {
                 what: "start-cpu",

@@ -3,7 +3,7 @@
 //! Tokens are QEMU's fixed ones (hw/ppc/spapr_rtas.c, RTAS_TOKEN_BASE 0x2000 + index),
 //! as listed in the /rtas node of QEMU's device tree.
 
-use crate::hv::hcall_raw;
+use crate::sc::hcall_raw;
 
 const H_RTAS: u64 = 0xf000;
 const RTAS_POWER_OFF: u32 = 0x2003;

@@ -1,5 +1,6 @@
 //! What the boot CPU and the secondaries do.
 
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -13,10 +14,10 @@ use phys::{PhysAddr, PhysSize};
 
 use crate::hv::SystemHypervisor;
 use crate::lppaca::LiveLppaca;
+use crate::paca::MAX_CPUS;
+use crate::realmem::poke;
 use crate::rtas;
 
-/// The guest has 16 stacks (guest.ld), so it drives at most 16 CPUs.
-const MAX_CPUS: usize = 16;
 /// Linux's `DISPATCH_LOG_BYTES`: one DTL buffer per CPU.
 const DTL_BYTES: u64 = 4096;
 /// `DTL_LOG_PREEMPT | DTL_LOG_CEDE` style mask; any nonzero value enables the DTL.
@@ -29,18 +30,6 @@ static SECONDARIES_DONE: AtomicU32 = AtomicU32::new(0);
 /// Below this address the guest may read (the RMA limit), for secondaries.
 static READABLE_BELOW: AtomicU64 = AtomicU64::new(0);
 
-/// The be32 at `addr + 4` (the registration length word) if readable, else 0.
-pub fn peek_len_word(addr: u64, readable_below: u64) -> u32 {
-    match addr.checked_add(8) {
-        Some(end) if addr != 0 && end <= readable_below => {
-            // SAFETY: real mode; [addr, addr+8) lies in guest RAM below the RMA limit.
-            let b = unsafe { core::ptr::read_volatile((addr + 4) as *const [u8; 4]) };
-            u32::from_be_bytes(b)
-        }
-        _ => 0,
-    }
-}
-
 /// A static scratch page set for the negative placement cases (never registered long).
 #[repr(C, align(4096))]
 struct Scratch([u8; 8192]);
@@ -51,16 +40,6 @@ static mut CROSSING: Scratch = Scratch([0; 8192]);
 /// The offset in `CROSSING` of that lppaca: cache-line aligned, so that only PAPR's
 /// 4 KiB rule is broken (3200 + 640 or 1024 bytes run past 4096).
 const CROSSING_OFFSET: u64 = 0xc80;
-
-/// Writes `bytes` at physical `addr`.
-///
-/// # Safety
-/// `[addr, addr + len)` must be guest RAM below the RMA that nothing else in the guest
-/// uses: a planned structure's memblock reservation or the scratch page.
-unsafe fn poke(addr: u64, bytes: &[u8]) {
-    // SAFETY: per the caller.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, bytes.len()) };
-}
 
 fn write_lppaca(addr: u64, size: u16) {
     let mut lp = Lppaca::linux_init();
@@ -89,9 +68,77 @@ fn bootargs(blob: &[u8]) -> String {
         .unwrap_or_default()
 }
 
+/// What the boot CPU read from the device tree and the command line.
+struct Machine {
+    topo: topology::Topology,
+    strategy: Strategy,
+    /// `numaboot.break=lppaca-size`: advertise 0x100 bytes.
+    broken_lppaca: bool,
+    /// `numaboot.break=lppaca-cross`: the last CPU's lppaca moved across a 4 KiB
+    /// boundary, and reported there: a guest whose report and memory agree on a wrong
+    /// placement, for the host's checks to catch.
+    crossing_lppaca: bool,
+}
+
+/// A CPU's structures as planned (and, for its lppaca, possibly moved by
+/// `numaboot.break=lppaca-cross`), with its DTL buffer.
+struct CpuSetup {
+    paca: Paca,
+    /// Where its paca was planned: the guest writes its [`crate::paca::GuestPaca`] there.
+    paca_at: u64,
+}
+
 /// The boot CPU's whole run.
 pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
-    use alloc::format;
+    let machine = read_machine(initrd, initrd_size)?;
+    let topo = &machine.topo;
+
+    // Linux reserves its image from 0; the guest's image, heap, stacks and the device
+    // tree right after it all lie below the end of the initrd.
+    let mut cfg = PlanConfig::for_topology(topo, machine.strategy);
+    cfg.nr_cpu_ids = topo.cpus.len() as u32;
+    let image_end = (initrd + initrd_size).next_multiple_of(0x1_0000);
+    cfg.kernel = percpu::early::KernelImage::ending_at(PhysAddr::new(image_end));
+    let limit = topo.rma_limit().as_u64();
+    READABLE_BELOW.store(limit, Ordering::Relaxed);
+    let mut mb = Memblock::new();
+    let placement = boot(&mut mb, topo, &cfg).map_err(|e| format!("plan: {e}"))?;
+    nb!(
+        "plan strategy={} paca_limit={} allocations={} heap={}",
+        machine.strategy.name(),
+        placement.paca_limit,
+        placement.allocations.len(),
+        crate::heap::used()
+    );
+
+    let mut hv = SystemHypervisor {
+        case: "init",
+        readable_below: limit,
+        vpa_calls: 0,
+    };
+    let features = GuestFeatures {
+        splpar: true,
+        radix: false,
+        altivec: true,
+        arch_207s: true,
+        dtl_mask: DTL_MASK,
+    };
+    let mut cpus = Vec::new();
+    for cpu in &topo.cpus {
+        cpus.push(set_up_cpu(&machine, &placement, &mut mb, limit, cpu)?);
+    }
+    register_all(&mut hv, &cpus, &features)?;
+    let pacas: Vec<Paca> = cpus.into_iter().map(|c| c.paca).collect();
+    negative_cases(&mut hv, &pacas, &features)?;
+    run_secondaries(topo, cfg.boot_cpu);
+    crash_shutdown(&mut hv, &pacas, &features)?;
+    kexec_shutdown(&mut hv, &pacas, &features)?;
+    Ok(())
+}
+
+/// The device tree (the initrd), its topology and the `numaboot.*` words of its
+/// command line; prints the `topology` and `memory` lines.
+fn read_machine(initrd: u64, initrd_size: u64) -> Result<Machine, String> {
     if initrd == 0 || initrd_size == 0 {
         return Err("no device tree: boot with -initrd machine.dtb".into());
     }
@@ -99,14 +146,9 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     // only read.
     let blob = unsafe { core::slice::from_raw_parts(initrd as *const u8, initrd_size as usize) };
     let args = bootargs(blob);
-    let broken_lppaca = args
-        .split_whitespace()
-        .any(|a| a == "numaboot.break=lppaca-size");
-    // The last CPU's lppaca moved across a 4 KiB boundary, and reported there: a guest
-    // whose report and memory agree on a wrong placement, for the host's checks to catch.
-    let crossing_lppaca = args
-        .split_whitespace()
-        .any(|a| a == "numaboot.break=lppaca-cross");
+    let has = |word: &str| args.split_whitespace().any(|a| a == word);
+    let broken_lppaca = has("numaboot.break=lppaca-size");
+    let crossing_lppaca = has("numaboot.break=lppaca-cross");
     let strategy = strategy_of(&args)?;
     let topo = topology::topology_from_dtb(blob).map_err(|e| format!("device tree: {e}"))?;
     nb!(
@@ -137,150 +179,161 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
             r.node.map_or(-1, |n| i64::from(n.get()))
         );
     }
+    Ok(Machine {
+        topo,
+        strategy,
+        broken_lppaca,
+        crossing_lppaca,
+    })
+}
 
-    // Linux reserves its image from 0; the guest's image, heap, stacks and the device
-    // tree right after it all lie below the end of the initrd.
-    let mut cfg = PlanConfig::for_topology(&topo, strategy);
-    cfg.nr_cpu_ids = topo.cpus.len() as u32;
-    let image_end = (initrd + initrd_size).next_multiple_of(0x1_0000);
-    cfg.kernel = percpu::early::KernelImage::ending_at(PhysAddr::new(image_end));
-    let limit = topo.rma_limit().as_u64();
-    READABLE_BELOW.store(limit, Ordering::Relaxed);
-    let mut mb = Memblock::new();
-    let placement = boot(&mut mb, &topo, &cfg).map_err(|e| format!("plan: {e}"))?;
-    nb!(
-        "plan strategy={} paca_limit={} allocations={} heap={}",
-        strategy.name(),
-        placement.paca_limit,
-        placement.allocations.len(),
-        crate::heap::used()
-    );
-
-    let mut hv = SystemHypervisor {
-        case: "init",
-        readable_below: limit,
-        vpa_calls: 0,
+/// One CPU's paca as the plan left it, its DTL buffer, its `plan` line, and its lppaca,
+/// SLB shadow and DTL length word written in memory.
+fn set_up_cpu(
+    machine: &Machine,
+    placement: &percpu::Placement,
+    mb: &mut Memblock,
+    limit: u64,
+    cpu: &topology::Cpu,
+) -> Result<CpuSetup, String> {
+    let (topo, strategy) = (&machine.topo, machine.strategy);
+    let id = cpu.logical_id;
+    let Some(mut paca) = Paca::from_placement(placement, id, cpu.hw_id) else {
+        return Err(format!("CPU {id} has no paca in the plan"));
     };
-    let features = GuestFeatures {
-        splpar: true,
-        radix: false,
-        altivec: true,
-        arch_207s: true,
-        dtl_mask: DTL_MASK,
-    };
-    let mut pacas: Vec<Paca> = Vec::new();
-    for cpu in &topo.cpus {
-        let id = cpu.logical_id;
-        let Some(mut paca) = Paca::from_placement(&placement, id, cpu.hw_id) else {
-            return Err(format!("CPU {id} has no paca in the plan"));
-        };
-        let mut lp = placement
-            .find(id, StructureKind::Lppaca)
-            .copied()
-            .ok_or(format!("CPU {id}: no lppaca planned"))?;
-        if crossing_lppaca && Some(cpu) == topo.cpus.last() {
-            lp.addr = PhysAddr::new(core::ptr::addr_of_mut!(CROSSING) as u64 + CROSSING_OFFSET);
-            paca.lppaca_ptr = Some(lp.addr);
-        }
-        let slb = placement
-            .find(id, StructureKind::SlbShadow)
-            .ok_or(format!("CPU {id}: no SLB shadow planned"))?;
-        let paca_a = placement
-            .find(id, StructureKind::Paca)
-            .ok_or(format!("CPU {id}: no paca"))?;
-        // Linux allocates DTL buffers later from a kmem cache; the guest takes them
-        // node-locally from memblock, but below the RMA (percpu has lifted memblock's
-        // limit by now, as htab_initialize does) because it runs in real mode.
-        let dtl = mb
-            .alloc_try_nid(
-                PhysSize::new(DTL_BYTES),
-                DTL_BYTES,
-                PhysAddr::ZERO,
-                AllocLimit::Addr(PhysAddr::new(limit)),
-                cpu.node,
-            )
-            .map_err(|e| format!("CPU {id}: DTL buffer: {e}"))?;
-        paca.dispatch_log = Some(dtl);
-        // The IRQ stacks are the structures the series made node-local that are not
-        // bound by the RMA (only by the bolted segment), so they show locality on QEMU,
-        // whose RMA is node 0's memory.
-        let stack = |kind| {
-            placement
-                .find(id, kind)
-                .map(|a| a.addr.as_u64())
-                .ok_or(format!("CPU {id}: no {kind:?} planned"))
-        };
-        nb!(
-            "plan cpu={id} hw={} node={} paca={:#x} paca_node={} lppaca={:#x} lppaca_node={} lppaca_outcome=\"{}\" slb={:#x} slb_node={} dtl={:#x} hardirq={:#x} softirq={:#x}",
-            cpu.hw_id,
-            // Linux's numa_setup_cpu maps a CPU without valid associativity to the
-            // first online node; percpu places by that mapping.
-            percpu::early_cpu_to_node(&topo, id).get(),
-            paca_a.addr.as_u64(),
-            paca_a.memory_node.map_or(-1, |n| i64::from(n.get())),
-            lp.addr.as_u64(),
-            lp.memory_node.map_or(-1, |n| i64::from(n.get())),
-            lp.outcome,
-            slb.addr.as_u64(),
-            slb.memory_node.map_or(-1, |n| i64::from(n.get())),
-            dtl.as_u64(),
-            stack(StructureKind::HardirqStack)?,
-            stack(StructureKind::SoftirqStack)?
-        );
-        // The guest runs in real mode: it can write nothing above the RMA (rma-split
-        // puts lppacas there on purpose; Linux itself only touches them translated).
-        for (what, a) in [("lppaca", &lp), ("slb_shadow", slb), ("paca", paca_a)] {
-            if a.end().as_u64() > limit {
-                return Err(format!(
-                    "CPU {id}: {what} at {} is above the RMA {limit:#x}; this guest runs in real mode",
-                    a.addr
-                ));
-            }
-        }
-        // init_lppaca's size field: what the strategy advertises (1 KiB or 640).
-        let size = u16::try_from(strategy.lppaca_size_field()).unwrap_or(u16::MAX);
-        write_lppaca(lp.addr.as_u64(), if broken_lppaca { 0x100 } else { size });
-        // SAFETY: planned SLB shadow (reserved in memblock, below the RMA).
-        unsafe {
-            poke(
-                slb.addr.as_u64(),
-                zerocopy::IntoBytes::as_bytes(&SlbShadow::linux_init()),
-            )
-        };
-        // Linux's alloc_dtl_buffers: the buffer length goes into the first entry's
-        // enqueue_to_dispatch_time, where the hypervisor reads it.
-        // SAFETY: the DTL buffer was just reserved in memblock, below the RMA.
-        unsafe { poke(dtl.as_u64() + 4, &(DTL_BYTES as u32).to_be_bytes()) };
-        pacas.push(paca);
+    let mut lp = placement
+        .find(id, StructureKind::Lppaca)
+        .copied()
+        .ok_or(format!("CPU {id}: no lppaca planned"))?;
+    if machine.crossing_lppaca && Some(cpu) == topo.cpus.last() {
+        lp.addr = PhysAddr::new(core::ptr::addr_of_mut!(CROSSING) as u64 + CROSSING_OFFSET);
+        paca.lppaca_ptr = Some(lp.addr);
     }
+    let slb = placement
+        .find(id, StructureKind::SlbShadow)
+        .ok_or(format!("CPU {id}: no SLB shadow planned"))?;
+    let paca_a = placement
+        .find(id, StructureKind::Paca)
+        .ok_or(format!("CPU {id}: no paca"))?;
+    // Linux allocates DTL buffers later from a kmem cache; the guest takes them
+    // node-locally from memblock, but below the RMA (percpu has lifted memblock's
+    // limit by now, as htab_initialize does) because it runs in real mode.
+    let dtl = mb
+        .alloc_try_nid(
+            PhysSize::new(DTL_BYTES),
+            DTL_BYTES,
+            PhysAddr::ZERO,
+            AllocLimit::Addr(PhysAddr::new(limit)),
+            cpu.node,
+        )
+        .map_err(|e| format!("CPU {id}: DTL buffer: {e}"))?;
+    paca.dispatch_log = Some(dtl);
+    // The IRQ stacks are the structures the series made node-local that are not
+    // bound by the RMA (only by the bolted segment), so they show locality on QEMU,
+    // whose RMA is node 0's memory.
+    let stack = |kind| {
+        placement
+            .find(id, kind)
+            .map(|a| a.addr.as_u64())
+            .ok_or(format!("CPU {id}: no {kind:?} planned"))
+    };
+    nb!(
+        "plan cpu={id} hw={} node={} paca={:#x} paca_node={} lppaca={:#x} lppaca_node={} lppaca_outcome=\"{}\" slb={:#x} slb_node={} dtl={:#x} hardirq={:#x} softirq={:#x}",
+        cpu.hw_id,
+        // Linux's numa_setup_cpu maps a CPU without valid associativity to the
+        // first online node; percpu places by that mapping.
+        percpu::early_cpu_to_node(topo, id).get(),
+        paca_a.addr.as_u64(),
+        paca_a.memory_node.map_or(-1, |n| i64::from(n.get())),
+        lp.addr.as_u64(),
+        lp.memory_node.map_or(-1, |n| i64::from(n.get())),
+        lp.outcome,
+        slb.addr.as_u64(),
+        slb.memory_node.map_or(-1, |n| i64::from(n.get())),
+        dtl.as_u64(),
+        stack(StructureKind::HardirqStack)?,
+        stack(StructureKind::SoftirqStack)?
+    );
+    // The guest runs in real mode: it can write nothing above the RMA (rma-split
+    // puts lppacas there on purpose; Linux itself only touches them translated).
+    for (what, a) in [("lppaca", &lp), ("slb_shadow", slb), ("paca", paca_a)] {
+        if a.end().as_u64() > limit {
+            return Err(format!(
+                "CPU {id}: {what} at {} is above the RMA {limit:#x}; this guest runs in real mode",
+                a.addr
+            ));
+        }
+    }
+    if paca_a.size.as_u64() < core::mem::size_of::<crate::paca::GuestPaca>() as u64 {
+        return Err(format!(
+            "CPU {id}: the planned paca ({}) is smaller than the guest's paca record",
+            paca_a.size
+        ));
+    }
+    // init_lppaca's size field: what the strategy advertises (1 KiB or 640).
+    let size = u16::try_from(strategy.lppaca_size_field()).unwrap_or(u16::MAX);
+    write_lppaca(
+        lp.addr.as_u64(),
+        if machine.broken_lppaca { 0x100 } else { size },
+    );
+    // SAFETY: planned SLB shadow (reserved in memblock, below the RMA).
+    unsafe {
+        poke(
+            slb.addr.as_u64(),
+            zerocopy::IntoBytes::as_bytes(&SlbShadow::linux_init()),
+        )
+    };
+    // Linux's alloc_dtl_buffers: the buffer length goes into the first entry's
+    // enqueue_to_dispatch_time, where the hypervisor reads it.
+    // SAFETY: the DTL buffer was just reserved in memblock, below the RMA.
+    unsafe { poke(dtl.as_u64() + 4, &(DTL_BYTES as u32).to_be_bytes()) };
+    Ok(CpuSetup {
+        paca,
+        paca_at: paca_a.addr.as_u64(),
+    })
+}
 
-    // Registration, boot CPU on behalf of every CPU, in Linux's order per CPU.
-    for paca in &pacas {
+/// Registration, boot CPU on behalf of every CPU, in Linux's order per CPU; each paca
+/// is published in guest memory first, from the same value the registration uses.
+fn register_all(
+    hv: &mut SystemHypervisor,
+    cpus: &[CpuSetup],
+    features: &GuestFeatures,
+) -> Result<(), String> {
+    for c in cpus {
+        let paca = &c.paca;
+        // SAFETY: the planned paca of this CPU, below the RMA (checked in set_up_cpu,
+        // as is its size).
+        unsafe { crate::paca::publish(c.paca_at, paca)? };
         let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
         // SAFETY: the planned lppaca: reserved in memblock for it, below the RMA,
         // never referenced by a Rust reference.
         let mut lppaca = unsafe { LiveLppaca::new(addr) };
-        let out = vpa_init(&mut hv, paca, &mut lppaca, &features)
-            .map_err(|e| format!("vpa_init: {e}"))?;
+        let out =
+            vpa_init(hv, paca, &mut lppaca, features).map_err(|e| format!("vpa_init: {e}"))?;
         if out.vpa.is_success() {
             if let Some(slot) = LPPACA_OF.get(paca.hw_cpu_id as usize) {
                 slot.store(addr, Ordering::Release);
             }
         }
     }
+    nb!(
+        "pacas table={:#x} count={}",
+        crate::paca::table_address(),
+        crate::paca::NB_PACA_PTRS.count.load(Ordering::Acquire)
+    );
+    Ok(())
+}
 
-    negative_cases(&mut hv, &pacas, &features)?;
-
-    // Secondaries check their own VPA.
-    let secondaries = topo
-        .cpus
-        .iter()
-        .filter(|c| c.logical_id != cfg.boot_cpu)
-        .count() as u32;
-    for c in topo.cpus.iter().filter(|c| c.logical_id != cfg.boot_cpu) {
+/// Starts every secondary, which checks its own VPA, and waits until all have reported
+/// and stopped.
+fn run_secondaries(topo: &topology::Topology, boot_cpu: u32) {
+    let others = || topo.cpus.iter().filter(move |c| c.logical_id != boot_cpu);
+    let secondaries = others().count() as u32;
+    for c in others() {
         let rc = rtas::start_cpu(
             u64::from(c.hw_id),
-            crate::hv::secondary_entry(),
+            crate::sc::secondary_entry(),
             u64::from(c.hw_id),
         );
         nb!("start-cpu hw={} rc={rc}", c.hw_id);
@@ -296,25 +349,32 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
     );
 
     // Stopped secondaries make no more hcalls (stop-self is one): only then does the
-    // count of `sc 1` instructions below belong to the crash path alone.
-    for c in topo.cpus.iter().filter(|c| c.logical_id != cfg.boot_cpu) {
+    // count of `sc 1` instructions in the crash path belong to it alone.
+    for c in others() {
         let mut tries: u32 = 0;
         while rtas::query_cpu_stopped_state(u64::from(c.hw_id)) != (0, 0) && tries < 100_000 {
             tries += 1;
             core::hint::spin_loop();
         }
     }
+}
 
-    // A crash shutdown as Linux 4.15..5.x did it: no hcall at all.
+/// A crash shutdown as Linux 4.15..5.x did it: no hcall at all, counted both by the
+/// wrapper and at start.S's `sc 1`.
+fn crash_shutdown(
+    hv: &mut SystemHypervisor,
+    pacas: &[Paca],
+    features: &GuestFeatures,
+) -> Result<(), String> {
     hv.case = "crash";
     let before = hv.vpa_calls;
-    let sc1_before = crate::hv::sc1_calls();
-    for paca in &pacas {
+    let sc1_before = crate::sc::sc1_calls();
+    for paca in pacas {
         let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
-        // SAFETY: as above.
+        // SAFETY: the planned lppaca of this CPU, as in register_all.
         let lppaca = unsafe { LiveLppaca::new(addr) };
         kexec_cpu_down(
-            &mut hv,
+            hv,
             &paca.kexec_copy(),
             &lppaca,
             features.splpar,
@@ -322,17 +382,24 @@ pub fn boot_cpu(initrd: u64, initrd_size: u64) -> Result<(), String> {
             CrashPolicy::NoHcalls,
         );
     }
-    let sc1 = crate::hv::sc1_calls() - sc1_before;
+    let sc1 = crate::sc::sc1_calls() - sc1_before;
     nb!("crash-shutdown hcalls={} sc1={sc1}", hv.vpa_calls - before);
+    Ok(())
+}
 
-    // The kexec shutdown path: each CPU deregisters DTL, SLB shadow, VPA.
+/// The kexec shutdown path: each CPU deregisters DTL, SLB shadow, VPA.
+fn kexec_shutdown(
+    hv: &mut SystemHypervisor,
+    pacas: &[Paca],
+    features: &GuestFeatures,
+) -> Result<(), String> {
     hv.case = "kexec";
-    for paca in &pacas {
+    for paca in pacas {
         let addr = paca.lppaca_ptr.ok_or("no lppaca")?.as_u64();
-        // SAFETY: as above.
+        // SAFETY: the planned lppaca of this CPU, as in register_all.
         let lppaca = unsafe { LiveLppaca::new(addr) };
         let calls = kexec_cpu_down(
-            &mut hv,
+            hv,
             &paca.kexec_copy(),
             &lppaca,
             features.splpar,

@@ -14,29 +14,7 @@ use phys::{PhysAddr, PhysSize};
 
 use crate::machine::Machine;
 use crate::report::{Line, Report};
-use crate::GuestStrategy;
-
-/// The nodes QEMU gives memory to, as ranges in node order (QEMU lays node memory out
-/// consecutively from address 0).
-pub(crate) fn node_ranges(m: &Machine) -> Vec<(u32, u64, u64)> {
-    let mut base = 0;
-    let mut out = Vec::new();
-    for (n, mib) in m.node_mib.iter().enumerate() {
-        if *mib > 0 {
-            out.push((n as u32, base, base + (mib << 20)));
-            base += mib << 20;
-        }
-    }
-    out
-}
-
-/// The node whose memory holds `addr` in QEMU's layout (`None`: no node's).
-pub(crate) fn node_of(m: &Machine, addr: u64) -> Option<u32> {
-    node_ranges(m)
-        .into_iter()
-        .find(|&(_, lo, hi)| (lo..hi).contains(&addr))
-        .map(|(n, _, _)| n)
-}
+use crate::strategy::GuestStrategy;
 
 fn sub_of(line: &Line) -> Result<VpaSubfunction> {
     Ok(VpaSubfunction::from_flags(line.u64("flags")?)?)
@@ -44,6 +22,28 @@ fn sub_of(line: &Line) -> Result<VpaSubfunction> {
 
 fn rc_of(line: &Line) -> Result<ReturnCode> {
     Ok(ReturnCode::from_raw(i64::try_from(line.num("rc")?)?))
+}
+
+/// What every part of the check reads: QEMU's machine, the guest's report and the lines
+/// several parts share.
+struct Ctx<'a> {
+    m: &'a Machine,
+    r: &'a Report,
+    strategy: GuestStrategy,
+    /// QEMU's number of CPUs.
+    smp: usize,
+    /// QEMU's node memory, `(node, start, end)`.
+    mem: Vec<(u32, u64, u64)>,
+    /// QEMU's memory size in bytes, for the models.
+    mem_bytes: u64,
+    /// The hardware ids of QEMU's CPUs, for the models.
+    hw_ids: Vec<u32>,
+    /// The per-CPU `plan` lines.
+    plans: Vec<&'a Line>,
+    /// Every `hcall` line, in order.
+    hcalls: Vec<&'a Line>,
+    /// The boot-time registrations (`hcall name=init`).
+    init: Vec<&'a Line>,
 }
 
 /// Runs every check; returns a one-line summary or every failure found.
@@ -55,10 +55,50 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
         bail!("the guest stopped with an error: {}", e.words.join(" "));
     }
     r.one("end")?;
-    let mut fail: Vec<String> = Vec::new();
     let smp = m.cpu_node.len();
+    let hcalls: Vec<&Line> = r.of("hcall").collect();
+    let c = Ctx {
+        m,
+        r,
+        strategy,
+        smp,
+        mem: m.node_ranges(),
+        mem_bytes: m.node_mib.iter().sum::<u64>() << 20,
+        hw_ids: (0..smp as u32).collect(),
+        plans: r
+            .of("plan")
+            .filter(|l| l.fields.contains_key("cpu"))
+            .collect(),
+        init: hcalls
+            .iter()
+            .copied()
+            .filter(|h| h.get("name").ok() == Some("init"))
+            .collect(),
+        hcalls,
+    };
+    let mut fail: Vec<String> = Vec::new();
+    let rma = topology(&c, &mut fail)?;
+    let (local, local_stacks) = plan(&c, rma, &mut fail)?;
+    registrations(&c, &mut fail)?;
+    negative_cases(&c, &mut fail)?;
+    secondaries(&c, &mut fail)?;
+    shutdown(&c, &mut fail)?;
+    model(&c, &mut fail)?;
+    let pre414_line = pre414(&c, &mut fail)?;
 
-    // Topology the guest parsed from QEMU's device tree.
+    if !fail.is_empty() {
+        bail!("{} failures:\n  {}", fail.len(), fail.join("\n  "));
+    }
+    Ok(format!(
+        "{} hcalls match the vpa-hv Qemu model; {pre414_line}; {local}/{smp} lppacas on their CPU's node (the rest: node without memory below the {} MiB RMA); {local_stacks} IRQ stacks node-local",
+        c.hcalls.len(),
+        rma >> 20
+    ))
+}
+
+/// Topology the guest parsed from QEMU's device tree.
+fn topology(c: &Ctx<'_>, fail: &mut Vec<String>) -> Result<u64> {
+    let (m, r, smp, expected_mem) = (c.m, c.r, c.smp, &c.mem);
     let topo = r.one("topology")?;
     let rma = topo.u64("rma")?;
     if topo.u64("cpus")? != smp as u64 {
@@ -74,7 +114,6 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             m.node_mib.len()
         ));
     }
-    let expected_mem = node_ranges(m);
     let got_mem: Vec<(i128, u64, u64)> = r
         .of("memory")
         .map(|l| Ok((l.num("node")?, l.u64("base")?, l.u64("size")?)))
@@ -94,9 +133,14 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             "RMA {rma:#x} is not within the first memory block ({node0_bytes:#x})"
         ));
     }
+    Ok(rma)
+}
 
-    // The plan: the strategy asked for, node of every CPU and structure, PAPR placement
-    // of every lppaca.
+/// The plan: the strategy asked for, node of every CPU and structure, PAPR placement of
+/// every lppaca.
+fn plan(c: &Ctx<'_>, rma: u64, fail: &mut Vec<String>) -> Result<(usize, usize)> {
+    let (m, r, strategy, smp, expected_mem, plans) =
+        (c.m, c.r, c.strategy, c.smp, &c.mem, &c.plans);
     let planned_with = r
         .of("plan")
         .find(|l| !l.fields.contains_key("cpu"))
@@ -108,17 +152,12 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             strategy.name()
         ));
     }
-    let size_field = strategy.lppaca_size_field();
-    let plans: Vec<&Line> = r
-        .of("plan")
-        .filter(|l| l.fields.contains_key("cpu"))
-        .collect();
     if plans.len() != smp {
         fail.push(format!("{} CPUs planned, QEMU has {smp}", plans.len()));
     }
     let mut local = 0;
     let mut local_stacks = 0;
-    for p in &plans {
+    for p in plans {
         let cpu = p.u64("cpu")?;
         let want_node = m.cpu_node.get(cpu as usize).copied();
         if p.num("node")? != want_node.map_or(-1, i128::from) {
@@ -135,7 +174,10 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
                 strategy.name()
             ));
         }
-        if let Err(e) = papr::vpa_placement_ok(PhysAddr::new(lp), PhysSize::new(size_field)) {
+        if let Err(e) = papr::vpa_placement_ok(
+            PhysAddr::new(lp),
+            PhysSize::new(strategy.lppaca_size_field()),
+        ) {
             fail.push(format!("CPU {cpu}: lppaca {lp:#x}: {e}"));
         }
         for key in ["paca", "lppaca", "slb", "dtl"] {
@@ -144,7 +186,7 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
                 fail.push(format!("CPU {cpu}: {key} {a:#x} is above the RMA {rma:#x}"));
             }
         }
-        let lp_node = node_of(m, lp);
+        let lp_node = m.node_of(lp);
         if p.num("lppaca_node")? != lp_node.map_or(-1, i128::from) {
             fail.push(format!(
                 "CPU {cpu}: plan says lppaca node {}, QEMU's layout puts {lp:#x} on {lp_node:?}",
@@ -169,7 +211,7 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             want_node.is_some_and(|n| expected_mem.iter().any(|&(mn, _, _)| mn == n));
         for key in ["hardirq", "softirq"] {
             let a = p.u64(key)?;
-            let got = node_of(m, a);
+            let got = m.node_of(a);
             if node_has_memory && got != want_node {
                 fail.push(format!(
                     "CPU {cpu}: {key} stack {a:#x} is on node {got:?}, not on its node {want_node:?}"
@@ -180,15 +222,13 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             }
         }
     }
+    Ok((local, local_stacks))
+}
 
-    // Registration: per CPU VPA, SLB shadow, DTL, in that order, all accepted.
-    let hcalls: Vec<&Line> = r.of("hcall").collect();
-    let init: Vec<&Line> = hcalls
-        .iter()
-        .copied()
-        .filter(|h| h.get("name").ok() == Some("init"))
-        .collect();
-    for p in &plans {
+/// Registration: per CPU VPA, SLB shadow, DTL, in that order, all accepted.
+fn registrations(c: &Ctx<'_>, fail: &mut Vec<String>) -> Result<()> {
+    let (m, plans, init) = (c.m, &c.plans, &c.init);
+    for p in plans {
         let cpu = p.u64("cpu")?;
         let hw = p.u64("hw")?;
         let mine: Vec<&&Line> = init
@@ -226,7 +266,7 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             "e2e: cpu {cpu} hw {hw} node {}: {}; lppaca on node {}",
             p.num("node")?,
             results.join(", "),
-            node_of(m, lp).map_or("none".to_string(), |n| n.to_string())
+            m.node_of(lp).map_or("none".to_string(), |n| n.to_string())
         );
         for h in &mine {
             let rc = rc_of(h)?;
@@ -248,8 +288,12 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             }
         }
     }
+    Ok(())
+}
 
-    // Negative cases: each must appear exactly once and be refused.
+/// Negative cases: each must appear exactly once and be refused.
+fn negative_cases(c: &Ctx<'_>, fail: &mut Vec<String>) -> Result<()> {
+    let hcalls = &c.hcalls;
     let refused = [
         "size_below_640",
         "crosses_4k",
@@ -277,38 +321,42 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             )),
         }
     }
+    Ok(())
+}
 
-    // Secondaries: VPHN home node, shared-processor bit, yield_count parity.
-    for c in r.of("cpu") {
-        let hw: u64 = c
+/// Secondaries: VPHN home node, shared-processor bit, yield_count parity.
+fn secondaries(c: &Ctx<'_>, fail: &mut Vec<String>) -> Result<()> {
+    let (m, r, smp, plans) = (c.m, c.r, c.smp, &c.plans);
+    for line in r.of("cpu") {
+        let hw: u64 = line
             .words
             .first()
             .and_then(|w| w.parse().ok())
             .unwrap_or(u64::MAX);
         let want_node = m.cpu_node.get(hw as usize).copied();
-        if c.words.iter().any(|w| w == "no-vpa") {
+        if line.words.iter().any(|w| w == "no-vpa") {
             fail.push(format!("CPU {hw}: started without a registered VPA"));
             continue;
         }
-        let home = c.get("home")?;
+        let home = line.get("home")?;
         let node = home
             .split_once(',')
             .and_then(|(_, b)| u64::from_str_radix(b.trim_start_matches("0x"), 16).ok())
             .map(|v| v & 0xffff_ffff);
-        if c.num("home_rc")? != 0 || node != want_node.map(u64::from) {
+        if line.num("home_rc")? != 0 || node != want_node.map(u64::from) {
             fail.push(format!(
                 "CPU {hw}: H_HOME_NODE_ASSOCIATIVITY node {node:?}, QEMU configured {want_node:?}"
             ));
         }
-        if c.u64("status")? & u64::from(papr::LPPACA_OLD_SHARED_PROC) == 0 {
+        if line.u64("status")? & u64::from(papr::LPPACA_OLD_SHARED_PROC) == 0 {
             fail.push(format!(
                 "CPU {hw}: QEMU did not mark its VPA shared-processor"
             ));
         }
-        if c.u64("yield")? % 2 != 0 {
+        if line.u64("yield")? % 2 != 0 {
             fail.push(format!(
                 "CPU {hw}: yield_count {} is odd while it runs",
-                c.u64("yield")?
+                line.u64("yield")?
             ));
         }
         let planned = plans
@@ -316,10 +364,10 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             .find(|p| p.u64("hw").ok() == Some(hw))
             .map(|p| p.u64("lppaca"))
             .transpose()?;
-        if planned != Some(c.u64("lppaca")?) {
+        if planned != Some(line.u64("lppaca")?) {
             fail.push(format!(
                 "CPU {hw}: reads its VPA at {:#x}, planned {planned:x?}",
-                c.u64("lppaca")?
+                line.u64("lppaca")?
             ));
         }
     }
@@ -330,8 +378,12 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             smp - 1
         ));
     }
+    Ok(())
+}
 
-    // Shutdown: nothing on a crash; DTL, SLB shadow, VPA per CPU on kexec.
+/// Shutdown: nothing on a crash; DTL, SLB shadow, VPA per CPU on kexec.
+fn shutdown(c: &Ctx<'_>, fail: &mut Vec<String>) -> Result<()> {
+    let (r, plans, hcalls) = (c.r, &c.plans, &c.hcalls);
     let crash = r.one("crash-shutdown")?;
     if crash.u64("hcalls")? != 0 {
         fail.push("the crash shutdown made hcalls".into());
@@ -348,7 +400,7 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
         .copied()
         .filter(|h| h.get("name").ok() == Some("kexec"))
         .collect();
-    for p in &plans {
+    for p in plans {
         let hw = p.u64("hw")?;
         let got: Vec<(VpaSubfunction, ReturnCode)> = kexec
             .iter()
@@ -366,25 +418,30 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             ));
         }
     }
+    Ok(())
+}
 
-    // Every hcall against the model.
-    let hw_ids: Vec<u32> = (0..smp as u32).collect();
-    let mem: u64 = m.node_mib.iter().sum::<u64>() << 20;
-    for x in crate::predict::compare(mem, &hw_ids, &hcalls)? {
+/// Every hcall against the model.
+fn model(c: &Ctx<'_>, fail: &mut Vec<String>) -> Result<()> {
+    for x in crate::predict::compare(c.mem_bytes, &c.hw_ids, &c.hcalls)? {
         fail.push(format!(
             "console line {}: {}: QEMU returned {}, the vpa-hv Qemu model predicts {} ({})",
             x.lineno, x.name, x.actual, x.predicted, x.rule
         ));
     }
+    Ok(())
+}
 
-    // The same boot-time registrations on pre-4.14 KVM: every VPA whose size field is
-    // below its minimum is refused (and then the CPU's SLB shadow and DTL, which need
-    // a VPA); the rest are accepted.
+/// The same boot-time registrations on pre-4.14 KVM: every VPA whose size field is
+/// below its minimum is refused (and then the CPU's SLB shadow and DTL, which need a
+/// VPA); the rest are accepted.
+fn pre414(c: &Ctx<'_>, fail: &mut Vec<String>) -> Result<String> {
+    let (strategy, size_field) = (c.strategy, c.strategy.lppaca_size_field());
     let pre414 = vpa_hv::Profile::KvmPre414;
-    let verdicts = crate::predict::replay(pre414, mem, &hw_ids, &init)?;
+    let verdicts = crate::predict::replay(pre414, c.mem_bytes, &c.hw_ids, &c.init)?;
     let mut vpa_refused = 0;
     let mut vpas = 0;
-    for (h, v) in init.iter().zip(&verdicts) {
+    for (h, v) in c.init.iter().zip(&verdicts) {
         let is_vpa = sub_of(h)? == VpaSubfunction::RegisterVpa;
         let advertised = h.u64("len")? >> 16;
         if is_vpa {
@@ -409,17 +466,8 @@ pub fn check(m: &Machine, r: &Report, strategy: GuestStrategy) -> Result<String>
             }
         }
     }
-    let pre414_line = format!(
+    Ok(format!(
         "the {pre414} model refuses {vpa_refused}/{vpas} of these VPAs (size field {size_field}, its minimum {})",
         pre414.vpa_min_size()
-    );
-
-    if !fail.is_empty() {
-        bail!("{} failures:\n  {}", fail.len(), fail.join("\n  "));
-    }
-    Ok(format!(
-        "{} hcalls match the vpa-hv Qemu model; {pre414_line}; {local}/{smp} lppacas on their CPU's node (the rest: node without memory below the {} MiB RMA); {local_stacks} IRQ stacks node-local",
-        hcalls.len(),
-        rma >> 20
     ))
 }

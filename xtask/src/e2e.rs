@@ -11,11 +11,13 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::linux::qmp::Qmp;
 use crate::machine::{Layout, Machine};
 use crate::report::Report;
+use crate::strategy::GuestStrategy;
 use crate::{require_tool, workspace_root, E2eArgs};
 
 #[cfg(test)]
 mod fixture;
 mod host;
+mod pacas;
 #[cfg(test)]
 mod tests;
 
@@ -45,7 +47,7 @@ pub fn run(args: &E2eArgs) -> Result<()> {
     );
 
     let mut words: Vec<String> = Vec::new();
-    if args.strategy != crate::GuestStrategy::Linux {
+    if args.strategy != GuestStrategy::Linux {
         words.push(format!("numaboot.strategy={}", args.strategy.name()));
     }
     if args.break_lppaca {
@@ -62,12 +64,13 @@ pub fn run(args: &E2eArgs) -> Result<()> {
     // can still read guest memory.
     let extra = ["-no-reboot", "-action", "shutdown=pause", "-qmp", &qmp_arg];
     let machine = Machine::new(&layout, args.firmware, append, &extra);
+    let table = pacas::table_address(&elf)?;
     let dtb = out.join("machine.dtb");
     machine.dump_dtb(&elf, &dtb)?;
 
     let t = Instant::now();
     let strategy = args.strategy;
-    let (console, areas) = machine.boot_inspect(
+    let (console, view) = machine.boot_inspect(
         &elf,
         &dtb,
         &socket,
@@ -75,7 +78,11 @@ pub fn run(args: &E2eArgs) -> Result<()> {
         |console, q| {
             // Without a complete report there is nothing to read; the check says why.
             match Report::parse(console) {
-                Ok(r) if r.one("end").is_ok() => host::read(&r, strategy, q).map(Some),
+                Ok(r) if r.one("end").is_ok() => {
+                    let areas = host::read(&r, strategy, q)?;
+                    let pacas = pacas::read(q, table)?;
+                    Ok(Some((areas, pacas)))
+                }
                 _ => Ok(None),
             }
         },
@@ -85,10 +92,12 @@ pub fn run(args: &E2eArgs) -> Result<()> {
 
     let report = Report::parse(&console)?;
     let guest = crate::check::check(&machine, &report, args.strategy);
-    let host_fail = match &areas {
-        Some(a) => {
+    let host_fail = match &view {
+        Some((areas, found)) => {
             let rma = report.one("topology")?.u64("rma")?;
-            host::verify(&machine, args.strategy, rma, a)
+            let mut fail = host::verify(&machine, args.strategy, rma, areas);
+            fail.extend(pacas::compare(&report, table, found));
+            fail
         }
         None => vec!["host: the guest's report is incomplete; guest memory was not read".into()],
     };
@@ -107,12 +116,14 @@ pub fn run(args: &E2eArgs) -> Result<()> {
         ),
     };
     println!(
-        "e2e: PASS: {} CPUs on {} nodes ({:?} firmware, {}): {summary}; host read {} CPUs' lppaca, SLB shadow and DTL through QMP: all placed and filled as checked; boot-to-report {:.2} s",
+        "e2e: PASS: {} CPUs on {} nodes ({:?} firmware, {}): {summary}; host read {} CPUs' lppaca, SLB shadow and DTL through QMP: all placed and filled as checked, and {} pacas through the guest's {} at {table:#x}: every pointer as reported; boot-to-report {:.2} s",
         args.smp,
         args.nodes,
         args.firmware,
         args.strategy.name(),
-        areas.as_ref().map_or(0, Vec::len),
+        view.as_ref().map_or(0, |(a, _)| a.len()),
+        view.as_ref().map_or(0, |(_, p)| p.len()),
+        pacas::TABLE_SYMBOL,
         boot_secs
     );
     Ok(())

@@ -61,6 +61,28 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// The nodes QEMU gives memory to, as `(node, start, end)` in node order (QEMU lays
+    /// node memory out consecutively from address 0).
+    pub fn node_ranges(&self) -> Vec<(u32, u64, u64)> {
+        let mut base = 0;
+        let mut out = Vec::new();
+        for (n, mib) in self.node_mib.iter().enumerate() {
+            if *mib > 0 {
+                out.push((n as u32, base, base + (mib << 20)));
+                base += mib << 20;
+            }
+        }
+        out
+    }
+
+    /// The node whose memory holds `addr` in QEMU's layout (`None`: no node's).
+    pub fn node_of(&self, addr: u64) -> Option<u32> {
+        self.node_ranges()
+            .into_iter()
+            .find(|&(_, lo, hi)| (lo..hi).contains(&addr))
+            .map(|(n, _, _)| n)
+    }
+
     /// The machine for `layout`, booting under `firmware` with `append` as the kernel
     /// command line (when given) and `extra` arguments the task needs besides.
     pub fn new(

@@ -8,11 +8,10 @@ use anyhow::Result;
 use papr::{LPPACA_OLD_SHARED_PROC, SLB_NUM_BOLTED, SLB_SHADOW_SIZE};
 use phys::{PhysAddr, PhysSize};
 
-use crate::check::{node_of, node_ranges};
 use crate::linux::qmp::Qmp;
 use crate::machine::Machine;
 use crate::report::Report;
-use crate::GuestStrategy;
+use crate::strategy::GuestStrategy;
 
 /// Linux's `DISPATCH_LOG_BYTES`: the DTL buffer size the guest registers (and its
 /// alignment, as Linux's `dtl` kmem cache has).
@@ -100,7 +99,7 @@ fn within_4k(addr: u64, size: u64) -> bool {
 /// bolted count are Linux's, cache-line aligned, within 4 KiB, node-local on the same
 /// terms. The DTL buffer: 4 KiB aligned, its length word 4096, node-local likewise.
 pub fn verify(m: &Machine, strategy: GuestStrategy, rma: u64, cpus: &[CpuAreas]) -> Vec<String> {
-    let mem = node_ranges(m);
+    let mem = m.node_ranges();
     let mut fail = Vec::new();
     if cpus.len() != m.cpu_node.len() {
         fail.push(format!(
@@ -219,7 +218,7 @@ fn placed(fail: &mut Vec<String>, p: &Place<'_>, what: &str, addr: u64, size: u6
             "host: CPU {cpu}: {what} {addr:#x} ends above the RMA {rma:#x}"
         ));
     }
-    let got = node_of(p.m, addr);
+    let got = p.m.node_of(addr);
     if p.local_expected && got != want_node {
         fail.push(format!(
             "host: CPU {cpu}: {what} {addr:#x} is on node {got:?} in QEMU's layout, its CPU on node {want_node:?}"

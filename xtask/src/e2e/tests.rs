@@ -5,10 +5,12 @@ use papr::{Lppaca, LPPACA_OLD_SHARED_PROC, SLB_NUM_BOLTED, SLB_SHADOW_SIZE};
 
 use super::fixture::CONSOLE_8X4;
 use super::host::{verify, Area, CpuAreas, DTL_BYTES};
+use super::pacas::{compare as compare_pacas, parse_record, parse_table, GuestPaca};
 use crate::check::check;
 use crate::machine::{Layout, Machine};
 use crate::report::Report;
-use crate::{Firmware, GuestStrategy};
+use crate::strategy::GuestStrategy;
+use crate::Firmware;
 
 /// The machine the fixture ran on.
 fn machine() -> Machine {
@@ -377,4 +379,137 @@ fn host_checks_node_of_each_area() {
             .any(|f| f.contains("read the areas of 7 CPUs, QEMU has 8")),
         "{fail:#?}"
     );
+}
+
+/// Where the fixture's guest would have its paca table (any address: the host compares
+/// the printed one with the ELF's).
+const TABLE_AT: u64 = 0x4a_1000;
+
+/// The fixture with the `pacas` line the guest prints after registering.
+fn console_with_table() -> String {
+    CONSOLE_8X4.replacen(
+        "NB hcall name=size_below_640",
+        &format!("NB pacas table={TABLE_AT:#x} count=8\nNB hcall name=size_below_640"),
+        1,
+    )
+}
+
+/// The pacas a guest that registered exactly what it reported leaves in memory.
+fn good_pacas(r: &Report) -> Vec<GuestPaca> {
+    r.of("plan")
+        .filter(|l| l.fields.contains_key("cpu"))
+        .map(|p| GuestPaca {
+            at: p.u64("paca").expect("paca"),
+            paca_index: p.u64("cpu").expect("cpu"),
+            hw_cpu_id: p.u64("hw").expect("hw"),
+            lppaca_ptr: p.u64("lppaca").expect("lppaca"),
+            slb_shadow_ptr: p.u64("slb").expect("slb"),
+            dispatch_log: p.u64("dtl").expect("dtl"),
+        })
+        .collect()
+}
+
+#[test]
+fn pacas_in_memory_match_the_report() {
+    let r = Report::parse(&console_with_table()).expect("parses");
+    let fail = compare_pacas(&r, TABLE_AT, &good_pacas(&r));
+    assert!(fail.is_empty(), "{fail:#?}");
+}
+
+#[track_caller]
+fn pacas_fail(change: impl FnOnce(&mut Vec<GuestPaca>), table: u64, message: &str) {
+    let r = Report::parse(&console_with_table()).expect("parses");
+    let mut pacas = good_pacas(&r);
+    change(&mut pacas);
+    let fail = compare_pacas(&r, table, &pacas);
+    assert!(
+        fail.iter().any(|f| f.contains(message)),
+        "expected `{message}` in {fail:#?}"
+    );
+}
+
+#[test]
+fn a_paca_pointer_the_report_does_not_name_fails_naming_the_cpu() {
+    pacas_fail(
+        |p| p[3].lppaca_ptr = 0xfffc800,
+        TABLE_AT,
+        "host: CPU 3: the guest's paca at 0xfffcb00 holds lppaca_ptr 0xfffc800, its report says lppaca=0xfffc400",
+    );
+    pacas_fail(
+        |p| p[5].slb_shadow_ptr = 0,
+        TABLE_AT,
+        "host: CPU 5: the guest's paca at 0xfffa300 holds slb_shadow_ptr 0x0, its report says slb=0xffff000",
+    );
+    pacas_fail(
+        |p| p[0].dispatch_log += 0x1000,
+        TABLE_AT,
+        "host: CPU 0: the guest's paca at 0xeb0000 holds dispatch_log 0xfff7000, its report says dtl=0xfff6000",
+    );
+    pacas_fail(
+        |p| p[2].hw_cpu_id = 7,
+        TABLE_AT,
+        "host: CPU 2: the guest's paca at 0xfffdf00 holds hw_cpu_id 0x7, its report says hw=0x2",
+    );
+    pacas_fail(
+        |p| p[6].paca_index = 7,
+        TABLE_AT,
+        "host: CPU 6: the guest's paca at 0xfff8f00 holds paca_index 0x7",
+    );
+    pacas_fail(
+        |p| p[7].at = 0xfff7c00,
+        TABLE_AT,
+        "host: CPU 7: the guest's NB_PACA_PTRS points to a paca at 0xfff7c00, its report says paca=0xfff7b00",
+    );
+}
+
+#[test]
+fn the_paca_table_must_be_complete_and_where_the_elf_says() {
+    pacas_fail(
+        |p| {
+            p.pop();
+        },
+        TABLE_AT,
+        "host: CPU 7: no paca in the guest's NB_PACA_PTRS",
+    );
+    pacas_fail(
+        |_| {},
+        TABLE_AT + 8,
+        "host: the guest reports its paca table at 0x4a1000, the ELF's NB_PACA_PTRS is at 0x4a1008",
+    );
+    let r = Report::parse(CONSOLE_8X4).expect("parses");
+    let fail = compare_pacas(&r, TABLE_AT, &good_pacas(&r));
+    assert!(
+        fail.iter().any(|f| f.contains("no `NB pacas` line")),
+        "{fail:#?}"
+    );
+}
+
+#[test]
+fn paca_table_and_records_from_bytes() {
+    let mut table = Vec::new();
+    for w in [2u64, 0xeb0000, 0xffff280, 0, 0] {
+        table.extend_from_slice(&w.to_le_bytes());
+    }
+    assert_eq!(parse_table(&table).unwrap(), [0xeb0000, 0xffff280]);
+    table[..8].copy_from_slice(&5u64.to_le_bytes());
+    let e = parse_table(&table).unwrap_err();
+    assert!(format!("{e:#}").contains("counts 5 pacas"), "{e:#}");
+    assert!(parse_table(&table[..7]).is_err());
+
+    let mut rec = Vec::new();
+    for w in [1u64, 1, 0xfffec00, 0xffff200, 0xfff5000] {
+        rec.extend_from_slice(&w.to_le_bytes());
+    }
+    let p = parse_record(0xffff280, &rec).unwrap();
+    assert_eq!(
+        (
+            p.at,
+            p.paca_index,
+            p.lppaca_ptr,
+            p.slb_shadow_ptr,
+            p.dispatch_log
+        ),
+        (0xffff280, 1, 0xfffec00, 0xffff200, 0xfff5000)
+    );
+    assert!(parse_record(0, &rec[..32]).is_err());
 }

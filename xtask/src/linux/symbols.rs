@@ -91,19 +91,24 @@ impl KernelVars {
 
     /// Runs `powerpc64le-linux-gnu-nm` on `vmlinux`.
     pub fn from_vmlinux(vmlinux: &Path) -> Result<Self> {
-        let out = Command::new("powerpc64le-linux-gnu-nm")
-            .arg(vmlinux)
-            .output()
-            .context("running powerpc64le-linux-gnu-nm")?;
-        ensure!(
-            out.status.success(),
-            "powerpc64le-linux-gnu-nm {} failed: {}",
-            vmlinux.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Self::from_nm(&String::from_utf8_lossy(&out.stdout))
+        Self::from_nm(&nm(vmlinux)?)
             .with_context(|| format!("reading the symbols of {}", vmlinux.display()))
     }
+}
+
+/// The output of `powerpc64le-linux-gnu-nm` on the ELF file `elf`.
+pub fn nm(elf: &Path) -> Result<String> {
+    let out = Command::new("powerpc64le-linux-gnu-nm")
+        .arg(elf)
+        .output()
+        .context("running powerpc64le-linux-gnu-nm")?;
+    ensure!(
+        out.status.success(),
+        "powerpc64le-linux-gnu-nm {} failed: {}",
+        elf.display(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The little-endian 64-bit words of `bytes` (the guest runs little-endian); a trailing
