@@ -29,6 +29,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use memblock::replay::Op;
 use memblock::AllocLimit;
 use percpu::consts::{L1_CACHE_BYTES, LPPACA_SIZE, LPPACA_STRUCT_SIZE, SLB_SHADOW_SIZE};
 use percpu::{
@@ -255,29 +256,17 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
         match &r.event {
             Event::Reserve { range, .. } => {
                 reserved.add(*range);
-                ops.push(MemOp::Reserve {
-                    base: range.base,
-                    size: range.size,
-                });
+                ops.push(MemOp::reserve(range.base, range.size));
             }
             Event::Free { range, .. } => {
                 reserved.remove(*range);
-                ops.push(MemOp::Free {
-                    base: range.base,
-                    size: range.size,
-                });
+                ops.push(MemOp::free(range.base, range.size));
                 frees.push((found.len(), *range));
             }
-            Event::Add { range, .. } => ops.push(MemOp::Add {
-                base: range.base,
-                size: range.size,
-                nid: None,
-            }),
-            Event::AddNode { range, nid, .. } => ops.push(MemOp::Add {
-                base: range.base,
-                size: range.size,
-                nid: *nid,
-            }),
+            Event::Add { range, .. } => ops.push(MemOp::add(range.base, range.size, None)),
+            Event::AddNode { range, nid, .. } => {
+                ops.push(MemOp::add(range.base, range.size, *nid));
+            }
             Event::Alloc(a) => {
                 if let Some(b) = a.block() {
                     reserved.add(b);
@@ -538,25 +527,24 @@ pub fn observe(log: &BootLog<'_>, cfg: &ObserveConfig<'_>) -> Result<Observed, O
 /// The replay-language form of a logged allocation.
 fn mem_op(a: &Alloc<'_>) -> MemOp {
     let result = a.result.map(|r| r.addr);
-    match a.call {
-        AllocCall::TryNid | AllocCall::TryNidRaw => MemOp::AllocTryNid {
+    let call = match a.call {
+        AllocCall::TryNid | AllocCall::TryNidRaw => Op::AllocTryNid {
             size: a.size,
             align: a.align,
             min: a.from,
             max: a.max,
             nid: a.nid,
-            result,
         },
-        AllocCall::ExactNidRaw | AllocCall::PhysAllocRange => MemOp::Alloc {
+        AllocCall::ExactNidRaw | AllocCall::PhysAllocRange => Op::Alloc {
             size: a.size,
             align: a.align,
             start: a.from,
             end: a.max,
             nid: a.nid,
             exact: a.call == AllocCall::ExactNidRaw,
-            result,
         },
-    }
+    };
+    MemOp::alloc(call, result)
 }
 
 fn raw_max(max: AllocLimit) -> u64 {

@@ -5,6 +5,8 @@ use alloc::string::String;
 use alloc::vec;
 use core::fmt::{self, Write};
 
+use memblock::replay::{Op, RangeOp};
+use memblock::RegionNid;
 use percpu::{MemOp, Outcome, Placement, StructureKind};
 use phys::{NodeId, PhysAddr, PhysSize};
 
@@ -129,24 +131,32 @@ pub fn render_log(p: &Placement, prefix: Prefix) -> Result<String, RenderError> 
     let mut line = |s: fmt::Arguments<'_>| {
         let _ = writeln!(out, "{pre}{s}");
     };
-    for (i, op) in p.ops.iter().enumerate() {
-        match *op {
-            MemOp::Add { base, size, nid } => match nid {
-                None => line(format_args!(
+    for (i, &MemOp { op, result }) in p.ops.iter().enumerate() {
+        match op {
+            Op::Add { base, size, nid } => match nid {
+                RegionNid::MaxNumNodes => line(format_args!(
                     "memblock_add: {} early_init_dt_add_memory_arch+0x11c/0x1c0",
                     range(base, size)
                 )),
-                Some(n) => line(format_args!(
+                RegionNid::Node(_) | RegionNid::NumaNoNode => line(format_args!(
                     "memblock_add_node: {} nid={} flags=0 early_init_dt_add_memory_arch+0x11c/0x1c0",
                     range(base, size),
-                    n.get()
+                    nid.linux_signed()
                 )),
             },
-            MemOp::Reserve { base, size } => line(format_args!(
+            Op::Range {
+                kind: RangeOp::Reserve,
+                base,
+                size,
+            } => line(format_args!(
                 "memblock_reserve: {} early_init_devtree+0x164/0x490",
                 range(base, size)
             )),
-            MemOp::Free { base, size } => {
+            Op::Range {
+                kind: RangeOp::Free,
+                base,
+                size,
+            } => {
                 let kind = p
                     .allocations
                     .iter()
@@ -172,13 +182,12 @@ pub fn render_log(p: &Placement, prefix: Prefix) -> Result<String, RenderError> 
                     range(base, size)
                 ));
             }
-            MemOp::AllocTryNid {
+            Op::AllocTryNid {
                 size,
                 align,
                 min,
                 max,
                 nid,
-                result,
             } => {
                 let found = result.and_then(|addr| {
                     (0..p.allocations.len())
@@ -206,14 +215,13 @@ pub fn render_log(p: &Placement, prefix: Prefix) -> Result<String, RenderError> 
                     line(format_args!("memblock_reserve: {} {site}", range(addr, size)));
                 }
             }
-            MemOp::Alloc {
+            Op::Alloc {
                 size,
                 align,
                 start,
                 end,
                 nid: None,
                 exact: false,
-                result,
             } => {
                 // memblock_phys_alloc_range (RTAS's buffer) prints no node.
                 let found = result.and_then(|addr| {
@@ -240,8 +248,13 @@ pub fn render_log(p: &Placement, prefix: Prefix) -> Result<String, RenderError> 
                     ));
                 }
             }
-            MemOp::Alloc { .. } => return Err(RenderError::NotLinux61),
-            MemOp::SetNode { .. } | MemOp::Limit(_) | MemOp::BottomUp(_) => {}
+            Op::SetNode { .. } | Op::Limit(_) | Op::BottomUp(_) => {}
+            // Calls the Linux 6.1 sequence never makes.
+            Op::Alloc { .. }
+            | Op::Range { .. }
+            | Op::Movable(_)
+            | Op::Dump
+            | Op::Config(..) => return Err(RenderError::NotLinux61),
         }
     }
     Ok(out)

@@ -3,6 +3,7 @@
 //! topology or from the call sites alone.
 
 use bootlog::{compare, observe, parse, render_log, ObserveConfig, Prefix};
+use memblock::replay::Op;
 use memblock::Memblock;
 use percpu::{Allocation, MemOp, Outcome, Placement, PlanConfig, Strategy, StructureKind};
 use phys::PhysSize;
@@ -82,12 +83,7 @@ fn comparable(a: &Allocation) -> Allocation {
 /// nothing).
 fn logged(ops: &[MemOp]) -> Vec<MemOp> {
     ops.iter()
-        .filter(|o| {
-            !matches!(
-                o,
-                MemOp::SetNode { .. } | MemOp::Limit(_) | MemOp::BottomUp(_)
-            )
-        })
+        .filter(|o| !matches!(o.op, Op::SetNode { .. } | Op::Limit(_) | Op::BottomUp(_)))
         .copied()
         .collect()
 }

@@ -236,6 +236,7 @@ impl Region {
 }
 
 /// The upper end of an allocation request.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AllocLimit {
     /// `MEMBLOCK_ALLOC_ACCESSIBLE`: the current limit ([`Memblock::set_current_limit`]).

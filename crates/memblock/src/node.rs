@@ -11,6 +11,7 @@ use crate::NodeId;
 /// stores -1. Allocation searches treat both as "not this node", but
 /// `memblock_merge_regions` compares the stored values, so a `MAX_NUMNODES` region and
 /// a `NUMA_NO_NODE` region that touch stay two regions, and a dump shows which is which.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RegionNid {
     /// A real node, `0..MAX_NUMNODES`.

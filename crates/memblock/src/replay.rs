@@ -48,6 +48,7 @@ use core::fmt::{self, Write};
 use crate::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize, RegionNid};
 
 /// One parsed line.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// `add BASE SIZE [NID]`: `memblock_add`, or `memblock_add_node` with a node.
@@ -187,6 +188,7 @@ impl fmt::Display for Op {
 }
 
 /// The [`crate::Config`] fields a replay may set.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigKey {
     /// [`crate::Config::page_size`].
@@ -200,6 +202,7 @@ pub enum ConfigKey {
 }
 
 /// The operations that take only `BASE SIZE`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RangeOp {
     /// `reserve`.

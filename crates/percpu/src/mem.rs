@@ -128,156 +128,90 @@ impl MemblockOps for Memblock {
     }
 }
 
-/// One memblock call made by a plan, with its outcome: a line of the `numaboot memblock
-/// replay` language (see [`MemOp`]'s `Display`).
+/// One memblock call made by a plan, with its outcome: the call is a line of memblock's
+/// replay language ([`Op`], so the language has one model and one printer), the outcome
+/// the address an allocation returned.
+///
+/// ```
+/// use memblock::replay::Op;
+/// use percpu::MemOp;
+/// use phys::PhysAddr;
+///
+/// let op = MemOp::new(Op::Limit(PhysAddr::new(0x4000_0000)));
+/// assert_eq!(op.to_string(), "limit 0x40000000");
+/// assert_eq!(op.result, None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum MemOp {
-    /// `add BASE SIZE [NID]`.
-    Add {
-        /// Base.
-        base: PhysAddr,
-        /// Size.
-        size: PhysSize,
-        /// Node, if `memblock_add_node` was used with one.
-        nid: Option<NodeId>,
-    },
-    /// `reserve BASE SIZE`.
-    Reserve {
-        /// Base.
-        base: PhysAddr,
-        /// Size.
-        size: PhysSize,
-    },
-    /// `free BASE SIZE` (`memblock_phys_free`).
-    Free {
-        /// Base.
-        base: PhysAddr,
-        /// Size.
-        size: PhysSize,
-    },
-    /// `set_node BASE SIZE NID`.
-    SetNode {
-        /// Base.
-        base: PhysAddr,
-        /// Size.
-        size: PhysSize,
-        /// Node.
-        nid: NodeId,
-    },
-    /// `limit ADDR`.
-    Limit(PhysAddr),
-    /// `bottom_up 0|1`.
-    BottomUp(bool),
-    /// `alloc_try_nid SIZE ALIGN MIN MAX NID` and the address it returned.
-    AllocTryNid {
-        /// Size.
-        size: PhysSize,
-        /// Alignment.
-        align: u64,
-        /// Lower bound.
-        min: PhysAddr,
-        /// Upper bound.
-        #[cfg_attr(feature = "serde", serde(with = "AllocLimitDef"))]
-        max: AllocLimit,
-        /// Node asked for.
-        nid: Option<NodeId>,
-        /// What memblock returned.
-        result: Option<PhysAddr>,
-    },
-    /// `alloc SIZE ALIGN START END NID EXACT` and the address it returned.
-    Alloc {
-        /// Size.
-        size: PhysSize,
-        /// Alignment.
-        align: u64,
-        /// Lower bound.
-        start: PhysAddr,
-        /// Upper bound.
-        #[cfg_attr(feature = "serde", serde(with = "AllocLimitDef"))]
-        end: AllocLimit,
-        /// Node asked for.
-        nid: Option<NodeId>,
-        /// No fallback to other nodes.
-        exact: bool,
-        /// What memblock returned.
-        result: Option<PhysAddr>,
-    },
+pub struct MemOp {
+    /// The call.
+    pub op: Op,
+    /// What an allocation returned (`None`: Linux's NULL, or not an allocation).
+    pub result: Option<PhysAddr>,
 }
 
 impl MemOp {
-    /// The call as a line of memblock's replay language ([`memblock::replay::Op`]),
-    /// without its result (replay computes it again).
-    pub fn to_replay(&self) -> Op {
-        match *self {
-            Self::Add { base, size, nid } => Op::Add {
-                base,
-                size,
-                nid: nid.into(),
-            },
-            Self::Reserve { base, size } => Op::Range {
-                kind: RangeOp::Reserve,
-                base,
-                size,
-            },
-            Self::Free { base, size } => Op::Range {
+    /// A call without a result.
+    pub const fn new(op: Op) -> Self {
+        Self { op, result: None }
+    }
+
+    /// An allocation call and what it returned.
+    pub const fn alloc(op: Op, result: Option<PhysAddr>) -> Self {
+        Self { op, result }
+    }
+
+    /// `add BASE SIZE [NID]` (`memblock_add` for `None`).
+    pub fn add(base: PhysAddr, size: PhysSize, nid: Option<NodeId>) -> Self {
+        Self::new(Op::Add {
+            base,
+            size,
+            nid: nid.into(),
+        })
+    }
+
+    /// `reserve BASE SIZE`.
+    pub const fn reserve(base: PhysAddr, size: PhysSize) -> Self {
+        Self::new(Op::Range {
+            kind: RangeOp::Reserve,
+            base,
+            size,
+        })
+    }
+
+    /// `free BASE SIZE` (`memblock_phys_free`).
+    pub const fn free(base: PhysAddr, size: PhysSize) -> Self {
+        Self::new(Op::Range {
+            kind: RangeOp::Free,
+            base,
+            size,
+        })
+    }
+
+    /// Whether the call is an allocation (`alloc` or `alloc_try_nid`).
+    pub const fn is_alloc(&self) -> bool {
+        matches!(self.op, Op::Alloc { .. } | Op::AllocTryNid { .. })
+    }
+
+    /// The `(base, size)` of a `free`.
+    pub const fn freed(&self) -> Option<(PhysAddr, PhysSize)> {
+        match self.op {
+            Op::Range {
                 kind: RangeOp::Free,
                 base,
                 size,
-            },
-            Self::SetNode { base, size, nid } => Op::SetNode { base, size, nid },
-            Self::Limit(a) => Op::Limit(a),
-            Self::BottomUp(b) => Op::BottomUp(b),
-            Self::AllocTryNid {
-                size,
-                align,
-                min,
-                max,
-                nid,
-                ..
-            } => Op::AllocTryNid {
-                size,
-                align,
-                min,
-                max,
-                nid,
-            },
-            Self::Alloc {
-                size,
-                align,
-                start,
-                end,
-                nid,
-                exact,
-                ..
-            } => Op::Alloc {
-                size,
-                align,
-                start,
-                end,
-                nid,
-                exact,
-            },
+            } => Some((base, size)),
+            _ => None,
         }
     }
 }
 
 impl fmt::Display for MemOp {
-    /// The replay line ([`MemOp::to_replay`]), printed by memblock's own printer.
+    /// The replay line, printed by memblock's own printer, without the result (replay
+    /// computes it again).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.to_replay(), f)
+        fmt::Display::fmt(&self.op, f)
     }
-}
-
-/// `serde` for [`AllocLimit`] (memblock has no `serde` feature): the same shape as a
-/// derived enum, `"Accessible"`, `"Anywhere"` or `{"Addr": N}`.
-#[cfg(feature = "serde")]
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(remote = "AllocLimit")]
-enum AllocLimitDef {
-    Accessible,
-    Anywhere,
-    Addr(PhysAddr),
 }
 
 #[cfg(test)]
@@ -285,61 +219,55 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
 
+    /// The plan's calls print as the lines `plan --format replay` has always written,
+    /// and memblock's parser reads each back as the same call.
     #[test]
-    fn every_op_prints_a_line_the_replay_parser_reads_back() {
+    fn every_call_prints_a_line_the_replay_parser_reads_back() {
         let n = NodeId::new(3);
         let ops = [
-            MemOp::Add {
-                base: PhysAddr::new(0x1000_0000),
-                size: PhysSize::new(0x4000_0000),
-                nid: n,
-            },
-            MemOp::Add {
-                base: PhysAddr::ZERO,
-                size: PhysSize::new(0x1000),
-                nid: None,
-            },
-            MemOp::Reserve {
-                base: PhysAddr::ZERO,
-                size: PhysSize::new(0x200_0000),
-            },
-            MemOp::Free {
-                base: PhysAddr::new(0x8000),
-                size: PhysSize::new(0x80),
-            },
-            MemOp::SetNode {
+            MemOp::add(PhysAddr::new(0x1000_0000), PhysSize::new(0x4000_0000), n),
+            MemOp::add(PhysAddr::ZERO, PhysSize::new(0x1000), None),
+            MemOp::reserve(PhysAddr::ZERO, PhysSize::new(0x200_0000)),
+            MemOp::free(PhysAddr::new(0x8000), PhysSize::new(0x80)),
+            MemOp::new(Op::SetNode {
                 base: PhysAddr::ZERO,
                 size: PhysSize::new(0x1000),
                 nid: NodeId::ZERO,
-            },
-            MemOp::Limit(PhysAddr::new(0x4000_0000)),
-            MemOp::Limit(PhysAddr::MAX),
-            MemOp::BottomUp(true),
-            MemOp::AllocTryNid {
-                size: PhysSize::new(0x400),
-                align: 0x400,
-                min: PhysAddr::ZERO,
-                max: AllocLimit::Addr(PhysAddr::new(0x4000_0000)),
-                nid: n,
-                result: None,
-            },
-            MemOp::AllocTryNid {
-                size: PhysSize::new(0x80),
-                align: 0x80,
-                min: PhysAddr::ZERO,
-                max: AllocLimit::Accessible,
-                nid: None,
-                result: None,
-            },
-            MemOp::Alloc {
-                size: PhysSize::new(0x1_0000),
-                align: 0x1_0000,
-                start: PhysAddr::ZERO,
-                end: AllocLimit::Anywhere,
-                nid: None,
-                exact: false,
-                result: None,
-            },
+            }),
+            MemOp::new(Op::Limit(PhysAddr::new(0x4000_0000))),
+            MemOp::new(Op::Limit(PhysAddr::MAX)),
+            MemOp::new(Op::BottomUp(true)),
+            MemOp::alloc(
+                Op::AllocTryNid {
+                    size: PhysSize::new(0x400),
+                    align: 0x400,
+                    min: PhysAddr::ZERO,
+                    max: AllocLimit::from_raw(0x4000_0000),
+                    nid: n,
+                },
+                Some(PhysAddr::new(0x3fff_fc00)),
+            ),
+            MemOp::alloc(
+                Op::AllocTryNid {
+                    size: PhysSize::new(0x80),
+                    align: 0x80,
+                    min: PhysAddr::ZERO,
+                    max: AllocLimit::from_raw(0),
+                    nid: None,
+                },
+                None,
+            ),
+            MemOp::alloc(
+                Op::Alloc {
+                    size: PhysSize::new(0x1_0000),
+                    align: 0x1_0000,
+                    start: PhysAddr::ZERO,
+                    end: AllocLimit::from_raw(u64::MAX),
+                    nid: None,
+                    exact: false,
+                },
+                None,
+            ),
         ];
         let expect = [
             "add 0x10000000 0x40000000 3",
@@ -356,9 +284,18 @@ mod tests {
         ];
         for (op, line) in ops.iter().zip(expect) {
             assert_eq!(op.to_string(), line);
-            let parsed = memblock::replay::parse_line(line).unwrap();
-            assert!(parsed.is_some(), "{line}");
+            assert_eq!(
+                memblock::replay::parse_line(line).unwrap(),
+                Some(op.op),
+                "{line}"
+            );
         }
+        assert_eq!(ops.iter().filter(|o| o.is_alloc()).count(), 3);
+        assert_eq!(
+            ops[3].freed(),
+            Some((PhysAddr::new(0x8000), PhysSize::new(0x80)))
+        );
+        assert_eq!(ops[2].freed(), None);
     }
 
     #[test]

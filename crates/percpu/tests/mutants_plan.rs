@@ -5,6 +5,7 @@
 mod common;
 
 use common::{cfg, machine, run, GIB};
+use memblock::replay::Op;
 use percpu::{Allocation, Finding, MemOp, Placement, Strategy, StructureKind as K};
 
 fn paca_ptrs(p: &Placement) -> &Allocation {
@@ -13,10 +14,8 @@ fn paca_ptrs(p: &Placement) -> &Allocation {
 
 fn frees(ops: &[MemOp]) -> Vec<(u64, u64)> {
     ops.iter()
-        .filter_map(|op| match op {
-            MemOp::Free { base, size } => Some((base.as_u64(), size.as_u64())),
-            _ => None,
-        })
+        .filter_map(MemOp::freed)
+        .map(|(base, size)| (base.as_u64(), size.as_u64()))
         .collect()
 }
 
@@ -71,9 +70,8 @@ fn linux415_lppaca_array_leaves_out_the_static_lppaca() {
     let asked: Vec<u64> = p
         .memblock_trace()
         .iter()
-        .filter_map(|op| match op {
-            MemOp::Alloc { size, result, .. } if *result == Some(a.addr) => Some(size.as_u64()),
-            MemOp::AllocTryNid { size, result, .. } if *result == Some(a.addr) => {
+        .filter_map(|op| match op.op {
+            Op::Alloc { size, .. } | Op::AllocTryNid { size, .. } if op.result == Some(a.addr) => {
                 Some(size.as_u64())
             }
             _ => None,

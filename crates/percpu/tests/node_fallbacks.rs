@@ -16,8 +16,9 @@
 mod common;
 
 use common::*;
+use memblock::replay::Op;
 use memblock::Memblock;
-use percpu::{MemOp, Outcome, Strategy, StructureKind as K};
+use percpu::{Outcome, Strategy, StructureKind as K};
 use phys::{NodeId, PhysAddr, PhysSize};
 use topology::{Cpu, MemoryRange, Node, Topology};
 
@@ -106,12 +107,8 @@ fn each_cpus_allocations_ask_memblock_for_its_early_node() {
                 );
                 assert_eq!(a.home_node, want, "radix={radix}: home of {}", a.kind);
                 // And memblock really was asked for that node.
-                let asked = p.ops.iter().find_map(|op| match *op {
-                    MemOp::AllocTryNid {
-                        nid,
-                        result: Some(r),
-                        ..
-                    } if r == a.addr => Some(nid),
+                let asked = p.ops.iter().find_map(|op| match op.op {
+                    Op::AllocTryNid { nid, .. } if op.result == Some(a.addr) => Some(nid),
                     _ => None,
                 });
                 assert_eq!(

@@ -459,9 +459,7 @@ fn linux415_keeps_the_lppaca_array_when_the_paca_array_does_not_shrink() {
     c.possible = (0..128).map(|i| i == 0 || i == 127).collect();
     let (mb, p) = run(&topo, &c);
     assert!(
-        !p.ops
-            .iter()
-            .any(|op| matches!(op, percpu::MemOp::Free { .. })),
+        !p.ops.iter().any(|op| op.freed().is_some()),
         "4.15 frees nothing here"
     );
     assert!(p.findings.is_empty(), "{:?}", p.findings);
@@ -532,8 +530,8 @@ fn linux415_array_and_stack_addresses_by_hand() {
         // included); radix: the end of the first memory block
         // (radix__setup_initial_memory_limit), here the 1 GiB RMA block.
         assert_eq!(
-            p.ops.iter().find_map(|op| match op {
-                percpu::MemOp::Limit(a) => Some(a.as_u64()),
+            p.ops.iter().find_map(|op| match op.op {
+                memblock::replay::Op::Limit(a) => Some(a.as_u64()),
                 _ => None,
             }),
             Some(GIB),
@@ -614,10 +612,10 @@ fn radix_table_pages_are_bounded_by_the_current_mapping_run() {
     let mins: Vec<u64> = p
         .ops
         .iter()
-        .filter_map(|op| match op {
-            percpu::MemOp::AllocTryNid { size, min, max, .. }
+        .filter_map(|op| match op.op {
+            memblock::replay::Op::AllocTryNid { size, min, max, .. }
                 if size.as_u64() == 0x10000
-                    && *max == memblock::AllocLimit::Addr(PhysAddr::new(9 * GIB + 0x10000)) =>
+                    && max == memblock::AllocLimit::Addr(PhysAddr::new(9 * GIB + 0x10000)) =>
             {
                 Some(min.as_u64())
             }

@@ -228,10 +228,8 @@ fn per_node_block_frees_the_impossible_cpus_in_one_piece() {
     let frees: Vec<(u64, u64)> = p
         .ops
         .iter()
-        .filter_map(|op| match op {
-            MemOp::Free { base, size } => Some((base.as_u64(), size.as_u64())),
-            _ => None,
-        })
+        .filter_map(MemOp::freed)
+        .map(|(base, size)| (base.as_u64(), size.as_u64()))
         .collect();
     for (absent, node) in [(2u64, 0u32), (3, 1)] {
         let block = p

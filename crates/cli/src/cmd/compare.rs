@@ -135,14 +135,7 @@ pub fn costs(
     let calls = p
         .memblock_trace()
         .iter()
-        .filter(|op| {
-            matches!(
-                op,
-                percpu::MemOp::Alloc { .. }
-                    | percpu::MemOp::AllocTryNid { .. }
-                    | percpu::MemOp::Free { .. }
-            )
-        })
+        .filter(|op| op.is_alloc() || op.freed().is_some())
         .count() as u64;
     let hash_guest = !cfg.radix && !cfg.hypervisor_mode;
     let limit = cfg.rma_limit(&m.topo).addr().filter(|_| hash_guest);

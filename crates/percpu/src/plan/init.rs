@@ -2,6 +2,7 @@
 //! sequence from an empty memblock ([`boot`]).
 
 use alloc::vec::Vec;
+use memblock::replay::Op;
 
 use memblock::AllocLimit;
 use phys::{PhysAddr, PhysSize};
@@ -44,15 +45,11 @@ pub fn init_memblock<M: MemblockOps>(
                 size: r.size,
                 error,
             })?;
-        ops.push(MemOp::Add {
-            base: r.base,
-            size: r.size,
-            nid: None,
-        });
+        ops.push(MemOp::add(r.base, r.size, None));
     }
     let limit = PhysAddr::new(cfg.initial_current_limit(topo).raw());
     mb.set_current_limit(limit);
-    ops.push(MemOp::Limit(limit));
+    ops.push(MemOp::new(Op::Limit(limit)));
     let mut reserve = |mb: &mut M, r: Region| -> Result<(), PlanError> {
         if r.size.is_zero() {
             return Ok(());
@@ -64,10 +61,7 @@ pub fn init_memblock<M: MemblockOps>(
                 size: r.size,
                 error,
             })?;
-        ops.push(MemOp::Reserve {
-            base: r.base,
-            size: r.size,
-        });
+        ops.push(MemOp::reserve(r.base, r.size));
         Ok(())
     };
     reserve(
@@ -120,14 +114,16 @@ pub fn init_memblock<M: MemblockOps>(
             // memblock_alloc_raw(size, PAGE_SIZE): the copy stays reserved for good.
             let result =
                 mb.alloc_try_nid(fdt.size, page, PhysAddr::ZERO, AllocLimit::Accessible, None);
-            ops.push(MemOp::AllocTryNid {
-                size: fdt.size,
-                align: page,
-                min: PhysAddr::ZERO,
-                max: AllocLimit::from_raw(0),
-                nid: None,
+            ops.push(MemOp::alloc(
+                Op::AllocTryNid {
+                    size: fdt.size,
+                    align: page,
+                    min: PhysAddr::ZERO,
+                    max: AllocLimit::Accessible,
+                    nid: None,
+                },
                 result,
-            });
+            ));
             if result.is_none() {
                 return Err(PlanError::CannotFit {
                     kind: StructureKind::DeviceTree,

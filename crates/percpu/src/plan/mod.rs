@@ -14,6 +14,7 @@
 //! - `nodes`: which node Linux asks for.
 
 use alloc::vec::Vec;
+use memblock::replay::Op;
 
 use memblock::AllocLimit;
 use phys::{NodeId, PhysAddr, PhysSize};
@@ -135,7 +136,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
     pub(crate) fn set_bottom_up(&mut self, on: bool) {
         self.mb.set_bottom_up(on);
         self.bottom_up = on;
-        self.ops.push(MemOp::BottomUp(on));
+        self.ops.push(MemOp::new(Op::BottomUp(on)));
     }
 
     pub(crate) fn free(&mut self, base: PhysAddr, size: u64) -> Result<(), PlanError> {
@@ -148,7 +149,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 size,
                 error,
             })?;
-        self.ops.push(MemOp::Free { base, size });
+        self.ops.push(MemOp::free(base, size));
         Ok(())
     }
 
@@ -181,26 +182,25 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             self.mb
                 .alloc_range_nid(size, r.align, min, max, r.nid, false)
         };
-        self.ops.push(if r.try_nid {
-            MemOp::AllocTryNid {
+        let call = if r.try_nid {
+            Op::AllocTryNid {
                 size,
                 align: r.align,
                 min,
-                max: AllocLimit::from_raw(r.max),
+                max,
                 nid: r.nid,
-                result,
             }
         } else {
-            MemOp::Alloc {
+            Op::Alloc {
                 size,
                 align: r.align,
                 start: min,
-                end: AllocLimit::from_raw(r.max),
+                end: max,
                 nid: r.nid,
                 exact: false,
-                result,
             }
-        });
+        };
+        self.ops.push(MemOp::alloc(call, result));
         let eff_max = self.effective_max(r.max, r.try_nid);
         let Some(addr) = result else {
             return Err(PlanError::CannotFit {

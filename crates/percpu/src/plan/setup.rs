@@ -7,6 +7,7 @@ use crate::early::{DT_ALLOC_ALIGN, RTAS_INSTANTIATE_MAX, RTAS_USER_REGION_SIZE};
 use crate::error::PlanError;
 use crate::mem::{MemOp, MemblockOps};
 use crate::report::{NoNodeReason, StructureKind};
+use memblock::replay::Op;
 
 use super::{Planner, Request};
 
@@ -23,11 +24,11 @@ impl<M: MemblockOps> Planner<'_, M> {
                         size: r.size,
                         error,
                     })?;
-                self.ops.push(MemOp::SetNode {
+                self.ops.push(MemOp::new(Op::SetNode {
                     base: r.base,
                     size: r.size,
                     nid,
-                });
+                }));
             }
         }
         Ok(())

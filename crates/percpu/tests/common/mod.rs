@@ -3,8 +3,7 @@
 
 use memblock::Memblock;
 use percpu::{
-    FallbackReason, MemOp, NoNodeReason, Outcome, Placement, PlanConfig, Strategy,
-    StructureKind as K,
+    FallbackReason, NoNodeReason, Outcome, Placement, PlanConfig, Strategy, StructureKind as K,
 };
 use phys::{NodeId, PhysAddr, PhysSize};
 use topology::{Cpu, MemoryRange, Node, Topology};
@@ -158,12 +157,11 @@ pub fn replay_matches(topo: &Topology, cfg: &PlanConfig) {
     let out = memblock::replay::run(&p.replay_script()).expect("script parses");
     let mut expected = String::new();
     for op in &p.ops {
-        match op {
-            MemOp::AllocTryNid { result, .. } | MemOp::Alloc { result, .. } => match result {
+        if op.is_alloc() {
+            match op.result {
                 Some(a) => expected.push_str(&format!("alloc -> {a}\n")),
                 None => expected.push_str("alloc -> fail\n"),
-            },
-            _ => {}
+            }
         }
     }
     memblock::replay::dump(&mb, &mut expected).unwrap();
