@@ -69,7 +69,8 @@ use clap::{Args, ValueEnum};
 pub use checks::check_placement_on;
 pub use json::{write as write_json, Findings};
 pub use machine::{
-    human, load, parse_rma_size, parse_size, prepare_on, MachineArgs, PageSizeArg, TargetArgs,
+    human, load, no_fit, parse_rma_size, parse_size, prepare_on, MachineArgs, PageSizeArg,
+    TargetArgs,
 };
 pub use model::{build, finding_text, PlanReport};
 // For `numaboot verify`, which renders an observed placement like a plan.
@@ -173,13 +174,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let planned_at = Instant::now();
     let (p, mb) = match planned {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!(
-                "numaboot: {}: the {strategy} plan does not fit: {e} (Linux would panic here)",
-                m.source
-            );
-            return Ok(ExitCode::from(1));
-        }
+        Err(e) => return Ok(machine::no_fit(&m, strategy, &e)),
     };
     let out = args.output.as_ref();
     let built_at = if args.format == Format::Replay {

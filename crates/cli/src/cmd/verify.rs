@@ -253,13 +253,7 @@ fn verify(args: &VerifyArgs, shown: &str, log: &BootLog<'_>) -> anyhow::Result<E
     let (cfg, planned) = prepare_on(&m, &margs, strategy)?;
     let (plan, plan_mb) = match planned {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!(
-                "numaboot: {}: the {strategy} plan does not fit: {e} (Linux would panic here)",
-                m.source
-            );
-            return Ok(ExitCode::from(1));
-        }
+        Err(e) => return Ok(super::plan::no_fit(&m, strategy, &e)),
     };
     let o = observe(
         shown,

@@ -337,6 +337,16 @@ pub fn config(m: &Machine, args: &MachineArgs, strategy: Strategy) -> anyhow::Re
 /// A plan's placement and the memblock state it left, or why it does not fit.
 pub type Planned = Result<(Placement, Memblock), PlanError>;
 
+/// Says on stderr that the `strategy` plan of `m` does not fit (Linux would panic) and
+/// gives the exit status for it, 1: the one message `plan` and `verify` print.
+pub fn no_fit(m: &Machine, strategy: Strategy, e: &PlanError) -> std::process::ExitCode {
+    eprintln!(
+        "numaboot: {}: the {strategy} plan does not fit: {e} (Linux would panic here)",
+        m.source
+    );
+    std::process::ExitCode::from(1)
+}
+
 /// Plans `cfg` on a fresh memblock holding `m`'s memory; returns the placement and the
 /// memblock state it left.
 pub fn plan(m: &Machine, cfg: &PlanConfig) -> Planned {
