@@ -404,7 +404,8 @@ pub enum AllocError {
     /// for a bigger array, or no heap), and no other way Linux tries succeeded. Reported
     /// whenever some attempt found a fit, even if a later fallback found none.
     ArrayFull {
-        /// The array that was full (always [`ArrayKind::Reserved`] today).
+        /// The array that was full: [`ArrayKind::Reserved`] when an allocation could
+        /// not be recorded; either array when converted from [`Error::NoMemory`].
         array: ArrayKind,
     },
     /// Recording the block found would take Linux down ([`Error::BugOn`] or
