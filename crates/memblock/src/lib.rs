@@ -84,9 +84,10 @@
 //!
 //! `alloc` (on by default) lets the region arrays grow past their initial capacity as
 //! Linux's do, and provides the `replay` language and the `trace` benchmark modules.
-//! Without it the crate still works on fixed arrays of Linux's initial 128 entries; an
-//! operation that would need more fails with [`Error::NoMemory`], as Linux does before
-//! `memblock_allow_resize()`.
+//! Without it the crate still works on fixed inline arrays of `N` entries each
+//! ([`Memblock<N>`](Memblock), Linux's 128 by default); an operation that would need
+//! more fails with [`Error::NoMemory`] (an allocation with [`AllocError::ArrayFull`]),
+//! as Linux does before `memblock_allow_resize()`.
 //!
 //! # Where this crate knowingly differs from Linux
 //!
@@ -169,7 +170,8 @@ pub use node::RegionNid;
 /// that `memblock_double_array` allocates is.
 pub const REGION_RECORD_SIZE: u64 = 24;
 
-/// Linux's `INIT_MEMBLOCK_REGIONS`: the initial capacity of each region array.
+/// Linux's `INIT_MEMBLOCK_REGIONS`: the initial capacity of each region array, and the
+/// default `N` of [`Memblock<N>`](Memblock).
 pub const INIT_MEMBLOCK_REGIONS: usize = 128;
 
 bitflags::bitflags! {
@@ -290,7 +292,8 @@ pub struct Config {
     /// size granule of grown region arrays. Rounded up to a power of two.
     pub page_size: u64,
     /// Initial capacity of each region array (`INIT_MEMBLOCK_REGIONS`); at least 1.
-    /// Without the `alloc` feature at most [`INIT_MEMBLOCK_REGIONS`].
+    /// Without the `alloc` feature at most the `N` of [`Memblock<N>`](Memblock) (larger
+    /// values are clamped: the inline storage has no more room).
     pub initial_regions: usize,
     /// `SMP_CACHE_BYTES`, the alignment used when an allocation asks for alignment 0
     /// (128 on ppc64).
@@ -330,7 +333,11 @@ impl fmt::Display for ArrayKind {
 }
 
 /// Why a region operation failed. The state is unchanged after a failure.
+///
+/// Allocations fail with [`AllocError`]; `From<Error>` turns a region error met while
+/// recording an allocation into the allocation error it causes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// Linux's `-ENOMEM`: the array is full and could not grow (growth not allowed, no
     /// free memory for a bigger array, or no heap).
@@ -382,21 +389,65 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 /// Why an allocation failed. Nothing was reserved.
+///
+/// [`NoFit`](Self::NoFit) and [`ArrayFull`](Self::ArrayFull) are both Linux's
+/// "returns 0", after the same fallbacks (another node, then a lower bound of 0); they
+/// differ in why the last way tried failed, which a caller sizing its arrays wants to
+/// know. [`Fatal`](Self::Fatal) is where Linux would not return at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AllocError {
     /// Linux returns 0: no free range fits the request on the node, nor on any node
-    /// when fallback was allowed; or the reserved array could not grow to record the
-    /// allocation.
+    /// when fallback was allowed.
     NoFit,
+    /// Linux returns 0: a free range fitted, but the array recording allocations (the
+    /// reserved array) was full and could not grow (growth not allowed, no free memory
+    /// for a bigger array, or no heap), and no other way Linux tries succeeded. Reported
+    /// whenever some attempt found a fit, even if a later fallback found none.
+    ArrayFull {
+        /// The array that was full: [`ArrayKind::Reserved`] when an allocation could
+        /// not be recorded; either array when converted from [`Error::NoMemory`].
+        array: ArrayKind,
+    },
     /// Recording the block found would take Linux down ([`Error::BugOn`] or
     /// [`Error::ArrayAlias`] while reserving it); Linux would not try another node.
     Fatal(Error),
+}
+
+impl AllocError {
+    /// The region error behind the failure: [`Error::NoMemory`] for
+    /// [`AllocError::ArrayFull`], the error itself for [`AllocError::Fatal`], `None`
+    /// for [`AllocError::NoFit`].
+    pub const fn region_error(self) -> Option<Error> {
+        match self {
+            Self::NoFit => None,
+            Self::ArrayFull { array } => Some(Error::NoMemory { array }),
+            Self::Fatal(e) => Some(e),
+        }
+    }
+}
+
+/// The allocation error a failure to record an allocation causes: a full array that
+/// cannot grow is [`AllocError::ArrayFull`] (Linux tries the next way), anything else
+/// is [`AllocError::Fatal`] (Linux would go down).
+impl From<Error> for AllocError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NoMemory { array } => Self::ArrayFull { array },
+            e @ (Error::BugOn { .. } | Error::ArrayAlias { .. }) => Self::Fatal(e),
+        }
+    }
 }
 
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoFit => f.write_str("no free memory range fits the allocation"),
+            Self::ArrayFull { array } => write!(
+                f,
+                "a free range fits, but the {array} region array is full and cannot grow \
+                 to record the allocation"
+            ),
             Self::Fatal(e) => write!(f, "reserving the allocation fails: {e}"),
         }
     }

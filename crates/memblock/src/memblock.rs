@@ -14,7 +14,7 @@
 //! within each region the index finds the gap Linux's walk would stop at. The result
 //! is the same address; `tests/index_differential.rs` checks that on random
 //! operation sequences. A zero-sized request (which Linux can satisfy from an empty
-//! clamped range) and the no-`alloc` build (fixed 128-entry arrays, no heap for an
+//! clamped range) and the no-`alloc` build (fixed `N`-entry arrays, no heap for an
 //! index) use the walk.
 
 use core::fmt;
@@ -27,9 +27,9 @@ use crate::{
 };
 
 /// One of Linux's `struct memblock_type`.
-#[derive(Clone, Debug, Default)]
-struct RegionArray {
-    regions: Store,
+#[derive(Clone, Debug)]
+struct RegionArray<const N: usize> {
+    regions: Store<N>,
     /// `type->max`: the capacity Linux's array has. It decides when the array doubles.
     max: usize,
     /// `type->total_size`.
@@ -39,8 +39,8 @@ struct RegionArray {
     location: Option<u64>,
 }
 
-impl RegionArray {
-    const fn with_store(regions: Store, max: usize) -> Self {
+impl<const N: usize> RegionArray<N> {
+    const fn with_store(regions: Store<N>, max: usize) -> Self {
         Self {
             regions,
             max,
@@ -191,19 +191,61 @@ impl RegionArray {
 /// Everything an operation can change, kept so that a failing operation can be undone.
 #[cfg(feature = "alloc")]
 #[derive(Clone, Debug)]
-struct Snapshot {
-    memory: RegionArray,
-    reserved: RegionArray,
+struct Snapshot<const N: usize> {
+    memory: RegionArray<N>,
+    reserved: RegionArray<N>,
 }
 
 /// The memblock allocator: Linux's `struct memblock` plus its global switches.
 ///
 /// See the crate documentation for the model. All methods follow the Linux function
 /// named in their documentation; a method that fails leaves the state unchanged.
+///
+/// # Capacity
+///
+/// `N` is the caller's `INIT_MEMBLOCK_REGIONS`: how many regions each of the two arrays
+/// holds before it must grow. It defaults to Linux's 128, so `Memblock` alone is
+/// Linux's memblock.
+///
+/// * Without the `alloc` feature the arrays are stored inline, `N` regions each, and
+///   never grow: the value is about `2 * N * size_of::<Region>()` bytes
+///   ([`Memblock::INLINE_BYTES`]), so a kernel sizes it to its platform (and to its
+///   boot stack, or puts it in a `static`). [`Config::initial_regions`] may lower the
+///   capacity Linux's model sees below `N` but not raise it: larger values are
+///   clamped to `N`, since there is nowhere to put more regions.
+/// * With `alloc` the regions live on the heap and the arrays grow as Linux's do; `N`
+///   is only the initial capacity [`Memblock::sized`] starts from, and
+///   [`Config::initial_regions`] is used as given.
+///
+/// `N` must be at least 1 (Linux's arrays always have room for their dummy entry);
+/// building a `Memblock::<0>` does not compile:
+///
+/// ```compile_fail
+/// let mb = memblock::Memblock::<0>::sized();
+/// # drop(mb);
+/// ```
+///
+/// [`Memblock::new`] and [`Memblock::with_config`] build the default `N`; for another
+/// capacity use [`Memblock::sized`] or [`Memblock::sized_with_config`], which are
+/// `const` too:
+///
+/// ```
+/// use memblock::{Memblock, RegionFlags};
+/// use phys::{PhysAddr, PhysSize};
+///
+/// // A memblock for a small board, built at compile time: no heap, no constructor
+/// // running at boot. A kernel would put it behind its own lock.
+/// static BOOT: std::sync::Mutex<Memblock<16>> = std::sync::Mutex::new(Memblock::sized());
+///
+/// let mut mb = BOOT.lock().unwrap();
+/// mb.add(PhysAddr::new(0), PhysSize::new(1 << 30)).unwrap();
+/// mb.reserve(PhysAddr::new(0), PhysSize::new(1 << 24)).unwrap();
+/// assert_eq!(mb.reserved().len(), 1);
+/// ```
 #[derive(Clone, Debug)]
-pub struct Memblock {
-    memory: RegionArray,
-    reserved: RegionArray,
+pub struct Memblock<const N: usize = { crate::INIT_MEMBLOCK_REGIONS }> {
+    memory: RegionArray<N>,
+    reserved: RegionArray<N>,
     bottom_up: bool,
     current_limit: u64,
     movable_node: bool,
@@ -211,13 +253,15 @@ pub struct Memblock {
     /// Taken by the first array growth of a public operation (growth is the only step
     /// that can fail after something changed).
     #[cfg(feature = "alloc")]
-    snapshot: Option<Snapshot>,
+    snapshot: Option<Snapshot<N>>,
     /// Failed operations whose array growth was undone (see [`Memblock::undone_growths`]).
     undone_growths: u64,
     /// Searches walk free ranges one by one (the reference) instead of using the index.
     linear_search: bool,
 }
 
+/// [`Memblock::new`]. Only for the default `N`: a generic impl would leave
+/// `Memblock::default()` without a type to infer `N` from (use [`Memblock::sized`]).
 impl Default for Memblock {
     fn default() -> Self {
         Self::new()
@@ -246,22 +290,49 @@ impl Memblock {
     ///
     /// `const`, and allocation-free until the first region is added, so that a
     /// memblock can live in a `static` (behind the caller's lock), as Linux's does;
-    /// without the `alloc` feature it never allocates.
+    /// without the `alloc` feature it never allocates. For another capacity see
+    /// [`Memblock::sized`].
     pub const fn new() -> Self {
+        Self::sized()
+    }
+
+    /// An empty memblock with the given tunables. Out-of-range values are corrected as
+    /// [`Config`] documents (page size rounded up to a power of two, at least one region
+    /// per array). `const`, like [`Memblock::new`]. For another capacity see
+    /// [`Memblock::sized_with_config`].
+    pub const fn with_config(config: Config) -> Self {
+        Self::sized_with_config(config)
+    }
+}
+
+impl<const N: usize> Memblock<N> {
+    /// Rejects `N == 0` at compile time, where it is used.
+    const NONZERO: () = assert!(N > 0, "a Memblock needs room for at least one region");
+
+    /// Bytes the two inline region arrays take without the `alloc` feature (with it,
+    /// the regions are on the heap and the value stays small whatever `N`).
+    pub const INLINE_BYTES: usize = 2 * N * core::mem::size_of::<Region>();
+
+    /// An empty memblock with `N` regions per array and Linux's other defaults (those
+    /// of [`Memblock::new`]). `const` and heap-free until the first region is added, so
+    /// it can initialise a `static`.
+    pub const fn sized() -> Self {
         // Config::default is not const; the test `new_is_the_default_config` keeps the
         // two equal.
-        Self::with_config(Config {
+        Self::sized_with_config(Config {
             page_size: 0x1_0000,
-            initial_regions: crate::INIT_MEMBLOCK_REGIONS,
+            initial_regions: N,
             smp_cache_bytes: 128,
             allow_resize: true,
         })
     }
 
-    /// An empty memblock with the given tunables. Out-of-range values are corrected as
-    /// [`Config`] documents (page size rounded up to a power of two, at least one region
-    /// per array). `const`, like [`Memblock::new`].
-    pub const fn with_config(config: Config) -> Self {
+    /// An empty memblock with `N` regions of inline storage per array and the given
+    /// tunables, corrected as [`Memblock::with_config`] does. Without the `alloc`
+    /// feature [`Config::initial_regions`] is also clamped to `N`.
+    pub const fn sized_with_config(config: Config) -> Self {
+        #[allow(clippy::let_unit_value)] // Evaluating it is the check.
+        let () = Self::NONZERO;
         let page_size = match config.page_size.checked_next_power_of_two() {
             Some(p) => p,
             None => 1 << 63,
@@ -272,11 +343,7 @@ impl Memblock {
             config.initial_regions
         };
         #[cfg(not(feature = "alloc"))]
-        let initial = if initial > crate::store::CAPACITY {
-            crate::store::CAPACITY
-        } else {
-            initial
-        };
+        let initial = if initial > N { N } else { initial };
         let config = Config {
             page_size,
             initial_regions: initial,
@@ -306,14 +373,14 @@ impl Memblock {
         self.config
     }
 
-    fn arr(&self, kind: ArrayKind) -> &RegionArray {
+    fn arr(&self, kind: ArrayKind) -> &RegionArray<N> {
         match kind {
             ArrayKind::Memory => &self.memory,
             ArrayKind::Reserved => &self.reserved,
         }
     }
 
-    fn arr_mut(&mut self, kind: ArrayKind) -> &mut RegionArray {
+    fn arr_mut(&mut self, kind: ArrayKind) -> &mut RegionArray<N> {
         match kind {
             ArrayKind::Memory => &mut self.memory,
             ArrayKind::Reserved => &mut self.reserved,
@@ -362,7 +429,7 @@ impl Memblock {
         self.reserved.regions()
     }
 
-    /// The capacity Linux's array would have now (`type->max`): 128 until it doubles.
+    /// The capacity Linux's array would have now (`type->max`): [`Config::initial_regions`] until it doubles.
     pub fn capacity(&self, kind: ArrayKind) -> usize {
         self.arr(kind).max
     }
@@ -1193,9 +1260,10 @@ impl Memblock {
         0
     }
 
-    /// One attempt of `memblock_alloc_range_nid`: find, then reserve. `Ok(0)`: no fit,
-    /// or the reserve ran out of room (undone; Linux then tries the next way too).
-    /// `Err`: reserving would take Linux down ([`Error::BugOn`], [`Error::ArrayAlias`]).
+    /// One attempt of `memblock_alloc_range_nid`: find, then reserve. On failure,
+    /// nothing changed: [`AllocError::NoFit`] if nothing fits,
+    /// [`AllocError::ArrayFull`] if the reserve ran out of room (Linux then tries the
+    /// next way too), [`AllocError::Fatal`] if reserving would take Linux down.
     fn try_alloc(
         &mut self,
         size: u64,
@@ -1203,12 +1271,12 @@ impl Memblock {
         start: u64,
         end: u64,
         nid: Option<NodeId>,
-    ) -> Result<u64, Error> {
+    ) -> Result<u64, AllocError> {
         let found = self.find_in_range_node_raw(size, align, start, end, nid, RegionFlags::NONE);
         if found == 0 {
-            return Ok(0);
+            return Err(AllocError::NoFit);
         }
-        match self.guarded(|mb| {
+        self.guarded(|mb| {
             mb.add_range(
                 ArrayKind::Reserved,
                 found,
@@ -1216,11 +1284,9 @@ impl Memblock {
                 RegionNid::MaxNumNodes,
                 RegionFlags::NONE,
             )
-        }) {
-            Ok(()) => Ok(found),
-            Err(Error::NoMemory { .. }) => Ok(0),
-            Err(fatal) => Err(fatal),
-        }
+        })
+        .map(|()| found)
+        .map_err(AllocError::from)
     }
 
     fn alloc_range_nid_raw(
@@ -1231,20 +1297,17 @@ impl Memblock {
         end: u64,
         nid: Option<NodeId>,
         exact_nid: bool,
-    ) -> Result<u64, Error> {
+    ) -> Result<u64, AllocError> {
         let align = if align == 0 {
             self.config.smp_cache_bytes
         } else {
             align
         };
-        let found = self.try_alloc(size, align, start, end, nid)?;
-        if found != 0 {
-            return Ok(found);
+        let first = self.try_alloc(size, align, start, end, nid);
+        if nid.is_none() || exact_nid {
+            return first;
         }
-        if nid.is_some() && !exact_nid {
-            return self.try_alloc(size, align, start, end, None);
-        }
-        Ok(0)
+        then_try(first, || self.try_alloc(size, align, start, end, None))
     }
 
     /// `memblock_alloc_range_nid`: allocates and reserves `size` bytes aligned to `align`
@@ -1263,18 +1326,15 @@ impl Memblock {
         nid: Option<NodeId>,
         exact_nid: bool,
     ) -> Result<PhysAddr, AllocError> {
-        match self.alloc_range_nid_raw(
+        self.alloc_range_nid_raw(
             size.as_u64(),
             align,
             start.as_u64(),
             end.raw(),
             nid,
             exact_nid,
-        ) {
-            Ok(0) => Err(AllocError::NoFit),
-            Ok(a) => Ok(PhysAddr::new(a)),
-            Err(e) => Err(AllocError::Fatal(e)),
-        }
+        )
+        .map(PhysAddr::new)
     }
 
     /// `memblock_alloc_internal`: clamps `max` to the current limit, tries
@@ -1290,19 +1350,14 @@ impl Memblock {
     ) -> Result<PhysAddr, AllocError> {
         let (size, min) = (size.as_u64(), min.as_u64());
         let max = max.raw().min(self.current_limit);
-        let fatal = AllocError::Fatal;
-        let mut found = self
-            .alloc_range_nid_raw(size, align, min, max, nid, exact_nid)
-            .map_err(fatal)?;
-        if found == 0 && min != 0 {
-            found = self
-                .alloc_range_nid_raw(size, align, 0, max, nid, exact_nid)
-                .map_err(fatal)?;
+        let first = self.alloc_range_nid_raw(size, align, min, max, nid, exact_nid);
+        if min == 0 {
+            return first.map(PhysAddr::new);
         }
-        match found {
-            0 => Err(AllocError::NoFit),
-            a => Ok(PhysAddr::new(a)),
-        }
+        then_try(first, || {
+            self.alloc_range_nid_raw(size, align, 0, max, nid, exact_nid)
+        })
+        .map(PhysAddr::new)
     }
 
     /// `memblock_alloc_try_nid` (physical address instead of a zeroed pointer): node
@@ -1361,7 +1416,7 @@ impl Memblock {
     }
 }
 
-impl fmt::Display for Memblock {
+impl<const N: usize> fmt::Display for Memblock<N> {
     /// Both arrays in the `numaboot memblock replay` dump format: `memory:`, one
     /// `BASE SIZE FLAGS NID` line per region, `total SIZE`, then the same for
     /// `reserved:`; lowercase `0x` hex throughout, the node id as Linux stores it
@@ -1385,6 +1440,23 @@ impl fmt::Display for Memblock {
             writeln!(f, "total {total}")?;
         }
         Ok(())
+    }
+}
+
+/// Linux's fallback chain: after a failed attempt that returned 0 (no fit, or a full
+/// array), try the next way; a fatal failure stops. When both fail, a full array is
+/// reported over "no fit": some range did fit, so the caller's problem is the array.
+fn then_try(
+    first: Result<u64, AllocError>,
+    next: impl FnOnce() -> Result<u64, AllocError>,
+) -> Result<u64, AllocError> {
+    match first {
+        Err(AllocError::NoFit) => next(),
+        Err(full @ AllocError::ArrayFull { .. }) => match next() {
+            Err(AllocError::NoFit) => Err(full),
+            other => other,
+        },
+        done => done,
     }
 }
 

@@ -486,7 +486,8 @@ pub enum Outcome {
     /// `config`).
     Done,
     /// A region operation failed (it printed `<op> -> fail`), or an allocation failed
-    /// with [`crate::AllocError::Fatal`] (it printed `alloc -> fail`); the state is
+    /// with [`crate::AllocError::Fatal`] or [`crate::AllocError::ArrayFull`] (it printed
+    /// `alloc -> fail`; the error is [`crate::AllocError::region_error`]); the state is
     /// unchanged.
     Failed(crate::Error),
     /// An allocation found no fit (it printed `alloc -> fail`).
@@ -583,10 +584,9 @@ fn print_alloc(
             out.write_str("\n")?;
             Ok(Outcome::Done)
         }
-        Err(crate::AllocError::NoFit) => out.write_str("alloc -> fail\n").map(|()| Outcome::NoFit),
-        Err(crate::AllocError::Fatal(e)) => out
+        Err(e) => out
             .write_str("alloc -> fail\n")
-            .map(|()| Outcome::Failed(e)),
+            .map(|()| e.region_error().map_or(Outcome::NoFit, Outcome::Failed)),
     }
 }
 

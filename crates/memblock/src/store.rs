@@ -20,9 +20,9 @@ mod imp {
     /// (memory array), marked stale by every change and rebuilt by
     /// [`Store::refresh_nodes`]. Every change goes through the methods below.
     #[derive(Clone, Debug, Default)]
-    pub(crate) struct Store(Vec<Region>, GapIndex, NodeLinks);
+    pub(crate) struct Store<const N: usize>(Vec<Region>, GapIndex, NodeLinks);
 
-    impl Store {
+    impl<const N: usize> Store<N> {
         /// Storage whose gaps are indexed (the reserved array).
         pub(crate) const fn indexed() -> Self {
             Self(Vec::new(), GapIndex::new(true), NodeLinks::new(false))
@@ -158,34 +158,22 @@ mod imp {
 mod imp {
     use super::Region;
 
-    /// Capacity without a heap: Linux's `INIT_MEMBLOCK_REGIONS`.
-    pub(crate) const CAPACITY: usize = 128;
-
-    /// Fixed inline storage.
+    /// Fixed inline storage of `N` regions.
     #[derive(Clone, Debug)]
-    pub(crate) struct Store {
-        buf: [Region; CAPACITY],
+    pub(crate) struct Store<const N: usize> {
+        buf: [Region; N],
         len: usize,
     }
 
-    impl Default for Store {
-        fn default() -> Self {
-            Self {
-                buf: [Region::EMPTY; CAPACITY],
-                len: 0,
-            }
-        }
-    }
-
-    impl Store {
+    impl<const N: usize> Store<N> {
         pub(crate) fn as_slice(&self) -> &[Region] {
             self.buf.get(..self.len).unwrap_or(&[])
         }
         /// Without a heap there is no gap index: searches walk linearly (at most
-        /// 128 regions).
+        /// `N` regions).
         pub(crate) const fn indexed() -> Self {
             Self {
-                buf: [Region::EMPTY; CAPACITY],
+                buf: [Region::EMPTY; N],
                 len: 0,
             }
         }
@@ -199,7 +187,7 @@ mod imp {
             }
         }
         pub(crate) fn insert(&mut self, idx: usize, r: Region) -> bool {
-            if idx > self.len || self.len >= CAPACITY {
+            if idx > self.len || self.len >= N {
                 return false;
             }
             let Some(tail) = self.buf.get_mut(idx..=self.len) else {
@@ -223,7 +211,7 @@ mod imp {
             self.len -= end - start;
         }
         pub(crate) fn splice(&mut self, start: usize, end: usize, with: &[Region]) -> bool {
-            if start > end || end > self.len || self.len - (end - start) + with.len() > CAPACITY {
+            if start > end || end > self.len || self.len - (end - start) + with.len() > N {
                 return false;
             }
             self.remove_range(start, end);
@@ -236,13 +224,11 @@ mod imp {
         }
         #[allow(dead_code)] // Only growth calls it, and growth needs `alloc`.
         pub(crate) fn reserve_to(&mut self, n: usize) -> bool {
-            n <= CAPACITY
+            n <= N
         }
         /// Whether `additional` more regions fit, so that that many inserts cannot fail.
         pub(crate) fn reserve(&mut self, additional: usize) -> bool {
-            self.len
-                .checked_add(additional)
-                .is_some_and(|n| n <= CAPACITY)
+            self.len.checked_add(additional).is_some_and(|n| n <= N)
         }
     }
 }
@@ -250,5 +236,3 @@ mod imp {
 #[cfg(all(test, feature = "alloc"))]
 pub(crate) use imp::fault;
 pub(crate) use imp::Store;
-#[cfg(not(feature = "alloc"))]
-pub(crate) use imp::CAPACITY;

@@ -359,7 +359,13 @@ fn growth_fails_when_no_memory_can_hold_the_array() {
     let before = res(&mb);
     assert!(mb.reserve(p(0x200_0000), s(0x1000)).is_err());
     assert_eq!(res(&mb), before);
-    // An allocation that needs a new reserved entry fails as a whole.
-    assert_eq!(any(&mut mb, 0x100, 0x100), Err(AllocError::NoFit));
+    // An allocation that needs a new reserved entry fails as a whole: a range fits,
+    // the reserved array cannot record it.
+    assert_eq!(
+        any(&mut mb, 0x100, 0x100),
+        Err(AllocError::ArrayFull {
+            array: ArrayKind::Reserved
+        })
+    );
     assert_eq!(res(&mb), before);
 }
