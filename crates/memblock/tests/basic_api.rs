@@ -383,3 +383,27 @@ fn fixed_capacity_without_alloc() {
     );
     assert_eq!(mb.reserved().len(), 128);
 }
+
+/// A reservation that fills two holes at once (Linux's insertion pass with more than one
+/// new piece) and ends inside a region that reaches past it: the walk must step over
+/// that region, and the pieces merge with their neighbours into one region.
+#[test]
+fn reserve_filling_two_holes_ending_inside_a_longer_region() {
+    let mut mb = Memblock::new();
+    mb.reserve(p(0x2000), s(0x1000)).unwrap();
+    mb.reserve(p(0x4000), s(0x2000)).unwrap();
+    // [0x1000, 0x5000): new pieces [0x1000, 0x2000) and [0x3000, 0x4000); the last
+    // overlapped region [0x4000, 0x6000) ends past 0x5000.
+    mb.reserve(p(0x1000), s(0x4000)).unwrap();
+    assert_eq!(dump(mb.reserved()), [(0x1000, 0x5000, 0, 256)]);
+    // The same with a hole left after the range, so nothing merges past it.
+    let mut mb = Memblock::new();
+    mb.reserve(p(0x2000), s(0x1000)).unwrap();
+    mb.reserve(p(0x4000), s(0x2000)).unwrap();
+    mb.reserve(p(0x8000), s(0x1000)).unwrap();
+    mb.reserve(p(0x1000), s(0x3800)).unwrap();
+    assert_eq!(
+        dump(mb.reserved()),
+        [(0x1000, 0x5000, 0, 256), (0x8000, 0x1000, 0, 256)]
+    );
+}
