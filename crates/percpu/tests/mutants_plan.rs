@@ -180,3 +180,22 @@ fn per_cpu_block_radix_frees_the_boot_cpus_slb_shadow_tail() {
         assert_eq!(r.1, h.1 - 0x80, "block of CPU {:?}", h.0);
     }
 }
+
+/// per-node-block frees the tail of a node's block only when the node has possible CPUs
+/// that are not present: with every CPU present nothing is kept back, and no free of
+/// zero bytes appears in the memblock calls.
+#[test]
+fn per_node_block_frees_no_empty_tail() {
+    let topo = machine(2, 4, 4 * GIB, GIB);
+    let mut c = cfg(&topo, Strategy::PerNodeBlock, false);
+    c.nr_cpu_ids = topo.cpus.len() as u32;
+    let (_, p) = run(&topo, &c);
+    let zero_frees: Vec<String> = p
+        .ops
+        .iter()
+        .filter(|op| op.freed().is_some_and(|(_, size)| size.as_u64() == 0))
+        .map(|op| op.to_string())
+        .collect();
+    assert!(zero_frees.is_empty(), "{zero_frees:?}");
+    assert!(p.live().any(|a| a.kind == K::PacaBlock));
+}

@@ -37,3 +37,13 @@ fn memparse_knows_peta_and_exa() {
     assert_eq!(reserved("crashkernel=2e", 4 * GIB), Some(2 << 60));
     assert_eq!(reserved("crashkernel=3t", 4 * GIB), Some(3 << 40));
 }
+
+/// memparse takes `0x` as a hexadecimal prefix only when a hex digit follows (Linux's
+/// `_parse_integer_fixup_radix`); otherwise the `0` is an octal number and the `x` is
+/// what `parse_crashkernel_simple` then refuses as an unrecognized character.
+#[test]
+fn zero_x_without_a_hex_digit_is_octal_zero() {
+    let e = parse_crashkernel("crashkernel=0xg").unwrap_err();
+    assert!(e.contains("unrecognized char 'x'"), "{e}");
+    assert_eq!(reserved("crashkernel=0x10M", 4 * GIB), Some(16 << 20));
+}

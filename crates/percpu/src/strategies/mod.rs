@@ -218,6 +218,16 @@ pub(crate) fn push_slot<M: MemblockOps>(
 mod tests {
     use super::*;
 
+    /// An lppaca that ends exactly at a 4 KiB boundary does not cross it, so it stays
+    /// where it is (moving it would waste the rest of the page).
+    #[test]
+    fn an_lppaca_ending_at_a_page_boundary_stays() {
+        let r = record(4096 - 640, true, 0xd00, true);
+        assert_eq!(r.lppaca, Some(4096 - 640));
+        let r = record(4096 - 640 + 128, true, 0xd00, true);
+        assert_eq!(r.lppaca, Some(4096));
+    }
+
     #[test]
     fn records_keep_papr_rules() {
         // Debian 6.1's paca: a record is exactly 4 KiB.
