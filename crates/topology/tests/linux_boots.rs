@@ -12,8 +12,8 @@ use topology::{
     DtbOptions, PredictError,
 };
 
-const BOOTS: [&str; 11] = [
-    "r84", "h84", "a", "b", "bh", "m", "n", "x", "r42", "h164", "r164",
+const BOOTS: [&str; 12] = [
+    "r84", "h84", "a", "b", "bh", "m", "n", "x", "r42", "h164", "r164", "xive",
 ];
 
 fn fixture(name: &str) -> Vec<u8> {
