@@ -1116,13 +1116,7 @@ impl<const N: usize> Memblock<N> {
         nid: Option<NodeId>,
         flags: RegionFlags,
     ) -> u64 {
-        let end = if end == 0 || end == 1 {
-            self.current_limit
-        } else {
-            end
-        };
-        let start = start.max(self.config.page_size);
-        let end = end.max(start);
+        let (start, end) = self.search_bounds(start, end);
         // No gap is long enough anywhere: Linux's walk would find nothing either (a
         // bottom-up walk that stops at a wrapping `round_up` fails too).
         if index.longest() < size {
@@ -1191,6 +1185,20 @@ impl<const N: usize> Memblock<N> {
         0
     }
 
+    /// The bounds `memblock_find_in_range_node` searches between: `end` 0 or 1
+    /// (`MEMBLOCK_ALLOC_ACCESSIBLE`, `MEMBLOCK_ALLOC_NOLEAKTRACE`) is pumped up to the
+    /// current limit, the first page is never allocated, and an end below the start
+    /// leaves an empty range.
+    fn search_bounds(&self, start: u64, end: u64) -> (u64, u64) {
+        let end = if end == 0 || end == 1 {
+            self.current_limit
+        } else {
+            end
+        };
+        let start = start.max(self.config.page_size);
+        (start, end.max(start))
+    }
+
     /// `memblock_find_in_range_node` by walking the free ranges one by one, as Linux
     /// does: the reference the indexed search is tested against.
     fn find_linear(
@@ -1202,15 +1210,7 @@ impl<const N: usize> Memblock<N> {
         nid: Option<NodeId>,
         flags: RegionFlags,
     ) -> u64 {
-        // Pump up @end (MEMBLOCK_ALLOC_ACCESSIBLE and MEMBLOCK_ALLOC_NOLEAKTRACE).
-        let end = if end == 0 || end == 1 {
-            self.current_limit
-        } else {
-            end
-        };
-        // Avoid allocating the first page.
-        let start = start.max(self.config.page_size);
-        let end = end.max(start);
+        let (start, end) = self.search_bounds(start, end);
         // A nonzero request can never fit in a free range that clamps to an empty one,
         // so the walk may start at the bounds. A zero-sized one can (Linux then returns
         // the bound itself), so it walks everything as Linux does.

@@ -223,14 +223,14 @@ impl BootTrace {
 pub fn random_script(seed: u64, ops: usize) -> String {
     const UNIT: u64 = 0x1000;
     const SPAN: u64 = 0x1_0000; // units: 256 MiB
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut script = Script::default();
     for n in 0..4u64 {
         let (base, size) = (n * (SPAN / 4) * UNIT, (SPAN / 4) * UNIT);
         script.line(format_args!("add {base:#x} {size:#x} {n}"), None);
     }
     for _ in 0..ops {
-        let r = rng.next();
+        let r = rng.next_u64();
         let a = rng.below(SPAN) * UNIT;
         let z = (1 + rng.below(64)) * UNIT;
         // Memory changes on a 4 MiB grid: firmware describes memory in big blocks, and
@@ -266,7 +266,7 @@ pub fn random_script(seed: u64, ops: usize) -> String {
                 script.line(format_args!("limit {limit:#x}"), None)
             }
             19..=25 => {
-                let align = [0x80u64, 0x100, 0x1000, 0x10000][rng.below(4) as usize];
+                let align = rng.pick(&[0x80u64, 0x100, 0x1000, 0x10000]);
                 let exact = rng.below(2);
                 script.line(
                     format_args!("alloc {size:#x} {align:#x} 0x0 anywhere {nid_text} {exact}"),
@@ -274,7 +274,7 @@ pub fn random_script(seed: u64, ops: usize) -> String {
                 )
             }
             _ => {
-                let align = [0x80u64, 0x400, 0x4000][rng.below(3) as usize];
+                let align = rng.pick(&[0x80u64, 0x400, 0x4000]);
                 script.line(
                     format_args!("alloc_try_nid {size:#x} {align:#x} 0x0 accessible {nid_text}"),
                     Some(size),
@@ -285,11 +285,19 @@ pub fn random_script(seed: u64, ops: usize) -> String {
     script.text
 }
 
-/// SplitMix64: a seed names one script forever.
-struct Rng(u64);
+/// SplitMix64 (Vigna's `splitmix64.c`), the generator of every random script here and
+/// in the tests: a seed names one script forever.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// The generator seeded with `seed`.
+    pub const fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -297,8 +305,20 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// One of `xs` (an empty array does not compile).
+    pub fn pick<T: Copy, const N: usize>(&mut self, xs: &[T; N]) -> T {
+        const { assert!(N > 0, "pick from an empty array") };
+        xs[self.below(N as u64) as usize]
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
     }
 }
 
@@ -372,8 +392,8 @@ mod tests {
     /// published: its first outputs for seed 0 (Vigna's reference `splitmix64.c`).
     #[test]
     fn rng_is_splitmix64() {
-        let mut rng = Rng(0);
-        let first: [u64; 3] = core::array::from_fn(|_| rng.next());
+        let mut rng = Rng::new(0);
+        let first: [u64; 3] = core::array::from_fn(|_| rng.next_u64());
         assert_eq!(
             first,
             [

@@ -31,6 +31,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use memblock::replay::{self, Op, Outcome, ParseError};
+use memblock::trace::Rng;
 use memblock::{ArrayKind, Error, Memblock};
 
 const ORACLE_ENV: &str = "NUMABOOT_LINUX_MEMBLOCK";
@@ -395,28 +396,6 @@ impl Tally {
 
 // ------------------------------------------------------------------ generators
 
-/// SplitMix64: a seed names one script forever.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
 /// Writes a line and runs it on a shadow memblock, so that later lines can free
 /// what earlier ones allocated.
 struct Script {
@@ -458,7 +437,7 @@ impl Script {
 
 /// A random script of `ops` operations.
 fn random_script(seed: u64, ops: usize) -> String {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let mut s = Script::new();
     // Small arrays and pages grow arrays every few operations; the default
     // configuration runs Linux's own sizes.
@@ -482,12 +461,12 @@ fn random_script(seed: u64, ops: usize) -> String {
     }
     let addr = |r: &mut Rng| match r.below(40) {
         0 => u64::MAX - unit * r.below(16),
-        1 => r.next(),
+        1 => r.next_u64(),
         _ => unit * r.below(span),
     };
     let size = |r: &mut Rng| match r.below(40) {
         0 => u64::MAX,
-        1 => r.next(),
+        1 => r.next_u64(),
         2 | 3 => 0,
         _ => unit * (1 + r.below(64)),
     };
