@@ -68,6 +68,7 @@
 
 use alloc::vec::Vec;
 
+use crate::view::Regions;
 use crate::Region;
 
 /// Target number of gaps per chunk.
@@ -98,7 +99,7 @@ pub(crate) struct GapIndex {
 }
 
 /// Bounds of gap `g` of `rs` (see the module docs).
-fn gap(rs: &[Region], g: usize) -> (u64, u64) {
+fn gap(rs: Regions<'_>, g: usize) -> (u64, u64) {
     let start = match g.checked_sub(1).and_then(|i| rs.get(i)) {
         Some(r) => r.end().as_u64(),
         None => 0,
@@ -107,7 +108,7 @@ fn gap(rs: &[Region], g: usize) -> (u64, u64) {
     (start, end)
 }
 
-fn gap_len(rs: &[Region], g: usize) -> u64 {
+fn gap_len(rs: Regions<'_>, g: usize) -> u64 {
     let (s, e) = gap(rs, g);
     e.saturating_sub(s)
 }
@@ -168,7 +169,7 @@ impl GapIndex {
     }
 
     /// Recomputes the summaries from scratch.
-    fn rebuild(&mut self, rs: &[Region]) {
+    fn rebuild(&mut self, rs: Regions<'_>) {
         let gaps = rs.len() + 1;
         self.chunks.clear();
         if self.chunks.try_reserve(gaps.div_ceil(CHUNK)).is_err() {
@@ -190,7 +191,7 @@ impl GapIndex {
 
     /// Before the array changes regions `s..e`: the longest of the gaps `s..=e` that
     /// the change will replace (to be passed to [`GapIndex::update`]).
-    pub(crate) fn longest_replaced(&self, rs: &[Region], s: usize, e: usize) -> u64 {
+    pub(crate) fn longest_replaced(&self, rs: Regions<'_>, s: usize, e: usize) -> u64 {
         if self.usable() {
             max_gap(rs, s, e.saturating_add(1).min(rs.len() + 1))
         } else {
@@ -202,7 +203,14 @@ impl GapIndex {
     /// `m` regions, and `rs` is the new array. Old gaps `s..=e` (the longest of which
     /// was `old_longest`) became new gaps `s..=s + m`; gaps before are unchanged, gaps
     /// after only moved.
-    pub(crate) fn update(&mut self, rs: &[Region], s: usize, e: usize, m: usize, old_longest: u64) {
+    pub(crate) fn update(
+        &mut self,
+        rs: Regions<'_>,
+        s: usize,
+        e: usize,
+        m: usize,
+        old_longest: u64,
+    ) {
         if !self.enabled {
             return;
         }
@@ -295,7 +303,7 @@ impl GapIndex {
     }
 
     /// Whether the summaries match `rs` (for tests).
-    pub(crate) fn check(&self, rs: &[Region]) -> Result<(), &'static str> {
+    pub(crate) fn check(&self, rs: Regions<'_>) -> Result<(), &'static str> {
         if !self.enabled || !self.valid {
             return Ok(());
         }
@@ -324,7 +332,7 @@ impl GapIndex {
     /// memory region, if a gap there fits; `size` must be nonzero.
     pub(crate) fn find_top_down(
         &self,
-        rs: &[Region],
+        rs: Regions<'_>,
         ws: u64,
         we: u64,
         size: u64,
@@ -365,7 +373,7 @@ impl GapIndex {
     /// stops there (`Some(0)`: Linux's `round_up` wrapped and the walk fails).
     pub(crate) fn find_bottom_up(
         &self,
-        rs: &[Region],
+        rs: Regions<'_>,
         ws: u64,
         we: u64,
         size: u64,
@@ -424,7 +432,7 @@ impl GapIndex {
     /// the `hint`'s chunk (the other end of the window, or where the previous window
     /// of the same search ended) for up to 16 chunks, else by binary search over the
     /// keys. Then a binary search over the chunk's regions.
-    fn locate(&self, rs: &[Region], addr: u64, inclusive: bool, hint: Option<Pos>) -> Pos {
+    fn locate(&self, rs: Regions<'_>, addr: u64, inclusive: bool, hint: Option<Pos>) -> Pos {
         let is_below = |base: u64| {
             if inclusive {
                 base <= addr
@@ -432,11 +440,8 @@ impl GapIndex {
                 base < addr
             }
         };
-        let count = |lo: usize, hi: usize| {
-            lo + rs.get(lo..hi).map_or(0, |part| {
-                part.partition_point(|r| is_below(r.base.as_u64()))
-            })
-        };
+        let count =
+            |lo: usize, hi: usize| rs.partition_point_in(lo, hi, |r| is_below(r.base.as_u64()));
         // Chunk `c` holds the answer or one below it; the first chunk always does.
         let qualifies = |c: usize| c == 0 || self.chunks.get(c).is_some_and(|x| is_below(x.key));
         let n = self.chunks.len();
@@ -473,7 +478,7 @@ impl GapIndex {
     /// for which `fit(start, end)` answers. Only gaps at least `size` long are offered.
     fn scan(
         &self,
-        rs: &[Region],
+        rs: Regions<'_>,
         (first, lo): (usize, usize),
         (last, hi): (usize, usize),
         size: u64,
@@ -487,18 +492,15 @@ impl GapIndex {
         };
         // Interior gaps have a region on each side: gaps `a..=b` are the pairs of
         // regions `a - 1..=b`.
-        let try_pair = |w: &[Region]| match w {
-            [l, r] => {
-                let (s, e) = (l.end().as_u64(), r.base.as_u64());
-                if e.saturating_sub(s) >= size {
-                    fit(s, e)
-                } else {
-                    None
-                }
+        let try_pair = |(l, r): (&Region, &Region)| {
+            let (s, e) = (l.end().as_u64(), r.base.as_u64());
+            if e.saturating_sub(s) >= size {
+                fit(s, e)
+            } else {
+                None
             }
-            _ => None,
         };
-        let pairs = |a: usize, b: usize| rs.get(a.saturating_sub(1)..=b).unwrap_or(&[]).windows(2);
+        let pairs = |a: usize, b: usize| pairs(rs, a.saturating_sub(1), b.saturating_add(1));
         let chunks = self.chunks.get(first..=last)?;
         if descending {
             for (k, c) in chunks.iter().enumerate().rev() {
@@ -526,7 +528,7 @@ impl GapIndex {
 }
 
 /// The key of a chunk starting at gap `start` (see [`Chunk::key`]).
-fn key_of(rs: &[Region], start: usize) -> u64 {
+fn key_of(rs: Regions<'_>, start: usize) -> u64 {
     start
         .checked_sub(1)
         .and_then(|i| rs.get(i))
@@ -534,7 +536,7 @@ fn key_of(rs: &[Region], start: usize) -> u64 {
 }
 
 /// Longest of gaps `start..end` of `rs`.
-fn max_gap(rs: &[Region], start: usize, end: usize) -> u64 {
+fn max_gap(rs: Regions<'_>, start: usize, end: usize) -> u64 {
     if start >= end {
         return 0;
     }
@@ -545,15 +547,19 @@ fn max_gap(rs: &[Region], start: usize, end: usize) -> u64 {
         .map(|g| gap_len(rs, g))
         .max()
         .unwrap_or(0);
-    let inner = rs
-        .get(start.max(1) - 1..end.min(rs.len()))
-        .unwrap_or(&[])
-        .windows(2)
-        .map(|w| match w {
-            [l, r] => r.base.as_u64().saturating_sub(l.end().as_u64()),
-            _ => 0,
-        })
+    let inner = pairs(rs, start.max(1) - 1, end.min(rs.len()))
+        .map(|(l, r)| r.base.as_u64().saturating_sub(l.end().as_u64()))
         .max()
         .unwrap_or(0);
     edges.max(inner)
+}
+
+/// Consecutive pairs of regions `lo..hi` (as `windows(2)` over a slice).
+fn pairs<'a>(
+    rs: Regions<'a>,
+    lo: usize,
+    hi: usize,
+) -> impl DoubleEndedIterator<Item = (&'a Region, &'a Region)> + 'a {
+    let it = rs.range(lo, hi);
+    it.clone().zip(it.skip(1))
 }

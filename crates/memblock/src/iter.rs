@@ -6,6 +6,7 @@
 //! in the reserved array, so an allocation near one end of a long reserved array does
 //! not pay for the rest of it.
 
+use crate::view::Regions;
 use crate::{NodeId, PhysAddr, Region, RegionFlags};
 
 /// Linux's `should_skip_region` for a memory region `m` and a request for node `nid`
@@ -44,7 +45,7 @@ pub(crate) fn should_skip(
 #[derive(Clone, Debug)]
 pub struct FreeRanges<'a> {
     memory: &'a [Region],
-    reserved: &'a [Region],
+    reserved: Regions<'a>,
     nid: Option<NodeId>,
     flags: RegionFlags,
     movable_node: bool,
@@ -63,7 +64,7 @@ impl<'a> FreeRanges<'a> {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         memory: &'a [Region],
-        reserved: &'a [Region],
+        reserved: Regions<'a>,
         nid: Option<NodeId>,
         flags: RegionFlags,
         movable_node: bool,

@@ -155,6 +155,7 @@ mod node;
 #[cfg(feature = "alloc")]
 mod nodes;
 mod store;
+mod view;
 
 #[cfg(feature = "alloc")]
 pub mod replay;
@@ -164,6 +165,7 @@ pub mod trace;
 pub use iter::FreeRanges;
 pub use memblock::Memblock;
 pub use node::RegionNid;
+pub use view::{Iter as RegionsIter, Regions};
 
 /// Size in bytes of Linux's `struct memblock_region` on a 64-bit kernel with
 /// `CONFIG_NUMA` (base, size, flags, nid: 8 + 8 + 4 + 4). It decides how big the array

@@ -21,6 +21,7 @@ use core::fmt;
 
 use crate::iter::FreeRanges;
 use crate::store::Store;
+use crate::view::Regions;
 use crate::{
     AllocError, AllocLimit, ArrayKind, Config, Error, NodeId, PhysAddr, PhysSize, Region,
     RegionFlags, RegionNid,
@@ -59,8 +60,8 @@ impl<const N: usize> RegionArray<N> {
         Self::with_store(Store::indexed(), max)
     }
 
-    fn regions(&self) -> &[Region] {
-        self.regions.as_slice()
+    fn regions(&self) -> Regions<'_> {
+        self.regions.view()
     }
 
     /// `type->cnt`: Linux keeps one zero-sized dummy entry in an empty array.
@@ -419,13 +420,20 @@ impl<const N: usize> Memblock<N> {
     // ---------------------------------------------------------------- region arrays
 
     /// The memory regions, sorted by base, disjoint, merged.
+    ///
+    /// The memory array stays short (a region per node and attribute change) and is
+    /// stored in one piece, so it is a slice.
     pub fn memory(&self) -> &[Region] {
-        self.memory.regions()
+        self.memory.regions.flat()
     }
 
     /// The reserved regions, sorted by base, disjoint, merged. Their `nid` is always
     /// [`RegionNid::MaxNumNodes`], as Linux stores.
-    pub fn reserved(&self) -> &[Region] {
+    ///
+    /// A view rather than a slice: with the `alloc` feature the reserved array, which
+    /// grows to hundreds of thousands of regions on large machines, is stored in leaves
+    /// so that freeing a block in its middle does not move its tail (see [`Regions`]).
+    pub fn reserved(&self) -> Regions<'_> {
         self.reserved.regions()
     }
 
@@ -861,9 +869,7 @@ impl<const N: usize> Memblock<N> {
         let kept = keep.get(..n).unwrap_or(&[]);
         let dropped: u64 = a
             .regions()
-            .get(i0..i1)
-            .unwrap_or(&[])
-            .iter()
+            .range(i0, i1)
             .map(|r| r.size.as_u64())
             .fold(0u64, u64::saturating_add)
             .saturating_sub(kept.iter().map(|r| r.size.as_u64()).sum::<u64>());
@@ -1423,7 +1429,7 @@ impl<const N: usize> fmt::Display for Memblock<N> {
     /// (`0x100` = `MAX_NUMNODES`, `0xffffffff` = `NUMA_NO_NODE`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (name, regions, total) in [
-            ("memory", self.memory(), self.phys_mem_size()),
+            ("memory", Regions::from(self.memory()), self.phys_mem_size()),
             ("reserved", self.reserved(), self.reserved_size()),
         ] {
             writeln!(f, "{name}:")?;
@@ -1461,7 +1467,8 @@ fn then_try(
 }
 
 /// `memblock_search`: the region containing `addr`.
-fn search(regions: &[Region], addr: u64) -> Option<&Region> {
+fn search<'a>(regions: impl Into<Regions<'a>>, addr: u64) -> Option<&'a Region> {
+    let regions = regions.into();
     let i = regions.partition_point(|r| r.end().as_u64() <= addr);
     regions.get(i).filter(|r| r.base.as_u64() <= addr)
 }

@@ -15,9 +15,9 @@ fn n(x: u32) -> Option<NodeId> {
     NodeId::new(x)
 }
 /// (base, size, flags, linux nid)
-fn dump(regions: &[Region]) -> Vec<(u64, u64, u32, u32)> {
+fn dump<'a>(regions: impl IntoIterator<Item = &'a Region>) -> Vec<(u64, u64, u32, u32)> {
     regions
-        .iter()
+        .into_iter()
         .map(|r| {
             (
                 r.base.as_u64(),
@@ -349,7 +349,7 @@ fn growth_without_permission_fails_and_changes_nothing() {
     for i in 0..128u64 {
         mb.reserve(p(0x100_0000 + i * 0x2_0000), s(0x1000)).unwrap();
     }
-    let before = mb.reserved().to_vec();
+    let before = mb.reserved().iter().copied().collect::<Vec<_>>();
     assert_eq!(
         mb.reserve(p(0x200_0000 + 128 * 0x2_0000), s(0x1000)),
         Err(Error::NoMemory {

@@ -262,7 +262,7 @@ fn apply(mb: &mut Memblock, model: &mut Model, op: &Op) -> Result<(), TestCaseEr
         model.reserved.location
     );
     check_invariants(mb.memory(), mb.phys_mem_size().as_u64(), false)?;
-    check_invariants(mb.reserved(), mb.reserved_size().as_u64(), true)?;
+    check_invariants(&mb.reserved().to_vec(), mb.reserved_size().as_u64(), true)?;
     Ok(())
 }
 

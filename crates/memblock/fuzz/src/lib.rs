@@ -88,6 +88,6 @@ pub fn ops(data: &[u8]) {
             assert!(before == (mb.memory().to_vec(), mb.reserved().to_vec()));
         }
         check(mb.memory(), mb.phys_mem_size());
-        check(mb.reserved(), mb.reserved_size());
+        check(&mb.reserved().to_vec(), mb.reserved_size());
     }
 }

@@ -1,0 +1,427 @@
+//! [`Regions`]: a read-only view of one region array.
+//!
+//! Linux keeps each array as one C array, and inserting in the middle of it moves its
+//! tail: on a boot that frees blocks in the middle of a reserved array of 150 000
+//! regions that `memmove` is most of the time spent. With the `alloc` feature the
+//! reserved array is therefore stored in leaves of at most a few hundred regions (see
+//! `store.rs`), and callers read it through this view instead of a slice. The contents,
+//! order and indices are exactly Linux's array: `reserved().get(i)` is Linux's
+//! `memblock.reserved.regions[i]`; only the storage is split.
+
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+use core::fmt;
+use core::slice;
+
+use crate::Region;
+
+/// The regions of one array, in address order: Linux's `regions[0..cnt]` (without its
+/// dummy entry when the array is empty).
+///
+/// It reads like a slice: [`len`](Regions::len), [`get`](Regions::get), indexing,
+/// [`iter`](Regions::iter) (double-ended, exact-size), [`first`](Regions::first),
+/// [`last`](Regions::last), [`partition_point`](Regions::partition_point), and it
+/// compares equal to a slice, array or `Vec` with the same regions. Positions are
+/// `O(log n)` to find (a binary search over the leaves, then inside one); iteration
+/// is `O(1)` per region. [`Regions::as_slice`] gives the slice itself when the array
+/// happens to be stored in one piece.
+///
+/// ```
+/// use memblock::{Memblock, Region, RegionFlags, RegionNid};
+/// use phys::{PhysAddr, PhysSize};
+///
+/// let mut mb = Memblock::new();
+/// mb.add(PhysAddr::new(0), PhysSize::new(1 << 30)).unwrap();
+/// mb.reserve(PhysAddr::new(0x1000), PhysSize::new(0x1000)).unwrap();
+/// mb.reserve(PhysAddr::new(0x4000), PhysSize::new(0x2000)).unwrap();
+/// let reserved = mb.reserved();
+/// assert_eq!(reserved.len(), 2);
+/// assert_eq!(reserved[1].base, PhysAddr::new(0x4000));
+/// let sizes: Vec<u64> = reserved.iter().map(|r| r.size.as_u64()).collect();
+/// assert_eq!(sizes, [0x1000, 0x2000]);
+/// let one = Region {
+///     base: PhysAddr::new(0x1000),
+///     size: PhysSize::new(0x1000),
+///     flags: RegionFlags::NONE,
+///     nid: RegionNid::MaxNumNodes,
+/// };
+/// assert_eq!(reserved.first(), Some(&one));
+/// ```
+#[derive(Clone, Copy)]
+pub struct Regions<'a> {
+    repr: Repr<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Repr<'a> {
+    Flat(&'a [Region]),
+    /// Non-empty leaves in order; `starts[c]` is the index of leaf `c`'s first region.
+    #[cfg(feature = "alloc")]
+    Leaves {
+        leaves: &'a [Vec<Region>],
+        starts: &'a [usize],
+        len: usize,
+    },
+}
+
+impl<'a> From<&'a [Region]> for Regions<'a> {
+    fn from(s: &'a [Region]) -> Self {
+        Self {
+            repr: Repr::Flat(s),
+        }
+    }
+}
+
+impl<'a> Regions<'a> {
+    /// A view of leaves (each non-empty) whose first regions are at `starts`.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn leaves(leaves: &'a [Vec<Region>], starts: &'a [usize], len: usize) -> Self {
+        match leaves {
+            [] => Self::from(&[][..]),
+            [one] => Self::from(one.as_slice()),
+            _ => Self {
+                repr: Repr::Leaves {
+                    leaves,
+                    starts,
+                    len,
+                },
+            },
+        }
+    }
+
+    /// Number of regions.
+    pub fn len(&self) -> usize {
+        match self.repr {
+            Repr::Flat(s) => s.len(),
+            #[cfg(feature = "alloc")]
+            Repr::Leaves { len, .. } => len,
+        }
+    }
+
+    /// Whether there is no region.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The slice of all regions, if the array is stored in one piece (always without
+    /// the `alloc` feature, and for the memory array).
+    pub fn as_slice(&self) -> Option<&'a [Region]> {
+        match self.repr {
+            Repr::Flat(s) => Some(s),
+            #[cfg(feature = "alloc")]
+            Repr::Leaves { .. } => None,
+        }
+    }
+
+    /// The pieces the regions are stored in, in order: iterating them is the fastest
+    /// way through the array.
+    pub fn pieces(&self) -> impl DoubleEndedIterator<Item = &'a [Region]> + 'a {
+        let (flat, leaves): (&'a [Region], LeafSlice<'a>) = match self.repr {
+            Repr::Flat(s) => (s, &[]),
+            #[cfg(feature = "alloc")]
+            Repr::Leaves { leaves, .. } => (&[], leaves),
+        };
+        let flat = (!flat.is_empty()).then_some(flat);
+        flat.into_iter().chain(leaf_slices(leaves))
+    }
+
+    /// Region `i`, if `i < len`.
+    pub fn get(&self, i: usize) -> Option<&'a Region> {
+        match self.repr {
+            Repr::Flat(s) => s.get(i),
+            #[cfg(feature = "alloc")]
+            Repr::Leaves { leaves, starts, .. } => {
+                let c = starts.partition_point(|&s| s <= i).checked_sub(1)?;
+                leaves.get(c)?.get(i - starts.get(c)?)
+            }
+        }
+    }
+
+    /// The first region.
+    pub fn first(&self) -> Option<&'a Region> {
+        self.pieces().next().and_then(<[Region]>::first)
+    }
+
+    /// The last region.
+    pub fn last(&self) -> Option<&'a Region> {
+        self.pieces().next_back().and_then(<[Region]>::last)
+    }
+
+    /// All regions in order.
+    pub fn iter(&self) -> Iter<'a> {
+        self.range(0, self.len())
+    }
+
+    /// Regions `lo..hi` (clamped to the length) in order.
+    pub fn range(&self, lo: usize, hi: usize) -> Iter<'a> {
+        let hi = hi.min(self.len());
+        let lo = lo.min(hi);
+        match self.repr {
+            Repr::Flat(s) => Iter {
+                front: s.get(lo..hi).unwrap_or(&[]).iter(),
+                mid: [].iter(),
+                back: [].iter(),
+                left: hi - lo,
+            },
+            #[cfg(feature = "alloc")]
+            Repr::Leaves { leaves, starts, .. } => {
+                let at = |i: usize| {
+                    let c = starts.partition_point(|&s| s <= i).saturating_sub(1);
+                    (c, i - starts.get(c).copied().unwrap_or(0))
+                };
+                if lo == hi {
+                    return Iter::default();
+                }
+                let (ca, oa) = at(lo);
+                let (cb, ob) = at(hi - 1);
+                let leaf = |c: usize| leaves.get(c).map_or(&[][..], Vec::as_slice);
+                if ca == cb {
+                    return Iter {
+                        front: leaf(ca).get(oa..=ob).unwrap_or(&[]).iter(),
+                        mid: [].iter(),
+                        back: [].iter(),
+                        left: hi - lo,
+                    };
+                }
+                Iter {
+                    front: leaf(ca).get(oa..).unwrap_or(&[]).iter(),
+                    mid: leaves.get(ca + 1..cb).unwrap_or(&[]).iter(),
+                    back: leaf(cb).get(..=ob).unwrap_or(&[]).iter(),
+                    left: hi - lo,
+                }
+            }
+        }
+    }
+
+    /// The number of leading regions for which `pred` holds, `pred` being true for a
+    /// prefix of the array and false after it (as [`slice::partition_point`]).
+    pub fn partition_point(&self, pred: impl FnMut(&Region) -> bool) -> usize {
+        #[cfg(feature = "alloc")]
+        let mut pred = pred;
+        match self.repr {
+            Repr::Flat(s) => s.partition_point(pred),
+            #[cfg(feature = "alloc")]
+            Repr::Leaves {
+                leaves,
+                starts,
+                len,
+            } => {
+                let c = leaves.partition_point(|l| l.last().is_none_or(&mut pred));
+                match (leaves.get(c), starts.get(c)) {
+                    (Some(l), Some(&s)) => s + l.partition_point(pred),
+                    _ => len,
+                }
+            }
+        }
+    }
+
+    /// [`Regions::partition_point`] within regions `lo..hi`: `lo` plus the number of
+    /// leading regions of that range for which `pred` holds.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn partition_point_in(
+        &self,
+        lo: usize,
+        hi: usize,
+        pred: impl Fn(&Region) -> bool,
+    ) -> usize {
+        let hi = hi.min(self.len());
+        let (mut a, mut b) = (lo.min(hi), hi);
+        let piece = match self.repr {
+            Repr::Flat(s) => s.get(a..b),
+            #[cfg(feature = "alloc")]
+            Repr::Leaves { leaves, starts, .. } if a < b => {
+                // Usually the range lies in one leaf: one slice search.
+                let c = starts.partition_point(|&s| s <= a).saturating_sub(1);
+                let s = starts.get(c).copied().unwrap_or(0);
+                leaves.get(c).and_then(|l| l.get(a - s..b - s))
+            }
+            #[cfg(feature = "alloc")]
+            Repr::Leaves { .. } => Some(&[][..]),
+        };
+        if let Some(p) = piece {
+            return a + p.partition_point(pred);
+        }
+        while a < b {
+            let mid = a + (b - a) / 2;
+            if self.get(mid).is_some_and(&pred) {
+                a = mid + 1;
+            } else {
+                b = mid;
+            }
+        }
+        a
+    }
+
+    /// The regions copied into a `Vec`.
+    #[cfg(feature = "alloc")]
+    pub fn to_vec(&self) -> Vec<Region> {
+        self.iter().copied().collect()
+    }
+}
+
+#[cfg(feature = "alloc")]
+type LeafSlice<'a> = &'a [Vec<Region>];
+#[cfg(not(feature = "alloc"))]
+type LeafSlice<'a> = &'a [[Region; 0]];
+
+#[cfg(feature = "alloc")]
+fn leaf_slices(l: LeafSlice<'_>) -> impl DoubleEndedIterator<Item = &[Region]> {
+    l.iter().map(Vec::as_slice)
+}
+#[cfg(not(feature = "alloc"))]
+fn leaf_slices(l: LeafSlice<'_>) -> impl DoubleEndedIterator<Item = &[Region]> {
+    l.iter().map(|a| &a[..])
+}
+
+/// Iterator over [`Regions`], from [`Regions::iter`] and [`Regions::range`].
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    front: slice::Iter<'a, Region>,
+    #[cfg(feature = "alloc")]
+    mid: slice::Iter<'a, Vec<Region>>,
+    #[cfg(not(feature = "alloc"))]
+    mid: slice::Iter<'a, [Region; 0]>,
+    back: slice::Iter<'a, Region>,
+    left: usize,
+}
+
+impl Default for Iter<'_> {
+    fn default() -> Self {
+        Self {
+            front: [].iter(),
+            mid: [].iter(),
+            back: [].iter(),
+            left: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a Region;
+
+    fn next(&mut self) -> Option<&'a Region> {
+        loop {
+            if let Some(r) = self.front.next() {
+                self.left -= 1;
+                return Some(r);
+            }
+            match self.mid.next() {
+                Some(l) => self.front = l[..].iter(),
+                None => {
+                    let r = self.back.next()?;
+                    self.left -= 1;
+                    return Some(r);
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.back.next_back() {
+                self.left -= 1;
+                return Some(r);
+            }
+            match self.mid.next_back() {
+                Some(l) => self.back = l[..].iter(),
+                None => {
+                    let r = self.front.next_back()?;
+                    self.left -= 1;
+                    return Some(r);
+                }
+            }
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+impl core::iter::FusedIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for Regions<'a> {
+    type Item = &'a Region;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &Regions<'a> {
+    type Item = &'a Region;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// Like a slice's indexing: panics if `i >= len` (use [`Regions::get`] to avoid that).
+impl core::ops::Index<usize> for Regions<'_> {
+    type Output = Region;
+    fn index(&self, i: usize) -> &Region {
+        match self.get(i) {
+            Some(r) => r,
+            None => panic!("region index {i} out of range for {} regions", self.len()),
+        }
+    }
+}
+
+impl fmt::Debug for Regions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Regions<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+impl Eq for Regions<'_> {}
+
+impl PartialEq<[Region]> for Regions<'_> {
+    fn eq(&self, other: &[Region]) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+impl PartialEq<&[Region]> for Regions<'_> {
+    fn eq(&self, other: &&[Region]) -> bool {
+        *self == **other
+    }
+}
+impl<const K: usize> PartialEq<[Region; K]> for Regions<'_> {
+    fn eq(&self, other: &[Region; K]) -> bool {
+        *self == other[..]
+    }
+}
+impl<const K: usize> PartialEq<&[Region; K]> for Regions<'_> {
+    fn eq(&self, other: &&[Region; K]) -> bool {
+        *self == other[..]
+    }
+}
+#[cfg(feature = "alloc")]
+impl PartialEq<Vec<Region>> for Regions<'_> {
+    fn eq(&self, other: &Vec<Region>) -> bool {
+        *self == other[..]
+    }
+}
+#[cfg(feature = "alloc")]
+impl PartialEq<Regions<'_>> for Vec<Region> {
+    fn eq(&self, other: &Regions<'_>) -> bool {
+        *other == self[..]
+    }
+}
+impl PartialEq<Regions<'_>> for [Region] {
+    fn eq(&self, other: &Regions<'_>) -> bool {
+        *other == *self
+    }
+}
+impl PartialEq<Regions<'_>> for &[Region] {
+    fn eq(&self, other: &Regions<'_>) -> bool {
+        *other == **self
+    }
+}
