@@ -72,7 +72,7 @@ impl<const N: usize> RegionArray<N> {
     /// Index of the first region that ends above `addr`: where Linux's loops stop
     /// `continue`-ing past regions with `rend <= base`.
     fn first_ending_after(&self, addr: u64) -> usize {
-        self.regions().partition_point(|r| r.end().as_u64() <= addr)
+        self.regions.first_ending_after(addr)
     }
 
     /// The counting pass of `memblock_add_range`: how many pieces of `[base, end)` are
@@ -1098,8 +1098,8 @@ impl<const N: usize> Memblock<N> {
     ) -> u64 {
         #[cfg(feature = "alloc")]
         if !self.linear_search && size > 0 {
-            if let Some(index) = self.reserved.regions.index() {
-                return self.find_indexed(index, size, align, start, end, nid, flags);
+            if let Some(leaves) = self.reserved.regions.index() {
+                return self.find_indexed(leaves, size, align, start, end, nid, flags);
             }
         }
         self.find_linear(size, align, start, end, nid, flags)
@@ -1114,7 +1114,7 @@ impl<const N: usize> Memblock<N> {
     #[allow(clippy::too_many_arguments)]
     fn find_indexed(
         &self,
-        index: &crate::index::GapIndex,
+        leaves: &[crate::store::Leaf],
         size: u64,
         align: u64,
         start: u64,
@@ -1123,13 +1123,7 @@ impl<const N: usize> Memblock<N> {
         flags: RegionFlags,
     ) -> u64 {
         let (start, end) = self.search_bounds(start, end);
-        // No gap is long enough anywhere: Linux's walk would find nothing either (a
-        // bottom-up walk that stops at a wrapping `round_up` fails too).
-        if index.longest() < size {
-            return 0;
-        }
         let memory = self.memory();
-        let reserved = self.reserved();
         let window = |m: &Region| {
             if crate::iter::should_skip(m, nid, flags, self.movable_node) {
                 return None;
@@ -1141,9 +1135,6 @@ impl<const N: usize> Memblock<N> {
         // A node-local request follows its node's chain when it is up to date; the
         // regions it skips are those `should_skip` rejects for their node.
         let chain = nid.zip(self.memory.regions.nodes());
-        // Where the previous window ended in the reserved array: windows come in
-        // address order, so the next one is found by galloping from there.
-        let mut hint = None;
         if self.bottom_up {
             let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
                 Some((n, links)) => &mut links
@@ -1160,8 +1151,7 @@ impl<const N: usize> Memblock<N> {
                     break;
                 }
                 if let Some((ws, we)) = window(m) {
-                    if let Some(a) = index.find_bottom_up(reserved, ws, we, size, align, &mut hint)
-                    {
+                    if let Some(a) = crate::index::find_bottom_up(leaves, ws, we, size, align) {
                         return a;
                     }
                 }
@@ -1182,7 +1172,7 @@ impl<const N: usize> Memblock<N> {
                     break;
                 }
                 if let Some((ws, we)) = window(m) {
-                    if let Some(a) = index.find_top_down(reserved, ws, we, size, align, &mut hint) {
+                    if let Some(a) = crate::index::find_top_down(leaves, ws, we, size, align) {
                         return a;
                     }
                 }

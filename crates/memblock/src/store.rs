@@ -12,18 +12,71 @@ use crate::Region;
 #[cfg(feature = "alloc")]
 mod imp {
     use super::Region;
-    use crate::index::GapIndex;
+    use crate::index;
     use crate::nodes::NodeLinks;
     use crate::view::Regions;
     use alloc::vec::Vec;
 
     /// Most regions one leaf of a split store holds. A middle insert moves at most this
-    /// many regions (6 KiB) plus one `usize` per leaf, instead of the array's tail.
+    /// many regions (6 KiB) plus the start of each later leaf, instead of the array's
+    /// tail.
     pub(crate) const LEAF_MAX: usize = 256;
 
+    /// One run of consecutive regions of an array, and what the allocation search needs
+    /// to know about it without reading its regions.
+    #[derive(Clone, Debug, Default)]
+    pub(crate) struct Leaf {
+        pub(crate) regions: Vec<Region>,
+        /// Index of its first region in the array.
+        pub(crate) start: usize,
+        /// Base of its first region: places an address in a leaf by a binary search over
+        /// the leaves alone.
+        pub(crate) first: u64,
+        /// The longest gap the leaf owns (see `index.rs`): a search skips the leaf when
+        /// the request is longer. Kept exact in indexed stores, unused in the others.
+        pub(crate) longest: u64,
+    }
+
+    /// The gaps whose lengths a change replaced, by owning leaf (at most three leaves
+    /// for the changes kept incremental).
+    #[derive(Clone, Copy, Default)]
+    struct Owned {
+        by_leaf: [(usize, u64); 3],
+        n: usize,
+    }
+
+    impl Owned {
+        fn add(&mut self, leaf: usize, len: u64) -> bool {
+            for slot in self.by_leaf.iter_mut().take(self.n) {
+                if slot.0 == leaf {
+                    slot.1 = slot.1.max(len);
+                    return true;
+                }
+            }
+            match self.by_leaf.get_mut(self.n) {
+                Some(slot) => {
+                    *slot = (leaf, len);
+                    self.n += 1;
+                    true
+                }
+                None => false,
+            }
+        }
+        fn get_entry(&self, leaf: usize) -> Option<u64> {
+            self.by_leaf
+                .iter()
+                .take(self.n)
+                .find(|s| s.0 == leaf)
+                .map(|s| s.1)
+        }
+        fn get(&self, leaf: usize) -> u64 {
+            self.get_entry(leaf).unwrap_or(0)
+        }
+    }
+
     /// Growable storage, and the search structures that follow it when enabled: the
-    /// gap index (reserved array), updated by every change, and the per-node chains
-    /// (memory array), marked stale by every change and rebuilt by
+    /// leaves' gap summaries (reserved array), updated by every change, and the
+    /// per-node chains (memory array), marked stale by every change and rebuilt by
     /// [`Store::refresh_nodes`]. Every change goes through the methods below.
     ///
     /// The regions are kept in leaves: consecutive runs of the array, in order. The
@@ -33,15 +86,15 @@ mod imp {
     /// a slice by callers and by the node chains) stays in one leaf.
     #[derive(Clone, Debug, Default)]
     pub(crate) struct Store<const N: usize> {
-        leaves: Vec<Vec<Region>>,
-        /// `starts[c]`: index of leaf `c`'s first region.
-        starts: Vec<usize>,
+        leaves: Vec<Leaf>,
         len: usize,
         split: bool,
+        /// Whether the leaves' `longest` describe the array (the reserved array,
+        /// unless a test dropped them: then the next change rebuilds them).
+        indexed: bool,
         /// Empty leaf buffers of capacity [`LEAF_MAX`], taken by splits; kept topped up
         /// by [`Store::reserve`] so that reserved inserts cannot fail.
         spare: Vec<Vec<Region>>,
-        index: GapIndex,
         nodes: NodeLinks,
     }
 
@@ -49,15 +102,15 @@ mod imp {
         const fn with(split: bool) -> Self {
             Self {
                 leaves: Vec::new(),
-                starts: Vec::new(),
                 len: 0,
                 split,
+                indexed: split,
                 spare: Vec::new(),
-                index: GapIndex::new(split),
                 nodes: NodeLinks::new(!split),
             }
         }
-        /// Storage in leaves, whose gaps are indexed (the reserved array).
+        /// Storage in leaves, whose gaps are summarised for searches (the reserved
+        /// array).
         pub(crate) const fn indexed() -> Self {
             Self::with(true)
         }
@@ -72,86 +125,211 @@ mod imp {
         /// Forgets the search structures, as a heap failure while updating them does.
         #[cfg(test)]
         pub(crate) fn drop_search_structures(&mut self) {
-            self.index.invalidate();
+            self.indexed = false;
             self.nodes.stale();
         }
         /// Rebuilds the per-node chains if the array changed.
         pub(crate) fn refresh_nodes(&mut self) {
-            let flat = self.leaves.first().map_or(&[][..], Vec::as_slice);
             if !self.split {
+                let flat = self
+                    .leaves
+                    .first()
+                    .map_or(&[][..], |l| l.regions.as_slice());
                 self.nodes.refresh(flat);
             }
         }
         /// All regions.
         pub(crate) fn view(&self) -> Regions<'_> {
-            Regions::leaves(&self.leaves, &self.starts, self.len)
+            Regions::leaves(&self.leaves, self.len)
         }
         /// The regions of an unsplit store (the memory array) as one slice.
         pub(crate) fn flat(&self) -> &[Region] {
             match self.leaves.as_slice() {
-                [one] => one,
+                [one] => &one.regions,
                 _ => &[],
             }
         }
-        /// The gap index, if it is enabled and describes the array.
-        pub(crate) fn index(&self) -> Option<&GapIndex> {
-            Some(&self.index).filter(|i| i.usable())
+        /// The leaves, if their gap summaries describe the array.
+        pub(crate) fn index(&self) -> Option<&[Leaf]> {
+            (self.split && self.indexed).then_some(self.leaves.as_slice())
         }
-        /// Whether the index and the leaves (if any) match the regions.
+        /// Whether the leaves, their summaries and the node chains match the regions.
         pub(crate) fn check_index(&self) -> Result<(), &'static str> {
             let mut at = 0;
             for (c, l) in self.leaves.iter().enumerate() {
-                if self.starts.get(c) != Some(&at) {
+                if l.start != at {
                     return Err("a leaf's start is stale");
                 }
-                if self.split && (l.is_empty() || l.len() > LEAF_MAX) {
+                if self.split && (l.regions.is_empty() || l.regions.len() > LEAF_MAX) {
                     return Err("a leaf is empty or too long");
                 }
-                at += l.len();
+                if self.split && l.regions.first().map(|r| r.base.as_u64()) != Some(l.first) {
+                    return Err("a leaf's first base is stale");
+                }
+                if self.split && self.indexed && l.longest != index::leaf_longest(&self.leaves, c) {
+                    return Err("a leaf's longest gap is stale");
+                }
+                at += l.regions.len();
             }
-            if at != self.len || self.starts.len() != self.leaves.len() {
+            if at != self.len {
                 return Err("the leaves do not add up to the length");
             }
             if !self.split && self.leaves.len() > 1 {
                 return Err("the memory array is split");
             }
-            self.index.check(self.view())?;
             self.nodes.check(self.flat())
         }
-        /// Leaf and offset of region `i < len`.
+        /// Leaf and offset of region `i < len` (the last leaf's end for `i == len`).
         fn locate(&self, i: usize) -> (usize, usize) {
-            let c = self.starts.partition_point(|&s| s <= i).saturating_sub(1);
-            (c, i - self.starts.get(c).copied().unwrap_or(0))
+            let c = self
+                .leaves
+                .partition_point(|l| l.start <= i)
+                .saturating_sub(1);
+            (c, i - self.leaves.get(c).map_or(0, |l| l.start))
         }
-        /// Recomputes the starts of leaves `from..`.
-        fn fix_starts(&mut self, from: usize) {
-            let mut at = match from.checked_sub(1) {
-                Some(p) => {
-                    self.starts.get(p).copied().unwrap_or(0)
-                        + self.leaves.get(p).map_or(0, Vec::len)
+        /// Gaps `s..=e` by owner (the leaf of the region just above each gap, the last
+        /// leaf for the gap above the array), before or after a change; `None` if
+        /// there are too many to follow one by one (the touched leaves are then
+        /// recomputed).
+        fn owned(&self, s: usize, e: usize) -> Option<Owned> {
+            if !self.split || e - s > 4 {
+                return None;
+            }
+            let mut o = Owned::default();
+            let last = self.leaves.len().saturating_sub(1);
+            let (mut c, mut k) = if s < self.len {
+                self.locate(s)
+            } else {
+                (last, self.leaves.get(last).map_or(0, |l| l.regions.len()))
+            };
+            for _ in s..=e {
+                if c < last && self.leaves.get(c).is_some_and(|l| k >= l.regions.len()) {
+                    (c, k) = (c + 1, 0);
                 }
+                if !o.add(c, index::gap_len(&self.leaves, (c, k))) {
+                    return None;
+                }
+                k += 1;
+            }
+            Some(o)
+        }
+        /// The leaf holding gap `g` (`0..=len`).
+        fn owner(&self, g: usize) -> usize {
+            if g >= self.len {
+                self.leaves.len().saturating_sub(1)
+            } else {
+                self.locate(g).0
+            }
+        }
+        /// Index of the first region ending above `addr`, placed from the leaf headers.
+        pub(crate) fn first_ending_after(&self, addr: u64) -> usize {
+            if !self.split {
+                return self.flat().partition_point(|r| r.end().as_u64() <= addr);
+            }
+            // Regions are sorted and disjoint: the first ending above `addr` is the
+            // last starting at or below it, if it reaches past `addr`, else the next.
+            let Some(c) = self
+                .leaves
+                .partition_point(|l| l.first <= addr)
+                .checked_sub(1)
+            else {
+                return 0;
+            };
+            let Some(leaf) = self.leaves.get(c) else {
+                return 0;
+            };
+            let k = leaf.regions.partition_point(|r| r.base.as_u64() <= addr);
+            let reaches = k
+                .checked_sub(1)
+                .and_then(|j| leaf.regions.get(j))
+                .is_some_and(|r| r.end().as_u64() > addr);
+            leaf.start + k - usize::from(reaches)
+        }
+        /// Recomputes the starts (and first bases) of leaves `from..`.
+        fn fix_starts(&mut self, from: usize) {
+            let mut at = match from.checked_sub(1).and_then(|p| self.leaves.get(p)) {
+                Some(p) => p.start + p.regions.len(),
                 None => 0,
             };
-            for (s, l) in self.starts.iter_mut().zip(&self.leaves).skip(from) {
-                *s = at;
-                at += l.len();
+            for l in self.leaves.iter_mut().skip(from) {
+                l.start = at;
+                at += l.regions.len();
+            }
+        }
+        /// Recomputes the summaries of leaves `a..=b` (clamped).
+        fn refresh(&mut self, a: usize, b: usize) {
+            if !self.split {
+                return;
+            }
+            let b = b.min(self.leaves.len().saturating_sub(1));
+            for c in a..=b {
+                let longest = index::leaf_longest(&self.leaves, c);
+                if let Some(l) = self.leaves.get_mut(c) {
+                    l.longest = longest;
+                    l.first = l.regions.first().map_or(0, |r| r.base.as_u64());
+                }
+            }
+        }
+        /// Follows a change that replaced old gaps `s..=old_e` (summarised in `before`)
+        /// by new gaps `s..=new_e`. `restructured`: leaves were split, joined or
+        /// dropped from leaf `touched` on, so their summaries are recomputed.
+        fn after_change(
+            &mut self,
+            s: usize,
+            new_e: usize,
+            before: Option<Owned>,
+            touched: Option<usize>,
+        ) {
+            if !self.split {
+                return;
+            }
+            if !self.indexed {
+                self.indexed = true;
+                self.refresh(0, usize::MAX);
+                return;
+            }
+            let c = self.owner(s);
+            let (Some(before), None, Some(after)) = (before, touched, self.owned(s, new_e)) else {
+                // Leaves were split, joined or dropped, or many gaps changed: recompute
+                // the leaves around the change, and the last leaf, which owns the gap
+                // above the array.
+                let from = touched.map_or(c, |t| t.min(c)).saturating_sub(1);
+                self.refresh(from, self.owner(new_e.min(self.len)) + 1);
+                let last = self.leaves.len().saturating_sub(1);
+                self.refresh(last, last);
+                return;
+            };
+            let mut leaves = after;
+            for &(leaf, _) in before.by_leaf.iter().take(before.n) {
+                if leaves.get_entry(leaf).is_none() && !leaves.add(leaf, 0) {
+                    // More than three leaves: cannot happen for changes of at most
+                    // five gaps inside one leaf and the next, but stay exact anyway.
+                    self.refresh(leaf, leaf);
+                }
+            }
+            for &(leaf, new) in leaves.by_leaf.iter().take(leaves.n) {
+                let old = before.get(leaf);
+                let Some(l) = self.leaves.get_mut(leaf) else {
+                    continue;
+                };
+                l.first = l.regions.first().map_or(0, |r| r.base.as_u64());
+                if new >= l.longest {
+                    l.longest = new;
+                } else if old >= l.longest {
+                    // The longest gap was among those replaced and shrank.
+                    self.refresh(leaf, leaf);
+                }
             }
         }
         /// Replaces region `idx` (no-op out of bounds).
         pub(crate) fn set(&mut self, idx: usize, r: Region) {
             if idx < self.len {
-                let old = self.index.longest_replaced(self.view(), idx, idx + 1);
+                let before = self.owned(idx, idx + 1);
                 let (c, off) = self.locate(idx);
-                if let Some(slot) = self.leaves.get_mut(c).and_then(|l| l.get_mut(off)) {
+                if let Some(slot) = self.leaves.get_mut(c).and_then(|l| l.regions.get_mut(off)) {
                     *slot = r;
                 }
-                self.index.update(
-                    Regions::leaves(&self.leaves, &self.starts, self.len),
-                    idx,
-                    idx + 1,
-                    1,
-                    old,
-                );
+                self.after_change(idx, idx + 1, before, None);
                 self.nodes.stale();
             }
         }
@@ -169,144 +347,151 @@ mod imp {
         fn grow<T>(v: &mut Vec<T>, additional: usize) -> bool {
             Self::may_grow(v.capacity() - v.len(), additional) && v.try_reserve(additional).is_ok()
         }
-        /// A leaf buffer of capacity [`LEAF_MAX`], from the spares or the heap.
-        fn new_leaf(&mut self) -> Option<Vec<Region>> {
-            if let Some(l) = self.spare.pop() {
-                return Some(l);
-            }
-            let mut l = Vec::new();
-            (Self::may_grow(0, 1) && l.try_reserve_exact(LEAF_MAX).is_ok()).then_some(l)
+        /// A leaf of capacity [`LEAF_MAX`], from the spares or the heap.
+        fn new_leaf(&mut self) -> Option<Leaf> {
+            let regions = match self.spare.pop() {
+                Some(l) => l,
+                None => {
+                    let mut l = Vec::new();
+                    if !(Self::may_grow(0, 1) && l.try_reserve_exact(LEAF_MAX).is_ok()) {
+                        return None;
+                    }
+                    l
+                }
+            };
+            Some(Leaf {
+                regions,
+                ..Leaf::default()
+            })
         }
-        fn recycle(&mut self, mut l: Vec<Region>) {
-            if self.spare.len() < 4 && l.capacity() >= LEAF_MAX {
-                l.clear();
-                self.spare.push(l);
+        fn recycle(&mut self, l: Leaf) {
+            let mut regions = l.regions;
+            if self.spare.len() < 4 && regions.capacity() >= LEAF_MAX {
+                regions.clear();
+                self.spare.push(regions);
             }
         }
-        /// Inserts at `idx <= len` without updating the search structures; `false` (and
-        /// no change) if the heap refused.
-        fn raw_insert(&mut self, idx: usize, r: Region) -> bool {
+        /// Inserts at `idx <= len` without updating the summaries; `None` (and no
+        /// change) if the heap refused, else whether (from which leaf) leaves were
+        /// restructured.
+        fn raw_insert(&mut self, idx: usize, r: Region) -> Option<Option<usize>> {
             if idx > self.len {
-                return false;
+                return None;
             }
+            let mut touched = None;
             if self.leaves.is_empty() {
-                if !Self::grow(&mut self.leaves, 1) || !Self::grow(&mut self.starts, 1) {
-                    return false;
+                if !Self::grow(&mut self.leaves, 1) {
+                    return None;
                 }
                 let leaf = if self.split {
-                    match self.new_leaf() {
-                        Some(l) => l,
-                        None => return false,
-                    }
+                    self.new_leaf()?
                 } else {
-                    Vec::new()
+                    Leaf::default()
                 };
                 self.leaves.push(leaf);
-                self.starts.push(0);
+                touched = Some(0);
             }
             let (c, off) = if idx == self.len {
                 let c = self.leaves.len() - 1;
-                (c, self.leaves.get(c).map_or(0, Vec::len))
+                (c, self.leaves.get(c).map_or(0, |l| l.regions.len()))
             } else {
                 self.locate(idx)
             };
-            let full = self.leaves.get(c).is_some_and(|l| l.len() >= LEAF_MAX);
+            let full = self
+                .leaves
+                .get(c)
+                .is_some_and(|l| l.regions.len() >= LEAF_MAX);
             if !self.split || !full {
-                let Some(leaf) = self.leaves.get_mut(c) else {
-                    return false;
-                };
-                if !Self::grow(leaf, 1) {
-                    return false;
+                let leaf = self.leaves.get_mut(c)?;
+                if !Self::grow(&mut leaf.regions, 1) {
+                    return None;
                 }
-                leaf.insert(off, r);
-                for s in self.starts.iter_mut().skip(c + 1) {
-                    *s += 1;
+                leaf.regions.insert(off, r);
+                for l in self.leaves.iter_mut().skip(c + 1) {
+                    l.start += 1;
                 }
                 self.len += 1;
-                return true;
+                return Some(touched);
             }
             // Split the full leaf in halves, then insert into the half `idx` falls in.
-            if !Self::grow(&mut self.leaves, 1) || !Self::grow(&mut self.starts, 1) {
-                return false;
+            if !Self::grow(&mut self.leaves, 1) {
+                return None;
             }
-            let Some(mut upper) = self.new_leaf() else {
-                return false;
-            };
+            let mut upper = self.new_leaf()?;
             let half = LEAF_MAX / 2;
             if let Some(leaf) = self.leaves.get_mut(c) {
-                upper.extend(leaf.drain(half..));
+                upper.regions.extend(leaf.regions.drain(half..));
             }
             self.leaves.insert(c + 1, upper);
-            self.starts.insert(c + 1, 0);
-            let (c, off) = if off <= half {
+            let (c2, off2) = if off <= half {
                 (c, off)
             } else {
                 (c + 1, off - half)
             };
-            if let Some(leaf) = self.leaves.get_mut(c) {
-                leaf.insert(off, r);
+            if let Some(leaf) = self.leaves.get_mut(c2) {
+                leaf.regions.insert(off2, r);
             }
             self.len += 1;
             self.fix_starts(c);
-            true
+            Some(Some(c))
         }
-        /// Removes `start..end` (`end <= len`) without updating the search structures.
-        fn raw_remove(&mut self, start: usize, end: usize) {
+        /// Removes `start..end` (`end <= len`) without updating the summaries; the
+        /// first leaf restructured, if any.
+        fn raw_remove(&mut self, start: usize, end: usize) -> Option<usize> {
             if start >= end || end > self.len {
-                return;
+                return None;
             }
             let (first, mut off) = self.locate(start);
+            let mut touched = None;
             let mut c = first;
             let mut left = end - start;
             while left > 0 {
                 let Some(leaf) = self.leaves.get_mut(c) else {
                     break;
                 };
-                let take = left.min(leaf.len() - off);
-                leaf.drain(off..off + take);
+                let take = left.min(leaf.regions.len() - off);
+                leaf.regions.drain(off..off + take);
                 left -= take;
                 self.len -= take;
-                if leaf.is_empty() && (self.split || self.leaves.len() > 1) {
+                if leaf.regions.is_empty() && (self.split || self.leaves.len() > 1) {
                     let l = self.leaves.remove(c);
-                    self.starts.remove(c);
                     self.recycle(l);
+                    touched = Some(first);
                 } else {
                     c += 1;
                 }
                 off = 0;
             }
+            if c > first + 1 {
+                touched = Some(first);
+            }
             // Keep leaves from shrinking to a handful of regions: join a small leaf
             // with its left neighbour when both fit in half a leaf.
-            let c = first.min(self.leaves.len().saturating_sub(1));
-            if self.split && c > 0 {
-                let small = |l: Option<&Vec<Region>>| l.map_or(0, Vec::len);
-                if small(self.leaves.get(c - 1)) + small(self.leaves.get(c)) <= LEAF_MAX / 2 {
-                    let l = self.leaves.remove(c);
-                    self.starts.remove(c);
-                    if let Some(prev) = self.leaves.get_mut(c - 1) {
-                        prev.extend_from_slice(&l);
+            let j = first.min(self.leaves.len().saturating_sub(1));
+            if self.split && j > 0 {
+                let size = |l: Option<&Leaf>| l.map_or(0, |l| l.regions.len());
+                if size(self.leaves.get(j - 1)) + size(self.leaves.get(j)) <= LEAF_MAX / 2 {
+                    let l = self.leaves.remove(j);
+                    if let Some(prev) = self.leaves.get_mut(j - 1) {
+                        prev.regions.extend_from_slice(&l.regions);
                     }
                     self.recycle(l);
+                    touched = Some(j - 1);
                 }
             }
             self.fix_starts(first.saturating_sub(1));
+            touched
         }
         /// Inserts at `idx` (`idx <= len`); `false` if the heap refused to grow.
         pub(crate) fn insert(&mut self, idx: usize, r: Region) -> bool {
             if idx > self.len {
                 return false;
             }
-            let old = self.index.longest_replaced(self.view(), idx, idx);
-            if !self.raw_insert(idx, r) {
+            let before = self.owned(idx, idx);
+            let Some(touched) = self.raw_insert(idx, r) else {
                 return false;
-            }
-            self.index.update(
-                Regions::leaves(&self.leaves, &self.starts, self.len),
-                idx,
-                idx,
-                1,
-                old,
-            );
+            };
+            self.after_change(idx, idx + 1, before, touched);
             self.nodes.stale();
             true
         }
@@ -314,15 +499,9 @@ mod imp {
         pub(crate) fn remove_range(&mut self, start: usize, end: usize) {
             let end = end.min(self.len);
             if start < end {
-                let old = self.index.longest_replaced(self.view(), start, end);
-                self.raw_remove(start, end);
-                self.index.update(
-                    Regions::leaves(&self.leaves, &self.starts, self.len),
-                    start,
-                    end,
-                    0,
-                    old,
-                );
+                let before = self.owned(start, end);
+                let touched = self.raw_remove(start, end);
+                self.after_change(start, start, before, touched);
                 self.nodes.stale();
             }
         }
@@ -332,66 +511,48 @@ mod imp {
             if start > end || end > self.len {
                 return false;
             }
+            let before = self.owned(start, end);
             let (c, off) = self.locate(start);
-            let in_one_leaf = self
-                .leaves
-                .get(c)
-                .is_some_and(|l| off + (end - start) <= l.len());
-            let fits = |l: &Vec<Region>| l.len() - (end - start) + with.len() <= LEAF_MAX;
-            let old = self.index.longest_replaced(self.view(), start, end);
-            if in_one_leaf
-                && (!self.split || self.leaves.get(c).is_some_and(fits))
-                && start < self.len
-            {
-                // The usual free: one region replaced by the one or two pieces left.
+            let removed = end - start;
+            let fast = start < self.len
+                && self.leaves.get(c).is_some_and(|l| {
+                    off + removed <= l.regions.len()
+                        && (!self.split || l.regions.len() - removed + with.len() <= LEAF_MAX)
+                        && (!self.split || l.regions.len() - removed + with.len() > 0)
+                });
+            let touched = if fast {
+                // The usual free: one region replaced by the one or two pieces left,
+                // inside one leaf.
                 let Some(leaf) = self.leaves.get_mut(c) else {
                     return false;
                 };
-                if with.len() > end - start && !Self::grow(leaf, with.len() - (end - start)) {
+                if with.len() > removed && !Self::grow(&mut leaf.regions, with.len() - removed) {
                     return false;
                 }
-                leaf.splice(off..off + (end - start), with.iter().copied());
-                if leaf.is_empty() && self.split {
-                    self.raw_fixup_empty(c);
-                } else {
-                    self.fix_len_from(c);
+                leaf.regions
+                    .splice(off..off + removed, with.iter().copied());
+                self.len = self.len - removed + with.len();
+                if with.len() != removed {
+                    self.fix_starts(c + 1);
                 }
+                None
             } else {
                 if !self.reserve(with.len()) {
                     return false;
                 }
-                self.raw_remove(start, end);
+                let mut touched = self.raw_remove(start, end);
                 for (i, r) in with.iter().enumerate() {
                     // Cannot fail: room was reserved above.
-                    self.raw_insert(start + i, *r);
+                    if let Some(Some(t)) = self.raw_insert(start + i, *r) {
+                        touched = Some(touched.map_or(t, |x: usize| x.min(t)));
+                    }
                 }
-            }
-            self.index.update(
-                Regions::leaves(&self.leaves, &self.starts, self.len),
-                start,
-                end,
-                with.len(),
-                old,
-            );
+                // Pieces may have gone to other leaves than the removed regions.
+                Some(touched.unwrap_or(c).min(c))
+            };
+            self.after_change(start, start + with.len(), before, touched);
             self.nodes.stale();
             true
-        }
-        /// Drops the (now empty) leaf `c` and recounts.
-        fn raw_fixup_empty(&mut self, c: usize) {
-            if c < self.leaves.len() {
-                let l = self.leaves.remove(c);
-                self.starts.remove(c);
-                self.recycle(l);
-            }
-            self.fix_len_from(c);
-        }
-        /// Recomputes the length and the starts from leaf `c` on.
-        fn fix_len_from(&mut self, c: usize) {
-            self.fix_starts(c);
-            self.len = match (self.starts.last(), self.leaves.last()) {
-                (Some(s), Some(l)) => s + l.len(),
-                _ => 0,
-            };
         }
         /// Makes room for `n` regions so later inserts do not reallocate piecemeal
         /// (the memory array; the leaves of the reserved array grow a leaf at a time).
@@ -405,21 +566,18 @@ mod imp {
             if additional == 0 {
                 return true;
             }
-            if !Self::grow(&mut self.leaves, additional)
-                || !Self::grow(&mut self.starts, additional)
-            {
+            if !Self::grow(&mut self.leaves, additional) {
                 return false;
             }
             if !self.split {
                 return match self.leaves.first_mut() {
-                    Some(l) => Self::grow(l, additional),
+                    Some(l) => Self::grow(&mut l.regions, additional),
                     None => {
-                        let mut l = Vec::new();
-                        if !Self::grow(&mut l, additional) {
+                        let mut l = Leaf::default();
+                        if !Self::grow(&mut l.regions, additional) {
                             return false;
                         }
                         self.leaves.push(l);
-                        self.starts.push(0);
                         true
                     }
                 };
@@ -485,6 +643,9 @@ mod imp {
         }
         pub(crate) fn view(&self) -> crate::view::Regions<'_> {
             crate::view::Regions::from(self.flat())
+        }
+        pub(crate) fn first_ending_after(&self, addr: u64) -> usize {
+            self.flat().partition_point(|r| r.end().as_u64() <= addr)
         }
         /// Without a heap there is no gap index: searches walk linearly (at most
         /// `N` regions).
@@ -552,6 +713,8 @@ mod imp {
 
 #[cfg(all(test, feature = "alloc"))]
 pub(crate) use imp::fault;
+#[cfg(feature = "alloc")]
+pub(crate) use imp::Leaf;
 pub(crate) use imp::Store;
 
 /// The leaf store against a plain `Vec` doing the same inserts, removals, splices and

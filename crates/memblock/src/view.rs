@@ -9,6 +9,8 @@
 //! `memblock.reserved.regions[i]`; only the storage is split.
 
 #[cfg(feature = "alloc")]
+use crate::store::Leaf;
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::fmt;
 use core::slice;
@@ -55,11 +57,10 @@ pub struct Regions<'a> {
 #[derive(Clone, Copy)]
 enum Repr<'a> {
     Flat(&'a [Region]),
-    /// Non-empty leaves in order; `starts[c]` is the index of leaf `c`'s first region.
+    /// Non-empty leaves in order.
     #[cfg(feature = "alloc")]
     Leaves {
-        leaves: &'a [Vec<Region>],
-        starts: &'a [usize],
+        leaves: &'a [Leaf],
         len: usize,
     },
 }
@@ -72,19 +73,22 @@ impl<'a> From<&'a [Region]> for Regions<'a> {
     }
 }
 
+/// Leaf and offset of region `i` (for `i < len`).
+#[cfg(feature = "alloc")]
+fn at(leaves: &[Leaf], i: usize) -> (usize, usize) {
+    let c = leaves.partition_point(|l| l.start <= i).saturating_sub(1);
+    (c, i - leaves.get(c).map_or(0, |l| l.start))
+}
+
 impl<'a> Regions<'a> {
-    /// A view of leaves (each non-empty) whose first regions are at `starts`.
+    /// A view of leaves (each non-empty when there are several).
     #[cfg(feature = "alloc")]
-    pub(crate) fn leaves(leaves: &'a [Vec<Region>], starts: &'a [usize], len: usize) -> Self {
+    pub(crate) fn leaves(leaves: &'a [Leaf], len: usize) -> Self {
         match leaves {
             [] => Self::from(&[][..]),
-            [one] => Self::from(one.as_slice()),
+            [one] => Self::from(one.regions.as_slice()),
             _ => Self {
-                repr: Repr::Leaves {
-                    leaves,
-                    starts,
-                    len,
-                },
+                repr: Repr::Leaves { leaves, len },
             },
         }
     }
@@ -122,7 +126,7 @@ impl<'a> Regions<'a> {
             Repr::Leaves { leaves, .. } => (&[], leaves),
         };
         let flat = (!flat.is_empty()).then_some(flat);
-        flat.into_iter().chain(leaf_slices(leaves))
+        flat.into_iter().chain(leaves.iter().map(leaf_regions))
     }
 
     /// Region `i`, if `i < len`.
@@ -130,9 +134,12 @@ impl<'a> Regions<'a> {
         match self.repr {
             Repr::Flat(s) => s.get(i),
             #[cfg(feature = "alloc")]
-            Repr::Leaves { leaves, starts, .. } => {
-                let c = starts.partition_point(|&s| s <= i).checked_sub(1)?;
-                leaves.get(c)?.get(i - starts.get(c)?)
+            Repr::Leaves { leaves, len } => {
+                if i >= len {
+                    return None;
+                }
+                let (c, k) = at(leaves, i);
+                leaves.get(c)?.regions.get(k)
             }
         }
     }
@@ -164,17 +171,13 @@ impl<'a> Regions<'a> {
                 left: hi - lo,
             },
             #[cfg(feature = "alloc")]
-            Repr::Leaves { leaves, starts, .. } => {
-                let at = |i: usize| {
-                    let c = starts.partition_point(|&s| s <= i).saturating_sub(1);
-                    (c, i - starts.get(c).copied().unwrap_or(0))
-                };
+            Repr::Leaves { leaves, .. } => {
                 if lo == hi {
                     return Iter::default();
                 }
-                let (ca, oa) = at(lo);
-                let (cb, ob) = at(hi - 1);
-                let leaf = |c: usize| leaves.get(c).map_or(&[][..], Vec::as_slice);
+                let (ca, oa) = at(leaves, lo);
+                let (cb, ob) = at(leaves, hi - 1);
+                let leaf = |c: usize| leaves.get(c).map_or(&[][..], leaf_regions);
                 if ca == cb {
                     return Iter {
                         front: leaf(ca).get(oa..=ob).unwrap_or(&[]).iter(),
@@ -201,55 +204,14 @@ impl<'a> Regions<'a> {
         match self.repr {
             Repr::Flat(s) => s.partition_point(pred),
             #[cfg(feature = "alloc")]
-            Repr::Leaves {
-                leaves,
-                starts,
-                len,
-            } => {
-                let c = leaves.partition_point(|l| l.last().is_none_or(&mut pred));
-                match (leaves.get(c), starts.get(c)) {
-                    (Some(l), Some(&s)) => s + l.partition_point(pred),
-                    _ => len,
+            Repr::Leaves { leaves, len } => {
+                let c = leaves.partition_point(|l| l.regions.last().is_none_or(&mut pred));
+                match leaves.get(c) {
+                    Some(l) => l.start + l.regions.partition_point(pred),
+                    None => len,
                 }
             }
         }
-    }
-
-    /// [`Regions::partition_point`] within regions `lo..hi`: `lo` plus the number of
-    /// leading regions of that range for which `pred` holds.
-    #[cfg(feature = "alloc")]
-    pub(crate) fn partition_point_in(
-        &self,
-        lo: usize,
-        hi: usize,
-        pred: impl Fn(&Region) -> bool,
-    ) -> usize {
-        let hi = hi.min(self.len());
-        let (mut a, mut b) = (lo.min(hi), hi);
-        let piece = match self.repr {
-            Repr::Flat(s) => s.get(a..b),
-            #[cfg(feature = "alloc")]
-            Repr::Leaves { leaves, starts, .. } if a < b => {
-                // Usually the range lies in one leaf: one slice search.
-                let c = starts.partition_point(|&s| s <= a).saturating_sub(1);
-                let s = starts.get(c).copied().unwrap_or(0);
-                leaves.get(c).and_then(|l| l.get(a - s..b - s))
-            }
-            #[cfg(feature = "alloc")]
-            Repr::Leaves { .. } => Some(&[][..]),
-        };
-        if let Some(p) = piece {
-            return a + p.partition_point(pred);
-        }
-        while a < b {
-            let mid = a + (b - a) / 2;
-            if self.get(mid).is_some_and(&pred) {
-                a = mid + 1;
-            } else {
-                b = mid;
-            }
-        }
-        a
     }
 
     /// The regions copied into a `Vec`.
@@ -260,17 +222,17 @@ impl<'a> Regions<'a> {
 }
 
 #[cfg(feature = "alloc")]
-type LeafSlice<'a> = &'a [Vec<Region>];
+type LeafSlice<'a> = &'a [Leaf];
 #[cfg(not(feature = "alloc"))]
 type LeafSlice<'a> = &'a [[Region; 0]];
 
 #[cfg(feature = "alloc")]
-fn leaf_slices(l: LeafSlice<'_>) -> impl DoubleEndedIterator<Item = &[Region]> {
-    l.iter().map(Vec::as_slice)
+fn leaf_regions(l: &Leaf) -> &[Region] {
+    &l.regions
 }
 #[cfg(not(feature = "alloc"))]
-fn leaf_slices(l: LeafSlice<'_>) -> impl DoubleEndedIterator<Item = &[Region]> {
-    l.iter().map(|a| &a[..])
+fn leaf_regions(l: &[Region; 0]) -> &[Region] {
+    l
 }
 
 /// Iterator over [`Regions`], from [`Regions::iter`] and [`Regions::range`].
@@ -278,7 +240,7 @@ fn leaf_slices(l: LeafSlice<'_>) -> impl DoubleEndedIterator<Item = &[Region]> {
 pub struct Iter<'a> {
     front: slice::Iter<'a, Region>,
     #[cfg(feature = "alloc")]
-    mid: slice::Iter<'a, Vec<Region>>,
+    mid: slice::Iter<'a, Leaf>,
     #[cfg(not(feature = "alloc"))]
     mid: slice::Iter<'a, [Region; 0]>,
     back: slice::Iter<'a, Region>,
@@ -306,7 +268,7 @@ impl<'a> Iterator for Iter<'a> {
                 return Some(r);
             }
             match self.mid.next() {
-                Some(l) => self.front = l[..].iter(),
+                Some(l) => self.front = leaf_regions(l).iter(),
                 None => {
                     let r = self.back.next()?;
                     self.left -= 1;
@@ -329,7 +291,7 @@ impl DoubleEndedIterator for Iter<'_> {
                 return Some(r);
             }
             match self.mid.next_back() {
-                Some(l) => self.back = l[..].iter(),
+                Some(l) => self.back = leaf_regions(l).iter(),
                 None => {
                     let r = self.front.next_back()?;
                     self.left -= 1;

@@ -299,7 +299,7 @@ fn indexed_search_matches_linear_walk() {
     });
 }
 
-/// Many reserved regions (thousands of gaps, many chunks of the index) with node-local
+/// Many reserved regions (thousands of gaps in many leaves of the reserved array) with node-local
 /// and fallback allocations both ways, and reservations and frees over hundreds of
 /// regions at once, compared step by step.
 #[test]
@@ -366,8 +366,11 @@ fn fragmented_reserved_array() {
                 indexed.reserved() == linear.reserved(),
                 "seed {seed} step {i}"
             );
-            if i % 100 == 0 {
+            if i % 10 == 0 {
                 indexed.check_index().unwrap();
+            }
+            if i % 50 == 0 {
+                probe(&indexed, &mut r, seed, i);
             }
         }
         assert!(
