@@ -19,23 +19,31 @@
 //! * Finding where an operation starts is a binary search (`O(log n)` comparisons)
 //!   where Linux scans from the first region; the walk over the regions the range
 //!   overlaps is then linear in those regions, as in Linux.
-//! * Each region inserted moves the tail of the array once (a `memmove` of up to `n`
-//!   entries), as in Linux: `add`/`reserve` of a range that leaves `k` uncovered
-//!   pieces inserts `k` times, then merges, moving the tail once per pair merged (a
-//!   single piece is inserted and merged with at most one move in total); `set_node`
-//!   and the flag operations split up to two regions (up to two inserts), then merge.
-//!   Merging looks only at the neighbourhood of what changed, where Linux rescans the
-//!   whole array. `remove`/`free` replace the overlapped regions in one move, where
-//!   Linux moves the tail once per region removed.
+//! * The contents, order and indices of both arrays are Linux's, but with the `alloc`
+//!   feature the reserved array is stored in leaves of at most 256 regions (the memory
+//!   array stays in one piece): an insert or removal in the middle moves the rest of
+//!   one leaf and updates one start index per later leaf, where Linux moves the whole
+//!   tail of the array (on a boot that frees blocks in the middle of 150 000 reserved
+//!   regions, Linux spends most of its time there). That is why
+//!   [`Memblock::reserved`] returns a [`Regions`] view, not a slice; without `alloc`
+//!   both arrays are plain inline arrays and the view wraps a slice. Inside a leaf,
+//!   each region inserted moves the leaf's tail once: `add`/`reserve` of a range that
+//!   leaves `k` uncovered pieces inserts `k` times, then merges (a single piece is
+//!   inserted and merged with at most one move in total); `set_node` and the flag
+//!   operations split up to two regions (up to two inserts), then merge. Merging looks
+//!   only at the neighbourhood of what changed, where Linux rescans the whole array.
+//!   `remove`/`free` replace the overlapped regions in one step, where Linux moves the
+//!   tail once per region removed.
 //! * When an array grows (Linux's `memblock_double_array`, which copies the array), the
 //!   first growth of an operation also copies both arrays so that a failing operation
 //!   can be rolled back, and the storage may be reallocated.
 //! * An allocation visits the eligible memory regions in Linux's order (only its own
-//!   node's, for a node-local request, through per-node chains). Within each one, an
-//!   index over the reserved array's gaps, keeping the longest gap of each chunk of 64,
-//!   finds the gap Linux's walk would stop at without visiting the gaps that are too
-//!   small: O(log n) plus the chunk summaries it passes, instead of Linux's walk, which
-//!   is linear in the free ranges it passes. The walk itself is kept as the reference
+//!   node's, for a node-local request, through per-node chains). Within each one, the
+//!   reserved array's leaves, each keeping the base of its first region and the
+//!   longest gap it owns, find the gap Linux's walk would stop at without visiting the
+//!   gaps that are too small: O(log n) plus the leaf headers it passes and the regions
+//!   of the leaves that hold a long-enough gap, instead of Linux's walk, which is
+//!   linear in the free ranges it passes. The walk itself is kept as the reference
 //!   ([`Memblock::set_linear_search`]) and `tests/index_differential.rs` checks the two
 //!   agree on every result; a zero-sized request and the no-`alloc` build use the walk.
 //!   A node-preferring request that fails searches again for any node, and

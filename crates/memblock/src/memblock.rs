@@ -8,10 +8,11 @@
 //! one by one until one fits. That walk is kept here as the reference
 //! (`find_linear`, [`Memblock::find_in_range_node_linear`], or every search after
 //! [`Memblock::set_linear_search`]). With the `alloc` feature, searches for a nonzero
-//! size use instead the gap index kept over the reserved array (`index.rs`) and
-//! per-node chains through the memory array (`nodes.rs`): the outer loop still visits
-//! the eligible memory regions in Linux's order and applies Linux's filters, and
-//! within each region the index finds the gap Linux's walk would stop at. The result
+//! size use instead the gap summaries kept in the reserved array's leaves
+//! (`index.rs`, `store.rs`) and per-node chains through the memory array (`nodes.rs`):
+//! the outer loop still visits the eligible memory regions in Linux's order and
+//! applies Linux's filters, and within each region the leaves find the gap Linux's
+//! walk would stop at. The result
 //! is the same address; `tests/index_differential.rs` checks that on random
 //! operation sequences. A zero-sized request (which Linux can satisfy from an empty
 //! clamped range) and the no-`alloc` build (fixed `N`-entry arrays, no heap for an
