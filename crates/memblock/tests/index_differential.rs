@@ -11,7 +11,8 @@
 //!
 //! The generator is a small seeded PRNG rather than proptest, so that the CI-sized run
 //! of 100 000 sequences stays in seconds; a failure prints the seed and the step.
-//! `NUMABOOT_LONG=1` runs 2 000 000 sequences; `NUMABOOT_INDEX_SEQUENCES=N` any count.
+//! `NUMABOOT_LONG=1` runs 2 000 000 sequences (and 600 fragmented arrays of thousands of
+//! regions in many leaves instead of 6); `NUMABOOT_INDEX_SEQUENCES=N` any count.
 
 #![cfg(feature = "alloc")]
 
@@ -304,7 +305,12 @@ fn indexed_search_matches_linear_walk() {
 /// regions at once, compared step by step.
 #[test]
 fn fragmented_reserved_array() {
-    for seed in 1..=6u64 {
+    let seeds = if std::env::var_os("NUMABOOT_LONG").is_some_and(|v| v == "1") {
+        600u64
+    } else {
+        6
+    };
+    for seed in 1..=seeds {
         let mut r = Rng(seed.wrapping_mul(0x1234_5678_9abc_def1));
         let mut indexed = Memblock::new();
         for n in 0..4u32 {
