@@ -106,8 +106,10 @@ pub struct Costs {
     pub memblock_calls: u64,
     /// Free bytes below the real-mode limit when the plan is done (`None`: no limit).
     pub rma_headroom: Option<u64>,
-    /// The highest end of a structure the strategy needs below the real-mode limit.
-    pub real_mode_end: Option<String>,
+    /// The highest end of a structure the strategy needs below the real-mode limit
+    /// (JSON: a hex string, as since schema 1).
+    #[serde(serialize_with = "hex_addr")]
+    pub real_mode_end: Option<phys::PhysAddr>,
     /// Wall time of the plan, microseconds.
     pub plan_time_us: u64,
 }
@@ -157,10 +159,7 @@ pub fn costs(
             .collect();
         below(memory).saturating_sub(below(mb.reserved_ranges()))
     });
-    let real_mode_end = r
-        .totals
-        .real_mode_highest_end
-        .map(|e| format!("{:#x}", e.as_u64()));
+    let real_mode_end = r.totals.real_mode_highest_end;
     Costs {
         paca_data_reserved: reserved,
         paca_data_used: used,
@@ -172,6 +171,15 @@ pub fn costs(
         rma_headroom,
         real_mode_end,
         plan_time_us: us,
+    }
+}
+
+/// `Some(addr)` as `"0x..."`, `None` as `null`: the form `costs.real_mode_end` has
+/// always had in the JSON output.
+fn hex_addr<S: serde::Serializer>(v: &Option<phys::PhysAddr>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(a) => s.serialize_str(&format!("{:#x}", a.as_u64())),
+        None => s.serialize_none(),
     }
 }
 
@@ -231,8 +239,21 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Width of a strategy's column in the table.
+const COL: usize = 22;
+
 fn table(source: &str, results: &[(Strategy, Column)]) -> String {
     let mut o = String::new();
+    table_header(&mut o, source, results);
+    table_rows(&mut o, results);
+    table_deltas(&mut o, results);
+    table_node_rows(&mut o, results);
+    table_notes(&mut o, results);
+    o
+}
+
+/// The machine line and the strategies' names.
+fn table_header(o: &mut String, source: &str, results: &[(Strategy, Column)]) {
     let _ = writeln!(o, "numaboot compare: {source}");
     if let Some((r, _)) = results.iter().find_map(|(_, r)| r.as_ref().ok()) {
         let _ = writeln!(
@@ -253,14 +274,36 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
         );
     }
     let _ = writeln!(o);
-    let col = 22;
     let _ = write!(o, "{:<28}", "");
     for (s, _) in results {
-        let _ = write!(o, "{:>col$}", s.name());
+        let _ = write!(o, "{:>COL$}", s.name());
     }
     let _ = writeln!(o);
+}
+
+/// One row: its name, then a cell per strategy (`missing` where it does not fit).
+fn table_row(
+    o: &mut String,
+    name: &str,
+    results: &[(Strategy, Column)],
+    missing: &str,
+    cell: impl Fn(&PlanReport, &Costs) -> String,
+) {
+    let _ = write!(o, "{name:<28}");
+    for (_, r) in results {
+        let text = match r {
+            Ok((r, c)) => cell(r, c),
+            Err(_) => missing.into(),
+        };
+        let _ = write!(o, "{text:>COL$}");
+    }
+    let _ = writeln!(o);
+}
+
+/// The figures of every strategy.
+fn table_rows(o: &mut String, results: &[(Strategy, Column)]) {
     type Cell = fn(&PlanReport, &Costs) -> String;
-    let rows: Vec<(&str, Cell)> = vec![
+    let rows: [(&str, Cell); 20] = [
         ("possible CPUs", |r, _| r.totals.cpus.to_string()),
         ("per-CPU structures", |r, _| r.totals.structures.to_string()),
         ("node-local", |r, _| {
@@ -287,7 +330,8 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
                 .map_or_else(|| "none".into(), |l| format!("{:#x}", l.as_u64()))
         }),
         ("real-mode structures end", |_, c| {
-            c.real_mode_end.clone().unwrap_or_else(|| "-".into())
+            c.real_mode_end
+                .map_or_else(|| "-".into(), |e| format!("{:#x}", e.as_u64()))
         }),
         ("findings", |r, _| r.findings.len().to_string()),
         ("paca data reserved", |_, c| human(c.paca_data_reserved)),
@@ -310,84 +354,67 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
         }),
     ];
     for (name, f) in rows {
-        let _ = write!(o, "{name:<28}");
-        for (_, r) in results {
-            let cell = match r {
-                Ok((r, c)) => f(r, c),
-                Err(_) => "does not fit".into(),
-            };
-            let _ = write!(o, "{cell:>col$}");
-        }
-        let _ = writeln!(o);
+        table_row(o, name, results, "does not fit", f);
     }
-    // Against Linux 6.1, when it is one of the columns.
-    let base = results.iter().find_map(|(s, r)| match r {
+}
+
+/// Differences from Linux 6.1, when it is one of the columns.
+fn table_deltas(o: &mut String, results: &[(Strategy, Column)]) {
+    let Some((br, bc)) = results.iter().find_map(|(s, r)| match r {
         Ok((r, c)) if *s == Strategy::Linux61 => Some((r, c)),
         _ => None,
+    }) else {
+        return;
+    };
+    table_row(o, "paca data saved vs 6.1", results, "-", |_, c| {
+        signed_human(i128::from(bc.paca_data_reserved) - i128::from(c.paca_data_reserved))
     });
-    if let Some((br, bc)) = base {
-        type Delta = fn(&PlanReport, &Costs, &PlanReport, &Costs) -> String;
-        let deltas: Vec<(&str, Delta)> = vec![
-            ("paca data saved vs 6.1", |_, c, _, b| {
-                signed_human(i128::from(b.paca_data_reserved) - i128::from(c.paca_data_reserved))
-            }),
-            ("regions saved vs 6.1", |r, _, b, _| {
-                (i128::from(b.totals.held.reserved_regions)
-                    - i128::from(r.totals.held.reserved_regions))
-                .to_string()
-            }),
-            ("RMA headroom gained vs 6.1", |_, c, _, b| {
-                match (c.rma_headroom, b.rma_headroom) {
-                    (Some(x), Some(y)) => signed_human(i128::from(x) - i128::from(y)),
-                    _ => "-".into(),
-                }
-            }),
-        ];
-        for (name, f) in deltas {
-            let _ = write!(o, "{name:<28}");
-            for (_, r) in results {
-                let cell = match r {
-                    Ok((r, c)) => f(r, c, br, bc),
-                    Err(_) => "-".into(),
-                };
-                let _ = write!(o, "{cell:>col$}");
-            }
-            let _ = writeln!(o);
-        }
+    table_row(o, "regions saved vs 6.1", results, "-", |r, _| {
+        (i128::from(br.totals.held.reserved_regions) - i128::from(r.totals.held.reserved_regions))
+            .to_string()
+    });
+    table_row(
+        o,
+        "RMA headroom gained vs 6.1",
+        results,
+        "-",
+        |_, c| match (c.rma_headroom, bc.rma_headroom) {
+            (Some(x), Some(y)) => signed_human(i128::from(x) - i128::from(y)),
+            _ => "-".into(),
+        },
+    );
+}
+
+/// Per-node locality, for the nodes of the first strategy that fits.
+fn table_node_rows(o: &mut String, results: &[(Strategy, Column)]) {
+    let Some((first, _)) = results.iter().find_map(|(_, r)| r.as_ref().ok()) else {
+        return;
+    };
+    for n in first.nodes.iter().filter(|n| n.node.is_some()) {
+        let name = format!("node {} local", n.node.map_or(0, phys::NodeId::get));
+        table_row(o, &name, results, "-", |r, _| {
+            r.nodes.iter().find(|x| x.node == n.node).map_or_else(
+                || "-".into(),
+                |x| {
+                    let l = &x.locality;
+                    if l.structures == 0 {
+                        "-".to_string()
+                    } else {
+                        format!(
+                            "{}/{} ({:.1}%)",
+                            l.local,
+                            l.structures,
+                            x.locality_percent()
+                        )
+                    }
+                },
+            )
+        });
     }
-    // Per-node locality.
-    if let Some((first, _)) = results.iter().find_map(|(_, r)| r.as_ref().ok()) {
-        for n in first.nodes.iter().filter(|n| n.node.is_some()) {
-            let _ = write!(
-                o,
-                "{:<28}",
-                format!("node {} local", n.node.map_or(0, phys::NodeId::get))
-            );
-            for (_, r) in results {
-                let cell = match r {
-                    Ok((r, _)) => r.nodes.iter().find(|x| x.node == n.node).map_or_else(
-                        || "-".into(),
-                        |x| {
-                            let l = &x.locality;
-                            if l.structures == 0 {
-                                "-".to_string()
-                            } else {
-                                format!(
-                                    "{}/{} ({:.1}%)",
-                                    l.local,
-                                    l.structures,
-                                    x.locality_percent()
-                                )
-                            }
-                        },
-                    ),
-                    Err(_) => "-".into(),
-                };
-                let _ = write!(o, "{cell:>col$}");
-            }
-            let _ = writeln!(o);
-        }
-    }
+}
+
+/// What the terms mean, then each strategy's findings and failures.
+fn table_notes(o: &mut String, results: &[(Strategy, Column)]) {
     let _ = writeln!(
         o,
         "remote: per-CPU structures off their CPU's node, whatever the reason; fallbacks: \
@@ -414,5 +441,4 @@ fn table(source: &str, results: &[(Strategy, Column)]) -> String {
             }
         }
     }
-    o
 }
