@@ -188,8 +188,21 @@ pub(crate) fn find_top_down(
         }
         let top = if c == hi.0 { hi.1 } else { leaf.regions.len() };
         let bottom = if c == lo.0 { lo.1 + 1 } else { 0 };
-        for k in (bottom..top).rev() {
-            let (s, e) = gap(leaves, (c, k));
+        // Gaps `max(bottom, 1)..top` lie between two regions of this leaf: a tight
+        // loop over pairs; gap 0 (below the leaf's first region) after them.
+        let pairs = leaf.regions.get(bottom.max(1) - 1..top).unwrap_or(&[]);
+        for w in pairs.windows(2).rev() {
+            if let [l, r] = w {
+                let (s, e) = (l.end().as_u64(), r.base.as_u64());
+                if e.saturating_sub(s) >= size {
+                    if let Some(a) = fit_top_down(s, e, size, align) {
+                        return Some(a);
+                    }
+                }
+            }
+        }
+        if bottom == 0 && top > 0 {
+            let (s, e) = gap(leaves, (c, 0));
             if e.saturating_sub(s) >= size {
                 if let Some(a) = fit_top_down(s, e, size, align) {
                     return Some(a);
@@ -242,10 +255,23 @@ pub(crate) fn find_bottom_up(
         }
         let bottom = if c == lo.0 { lo.1 + 1 } else { 0 };
         let top = if c == hi.0 { hi.1 } else { leaf.regions.len() };
-        for k in bottom..top {
-            let (s, e) = gap(leaves, (c, k));
+        let check = |s: u64, e: u64| {
             if e.saturating_sub(s) >= size || (s > wrap_from && s < e) {
-                if let Some(a) = fit_bottom_up(s, e, size, align) {
+                fit_bottom_up(s, e, size, align)
+            } else {
+                None
+            }
+        };
+        if bottom == 0 && top > 0 {
+            let (s, e) = gap(leaves, (c, 0));
+            if let Some(a) = check(s, e) {
+                return Some(a);
+            }
+        }
+        let pairs = leaf.regions.get(bottom.max(1) - 1..top).unwrap_or(&[]);
+        for w in pairs.windows(2) {
+            if let [l, r] = w {
+                if let Some(a) = check(l.end().as_u64(), r.base.as_u64()) {
                     return Some(a);
                 }
             }
