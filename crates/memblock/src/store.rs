@@ -128,6 +128,17 @@ mod imp {
             self.indexed = false;
             self.nodes.stale();
         }
+        /// Makes one leaf's summary wrong (what `check_index` must notice).
+        #[cfg(test)]
+        pub(crate) fn corrupt_summary(&mut self, what: usize) {
+            if let Some(l) = self.leaves.last_mut() {
+                match what {
+                    0 => l.longest = l.longest.wrapping_add(1),
+                    1 => l.first = l.first.wrapping_add(1),
+                    _ => l.start += 1,
+                }
+            }
+        }
         /// Rebuilds the per-node chains if the array changed.
         pub(crate) fn refresh_nodes(&mut self) {
             if !self.split {
@@ -885,6 +896,21 @@ mod tests {
     fn leaves_follow_a_plain_vec_with_heap_failures() {
         for seed in 10..14 {
             run(seed, 3000, true, 5);
+        }
+    }
+
+    /// `check_index`, which every differential test relies on, reports a wrong leaf
+    /// start, first base or longest gap.
+    #[test]
+    fn check_index_notices_stale_summaries() {
+        for what in 0..3 {
+            let mut store: Store<128> = Store::indexed();
+            for n in 0..600 {
+                assert!(store.insert(n, region(2 * n as u64 + 1)));
+            }
+            assert_eq!(store.check_index(), Ok(()));
+            store.corrupt_summary(what);
+            assert!(store.check_index().is_err(), "corruption {what} unnoticed");
         }
     }
 
