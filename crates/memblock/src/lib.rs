@@ -164,6 +164,8 @@ mod node;
 mod nodes;
 mod store;
 mod view;
+#[cfg(all(test, feature = "alloc"))]
+mod review_tests;
 
 #[cfg(feature = "alloc")]
 pub mod replay;
