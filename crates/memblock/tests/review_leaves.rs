@@ -169,11 +169,18 @@ fn run(seed: u64, fill: usize, steps: usize) {
     let mut lin = mb.clone();
     lin.set_linear_search(true);
     mb.check_index().unwrap();
+    let mut most = 0;
     for i in 0..steps {
+        most = most.max(mb.reserved().len());
         let what = format!("seed {seed} step {i}");
         let a = addr(&mut r);
         // Spans of up to ~1000 regions (average spacing ~ 4 GiB / fill).
-        let span = if r.chance(5) {
+        if mb.reserved().len() < fill / 2 {
+            // Keep many leaves: refill with small scattered reservations.
+            let _ = mb.reserve(p(a), z(0x1000));
+            let _ = lin.reserve(p(a), z(0x1000));
+        }
+        let span = if r.chance(3) {
             (r.below(1000) + 1) * (4 * GIB / fill as u64)
         } else {
             (r.below(8) + 1) << 12
@@ -231,7 +238,7 @@ fn run(seed: u64, fill: usize, steps: usize) {
         }
         probe(&mb, &mut r, &what);
     }
-    assert!(mb.reserved().len() > 256, "{}", mb.reserved().len());
+    assert!(most > 1000, "seed {seed}: at most {most} regions");
 }
 
 #[test]
@@ -383,4 +390,154 @@ fn spare_leaf_pool_after_a_covering_reservation() {
     // The array went from 20 000 regions (~480 KB) to one; a few leaves of spares
     // would be ~30 KB.
     assert!(kept < 1 << 20, "{kept} bytes kept for a one-region array");
+}
+
+/// Frees that straddle leaf boundaries leave both sides' leaves small, and only the
+/// first touched leaf is ever joined (with its left neighbour): an array can end up
+/// with one region per leaf (each holding a 256-region buffer).
+#[test]
+fn straddling_frees_leave_one_region_leaves() {
+    let mut mb = Memblock::new();
+    mb.add(p(0), z(4 * GIB)).unwrap();
+    let n = 128 * 64u64;
+    for i in 0..n {
+        mb.reserve(p(0x10_0000 + i * 0x4000), z(0x1000)).unwrap();
+    }
+    let at = |i: u64| 0x10_0000 + i * 0x4000;
+    // Sequential reservations leave leaves of 128: free regions 128j+1 ..= 128j+254
+    // for every other boundary, from the top down (so that the left neighbour of the
+    // first touched leaf is still full and no join happens).
+    let mut j = n / 128 - 2;
+    loop {
+        let lo = at(128 * j + 1);
+        let hi = at(128 * j + 255);
+        mb.free(p(lo), z(hi - lo)).unwrap();
+        if j < 2 {
+            break;
+        }
+        j -= 2;
+    }
+    mb.check_index().unwrap();
+    let leaves = mb.reserved().pieces().count();
+    let len = mb.reserved().len();
+    eprintln!("{len} regions in {leaves} leaves");
+    assert!(leaves <= len / 64 + 2, "{len} regions in {leaves} leaves");
+}
+
+/// Every kind of change at a leaf boundary (the first region of a leaf, the last of
+/// the one before, the gap between them, which the later leaf owns), on arrays of one
+/// to several leaves, then searches sized to the gaps around it, both directions.
+#[test]
+fn changes_at_leaf_boundaries() {
+    boundary_checks(false);
+    // Leaves full (256 regions): an insert at the boundary splits a leaf.
+    boundary_checks(true);
+}
+
+fn boundary_checks(full: bool) {
+    // Region i: 0x1000 bytes; gaps of varying lengths, the longest every 128th.
+    let mut base = Memblock::new();
+    base.add(p(0), z(16 * GIB)).unwrap();
+    let mut starts = Vec::new();
+    let mut at = 0x10_0000u64;
+    for i in 0..700u64 {
+        starts.push(at);
+        base.reserve(p(at), z(0x1000)).unwrap();
+        let gap = if i % 128 == 127 {
+            0x40_0000 + i * 0x1000
+        } else {
+            0x1000 * (2 + (i * 7919) % 13)
+        };
+        at += 0x1000 + gap;
+    }
+    if full {
+        // One region in the middle of the gap below each region: every leaf of 128
+        // gets 128 more without splitting.
+        for i in 1..640 {
+            let e = starts[i - 1] + 0x1000;
+            base.reserve(p((e + starts[i]) / 2 & !0xfff), z(0x100)).unwrap();
+        }
+        base.reserve(p(starts[0] - 0x2000), z(0x100)).unwrap();
+    }
+    base.check_index().unwrap();
+    let boundaries: Vec<usize> = {
+        let mut b = Vec::new();
+        let mut s = 0;
+        for piece in base.reserved().pieces() {
+            s += piece.len();
+            b.push(s);
+        }
+        b
+    };
+    assert!(boundaries.len() > 3, "{boundaries:?}");
+    type Op = fn(&mut Memblock, u64, u64, u64) -> String;
+    // (prev end, this base, this end) of regions b - 1 and b.
+    let ops: [(&str, Op); 10] = [
+        ("extend first down", |m, _, b, _| format!("{:?}", m.reserve(p(b - 0x1000), z(0x1000)))),
+        ("extend last up", |m, e, _, _| format!("{:?}", m.reserve(p(e), z(0x1000)))),
+        ("bridge", |m, e, b, _| format!("{:?}", m.reserve(p(e), z(b - e)))),
+        ("free first", |m, _, b, _| format!("{:?}", m.free(p(b), z(0x1000)))),
+        ("free last", |m, e, _, _| format!("{:?}", m.free(p(e - 0x1000), z(0x1000)))),
+        ("free straddle", |m, e, b, _| format!("{:?}", m.free(p(e - 0x800), z(b - e + 0x1000)))),
+        ("new in gap", |m, e, b, _| format!("{:?}", m.reserve(p((e + b) / 2 & !0xfff), z(0x100)))),
+        ("split first", |m, _, b, _| format!("{:?}", m.free(p(b + 0x400), z(0x400)))),
+        ("free both and more", |m, e, _, te| format!("{:?}", m.free(p(e - 0x1000), z(te - e + 0x80_0000)))),
+        ("reserve over both", |m, e, _, te| format!("{:?}", m.reserve(p(e - 0x1800), z(te - e + 0x3000)))),
+    ];
+    let mut r = Rng(99);
+    let mut searches = 0;
+    for &b in boundaries.iter().chain([0usize, 1, 699].iter()) {
+        let v = base.reserved();
+        let (Some(prev), Some(this)) = (b.checked_sub(1).and_then(|i| v.get(i)), v.get(b)) else {
+            continue;
+        };
+        let (e, tb, te) = (prev.end().as_u64(), this.base.as_u64(), this.end().as_u64());
+        for (name, op) in ops {
+            for bu in [false, true] {
+                let mut mb = base.clone();
+                mb.set_bottom_up(bu);
+                let mut lin = mb.clone();
+                lin.set_linear_search(true);
+                let what = format!("boundary {b} {name} bottom_up {bu}");
+                assert_eq!(op(&mut mb, e, tb, te), op(&mut lin, e, tb, te), "{what}");
+                assert!(mb.reserved() == lin.reserved(), "{what}");
+                mb.check_index().unwrap_or_else(|x| panic!("{what}: {x}"));
+                // Searches sized to the gaps near the boundary.
+                let v = mb.reserved();
+                let k = v.partition_point(|x| x.base.as_u64() < tb);
+                for g in k.saturating_sub(2)..(k + 3).min(v.len()) {
+                    let lo = g.checked_sub(1).map_or(0, |i| v[i].end().as_u64());
+                    let len = v[g].base.as_u64() - lo;
+                    for sz in [len.saturating_sub(1).max(1), len, len + 1] {
+                        for al in [1u64, 0x1000, 0x10_0000, 0x3000] {
+                            let lim = if r.chance(50) {
+                                AllocLimit::Anywhere
+                            } else {
+                                AllocLimit::Addr(p(v[g].base.as_u64()))
+                            };
+                            let st = if r.chance(50) { 0 } else { lo };
+                            searches += 1;
+                            assert_eq!(
+                                mb.find_in_range_node(z(sz), al, p(st), lim, None, RegionFlags::NONE),
+                                mb.find_in_range_node_linear(
+                                    z(sz), al, p(st), lim, None, RegionFlags::NONE
+                                ),
+                                "{what}: gap {g} size {sz:#x} align {al:#x} start {st:#x} {lim:?}"
+                            );
+                        }
+                    }
+                }
+                // And an allocation of the longest gap's size.
+                let sz = 0x40_0000 + 0x1000 * (b as u64);
+                assert_eq!(
+                    format!("{:?}", mb.alloc_try_nid(z(sz), 0x1000, p(0), AllocLimit::Anywhere, None)),
+                    format!("{:?}", lin.alloc_try_nid(z(sz), 0x1000, p(0), AllocLimit::Anywhere, None)),
+                    "{what}"
+                );
+                mb.check_index().unwrap_or_else(|x| panic!("{what}: alloc: {x}"));
+            }
+        }
+    }
+    eprintln!("{:?}: {searches} searches", base.reserved().pieces().map(<[Region]>::len).collect::<Vec<_>>());
+    assert!(searches > 1000);
 }
