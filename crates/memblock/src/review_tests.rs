@@ -193,3 +193,79 @@ fn alloc_after_clone_many_leaves() {
         }
     }
 }
+
+/// Without any caller clone: an operation that grew the reserved array and then failed
+/// is rolled back by restoring the snapshot, a clone; the next operation that fails
+/// on the heap then leaves a partial change.
+#[test]
+fn restored_snapshot_then_heap_failure_changes_nothing() {
+    fn base() -> Memblock {
+        let mut mb = many(600);
+        // Fill up to two free slots below Linux's capacity: the next reservation with
+        // three pieces grows the array.
+        let mut i = 0u64;
+        while mb.capacity(ArrayKind::Reserved) - mb.reserved().len() > 2 {
+            mb.reserve(PhysAddr::new(0x2000_0000 + i * 0x4000), PhysSize::new(0x1000))
+                .unwrap();
+            i += 1;
+        }
+        mb
+    }
+    // Three holes around region 126 (first leaf boundary at 128).
+    fn op1(mb: &mut Memblock) -> bool {
+        mb.reserve(
+            PhysAddr::new(0x10_0000 + 126 * 0x4000 + 0x2000),
+            PhysSize::new(3 * 0x4000),
+        )
+        .is_ok()
+    }
+    // A free from inside region 255 to inside region 256 (a leaf boundary of the
+    // sequentially built array): two kept pieces, spliced over two leaves.
+    fn op2(mb: &mut Memblock) -> bool {
+        mb.free(
+            PhysAddr::new(0x10_0000 + 255 * 0x4000 + 0x800),
+            PhysSize::new(0x4000),
+        )
+        .is_ok()
+    }
+    let mut restored = 0;
+    let mut bad = Vec::new();
+    for k in 0..30 {
+        let mut mb = base();
+        fail_heap_after(Some(k));
+        let ok = op1(&mut mb);
+        fail_heap_after(None);
+        if ok || mb.undone_growths() == 0 {
+            continue;
+        }
+        restored += 1;
+        for k2 in 0..20 {
+            let mut mb = base();
+            fail_heap_after(Some(k));
+            assert!(!op1(&mut mb));
+            fail_heap_after(None);
+            let before = state(&mb);
+            let mut want = base();
+            fail_heap_after(Some(k));
+            let _ = op1(&mut want);
+            fail_heap_after(None);
+            assert!(op2(&mut want));
+            fail_heap_after(Some(k2));
+            let ok2 = op2(&mut mb);
+            fail_heap_after(None);
+            let now = state(&mb);
+            if ok2 && now != state(&want) {
+                bad.push(alloc::format!(
+                    "k {k} k2 {k2}: free succeeded with {} regions, want {}",
+                    now.1.len(),
+                    want.reserved().len()
+                ));
+            }
+            if !ok2 && now != before {
+                bad.push(alloc::format!("k {k} k2 {k2}: free failed and changed"));
+            }
+        }
+    }
+    assert!(restored > 0, "no growth was rolled back");
+    assert!(bad.is_empty(), "{bad:#?}");
+}
