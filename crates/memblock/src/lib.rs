@@ -162,10 +162,10 @@ mod memblock;
 mod node;
 #[cfg(feature = "alloc")]
 mod nodes;
-mod store;
-mod view;
 #[cfg(all(test, feature = "alloc"))]
 mod review_tests;
+mod store;
+mod view;
 
 #[cfg(feature = "alloc")]
 pub mod replay;

@@ -161,7 +161,9 @@ fn cloned_store_splice_slow_path() {
                 ));
             }
             if !ok && got != before {
-                bad.push(alloc::format!("{start}..{end} k {k}: splice failed and changed"));
+                bad.push(alloc::format!(
+                    "{start}..{end} k {k}: splice failed and changed"
+                ));
             }
             if let Err(e) = s.check_index() {
                 bad.push(alloc::format!("{start}..{end} k {k}: {e}"));
@@ -205,8 +207,11 @@ fn restored_snapshot_then_heap_failure_changes_nothing() {
         // three pieces grows the array.
         let mut i = 0u64;
         while mb.capacity(ArrayKind::Reserved) - mb.reserved().len() > 2 {
-            mb.reserve(PhysAddr::new(0x2000_0000 + i * 0x4000), PhysSize::new(0x1000))
-                .unwrap();
+            mb.reserve(
+                PhysAddr::new(0x2000_0000 + i * 0x4000),
+                PhysSize::new(0x1000),
+            )
+            .unwrap();
             i += 1;
         }
         mb

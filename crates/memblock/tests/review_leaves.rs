@@ -8,9 +8,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use memblock::{
-    AllocLimit, ArrayKind, Memblock, NodeId, PhysAddr, PhysSize, Region, RegionFlags,
-};
+use memblock::{AllocLimit, ArrayKind, Memblock, NodeId, PhysAddr, PhysSize, Region, RegionFlags};
 
 /// Live heap bytes allocated by this thread (tests run in parallel threads).
 struct Counting;
@@ -23,17 +21,22 @@ fn add_live(d: isize) {
 fn live() -> isize {
     LIVE.with(Cell::get)
 }
+// SAFETY: every call is forwarded unchanged to the system allocator; the counter
+// is a thread-local `Cell` that never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         add_live(l.size() as isize);
+        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         add_live(-(l.size() as isize));
+        // SAFETY: `p` came from `System` through this allocator, with layout `l`.
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
         add_live(n as isize - l.size() as isize);
+        // SAFETY: as for `dealloc`; `n` is the caller's valid new size.
         unsafe { System.realloc(p, l, n) }
     }
 }
@@ -77,8 +80,13 @@ const TOP: u64 = u64::MAX - GIB + 1;
 fn machine() -> Memblock {
     let mut mb = Memblock::new();
     for n in 0..4u32 {
-        mb.add_node(p(u64::from(n) * GIB), z(GIB), NodeId::new(n), RegionFlags::NONE)
-            .unwrap();
+        mb.add_node(
+            p(u64::from(n) * GIB),
+            z(GIB),
+            NodeId::new(n),
+            RegionFlags::NONE,
+        )
+        .unwrap();
     }
     mb.add_node(p(TOP), z(GIB - 1), NodeId::new(4), RegionFlags::NONE)
         .unwrap();
@@ -90,7 +98,7 @@ fn addr(r: &mut Rng) -> u64 {
     if r.chance(20) {
         TOP + (r.below(GIB >> 12) << 12)
     } else {
-        r.below(4 * GIB >> 12) << 12
+        r.below((4 * GIB) >> 12) << 12
     }
 }
 
@@ -261,8 +269,13 @@ fn top_of_address_space_many_leaves() {
         let mut mb = Memblock::new();
         mb.set_current_limit(p(u64::MAX));
         let base = u64::MAX - (1 << 32) + 1;
-        mb.add_node(p(base), z(u64::MAX - base), NodeId::new(0), RegionFlags::NONE)
-            .unwrap();
+        mb.add_node(
+            p(base),
+            z(u64::MAX - base),
+            NodeId::new(0),
+            RegionFlags::NONE,
+        )
+        .unwrap();
         for _ in 0..2000 + r.below(3000) {
             let a = base + r.below(1 << 32);
             let _ = mb.reserve(p(a), z(r.below(1 << 16) + 1));
@@ -283,7 +296,11 @@ fn top_of_address_space_many_leaves() {
             } else {
                 r.below(1 << 18) + 1
             };
-            let st = if r.chance(50) { base + r.below(1 << 32) } else { 0 };
+            let st = if r.chance(50) {
+                base + r.below(1 << 32)
+            } else {
+                0
+            };
             let lim = if r.chance(50) {
                 AllocLimit::Anywhere
             } else {
@@ -307,7 +324,7 @@ fn view_matches_vec() {
     let mut mb = machine();
     for n in [0usize, 1, 255, 256, 257, 300, 1000, 5000] {
         while mb.reserved().len() < n {
-            let _ = mb.reserve(p(r.below(4 * GIB >> 12) << 12), z(0x1000));
+            let _ = mb.reserve(p(r.below((4 * GIB) >> 12) << 12), z(0x1000));
         }
         let v = mb.reserved();
         let m: Vec<Region> = v.to_vec();
@@ -316,7 +333,12 @@ fn view_matches_vec() {
         assert_eq!(v.last(), m.last());
         let joined: Vec<Region> = v.pieces().flatten().copied().collect();
         assert_eq!(joined, m);
-        let back: Vec<Region> = v.pieces().rev().flat_map(|s| s.iter().rev()).copied().collect();
+        let back: Vec<Region> = v
+            .pieces()
+            .rev()
+            .flat_map(|s| s.iter().rev())
+            .copied()
+            .collect();
         assert!(back.iter().eq(m.iter().rev()));
         for i in 0..m.len() + 2 {
             assert_eq!(v.get(i), m.get(i));
@@ -354,7 +376,9 @@ fn view_matches_vec() {
             let k = r.below(want.len() as u64 + 2) as usize;
             assert_eq!(v.range(lo, hi).nth(k), want.get(k));
             assert_eq!(v.range(lo, hi).rev().nth(k), want.iter().rev().nth(k));
-            assert_eq!(v.range(lo, hi).last(), want.last());
+            #[allow(clippy::double_ended_iterator_last)] // `last` itself is under test
+            let last = v.range(lo, hi).last();
+            assert_eq!(last, want.last());
             assert_eq!(v.range(lo, hi).count(), want.len());
             let key = r.below(4 * GIB);
             assert_eq!(
@@ -455,7 +479,8 @@ fn boundary_checks(full: bool) {
         // gets 128 more without splitting.
         for i in 1..640 {
             let e = starts[i - 1] + 0x1000;
-            base.reserve(p((e + starts[i]) / 2 & !0xfff), z(0x100)).unwrap();
+            base.reserve(p(((e + starts[i]) / 2) & !0xfff), z(0x100))
+                .unwrap();
         }
         base.reserve(p(starts[0] - 0x2000), z(0x100)).unwrap();
     }
@@ -473,16 +498,36 @@ fn boundary_checks(full: bool) {
     type Op = fn(&mut Memblock, u64, u64, u64) -> String;
     // (prev end, this base, this end) of regions b - 1 and b.
     let ops: [(&str, Op); 10] = [
-        ("extend first down", |m, _, b, _| format!("{:?}", m.reserve(p(b - 0x1000), z(0x1000)))),
-        ("extend last up", |m, e, _, _| format!("{:?}", m.reserve(p(e), z(0x1000)))),
-        ("bridge", |m, e, b, _| format!("{:?}", m.reserve(p(e), z(b - e)))),
-        ("free first", |m, _, b, _| format!("{:?}", m.free(p(b), z(0x1000)))),
-        ("free last", |m, e, _, _| format!("{:?}", m.free(p(e - 0x1000), z(0x1000)))),
-        ("free straddle", |m, e, b, _| format!("{:?}", m.free(p(e - 0x800), z(b - e + 0x1000)))),
-        ("new in gap", |m, e, b, _| format!("{:?}", m.reserve(p((e + b) / 2 & !0xfff), z(0x100)))),
-        ("split first", |m, _, b, _| format!("{:?}", m.free(p(b + 0x400), z(0x400)))),
-        ("free both and more", |m, e, _, te| format!("{:?}", m.free(p(e - 0x1000), z(te - e + 0x80_0000)))),
-        ("reserve over both", |m, e, _, te| format!("{:?}", m.reserve(p(e - 0x1800), z(te - e + 0x3000)))),
+        ("extend first down", |m, _, b, _| {
+            format!("{:?}", m.reserve(p(b - 0x1000), z(0x1000)))
+        }),
+        ("extend last up", |m, e, _, _| {
+            format!("{:?}", m.reserve(p(e), z(0x1000)))
+        }),
+        ("bridge", |m, e, b, _| {
+            format!("{:?}", m.reserve(p(e), z(b - e)))
+        }),
+        ("free first", |m, _, b, _| {
+            format!("{:?}", m.free(p(b), z(0x1000)))
+        }),
+        ("free last", |m, e, _, _| {
+            format!("{:?}", m.free(p(e - 0x1000), z(0x1000)))
+        }),
+        ("free straddle", |m, e, b, _| {
+            format!("{:?}", m.free(p(e - 0x800), z(b - e + 0x1000)))
+        }),
+        ("new in gap", |m, e, b, _| {
+            format!("{:?}", m.reserve(p(((e + b) / 2) & !0xfff), z(0x100)))
+        }),
+        ("split first", |m, _, b, _| {
+            format!("{:?}", m.free(p(b + 0x400), z(0x400)))
+        }),
+        ("free both and more", |m, e, _, te| {
+            format!("{:?}", m.free(p(e - 0x1000), z(te - e + 0x80_0000)))
+        }),
+        ("reserve over both", |m, e, _, te| {
+            format!("{:?}", m.reserve(p(e - 0x1800), z(te - e + 0x3000)))
+        }),
     ];
     let mut r = Rng(99);
     let mut searches = 0;
@@ -518,9 +563,21 @@ fn boundary_checks(full: bool) {
                             let st = if r.chance(50) { 0 } else { lo };
                             searches += 1;
                             assert_eq!(
-                                mb.find_in_range_node(z(sz), al, p(st), lim, None, RegionFlags::NONE),
+                                mb.find_in_range_node(
+                                    z(sz),
+                                    al,
+                                    p(st),
+                                    lim,
+                                    None,
+                                    RegionFlags::NONE
+                                ),
                                 mb.find_in_range_node_linear(
-                                    z(sz), al, p(st), lim, None, RegionFlags::NONE
+                                    z(sz),
+                                    al,
+                                    p(st),
+                                    lim,
+                                    None,
+                                    RegionFlags::NONE
                                 ),
                                 "{what}: gap {g} size {sz:#x} align {al:#x} start {st:#x} {lim:?}"
                             );
@@ -530,14 +587,27 @@ fn boundary_checks(full: bool) {
                 // And an allocation of the longest gap's size.
                 let sz = 0x40_0000 + 0x1000 * (b as u64);
                 assert_eq!(
-                    format!("{:?}", mb.alloc_try_nid(z(sz), 0x1000, p(0), AllocLimit::Anywhere, None)),
-                    format!("{:?}", lin.alloc_try_nid(z(sz), 0x1000, p(0), AllocLimit::Anywhere, None)),
+                    format!(
+                        "{:?}",
+                        mb.alloc_try_nid(z(sz), 0x1000, p(0), AllocLimit::Anywhere, None)
+                    ),
+                    format!(
+                        "{:?}",
+                        lin.alloc_try_nid(z(sz), 0x1000, p(0), AllocLimit::Anywhere, None)
+                    ),
                     "{what}"
                 );
-                mb.check_index().unwrap_or_else(|x| panic!("{what}: alloc: {x}"));
+                mb.check_index()
+                    .unwrap_or_else(|x| panic!("{what}: alloc: {x}"));
             }
         }
     }
-    eprintln!("{:?}: {searches} searches", base.reserved().pieces().map(<[Region]>::len).collect::<Vec<_>>());
+    eprintln!(
+        "{:?}: {searches} searches",
+        base.reserved()
+            .pieces()
+            .map(<[Region]>::len)
+            .collect::<Vec<_>>()
+    );
     assert!(searches > 1000);
 }
