@@ -21,17 +21,22 @@ fn add_live(d: isize) {
 fn live() -> isize {
     LIVE.with(Cell::get)
 }
+// SAFETY: every call is forwarded unchanged to the system allocator; the counter
+// is a thread-local `Cell` that never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         add_live(l.size() as isize);
+        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         add_live(-(l.size() as isize));
+        // SAFETY: `p` came from `System` through this allocator, with layout `l`.
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
         add_live(n as isize - l.size() as isize);
+        // SAFETY: as for `dealloc`; `n` is the caller's valid new size.
         unsafe { System.realloc(p, l, n) }
     }
 }
@@ -93,7 +98,7 @@ fn addr(r: &mut Rng) -> u64 {
     if r.chance(20) {
         TOP + (r.below(GIB >> 12) << 12)
     } else {
-        r.below(4 * GIB >> 12) << 12
+        r.below((4 * GIB) >> 12) << 12
     }
 }
 
@@ -319,7 +324,7 @@ fn view_matches_vec() {
     let mut mb = machine();
     for n in [0usize, 1, 255, 256, 257, 300, 1000, 5000] {
         while mb.reserved().len() < n {
-            let _ = mb.reserve(p(r.below(4 * GIB >> 12) << 12), z(0x1000));
+            let _ = mb.reserve(p(r.below((4 * GIB) >> 12) << 12), z(0x1000));
         }
         let v = mb.reserved();
         let m: Vec<Region> = v.to_vec();
@@ -371,7 +376,9 @@ fn view_matches_vec() {
             let k = r.below(want.len() as u64 + 2) as usize;
             assert_eq!(v.range(lo, hi).nth(k), want.get(k));
             assert_eq!(v.range(lo, hi).rev().nth(k), want.iter().rev().nth(k));
-            assert_eq!(v.range(lo, hi).last(), want.last());
+            #[allow(clippy::double_ended_iterator_last)] // `last` itself is under test
+            let last = v.range(lo, hi).last();
+            assert_eq!(last, want.last());
             assert_eq!(v.range(lo, hi).count(), want.len());
             let key = r.below(4 * GIB);
             assert_eq!(
@@ -472,7 +479,7 @@ fn boundary_checks(full: bool) {
         // gets 128 more without splitting.
         for i in 1..640 {
             let e = starts[i - 1] + 0x1000;
-            base.reserve(p((e + starts[i]) / 2 & !0xfff), z(0x100))
+            base.reserve(p(((e + starts[i]) / 2) & !0xfff), z(0x100))
                 .unwrap();
         }
         base.reserve(p(starts[0] - 0x2000), z(0x100)).unwrap();
@@ -510,7 +517,7 @@ fn boundary_checks(full: bool) {
             format!("{:?}", m.free(p(e - 0x800), z(b - e + 0x1000)))
         }),
         ("new in gap", |m, e, b, _| {
-            format!("{:?}", m.reserve(p((e + b) / 2 & !0xfff), z(0x100)))
+            format!("{:?}", m.reserve(p(((e + b) / 2) & !0xfff), z(0x100)))
         }),
         ("split first", |m, _, b, _| {
             format!("{:?}", m.free(p(b + 0x400), z(0x400)))
