@@ -611,3 +611,98 @@ fn boundary_checks(full: bool) {
     );
     assert!(searches > 1000);
 }
+
+/// Many leaves down to none and back: free everything, free all but the first or the
+/// last region, in one call and region by region from either end.
+#[test]
+fn empty_and_single_region_transitions() {
+    let build = || {
+        // Big enough not to grow: no reservation of its own, so the array can empty.
+        let mut mb = Memblock::with_config(memblock::Config {
+            initial_regions: 2048,
+            ..memblock::Config::default()
+        });
+        mb.add(p(0), z(4 * GIB)).unwrap();
+        for i in 0..700u64 {
+            mb.reserve(p(0x10_0000 + i * 0x4000), z(0x1000)).unwrap();
+        }
+        let mut lin = mb.clone();
+        lin.set_linear_search(true);
+        (mb, lin)
+    };
+    let at = |i: u64| 0x10_0000 + i * 0x4000;
+    let same = |mb: &mut Memblock, lin: &mut Memblock, what: &str| {
+        assert!(mb.reserved() == lin.reserved(), "{what}");
+        mb.check_index().unwrap_or_else(|e| panic!("{what}: {e}"));
+        for bu in [false, true] {
+            mb.set_bottom_up(bu);
+            lin.set_bottom_up(bu);
+            for sz in [0x1000u64, 0x3000, 0x3001, 1 << 20, 3 << 30] {
+                let a = mb.find_in_range_node(
+                    z(sz),
+                    0x1000,
+                    p(0),
+                    AllocLimit::Anywhere,
+                    None,
+                    RegionFlags::NONE,
+                );
+                let b = lin.find_in_range_node(
+                    z(sz),
+                    0x1000,
+                    p(0),
+                    AllocLimit::Anywhere,
+                    None,
+                    RegionFlags::NONE,
+                );
+                assert_eq!(a, b, "{what}: size {sz:#x} bottom_up {bu}");
+            }
+        }
+    };
+    type Plan = fn(&mut Memblock, u64, u64) -> String;
+    let plans: [(&str, Plan); 3] = [
+        ("all", |m, lo, hi| {
+            format!("{:?}", m.free(p(lo), z(hi - lo)))
+        }),
+        ("all but first", |m, lo, hi| {
+            format!("{:?}", m.free(p(lo + 0x4000), z(hi - lo - 0x4000)))
+        }),
+        ("all but last", |m, lo, hi| {
+            format!("{:?}", m.free(p(lo), z(hi - lo - 0x4000)))
+        }),
+    ];
+    for (name, plan) in plans {
+        let (mut mb, mut lin) = build();
+        let (lo, hi) = (at(0), at(700));
+        assert_eq!(plan(&mut mb, lo, hi), plan(&mut lin, lo, hi), "{name}");
+        assert!(mb.reserved().len() <= 1, "{name}");
+        same(&mut mb, &mut lin, name);
+        for i in 0..300u64 {
+            let a = at(700 - i) + 0x2000;
+            assert_eq!(
+                format!("{:?}", mb.reserve(p(a), z(0x1000))),
+                format!("{:?}", lin.reserve(p(a), z(0x1000)))
+            );
+        }
+        same(&mut mb, &mut lin, &format!("{name} then refilled"));
+    }
+    for from_top in [false, true] {
+        let (mut mb, mut lin) = build();
+        for k in 0..700u64 {
+            let i = if from_top { 699 - k } else { k };
+            assert_eq!(
+                format!("{:?}", mb.free(p(at(i)), z(0x1000))),
+                format!("{:?}", lin.free(p(at(i)), z(0x1000)))
+            );
+            if k == 699 {
+                assert!(mb.reserved().is_empty());
+            }
+            if k % 37 == 0 || k > 690 {
+                same(
+                    &mut mb,
+                    &mut lin,
+                    &format!("one by one, top {from_top}, {k}"),
+                );
+            }
+        }
+    }
+}
