@@ -162,6 +162,8 @@ mod memblock;
 mod node;
 #[cfg(feature = "alloc")]
 mod nodes;
+#[cfg(all(test, feature = "alloc"))]
+mod review_tests;
 mod store;
 mod view;
 

@@ -405,6 +405,8 @@ impl<const N: usize> Memblock<N> {
             }
         }
         self.memory.regions.refresh_nodes();
+        #[cfg(feature = "alloc")]
+        self.reserved.regions.trim_spares();
         r
     }
 

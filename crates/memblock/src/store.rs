@@ -24,7 +24,7 @@ mod imp {
 
     /// One run of consecutive regions of an array, and what the allocation search needs
     /// to know about it without reading its regions.
-    #[derive(Clone, Debug, Default)]
+    #[derive(Debug, Default)]
     pub(crate) struct Leaf {
         pub(crate) regions: Vec<Region>,
         /// Index of its first region in the array.
@@ -35,6 +35,23 @@ mod imp {
         /// The longest gap the leaf owns (see `index.rs`): a search skips the leaf when
         /// the request is longer. Kept exact in indexed stores, unused in the others.
         pub(crate) longest: u64,
+    }
+
+    /// A copy keeps the leaf's capacity: the inserts `Store::reserve` promises cannot
+    /// fail rely on every leaf of a split store having room for [`LEAF_MAX`] regions
+    /// (a derived clone would have none spare, and the snapshot taken before an array
+    /// grows is a clone).
+    impl Clone for Leaf {
+        fn clone(&self) -> Self {
+            let mut regions = Vec::with_capacity(self.regions.capacity());
+            regions.extend_from_slice(&self.regions);
+            Self {
+                regions,
+                start: self.start,
+                first: self.first,
+                longest: self.longest,
+            }
+        }
     }
 
     /// The gaps whose lengths a change replaced, by owning leaf (at most three leaves
@@ -84,7 +101,7 @@ mod imp {
     /// drops leaves that empty, so no insert or removal moves more than a leaf; its
     /// leaves are never empty. The memory array (a few hundred regions at most, read as
     /// a slice by callers and by the node chains) stays in one leaf.
-    #[derive(Clone, Debug, Default)]
+    #[derive(Debug, Default)]
     pub(crate) struct Store<const N: usize> {
         leaves: Vec<Leaf>,
         len: usize,
@@ -96,6 +113,20 @@ mod imp {
         /// by [`Store::reserve`] so that reserved inserts cannot fail.
         spare: Vec<Vec<Region>>,
         nodes: NodeLinks,
+    }
+
+    /// A copy without the spare leaves (empty buffers; `reserve` tops them up again).
+    impl<const N: usize> Clone for Store<N> {
+        fn clone(&self) -> Self {
+            Self {
+                leaves: self.leaves.clone(),
+                len: self.len,
+                split: self.split,
+                indexed: self.indexed,
+                spare: Vec::new(),
+                nodes: self.nodes.clone(),
+            }
+        }
     }
 
     impl<const N: usize> Store<N> {
@@ -173,6 +204,9 @@ mod imp {
                 }
                 if self.split && (l.regions.is_empty() || l.regions.len() > LEAF_MAX) {
                     return Err("a leaf is empty or too long");
+                }
+                if self.split && l.regions.capacity() < LEAF_MAX {
+                    return Err("a leaf has no room for LEAF_MAX regions");
                 }
                 if self.split && l.regions.first().map(|r| r.base.as_u64()) != Some(l.first) {
                     return Err("a leaf's first base is stale");
@@ -476,18 +510,38 @@ mod imp {
             if c > first + 1 {
                 touched = Some(first);
             }
-            // Keep leaves from shrinking to a handful of regions: join a small leaf
-            // with its left neighbour when both fit in half a leaf.
-            let j = first.min(self.leaves.len().saturating_sub(1));
-            if self.split && j > 0 {
-                let size = |l: Option<&Leaf>| l.map_or(0, |l| l.regions.len());
-                if size(self.leaves.get(j - 1)) + size(self.leaves.get(j)) <= LEAF_MAX / 2 {
-                    let l = self.leaves.remove(j);
-                    if let Some(prev) = self.leaves.get_mut(j - 1) {
+            // Keep any two neighbouring leaves above half a leaf together: the leaves a
+            // removal shrank are the one at `first` and the next (the two ends of a
+            // removal over a boundary); join them with each other or their outer
+            // neighbours while two fit in half a leaf.
+            if self.split {
+                let size =
+                    |ls: &[Leaf], i: usize| ls.get(i).map_or(usize::MAX, |l| l.regions.len());
+                let mut j = first.min(self.leaves.len().saturating_sub(1));
+                for _ in 0..4 {
+                    let pair = if j > 0
+                        && size(&self.leaves, j - 1).saturating_add(size(&self.leaves, j))
+                            <= LEAF_MAX / 2
+                    {
+                        j - 1
+                    } else if size(&self.leaves, j).saturating_add(size(&self.leaves, j + 1))
+                        <= LEAF_MAX / 2
+                    {
+                        j
+                    } else if size(&self.leaves, j + 1).saturating_add(size(&self.leaves, j + 2))
+                        <= LEAF_MAX / 2
+                    {
+                        j + 1
+                    } else {
+                        break;
+                    };
+                    let l = self.leaves.remove(pair + 1);
+                    if let Some(prev) = self.leaves.get_mut(pair) {
                         prev.regions.extend_from_slice(&l.regions);
                     }
                     self.recycle(l);
-                    touched = Some(j - 1);
+                    touched = Some(touched.map_or(pair, |t| t.min(pair)));
+                    j = pair;
                 }
             }
             self.fix_starts(first.saturating_sub(1));
@@ -565,6 +619,10 @@ mod imp {
             self.nodes.stale();
             true
         }
+        /// Frees spare leaves beyond a few, once an operation is over.
+        pub(crate) fn trim_spares(&mut self) {
+            self.spare.truncate(4);
+        }
         /// Makes room for `n` regions so later inserts do not reallocate piecemeal
         /// (the memory array; the leaves of the reserved array grow a leaf at a time).
         pub(crate) fn reserve_to(&mut self, n: usize) -> bool {
@@ -577,7 +635,12 @@ mod imp {
             if additional == 0 {
                 return true;
             }
-            if !Self::grow(&mut self.leaves, additional) {
+            let new_leaves = if self.split {
+                additional.min(self.leaves.len() + additional / (LEAF_MAX / 2) + 1)
+            } else {
+                additional
+            };
+            if !Self::grow(&mut self.leaves, new_leaves) {
                 return false;
             }
             if !self.split {
@@ -593,11 +656,20 @@ mod imp {
                     }
                 };
             }
-            // Each insert splits at most one leaf (or creates the first).
-            if !Self::grow(&mut self.spare, additional) {
+            // Each insert splits at most one leaf (or creates the first). Only a leaf
+            // that `additional` inserts can fill splits from its current size; the
+            // halves of a split hold at least LEAF_MAX / 2 regions, so each further
+            // split costs at least LEAF_MAX / 2 of the inserts.
+            let may_fill = self
+                .leaves
+                .iter()
+                .filter(|l| l.regions.len().saturating_add(additional) >= LEAF_MAX)
+                .count();
+            let splits = additional.min(may_fill + additional / (LEAF_MAX / 2) + 1);
+            if !Self::grow(&mut self.spare, splits) {
                 return false;
             }
-            while self.spare.len() < additional {
+            while self.spare.len() < splits {
                 let mut l = Vec::new();
                 if !(Self::may_grow(0, 1) && l.try_reserve_exact(LEAF_MAX).is_ok()) {
                     return false;
