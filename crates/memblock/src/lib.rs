@@ -162,9 +162,9 @@ mod memblock;
 mod node;
 #[cfg(feature = "alloc")]
 mod nodes;
-#[cfg(all(test, feature = "alloc"))]
-mod review_tests;
 mod store;
+#[cfg(all(test, feature = "alloc"))]
+mod store_heap_tests;
 mod view;
 
 #[cfg(feature = "alloc")]

@@ -872,7 +872,7 @@ impl<const N: usize> Memblock<N> {
         let kept = keep.get(..n).unwrap_or(&[]);
         let dropped: u64 = a
             .regions()
-            .range(i0, i1)
+            .range(i0..i1)
             .map(|r| r.size.as_u64())
             .fold(0u64, u64::saturating_add)
             .saturating_sub(kept.iter().map(|r| r.size.as_u64()).sum::<u64>());

@@ -290,7 +290,7 @@ mod imp {
                 .is_some_and(|r| r.end().as_u64() > addr);
             leaf.start + k - usize::from(reaches)
         }
-        /// Recomputes the starts (and first bases) of leaves `from..`.
+        /// Recomputes the starts of leaves `from..`.
         fn fix_starts(&mut self, from: usize) {
             let mut at = match from.checked_sub(1).and_then(|p| self.leaves.get(p)) {
                 Some(p) => p.start + p.regions.len(),
@@ -411,7 +411,9 @@ mod imp {
         }
         fn recycle(&mut self, l: Leaf) {
             let mut regions = l.regions;
-            if self.spare.len() < 4 && regions.capacity() >= LEAF_MAX {
+            // Only into room the pool already has: a push must not reach the heap,
+            // which could not refuse it here.
+            if self.spare.len() < 4.min(self.spare.capacity()) && regions.capacity() >= LEAF_MAX {
                 regions.clear();
                 self.spare.push(regions);
             }
@@ -656,10 +658,15 @@ mod imp {
                     }
                 };
             }
-            // Each insert splits at most one leaf (or creates the first). Only a leaf
-            // that `additional` inserts can fill splits from its current size; the
-            // halves of a split hold at least LEAF_MAX / 2 regions, so each further
-            // split costs at least LEAF_MAX / 2 of the inserts.
+            // Each insert splits at most one leaf (or creates the first), so as many
+            // spares as inserts always suffice (the usual case: 2 or fewer, already
+            // there).
+            if self.spare.len() >= additional {
+                return true;
+            }
+            // Otherwise fewer: only a leaf that `additional` inserts can fill splits
+            // from its current size; the halves of a split hold at least LEAF_MAX / 2
+            // regions, so each further split costs at least LEAF_MAX / 2 of the inserts.
             let may_fill = self
                 .leaves
                 .iter()
@@ -929,9 +936,9 @@ mod tests {
                 assert_eq!(v.get(i), model.get(i));
                 let j = i + rng.below(700) as usize;
                 assert!(v
-                    .range(i, j)
+                    .range(i..j)
                     .eq(model.get(i..j.min(model.len())).unwrap_or(&[]).iter()));
-                assert!(v.range(i, j).rev().eq(model
+                assert!(v.range(i..j).rev().eq(model
                     .get(i..j.min(model.len()))
                     .unwrap_or(&[])
                     .iter()

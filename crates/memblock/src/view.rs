@@ -13,6 +13,7 @@ use crate::store::Leaf;
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::{Bound, RangeBounds};
 use core::slice;
 
 use crate::Region;
@@ -65,6 +66,13 @@ enum Repr<'a> {
     },
 }
 
+/// No regions.
+impl Default for Regions<'_> {
+    fn default() -> Self {
+        Self::from(&[][..])
+    }
+}
+
 impl<'a> From<&'a [Region]> for Regions<'a> {
     fn from(s: &'a [Region]) -> Self {
         Self {
@@ -108,7 +116,9 @@ impl<'a> Regions<'a> {
     }
 
     /// The slice of all regions, if the array is stored in one piece (always without
-    /// the `alloc` feature, and for the memory array).
+    /// the `alloc` feature). With `alloc`, whether the reserved array is in one piece
+    /// depends on how it grew and shrank, not only on its contents: callers must
+    /// handle `None` (and fall back to [`Regions::iter`] or [`Regions::pieces`]).
     pub fn as_slice(&self) -> Option<&'a [Region]> {
         match self.repr {
             Repr::Flat(s) => Some(s),
@@ -156,11 +166,22 @@ impl<'a> Regions<'a> {
 
     /// All regions in order.
     pub fn iter(&self) -> Iter<'a> {
-        self.range(0, self.len())
+        self.range(..)
     }
 
-    /// Regions `lo..hi` (clamped to the length) in order.
-    pub fn range(&self, lo: usize, hi: usize) -> Iter<'a> {
+    /// The regions at positions `r` (as in `regions[r]`, but clamped to the length
+    /// rather than refused), in order.
+    pub fn range(&self, r: impl RangeBounds<usize>) -> Iter<'a> {
+        let lo = match r.start_bound() {
+            Bound::Included(&a) => a,
+            Bound::Excluded(&a) => a.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let hi = match r.end_bound() {
+            Bound::Included(&b) => b.saturating_add(1),
+            Bound::Excluded(&b) => b,
+            Bound::Unbounded => usize::MAX,
+        };
         let hi = hi.min(self.len());
         let lo = lo.min(hi);
         match self.repr {
@@ -236,7 +257,7 @@ fn leaf_regions(l: &[Region; 0]) -> &[Region] {
 }
 
 /// Iterator over [`Regions`], from [`Regions::iter`] and [`Regions::range`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Iter<'a> {
     front: slice::Iter<'a, Region>,
     #[cfg(feature = "alloc")]
@@ -245,6 +266,13 @@ pub struct Iter<'a> {
     mid: slice::Iter<'a, [Region; 0]>,
     back: slice::Iter<'a, Region>,
     left: usize,
+}
+
+/// Shows what is left to iterate, not the storage.
+impl fmt::Debug for Iter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Iter").field("left", &self.left).finish()
+    }
 }
 
 impl Default for Iter<'_> {
@@ -373,6 +401,11 @@ impl PartialEq<Vec<Region>> for Regions<'_> {
 }
 #[cfg(feature = "alloc")]
 impl PartialEq<Regions<'_>> for Vec<Region> {
+    fn eq(&self, other: &Regions<'_>) -> bool {
+        *other == self[..]
+    }
+}
+impl<const K: usize> PartialEq<Regions<'_>> for [Region; K] {
     fn eq(&self, other: &Regions<'_>) -> bool {
         *other == self[..]
     }

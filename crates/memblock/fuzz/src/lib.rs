@@ -39,7 +39,8 @@ fn check(regions: &[Region], total: PhysSize) {
 
 /// `ops`: bytes decoded as a sequence of memblock operations on small arrays (so that
 /// growth happens). No panic, and after every operation the arrays are sorted,
-/// disjoint, merged and their totals add up; a failed operation changes nothing.
+/// disjoint, merged and their totals add up, the search structures match them; a
+/// failed operation changes nothing.
 pub fn ops(data: &[u8]) {
     let mut d = data;
     let mut mb = Memblock::with_config(Config {
@@ -89,5 +90,8 @@ pub fn ops(data: &[u8]) {
         }
         check(mb.memory(), mb.phys_mem_size());
         check(&mb.reserved().to_vec(), mb.reserved_size());
+        // The search structures (the reserved array's leaves and their summaries, the
+        // node chains) follow every change.
+        assert_eq!(mb.check_index(), Ok(()));
     }
 }

@@ -1,5 +1,7 @@
-//! Review: heap failures on stores whose leaves lost their spare capacity (clones,
-//! snapshot restores), across several leaves.
+//! Heap failures on stores of several leaves that were copied (a caller's clone, the
+//! snapshot a failed growth restores): a refused heap growth must change nothing, and
+//! an operation that succeeds must lose no region. Found by review: a derived clone of
+//! a leaf kept no spare capacity, so inserts `Store::reserve` had promised could fail.
 
 use alloc::vec::Vec;
 

@@ -1,4 +1,4 @@
-//! Review tests for the reserved array's leaves: the indexed search against the linear
+//! The reserved array's leaves (`src/store.rs`) across their boundaries: the indexed search against the linear
 //! walk on arrays of thousands of regions in many leaves (frees and reservations over
 //! leaf boundaries, bottom-up at the top of the address space), the `Regions` view
 //! against a plain `Vec`, and the heap kept by the spare-leaf pool.
@@ -251,7 +251,7 @@ fn run(seed: u64, fill: usize, steps: usize) {
 
 #[test]
 fn many_leaves_differential() {
-    let seeds: u64 = std::env::var("REVIEW_SEEDS")
+    let seeds: u64 = std::env::var("NUMABOOT_LEAF_SEEDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(6);
@@ -351,7 +351,7 @@ fn view_matches_vec() {
             } else {
                 &[]
             };
-            let mut it = v.range(lo, hi);
+            let mut it = v.range(lo..hi);
             assert_eq!(it.len(), want.len());
             // Random interleaving of both ends.
             let (mut a, mut b) = (0usize, want.len());
@@ -374,12 +374,12 @@ fn view_matches_vec() {
                 assert_eq!(it.len(), b - a);
             }
             let k = r.below(want.len() as u64 + 2) as usize;
-            assert_eq!(v.range(lo, hi).nth(k), want.get(k));
-            assert_eq!(v.range(lo, hi).rev().nth(k), want.iter().rev().nth(k));
+            assert_eq!(v.range(lo..hi).nth(k), want.get(k));
+            assert_eq!(v.range(lo..hi).rev().nth(k), want.iter().rev().nth(k));
             #[allow(clippy::double_ended_iterator_last)] // `last` itself is under test
-            let last = v.range(lo, hi).last();
+            let last = v.range(lo..hi).last();
             assert_eq!(last, want.last());
-            assert_eq!(v.range(lo, hi).count(), want.len());
+            assert_eq!(v.range(lo..hi).count(), want.len());
             let key = r.below(4 * GIB);
             assert_eq!(
                 v.partition_point(|x| x.base.as_u64() < key),
