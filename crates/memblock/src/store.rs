@@ -978,6 +978,43 @@ mod tests {
         }
     }
 
+    /// A region that shrinks in place (as a split's lower half does) lengthens the gap
+    /// above it, which can become its leaf's longest; one that grows downwards shortens
+    /// the gap below. Equal gaps everywhere else, so each change decides the summary.
+    #[test]
+    fn set_follows_both_gaps_of_the_region() {
+        let page = |n: u64| Region {
+            base: PhysAddr::new(n * 0x2000),
+            size: PhysSize::new(0x1000),
+            flags: RegionFlags::NONE,
+            nid: RegionNid::MaxNumNodes,
+        };
+        for i in [0, 1, 126, 127, 128, 200, 255, 256, 383, 599] {
+            let mut store: Store<128> = Store::indexed();
+            for n in 0..600 {
+                assert!(store.insert(n, page(n as u64 + 1)));
+            }
+            let r = page(i as u64 + 1);
+            store.set(
+                i,
+                Region {
+                    size: PhysSize::new(0x10),
+                    ..r
+                },
+            );
+            assert_eq!(store.check_index(), Ok(()), "shrunk region {i}");
+            store.set(
+                i,
+                Region {
+                    base: PhysAddr::new(r.base.as_u64() - 0x800),
+                    size: PhysSize::new(0x1800),
+                    ..r
+                },
+            );
+            assert_eq!(store.check_index(), Ok(()), "grown region {i}");
+        }
+    }
+
     /// `check_index`, which every differential test relies on, reports a wrong leaf
     /// start, first base or longest gap.
     #[test]
