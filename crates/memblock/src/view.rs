@@ -420,3 +420,76 @@ impl PartialEq<Regions<'_>> for &[Region] {
         *other == **self
     }
 }
+
+/// The view's slice-like contract on both representations: one flat slice, and leaves
+/// (a reserved array of 600 regions).
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use crate::{Memblock, PhysAddr, PhysSize};
+
+    fn reserved(n: u64) -> Memblock {
+        let mut mb = Memblock::new();
+        mb.add(PhysAddr::new(0), PhysSize::new(1 << 30)).unwrap();
+        for i in 0..n {
+            mb.reserve(PhysAddr::new(0x10_0000 + i * 0x2000), PhysSize::new(0x1000))
+                .unwrap();
+        }
+        mb
+    }
+
+    // Each side of each comparison is a different impl: none of them is redundant.
+    #[allow(clippy::nonminimal_bool, clippy::eq_op, clippy::op_ref)]
+    #[test]
+    fn equality_both_ways_with_slices_arrays_and_vecs() {
+        for n in [3u64, 600] {
+            let mb = reserved(n);
+            let v = mb.reserved();
+            let same: Vec<Region> = v.to_vec();
+            let mut other = same.clone();
+            if let Some(r) = other.last_mut() {
+                r.size = PhysSize::new(0x800);
+            }
+            assert!(v == same && same == v && v == same[..] && same[..] == v);
+            assert!(v == &same[..] && &same[..] == v);
+            assert!(v != other && other != v && v != other[..] && other[..] != v);
+            assert!(v != &other[..] && &other[..] != v);
+            assert!(v == v && v != Regions::default());
+            let first: [Region; 1] = [same[0]];
+            let short = v.range(..1);
+            assert_eq!(short.len(), 1);
+            let one = Regions::from(&same[..1]);
+            assert!(one == first && first == one && one == &first);
+            let changed: [Region; 1] = [other[other.len() - 1]];
+            assert!(Regions::from(&same[same.len() - 1..]) != changed);
+            assert!(changed != Regions::from(&same[same.len() - 1..]));
+        }
+    }
+
+    #[test]
+    fn iteration_counts_down_from_both_ends() {
+        for n in [3u64, 600] {
+            let mb = reserved(n);
+            let v = mb.reserved();
+            let all = v.to_vec();
+            let mut it = (&v).into_iter();
+            assert_eq!(it.len(), all.len());
+            assert_eq!(it.next_back(), all.last());
+            assert_eq!(it.len(), all.len() - 1);
+            assert_eq!(it.next(), all.first());
+            assert_eq!(it.len(), all.len() - 2);
+            assert_eq!(it.size_hint(), (all.len() - 2, Some(all.len() - 2)));
+            assert_eq!((&v).into_iter().count(), all.len());
+            assert!(v.into_iter().eq(all.iter()));
+            // Range bounds, clamped like the length.
+            assert!(v.range(1..=2).eq(all[1..=2].iter()));
+            assert!(v.range(..).eq(all.iter()));
+            assert_eq!(v.range(2..).len(), all.len() - 2);
+            assert_eq!(v.range(..usize::MAX).len(), all.len());
+            let (five, two) = (5, 2);
+            assert_eq!(v.range(five..two).len(), 0);
+            assert_eq!(v.get(all.len()), None);
+            assert_eq!(v.partition_point(|r| r.base.as_u64() < 0x10_2000), 1);
+        }
+    }
+}
