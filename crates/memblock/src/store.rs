@@ -790,10 +790,6 @@ mod imp {
             }
             true
         }
-        #[allow(dead_code)] // Only growth calls it, and growth needs `alloc`.
-        pub(crate) fn reserve_to(&mut self, n: usize) -> bool {
-            n <= N
-        }
         /// Whether `additional` more regions fit, so that that many inserts cannot fail.
         pub(crate) fn reserve(&mut self, additional: usize) -> bool {
             self.len.checked_add(additional).is_some_and(|n| n <= N)
@@ -1034,5 +1030,50 @@ mod tests {
     fn one_piece_memory_array_follows_a_plain_vec() {
         run(20, 3000, false, 0);
         run(21, 3000, false, 5);
+    }
+}
+
+/// The inline store never holds more than `N` regions, and a change it refuses leaves
+/// it as it was (memblock checks the capacity first; this is the store's own guard).
+#[cfg(all(test, not(feature = "alloc")))]
+mod inline_tests {
+    use super::*;
+    use crate::{PhysAddr, PhysSize, RegionFlags, RegionNid};
+
+    fn region(n: u64) -> Region {
+        Region {
+            base: PhysAddr::new(n * 0x2000),
+            size: PhysSize::new(0x1000),
+            flags: RegionFlags::NONE,
+            nid: RegionNid::MaxNumNodes,
+        }
+    }
+
+    #[test]
+    fn refuses_past_capacity_and_out_of_range_changing_nothing() {
+        let mut store: Store<4> = Store::indexed();
+        assert!(!store.insert(1, region(1)), "past the end");
+        assert!(store.reserve(4) && !store.reserve(5));
+        for n in 0..3 {
+            assert!(store.insert(n, region(n as u64)));
+        }
+        assert!(store.reserve(1) && !store.reserve(2));
+        assert!(
+            !store.splice(1, 2, &[region(10), region(11), region(12)]),
+            "5 > 4"
+        );
+        assert!(!store.splice(2, 1, &[]) && !store.splice(1, 4, &[]));
+        assert_eq!(store.flat(), [region(0), region(1), region(2)]);
+        assert!(store.splice(1, 2, &[region(10), region(11)]));
+        assert_eq!(store.flat(), [region(0), region(10), region(11), region(2)]);
+        assert!(
+            !store.insert(4, region(9)) && !store.insert(0, region(9)),
+            "full"
+        );
+        assert!(!store.reserve(1));
+        assert_eq!(store.flat().len(), 4);
+        store.remove_range(1, 3);
+        assert_eq!(store.flat(), [region(0), region(2)]);
+        assert_eq!(store.first_ending_after(0x2000), 1);
     }
 }
