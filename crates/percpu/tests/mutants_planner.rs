@@ -100,3 +100,38 @@ fn a_slot_ending_at_the_kept_boundary_is_live() {
         );
     }
 }
+
+/// 4.15's `free_lppacas` keeps `PAGE_ALIGN((num_possible_cpus() - 1) * sizeof(lppaca))`
+/// bytes, but indexes the array by CPU id (`&extra_lppacas[cpu - 1]`): with possible CPUs
+/// 0, 1 and 7 it keeps one 4 KiB page (two 0x400-byte entries, rounded up), while CPU 7's
+/// entry is at 0x1800..0x1c00, wholly in the freed tail. That slot is recorded as freed
+/// (and reported as freed while in use); CPU 1's, at 0..0x400, is not.
+#[test]
+fn a_slot_past_the_kept_part_is_freed() {
+    let topo = machine(1, 8, 1024 * MIB, 1024 * MIB);
+    let mut c = cfg(&topo, Strategy::Linux415, false);
+    c.page_size = 4 << 10;
+    c.nr_cpu_ids = 65;
+    c.possible = (0..8).map(|cpu| matches!(cpu, 0 | 1 | 7)).collect();
+    let mut mb = Memblock::new();
+    let p = boot(&mut mb, &topo, &c).expect("plan");
+    let lppaca = |cpu: u32| {
+        p.allocations
+            .iter()
+            .find(|a| a.kind == K::Lppaca && a.cpu == Some(cpu))
+            .expect("an lppaca slot")
+    };
+    let array = p
+        .allocations
+        .iter()
+        .find(|a| a.kind == K::LppacaArray)
+        .expect("the lppaca array");
+    assert_eq!(array.reserved.as_u64(), 0x1000);
+    assert_eq!(lppaca(7).addr.as_u64() - array.addr.as_u64(), 0x1800);
+    assert!(lppaca(7).freed);
+    assert!(!lppaca(1).freed);
+    assert!(p.findings.iter().any(|f| matches!(
+        f,
+        percpu::Finding::FreedWhileInUse { kind: K::Lppaca, cpu: 7, .. }
+    )));
+}

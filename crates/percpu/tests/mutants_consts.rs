@@ -1,0 +1,59 @@
+//! The sizes of `setup_arch`'s RTAS allocations against a real Linux 6.12 boot log
+//! (docs/MUTATION.md: `RTAS_WORK_AREA_ARENA_SZ` turned into `256 + 1024` or `256 / 1024`
+//! went unnoticed by a test that only checked the work area is there).
+
+mod common;
+
+use common::{cfg, machine, GIB};
+use percpu::{Allocation, Strategy, StructureKind as K};
+
+/// The 4 KiB-page hash guest booted by Debian's 6.12 kernel with `memblock=debug`.
+const LOG: &str = include_str!("../../topology/fixtures/linux-6.12/4-h84.log");
+
+/// `(bytes, align, max_addr)` of the `memblock=debug` line that names `caller`.
+fn logged(caller: &str) -> (u64, u64, u64) {
+    let line = LOG
+        .lines()
+        .find(|l| l.contains(caller) && l.contains(" bytes align="))
+        .unwrap_or_else(|| panic!("no allocation by {caller} in the log"));
+    let field = |key: &str| {
+        let rest = &line[line.find(key).expect(key) + key.len()..];
+        rest.split_whitespace().next().unwrap().to_string()
+    };
+    let hex = |s: String| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+    let bytes = line.split(": ").nth(1).unwrap().split(' ').next().unwrap();
+    (
+        bytes.parse().unwrap(),
+        hex(field("align=")),
+        hex(field("max_addr=")),
+    )
+}
+
+#[test]
+fn rtas_buffer_and_work_area_match_a_real_6_12_boot() {
+    let buffer = logged("rtas_initialize");
+    let arena = logged("rtas_work_area_reserve_arena");
+    // The log's own figures: 64 KiB and 256 KiB, page aligned, below 1 GiB.
+    assert_eq!(buffer, (65536, 0x1000, 1 << 30));
+    assert_eq!(arena, (262_144, 0x1000, 1 << 30));
+
+    // A hash guest with an RMA above 1 GiB, like the logged one (the limit is then
+    // RTAS_INSTANTIATE_MAX, 1 GiB).
+    let topo = machine(2, 2, 4 * GIB, 2 * GIB);
+    let mut c = cfg(&topo, Strategy::Linux612, false);
+    c.page_size = 0x1000;
+    c.early.rtas = true;
+    let (_, p) = common::run(&topo, &c);
+    let one = |kind| -> &Allocation {
+        p.allocations
+            .iter()
+            .find(|a| a.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    for (kind, (bytes, align, max)) in [(K::RtasBuffer, buffer), (K::RtasWorkArea, arena)] {
+        let a = one(kind);
+        assert_eq!(a.reserved.as_u64(), bytes, "{kind}");
+        assert_eq!(a.align, align, "{kind}");
+        assert!(a.end().as_u64() <= max, "{kind} at {}", a.addr);
+    }
+}
