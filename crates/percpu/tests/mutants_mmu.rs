@@ -223,3 +223,69 @@ fn linux415_tables_match_a_mapping_by_mapping_walk() {
         None,
     );
 }
+
+/// SplitMix64, for reproducible random machines.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Random machines: one to three memory ranges at page-aligned but otherwise random
+/// places (the first from 0, large enough for the kernel and the plan), random kernel
+/// symbols (`__srwx_boundary`, `__init_end`, the interrupt vectors or none), 4 KiB or
+/// 64 KiB pages, `radix_mem_block_size` from 2 MiB to 2 GiB, 6.1 and 4.15. The jumping
+/// walk and the mapping-by-mapping one must ask for the same tables every time.
+#[test]
+fn random_machines_match_a_mapping_by_mapping_walk() {
+    let mut rng = Rng(18);
+    for _ in 0..300 {
+        let page = if rng.below(2) == 0 { 0x1000 } else { 0x1_0000 };
+        let unit = |rng: &mut Rng, max: u64| (1 + rng.below(max / page)) * page;
+        let mut ranges = vec![(0, 512 * MIB + unit(&mut rng, 3 * GIB))];
+        for _ in 0..rng.below(3) {
+            let start = ranges.last().unwrap().1 + unit(&mut rng, 2 * GIB);
+            ranges.push((start, start + unit(&mut rng, 3 * GIB)));
+        }
+        let srwx = unit(&mut rng, 48 * MIB);
+        let init_end = srwx + unit(&mut rng, 16 * MIB);
+        let kernel = KernelImage {
+            end: PhysAddr::new(init_end + unit(&mut rng, 8 * MIB)),
+            stext: PhysAddr::ZERO,
+            init_end: PhysAddr::new(init_end),
+            srwx_boundary: PhysAddr::new(srwx),
+            interrupts: if rng.below(2) == 0 {
+                KernelImage::DEBIAN_6_1.interrupts
+            } else {
+                percpu::early::Region::new(PhysAddr::ZERO, PhysSize::ZERO)
+            },
+        };
+        let strategy = if rng.below(2) == 0 {
+            Strategy::Linux61
+        } else {
+            Strategy::Linux415
+        };
+        let cap = (2 * MIB) << rng.below(11);
+        let t = topo(&ranges);
+        let mut c = cfg(&t, strategy, true);
+        c.page_size = page;
+        c.kernel = kernel;
+        c.radix_mem_block_size = cap;
+        let want = oracle(&ranges, page, cap, &kernel, strategy != Strategy::Linux415);
+        let p = boot(&mut Memblock::new(), &t, &c).expect("plan");
+        assert_eq!(
+            planned(&p),
+            want,
+            "{strategy} page {page:#x} cap {cap:#x} {ranges:x?} {kernel:x?}"
+        );
+    }
+}
