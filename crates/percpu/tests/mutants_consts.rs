@@ -57,3 +57,48 @@ fn rtas_buffer_and_work_area_match_a_real_6_12_boot() {
         assert!(a.end().as_u64() <= max, "{kind} at {}", a.addr);
     }
 }
+
+/// `htab_initialize` with `debug_pagealloc_enabled_or_kfence()` (Debian's 6.12 has
+/// KFENCE): `memblock_alloc_try_nid(memblock_end_of_DRAM() >> PAGE_SHIFT, 1,
+/// MEMBLOCK_LOW_LIMIT, ppc64_rma_size, NUMA_NO_NODE)`. The logged guest has 3 GiB of
+/// memory from 0 ("Memory: .../3145728K available") and asks for 786432 bytes.
+#[test]
+fn hash_linear_map_slots_match_a_real_6_12_boot() {
+    let total_k: u64 = LOG
+        .lines()
+        .find_map(|l| l.split("K available").next()?.split("Memory: ").nth(1))
+        .and_then(|s| s.split('/').nth(1))
+        .expect("the Memory: line")
+        .trim_end_matches('K')
+        .parse()
+        .unwrap();
+    let end = total_k * 1024;
+    assert_eq!(end, 3 * GIB);
+    let slots = logged("hash__early_init_mmu");
+    assert_eq!(slots, (end / 0x1000, 1, 1 << 30));
+
+    // The same memory as two nodes of 1.5 GiB, a 1 GiB RMA.
+    let topo = machine(2, 2, 3 * GIB / 2, GIB);
+    for page in [0x1000u64, 0x1_0000] {
+        let mut c = cfg(&topo, Strategy::Linux612, false);
+        c.page_size = page;
+        c.kfence = true;
+        let (_, p) = common::run(&topo, &c);
+        let a = p
+            .allocations
+            .iter()
+            .find(|a| a.kind == K::LinearMapHashSlots)
+            .expect("the slots");
+        assert_eq!(a.reserved.as_u64(), end / page, "page {page:#x}");
+        assert_eq!(a.align, 1);
+        assert!(a.end().as_u64() <= slots.2);
+    }
+    // Without KFENCE (or debug_pagealloc) there are none.
+    let mut c = cfg(&topo, Strategy::Linux612, false);
+    c.kfence = false;
+    let (_, p) = common::run(&topo, &c);
+    assert!(!p
+        .allocations
+        .iter()
+        .any(|a| a.kind == K::LinearMapHashSlots));
+}

@@ -289,3 +289,31 @@ fn random_machines_match_a_mapping_by_mapping_walk() {
         );
     }
 }
+
+/// `mmu_partition_table_init` (radix, hypervisor mode): `memblock_alloc(1 <<
+/// PATB_SIZE_SHIFT, 1 << PATB_SIZE_SHIFT)` with `PATB_SIZE_SHIFT = mmu_lpid_bits + 4`:
+/// 64 KiB for the 12 bits POWER9 has when the tree does not say, 4 KiB for 8.
+#[test]
+fn partition_table_is_sixteen_bytes_per_lpid() {
+    let mut t = topo(&RANGES);
+    t.hypervisor_mode = true;
+    for (bits, size) in [(None, 0x1_0000u64), (Some(8), 0x1000)] {
+        let mut c = cfg(&t, Strategy::Linux61, true);
+        assert!(c.hypervisor_mode);
+        c.early.mmu_lpid_bits = bits;
+        let p = boot(&mut Memblock::new(), &t, &c).expect("plan");
+        let tables: Vec<_> = p
+            .allocations
+            .iter()
+            .filter(|a| a.kind == K::PartitionTable)
+            .collect();
+        assert_eq!(tables.len(), 1, "{bits:?}");
+        assert_eq!(tables[0].reserved.as_u64(), size);
+        assert_eq!(tables[0].align, size);
+        assert_eq!(tables[0].addr.as_u64() % size, 0);
+    }
+    // A guest has none: the hypervisor owns the partition table.
+    let g = topo(&RANGES);
+    let p = boot(&mut Memblock::new(), &g, &cfg(&g, Strategy::Linux61, true)).expect("plan");
+    assert!(!p.allocations.iter().any(|a| a.kind == K::PartitionTable));
+}
