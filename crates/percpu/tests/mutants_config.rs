@@ -159,3 +159,68 @@ fn possible_cpus_stop_at_nr_cpu_ids() {
     c.nr_cpu_ids = 6;
     assert_eq!(c.final_nr_cpu_ids(), 6);
 }
+
+/// The first `alloc_paca_data` line (the boot CPU's paca) of a real boot's
+/// `memblock=debug` log: its byte count is `sizeof(struct paca_struct)` of that build.
+fn logged_paca_size(log: &str) -> u64 {
+    let line = log
+        .lines()
+        .find(|l| l.contains("alloc_paca_data") && l.contains("align=0x80 "))
+        .expect("the boot CPU's paca");
+    line.split("memblock_alloc_try_nid: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn default_paca_sizes_are_the_debian_builds() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../topology/fixtures");
+    let read = |p: &str| std::fs::read_to_string(format!("{fixtures}/{p}")).unwrap();
+    // 6.1 and 6.12 with 64 KiB pages: 3328 bytes; 6.12 with 4 KiB pages: 1280.
+    let cases = [
+        (Strategy::Linux61, 0x1_0000, "linux-6.1/h84.log"),
+        (Strategy::Linux612, 0x1_0000, "linux-6.12/64-h84.log"),
+        (Strategy::Linux612, 0x1000, "linux-6.12/4-h84.log"),
+    ];
+    for (s, page, log) in cases {
+        let want = logged_paca_size(&read(log));
+        assert_eq!(s.default_paca_size_for(page).as_u64(), want, "{s} {page:#x}");
+    }
+    assert_eq!(Strategy::Linux61.default_paca_size().as_u64(), 3328);
+    // The strategies beyond Linux use 6.1's paca.
+    assert_eq!(Strategy::PackedVpa.default_paca_size_for(0x1000).as_u64(), 1280);
+    // 4.15's is smaller than either (0xa80), whatever the page size.
+    for page in [0x1000, 0x1_0000] {
+        assert_eq!(Strategy::Linux415.default_paca_size_for(page).as_u64(), 0xa80);
+    }
+}
+
+/// What a hash guest keeps below the RMA: Linux touches the paca, the lppaca, the SLB
+/// shadow (and their arrays, and paca_ptrs) and the emergency stacks with translation
+/// off, not the soft/hard IRQ stacks. `rma-split` exempts exactly the lppacas.
+#[test]
+fn real_mode_structures_per_strategy() {
+    use percpu::StructureKind as K;
+    let real = [
+        K::PacaPtrs,
+        K::Paca,
+        K::SlbShadow,
+        K::PacaArray,
+        K::SlbShadowArray,
+        K::EmergencyStack,
+        K::NmiEmergencyStack,
+        K::McEmergencyStack,
+    ];
+    let lppacas = [K::Lppaca, K::LppacaArray];
+    let virt = [K::SoftirqStack, K::HardirqStack, K::CpuToPhysId, K::PageTable, K::LppacaPage];
+    for s in Strategy::EVERY {
+        for k in real {
+            assert!(s.keeps_in_real_mode(k), "{s} {k}");
+        }
+        for k in lppacas {
+            assert_eq!(s.keeps_in_real_mode(k), s != Strategy::RmaSplit, "{s} {k}");
+        }
+        for k in virt {
+            assert!(!s.keeps_in_real_mode(k), "{s} {k}");
+        }
+        assert_eq!(s.lppaca_in_real_mode(), s != Strategy::RmaSplit);
+    }
+}
