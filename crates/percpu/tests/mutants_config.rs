@@ -224,3 +224,23 @@ fn real_mode_structures_per_strategy() {
         assert_eq!(s.lppaca_in_real_mode(), s != Strategy::RmaSplit);
     }
 }
+
+/// `THREAD_SIZE` of Debian's builds, as the first `alloc_stack` line of a real boot asks
+/// for it (bytes, aligned to the same): 16 KiB in 6.1, 32 KiB in 6.12.
+#[test]
+fn default_stack_sizes_are_the_debian_builds() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../topology/fixtures");
+    for (s, log) in [
+        (Strategy::Linux61, "linux-6.1/h84.log"),
+        (Strategy::Linux612, "linux-6.12/64-h84.log"),
+    ] {
+        let text = std::fs::read_to_string(format!("{fixtures}/{log}")).unwrap();
+        let line = text.lines().find(|l| l.contains("alloc_stack+")).unwrap();
+        let bytes: u64 = line.split("memblock_alloc_try_nid: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        assert!(line.contains(&format!("align={bytes:#x} ")), "{line}");
+        assert_eq!(1u64 << s.default_thread_shift(), bytes, "{s}");
+        let c = PlanConfig::for_topology(&machine(1, 1, GIB, GIB), s);
+        assert_eq!(c.thread_size(), bytes, "{s}");
+    }
+    assert_eq!(Strategy::PerNodeBlock.default_thread_shift(), 14);
+}
