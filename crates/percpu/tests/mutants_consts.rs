@@ -102,3 +102,28 @@ fn hash_linear_map_slots_match_a_real_6_12_boot() {
         .iter()
         .any(|a| a.kind == K::LinearMapHashSlots));
 }
+
+/// Debian's 6.12 hash boots allocate the linear-map slots (KFENCE is built in and on),
+/// its 6.1 boots do not: the default configuration follows.
+#[test]
+fn kfence_by_default_only_in_6_12() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../topology/fixtures");
+    let slots_in = |log: &str| {
+        std::fs::read_to_string(format!("{fixtures}/{log}"))
+            .unwrap()
+            .lines()
+            .any(|l| l.contains("memblock_alloc_try_nid") && l.contains("hash__early_init_mmu+"))
+    };
+    let topo = machine(2, 2, 3 * GIB / 2, GIB);
+    for (s, log) in [
+        (Strategy::Linux61, "linux-6.1/h84.log"),
+        (Strategy::Linux612, "linux-6.12/64-h84.log"),
+    ] {
+        let logged = slots_in(log);
+        assert_eq!(s.default_kfence(), logged, "{s}");
+        let c = percpu::PlanConfig::for_topology(&topo, s);
+        let (_, p) = common::run(&topo, &c);
+        let planned = p.allocations.iter().any(|a| a.kind == K::LinearMapHashSlots);
+        assert_eq!(planned, logged, "{s}");
+    }
+}
