@@ -244,3 +244,19 @@ fn default_stack_sizes_are_the_debian_builds() {
     }
     assert_eq!(Strategy::PerNodeBlock.default_thread_shift(), 14);
 }
+
+/// Each strategy's help line is its own, and says which kernel it is or builds on.
+#[test]
+fn summaries_say_what_each_strategy_is() {
+    for s in Strategy::EVERY {
+        let others = Strategy::EVERY.iter().filter(|o| o.summary() == s.summary()).count();
+        assert_eq!(others, 1, "{s}");
+        let start = match s {
+            Strategy::Linux61 => "Linux 6.1,",
+            Strategy::Linux612 => "Linux 6.12 ",
+            Strategy::Linux415 => "Linux 4.15,",
+            _ => "Beyond Linux: ",
+        };
+        assert!(s.summary().starts_with(start), "{s}: {}", s.summary());
+    }
+}
