@@ -167,7 +167,14 @@ fn logged_paca_size(log: &str) -> u64 {
         .lines()
         .find(|l| l.contains("alloc_paca_data") && l.contains("align=0x80 "))
         .expect("the boot CPU's paca");
-    line.split("memblock_alloc_try_nid: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
+    line.split("memblock_alloc_try_nid: ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -182,14 +189,24 @@ fn default_paca_sizes_are_the_debian_builds() {
     ];
     for (s, page, log) in cases {
         let want = logged_paca_size(&read(log));
-        assert_eq!(s.default_paca_size_for(page).as_u64(), want, "{s} {page:#x}");
+        assert_eq!(
+            s.default_paca_size_for(page).as_u64(),
+            want,
+            "{s} {page:#x}"
+        );
     }
     assert_eq!(Strategy::Linux61.default_paca_size().as_u64(), 3328);
     // The strategies beyond Linux use 6.1's paca.
-    assert_eq!(Strategy::PackedVpa.default_paca_size_for(0x1000).as_u64(), 1280);
+    assert_eq!(
+        Strategy::PackedVpa.default_paca_size_for(0x1000).as_u64(),
+        1280
+    );
     // 4.15's is smaller than either (0xa80), whatever the page size.
     for page in [0x1000, 0x1_0000] {
-        assert_eq!(Strategy::Linux415.default_paca_size_for(page).as_u64(), 0xa80);
+        assert_eq!(
+            Strategy::Linux415.default_paca_size_for(page).as_u64(),
+            0xa80
+        );
     }
 }
 
@@ -210,7 +227,13 @@ fn real_mode_structures_per_strategy() {
         K::McEmergencyStack,
     ];
     let lppacas = [K::Lppaca, K::LppacaArray];
-    let virt = [K::SoftirqStack, K::HardirqStack, K::CpuToPhysId, K::PageTable, K::LppacaPage];
+    let virt = [
+        K::SoftirqStack,
+        K::HardirqStack,
+        K::CpuToPhysId,
+        K::PageTable,
+        K::LppacaPage,
+    ];
     for s in Strategy::EVERY {
         for k in real {
             assert!(s.keeps_in_real_mode(k), "{s} {k}");
@@ -236,7 +259,15 @@ fn default_stack_sizes_are_the_debian_builds() {
     ] {
         let text = std::fs::read_to_string(format!("{fixtures}/{log}")).unwrap();
         let line = text.lines().find(|l| l.contains("alloc_stack+")).unwrap();
-        let bytes: u64 = line.split("memblock_alloc_try_nid: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        let bytes: u64 = line
+            .split("memblock_alloc_try_nid: ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(line.contains(&format!("align={bytes:#x} ")), "{line}");
         assert_eq!(1u64 << s.default_thread_shift(), bytes, "{s}");
         let c = PlanConfig::for_topology(&machine(1, 1, GIB, GIB), s);
@@ -249,7 +280,10 @@ fn default_stack_sizes_are_the_debian_builds() {
 #[test]
 fn summaries_say_what_each_strategy_is() {
     for s in Strategy::EVERY {
-        let others = Strategy::EVERY.iter().filter(|o| o.summary() == s.summary()).count();
+        let others = Strategy::EVERY
+            .iter()
+            .filter(|o| o.summary() == s.summary())
+            .count();
         assert_eq!(others, 1, "{s}");
         let start = match s {
             Strategy::Linux61 => "Linux 6.1,",

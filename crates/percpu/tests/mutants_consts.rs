@@ -123,7 +123,10 @@ fn kfence_by_default_only_in_6_12() {
         assert_eq!(s.default_kfence(), logged, "{s}");
         let c = percpu::PlanConfig::for_topology(&topo, s);
         let (_, p) = common::run(&topo, &c);
-        let planned = p.allocations.iter().any(|a| a.kind == K::LinearMapHashSlots);
+        let planned = p
+            .allocations
+            .iter()
+            .any(|a| a.kind == K::LinearMapHashSlots);
         assert_eq!(planned, logged, "{s}");
     }
 }

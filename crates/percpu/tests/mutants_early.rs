@@ -18,7 +18,9 @@ fn log(name: &str) -> String {
 fn reserved_image_end(text: &str) -> u64 {
     let line = text
         .lines()
-        .find(|l| l.contains("memblock_reserve: [0x0000000000000000-") && l.contains("early_init_devtree"))
+        .find(|l| {
+            l.contains("memblock_reserve: [0x0000000000000000-") && l.contains("early_init_devtree")
+        })
         .expect("the kernel image reservation");
     let last = line.split('-').nth(1).unwrap().split(']').next().unwrap();
     u64::from_str_radix(last.trim_start_matches("0x"), 16).unwrap() + 1
@@ -29,13 +31,36 @@ fn reserved_image_end(text: &str) -> u64 {
 #[test]
 fn debian_images_match_real_boots() {
     for (s, page, hash, radix) in [
-        (Strategy::Linux61, 0x1_0000, "linux-6.1/h84.log", "linux-6.1/r42.log"),
-        (Strategy::Linux612, 0x1_0000, "linux-6.12/64-h84.log", "linux-6.12/64-r84.log"),
-        (Strategy::Linux612, 0x1000, "linux-6.12/4-h84.log", "linux-6.12/4-r42.log"),
+        (
+            Strategy::Linux61,
+            0x1_0000,
+            "linux-6.1/h84.log",
+            "linux-6.1/r42.log",
+        ),
+        (
+            Strategy::Linux612,
+            0x1_0000,
+            "linux-6.12/64-h84.log",
+            "linux-6.12/64-r84.log",
+        ),
+        (
+            Strategy::Linux612,
+            0x1000,
+            "linux-6.12/4-h84.log",
+            "linux-6.12/4-r42.log",
+        ),
     ] {
         let k = KernelImage::debian(s, page);
-        assert_eq!(k.end.as_u64(), reserved_image_end(&log(hash)), "{s} {page:#x}");
-        assert_eq!(k.end.as_u64(), reserved_image_end(&log(radix)), "{s} {page:#x}");
+        assert_eq!(
+            k.end.as_u64(),
+            reserved_image_end(&log(hash)),
+            "{s} {page:#x}"
+        );
+        assert_eq!(
+            k.end.as_u64(),
+            reserved_image_end(&log(radix)),
+            "{s} {page:#x}"
+        );
         let exec_end = k.init_end.as_u64().div_ceil(2 * MIB) * 2 * MIB;
         let mapped = format!(
             "radix-mmu: Mapped 0x0000000000000000-{exec_end:#018x} with 2.00 MiB pages (exec)"
@@ -43,8 +68,14 @@ fn debian_images_match_real_boots() {
         assert!(log(radix).contains(&mapped), "{s} {page:#x}: {mapped}");
     }
     // The strategies beyond Linux and 4.15 take 6.1's image.
-    assert_eq!(KernelImage::debian(Strategy::PackedVpa, 0x1000), KernelImage::DEBIAN_6_1);
-    assert_eq!(KernelImage::debian(Strategy::Linux415, 0x1_0000), KernelImage::DEBIAN_6_1);
+    assert_eq!(
+        KernelImage::debian(Strategy::PackedVpa, 0x1000),
+        KernelImage::DEBIAN_6_1
+    );
+    assert_eq!(
+        KernelImage::debian(Strategy::Linux415, 0x1_0000),
+        KernelImage::DEBIAN_6_1
+    );
 }
 
 fn region(base: u64, size: u64) -> Region {
@@ -71,12 +102,27 @@ fn crashkernel_region_follows_reserve_crashkernel() {
 
     assert_eq!(place(crash(0, None), 4 * GIB, true), None);
     // Automatic base: half the RMA, capped.
-    assert_eq!(place(crash(256 * MIB, None), 4 * GIB, true), Some(region(512 * MIB, 256 * MIB)));
-    assert_eq!(place(crash(256 * MIB, None), 4 * GIB, false), Some(region(128 * MIB, 256 * MIB)));
-    assert_eq!(place(crash(64 * MIB, None), 512 * MIB, true), Some(region(256 * MIB, 64 * MIB)));
-    assert_eq!(place(crash(64 * MIB, None), 128 * MIB, false), Some(region(64 * MIB, 64 * MIB)));
+    assert_eq!(
+        place(crash(256 * MIB, None), 4 * GIB, true),
+        Some(region(512 * MIB, 256 * MIB))
+    );
+    assert_eq!(
+        place(crash(256 * MIB, None), 4 * GIB, false),
+        Some(region(128 * MIB, 256 * MIB))
+    );
+    assert_eq!(
+        place(crash(64 * MIB, None), 512 * MIB, true),
+        Some(region(256 * MIB, 64 * MIB))
+    );
+    assert_eq!(
+        place(crash(64 * MIB, None), 128 * MIB, false),
+        Some(region(64 * MIB, 64 * MIB))
+    );
     // @0 is no offset.
-    assert_eq!(place(crash(64 * MIB, Some(0)), 4 * GIB, true), Some(region(512 * MIB, 64 * MIB)));
+    assert_eq!(
+        place(crash(64 * MIB, Some(0)), 4 * GIB, true),
+        Some(region(512 * MIB, 64 * MIB))
+    );
     // An explicit base, both rounded up to pages.
     assert_eq!(
         place(crash(0x100_0001, Some(0x3000_0123)), 4 * GIB, true),
@@ -91,11 +137,25 @@ fn crashkernel_region_follows_reserve_crashkernel() {
     // Not memory: dropped.
     let below_1g = |r: Region| r.end().as_u64() <= GIB;
     assert_eq!(
-        crashkernel_region(crash(MIB, Some(GIB - MIB)), 4 * GIB, true, &k, page, below_1g),
+        crashkernel_region(
+            crash(MIB, Some(GIB - MIB)),
+            4 * GIB,
+            true,
+            &k,
+            page,
+            below_1g
+        ),
         Some(region(GIB - MIB, MIB))
     );
     assert_eq!(
-        crashkernel_region(crash(MIB, Some(GIB - MIB / 2)), 4 * GIB, true, &k, page, below_1g),
+        crashkernel_region(
+            crash(MIB, Some(GIB - MIB / 2)),
+            4 * GIB,
+            true,
+            &k,
+            page,
+            below_1g
+        ),
         None
     );
     // Past the top of the address space: dropped, not wrapped.

@@ -71,8 +71,11 @@ fn read_returns_what_guest_memory_holds() {
     // What a hypervisor would have written: the eye catcher and some counters.
     mem.write_slice(&[0xd3, 0x97, 0xd7, 0x81], GuestAddress(AT + DESC))
         .unwrap();
-    mem.write_slice(&[1, 2, 3, 4, 5, 6, 7, 8], GuestAddress(AT + VPHN_ASSOC_COUNTS))
-        .unwrap();
+    mem.write_slice(
+        &[1, 2, 3, 4, 5, 6, 7, 8],
+        GuestAddress(AT + VPHN_ASSOC_COUNTS),
+    )
+    .unwrap();
     mem.write_slice(&[0x2], GuestAddress(AT + DTL_ENABLE_MASK))
         .unwrap();
     let lp = GuestLppaca::new(&mem, PhysAddr::new(AT)).unwrap();

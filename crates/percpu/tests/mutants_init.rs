@@ -83,7 +83,10 @@ fn device_tree_moves_only_when_linux_moves_it() {
             // The copy is the tree's size, page aligned, and lands somewhere else.
             assert_eq!(
                 copy.to_string(),
-                format!("alloc_try_nid {fdt_size:#x} {:#x} 0x0 accessible -1", c.page_size)
+                format!(
+                    "alloc_try_nid {fdt_size:#x} {:#x} 0x0 accessible -1",
+                    c.page_size
+                )
             );
             assert_ne!(copy.result, Some(fdt.base));
         }

@@ -132,11 +132,12 @@ fn planned(p: &Placement) -> Vec<(u64, u64, u64)> {
                 .find(|o| o.is_alloc() && o.result == Some(a.addr))
                 .expect("the call");
             match op.op {
-                Op::AllocTryNid { min, max, .. } | Op::Alloc { start: min, end: max, .. } => (
-                    a.reserved.as_u64(),
-                    min.as_u64(),
-                    max.raw(),
-                ),
+                Op::AllocTryNid { min, max, .. }
+                | Op::Alloc {
+                    start: min,
+                    end: max,
+                    ..
+                } => (a.reserved.as_u64(), min.as_u64(), max.raw()),
                 _ => unreachable!(),
             }
         })
@@ -151,7 +152,13 @@ fn check(ranges: &[(u64, u64)], strategy: Strategy, kernel: KernelImage, cap: Op
         c.radix_mem_block_size = cap;
     }
     let linux61 = strategy != Strategy::Linux415;
-    let want = oracle(ranges, c.page_size, c.radix_mem_block_size, &kernel, linux61);
+    let want = oracle(
+        ranges,
+        c.page_size,
+        c.radix_mem_block_size,
+        &kernel,
+        linux61,
+    );
     let p = boot(&mut Memblock::new(), &t, &c).expect("plan");
     let got = planned(&p);
     assert_eq!(got, want, "{strategy} {ranges:x?} cap {cap:x?}");
@@ -166,7 +173,12 @@ const RANGES: [(u64, u64); 2] = [(0, GIB + MIB), (2 * GIB, 3 * GIB + MIB)];
 fn linux61_tables_match_a_mapping_by_mapping_walk() {
     check(&RANGES, Strategy::Linux61, KernelImage::DEBIAN_6_1, None);
     // radix_mem_block_size of 1 GiB: 1 GiB mappings where aligned.
-    check(&RANGES, Strategy::Linux61, KernelImage::DEBIAN_6_1, Some(GIB));
+    check(
+        &RANGES,
+        Strategy::Linux61,
+        KernelImage::DEBIAN_6_1,
+        Some(GIB),
+    );
     // A kernel without text boundaries of its own.
     check(
         &RANGES,

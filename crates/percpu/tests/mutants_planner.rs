@@ -95,7 +95,10 @@ fn a_slot_ending_at_the_kept_boundary_is_live() {
         }
         // No slot of any kind is freed: nothing in use was given back.
         assert!(
-            p.allocations.iter().filter(|a| a.in_array).all(|a| !a.freed),
+            p.allocations
+                .iter()
+                .filter(|a| a.in_array)
+                .all(|a| !a.freed),
             "{cpus} CPUs"
         );
     }
@@ -132,6 +135,10 @@ fn a_slot_past_the_kept_part_is_freed() {
     assert!(!lppaca(1).freed);
     assert!(p.findings.iter().any(|f| matches!(
         f,
-        percpu::Finding::FreedWhileInUse { kind: K::Lppaca, cpu: 7, .. }
+        percpu::Finding::FreedWhileInUse {
+            kind: K::Lppaca,
+            cpu: 7,
+            ..
+        }
     )));
 }

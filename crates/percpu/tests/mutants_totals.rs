@@ -56,13 +56,13 @@ fn gaps_are_sub_page_holes_between_plan_blocks() {
         block(0x4100, 0x100),
     ];
     let reserved = [
-        (0x0, 0x800),       // the kernel: 0x800 below the first block
-        (0x1000, 0x1800),   // block 1; 0x200 hole
-        (0x1a00, 0x2000),   // block 2; a page (0x1000) hole
-        (0x3000, 0x3100),   // block 3; 0x1000 hole
-        (0x4100, 0x4200),   // block 4
-        (0x8000, 0x9000),   // someone else's, above every block
-        (0x9400, 0x9800),   // someone else's, 0x400 above the last
+        (0x0, 0x800),     // the kernel: 0x800 below the first block
+        (0x1000, 0x1800), // block 1; 0x200 hole
+        (0x1a00, 0x2000), // block 2; a page (0x1000) hole
+        (0x3000, 0x3100), // block 3; 0x1000 hole
+        (0x4100, 0x4200), // block 4
+        (0x8000, 0x9000), // someone else's, above every block
+        (0x9400, 0x9800), // someone else's, 0x400 above the last
     ];
     let t = totals(&allocs, &reserved);
     assert_eq!(t.len(), 1, "{t:?}");
