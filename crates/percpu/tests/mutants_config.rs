@@ -294,3 +294,42 @@ fn summaries_say_what_each_strategy_is() {
         assert!(s.summary().starts_with(start), "{s}: {}", s.summary());
     }
 }
+
+/// The bolted first segment of a hash MMU: 256 MiB (`SID_SHIFT` 28), or 1 TiB with
+/// `MMU_FTR_1T_SEGMENT` (`SID_SHIFT_1T` 40), which is the `max_addr` a real 6.1 hash boot
+/// gives `alloc_stack` for the IRQ stacks (`ppc64_bolted_size()`).
+#[test]
+fn segment_sizes() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../topology/fixtures/linux-6.1/h84.log"
+    ))
+    .unwrap();
+    let line = text.lines().find(|l| l.contains("alloc_stack+")).unwrap();
+    assert!(line.contains("max_addr=0x0000010000000000 "), "{line}");
+    let mut c = base();
+    assert!(c.segment_1t);
+    assert_eq!(c.segment_size(), 1 << 40);
+    assert_eq!(c.bolted_size(), 1 << 40);
+    c.segment_1t = false;
+    assert_eq!(c.segment_size(), 256 << 20);
+    assert_eq!(c.bolted_size(), 256 << 20);
+    c.radix = true;
+    assert_eq!(c.bolted_size(), u64::MAX);
+}
+
+/// With the RMA unlimited (hypervisor mode), `first_memblock_size` is the size of the
+/// memory block at address 0, wherever the topology lists it.
+#[test]
+fn first_memblock_is_the_one_at_zero() {
+    let mut t = machine(2, 1, GIB, GIB);
+    t.memory.swap(0, 1);
+    t.memory[1].size = PhysSize::new(512 << 20);
+    t.memory[0].base = phys::PhysAddr::new(512 << 20);
+    t.memory[0].size = PhysSize::new(3 * GIB);
+    t.rma_size = PhysSize::new(u64::MAX);
+    assert_eq!(PlanConfig::first_memblock_size(&t).as_u64(), 512 << 20);
+    // A finite RMA is the first block's size already.
+    t.rma_size = PhysSize::new(256 << 20);
+    assert_eq!(PlanConfig::first_memblock_size(&t).as_u64(), 256 << 20);
+}
