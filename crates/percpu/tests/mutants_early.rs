@@ -161,3 +161,35 @@ fn crashkernel_region_follows_reserve_crashkernel() {
     // Past the top of the address space: dropped, not wrapped.
     assert_eq!(place(crash(GIB, Some(u64::MAX - MIB)), 4 * GIB, true), None);
 }
+
+/// `overlaps_kernel_text` and `overlaps_interrupt_vector_text` on their edges, with a
+/// kernel whose text starts at 1 MiB so that the vectors (0x100..0x5d00, Debian's) lie
+/// outside it: a mapping is executable when it shares a byte with either.
+#[test]
+fn text_and_vectors_are_half_open() {
+    let k = KernelImage {
+        stext: PhysAddr::new(MIB),
+        init_end: PhysAddr::new(32 * MIB),
+        ..KernelImage::DEBIAN_6_1
+    };
+    let (vb, ve) = (k.interrupts.base.as_u64(), k.interrupts.end().as_u64());
+    assert_eq!((vb, ve), (0x100, 0x5d00));
+    // Vectors only.
+    assert!(k.maps_text(0, 0x8000));
+    assert!(k.maps_text(ve - 1, 0x8000));
+    assert!(k.maps_text(0, vb + 1));
+    // Touching the vectors or the text without sharing a byte.
+    assert!(!k.maps_text(0, vb));
+    assert!(!k.maps_text(ve, 0x8000));
+    assert!(!k.maps_text(0x8000, MIB));
+    assert!(!k.maps_text(32 * MIB, 34 * MIB));
+    // Text.
+    assert!(k.maps_text(0x8000, MIB + 1));
+    assert!(k.maps_text(32 * MIB - 1, 34 * MIB));
+    // No vectors at all.
+    let bare = KernelImage {
+        interrupts: Region::new(PhysAddr::ZERO, PhysSize::ZERO),
+        ..k
+    };
+    assert!(!bare.maps_text(0, 0x8000));
+}
