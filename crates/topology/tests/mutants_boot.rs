@@ -124,3 +124,40 @@ fn lrdr_capacity_maxcpus_follows_the_roots_cells() {
     let f = fdt_facts(&blob(&t, 0)).unwrap();
     assert_eq!(f.rtas.lrdr_max_cpus, Some(64));
 }
+
+/// A dynamic reservation (no `reg`): `size` of `#size-cells`, `alignment` of
+/// `#address-cells`, `alloc-ranges` in whole entries; Linux's
+/// `__reserved_mem_alloc_size` skips the node when any of them has another length.
+#[test]
+fn dynamic_reservations_need_properties_of_the_right_width() {
+    let dynamic = |alignment: Vec<u8>, ranges: Vec<u8>| {
+        N::new("buf")
+            .p("size", cells(&[0, 0x40_0000]))
+            .p("alignment", alignment)
+            .p("alloc-ranges", ranges)
+    };
+    let good = dynamic(cells(&[0, 0x1_0000]), cells(&[0, 0, 0, 0x4000_0000]));
+    let f = fdt_facts(&tree(2, 2, 2, 2, true, vec![good])).unwrap();
+    let d = &f.reserved_memory.dynamic;
+    assert_eq!(d.len(), 1, "{:?}", f.warnings);
+    assert_eq!(d[0].size.as_u64(), 0x40_0000);
+    assert_eq!(d[0].alignment.map(|a| a.as_u64()), Some(0x1_0000));
+    assert_eq!(d[0].alloc_ranges.len(), 1);
+    assert_eq!(d[0].alloc_ranges[0].1.as_u64(), 0x4000_0000);
+
+    let bad = [
+        // alignment of one cell where the root has two
+        dynamic(cells(&[0x1_0000]), cells(&[0, 0, 0, 0x4000_0000])),
+        // alloc-ranges of one and a half entries
+        dynamic(cells(&[0, 0x1_0000]), cells(&[0, 0, 0, 0x4000_0000, 0, 1])),
+    ];
+    for b in bad {
+        let f = fdt_facts(&tree(2, 2, 2, 2, true, vec![b])).unwrap();
+        assert!(
+            f.reserved_memory.dynamic.is_empty(),
+            "{:?}",
+            f.reserved_memory
+        );
+        assert_eq!(f.warnings.len(), 1, "{:?}", f.warnings);
+    }
+}
