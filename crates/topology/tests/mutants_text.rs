@@ -1,0 +1,47 @@
+//! The text formats' edges (docs/MUTATION.md): Linux id lists (cpulists) against their
+//! count limit, and memory ranges of a TOML topology against `MAX_PHYSMEM_BITS`.
+
+use topology::{format_id_list, parse_id_list, topology_from_toml, MAX_PHYSMEM_BITS};
+
+/// `limit` ids fit, one more does not, counted over all entries.
+#[test]
+fn id_lists_stop_at_their_limit() {
+    assert_eq!(parse_id_list("0-3", 4), Ok(vec![0, 1, 2, 3]));
+    assert!(parse_id_list("0-4", 4).is_err());
+    assert_eq!(parse_id_list("1,0x2, 3-4", 4), Ok(vec![1, 2, 3, 4]));
+    assert!(parse_id_list("1,2,3-5", 4).is_err());
+    assert_eq!(parse_id_list("7-7", 1), Ok(vec![7]));
+    assert!(parse_id_list("7-8", 1).is_err());
+    assert_eq!(parse_id_list("", 0), Ok(vec![]));
+    assert_eq!(
+        parse_id_list("0-4294967295", 64),
+        Err("more than 64 ids".to_string())
+    );
+    // Duplicates are kept in the order written; formatting sorts and merges them.
+    let ids = parse_id_list("3,1-2,2", 8).unwrap();
+    assert_eq!(ids, [3, 1, 2, 2]);
+    assert_eq!(format_id_list(ids), "1-3");
+    assert_eq!(
+        format_id_list([4294967295, 0, 4294967294]),
+        "0,4294967294-4294967295"
+    );
+}
+
+/// One node with a first range at 0 (hash guests need the RMA there) and `range`.
+fn with_memory(range: &str) -> String {
+    format!("[[nodes]]\nid = 0\ncpus = \"0\"\nmemory = [\"0x0-0x1000\", \"{range}\"]\n")
+}
+
+/// Memory may end exactly at `1 << MAX_PHYSMEM_BITS` (2 PiB), not a byte later, and a
+/// range must hold at least a byte (its end is exclusive).
+#[test]
+fn memory_ranges_end_at_the_physical_limit() {
+    let top = 1u64 << MAX_PHYSMEM_BITS;
+    let t = topology_from_toml(&with_memory(&format!("0x2000-{top:#x}"))).unwrap();
+    assert_eq!(t.memory[1].size.as_u64(), top - 0x2000);
+    assert!(topology_from_toml(&with_memory(&format!("0x2000-{:#x}", top + 1))).is_err());
+    let one = topology_from_toml(&with_memory("0x2000-0x2001")).unwrap();
+    assert_eq!(one.memory[1].size.as_u64(), 1);
+    assert!(topology_from_toml(&with_memory("0x2000-0x2000")).is_err());
+    assert!(topology_from_toml(&with_memory("0x3000-0x2000")).is_err());
+}
