@@ -45,3 +45,19 @@ fn memory_ranges_end_at_the_physical_limit() {
     assert!(topology_from_toml(&with_memory("0x2000-0x2000")).is_err());
     assert!(topology_from_toml(&with_memory("0x3000-0x2000")).is_err());
 }
+
+/// Linux's cpulist format (`%*pbl`): ascending, runs of two or more as `a-b`, single ids
+/// alone, comma separated; this crate writes `none` for the empty set.
+#[test]
+fn id_lists_format_like_linux() {
+    assert_eq!(format_id_list([]), "none");
+    assert_eq!(format_id_list([5]), "5");
+    assert_eq!(format_id_list([5, 6]), "5-6");
+    assert_eq!(format_id_list([11, 10, 8, 3, 2, 1, 0]), "0-3,8,10-11");
+    assert_eq!(format_id_list([0, 2, 4]), "0,2,4");
+    assert_eq!(format_id_list([9, 9, 9]), "9");
+    // Round trip for a set given in order.
+    let ids = parse_id_list("0-3,8,10-11,64", 100).unwrap();
+    assert_eq!(format_id_list(ids.clone()), "0-3,8,10-11,64");
+    assert_eq!(parse_id_list(&format_id_list(ids.clone()), 100).unwrap(), ids);
+}
