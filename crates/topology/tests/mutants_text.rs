@@ -61,3 +61,14 @@ fn id_lists_format_like_linux() {
     assert_eq!(format_id_list(ids.clone()), "0-3,8,10-11,64");
     assert_eq!(parse_id_list(&format_id_list(ids.clone()), 100).unwrap(), ids);
 }
+
+/// A syntax error names the field when its line assigns a plain key, and only then: a
+/// quoted key with a blank is reported by position alone.
+#[test]
+fn errors_name_plain_fields_only() {
+    let e = topology_from_toml("rma_size = [\n").unwrap_err().to_string();
+    assert!(e.contains("line 1, column ") && e.contains(": rma_size: "), "{e}");
+    let e = topology_from_toml("\"odd key\" = [\n").unwrap_err().to_string();
+    assert!(e.contains("line 1, column "), "{e}");
+    assert!(!e.contains("odd key: "), "{e}");
+}
