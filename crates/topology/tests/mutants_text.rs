@@ -59,16 +59,40 @@ fn id_lists_format_like_linux() {
     // Round trip for a set given in order.
     let ids = parse_id_list("0-3,8,10-11,64", 100).unwrap();
     assert_eq!(format_id_list(ids.clone()), "0-3,8,10-11,64");
-    assert_eq!(parse_id_list(&format_id_list(ids.clone()), 100).unwrap(), ids);
+    assert_eq!(
+        parse_id_list(&format_id_list(ids.clone()), 100).unwrap(),
+        ids
+    );
 }
 
 /// A syntax error names the field when its line assigns a plain key, and only then: a
 /// quoted key with a blank is reported by position alone.
 #[test]
 fn errors_name_plain_fields_only() {
-    let e = topology_from_toml("rma_size = [\n").unwrap_err().to_string();
-    assert!(e.contains("line 1, column ") && e.contains(": rma_size: "), "{e}");
-    let e = topology_from_toml("\"odd key\" = [\n").unwrap_err().to_string();
+    let e = topology_from_toml("rma_size = [\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 1, column ") && e.contains(": rma_size: "),
+        "{e}"
+    );
+    let e = topology_from_toml("\"odd key\" = [\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("line 1, column "), "{e}");
     assert!(!e.contains("odd key: "), "{e}");
+}
+
+/// Adjacent ranges of one node are one range (as memblock merges them); adjacent ranges
+/// of two nodes, or ranges with a hole, stay apart.
+#[test]
+fn adjacent_ranges_of_a_node_merge() {
+    let t = topology_from_toml(&with_memory("0x1000-0x2000")).unwrap();
+    assert_eq!(t.memory.len(), 1);
+    assert_eq!(t.memory[0].size.as_u64(), 0x2000);
+    let t = topology_from_toml(&with_memory("0x1800-0x2000")).unwrap();
+    assert_eq!(t.memory.len(), 2);
+    let two = "[[nodes]]\nid = 0\ncpus = \"0\"\nmemory = [\"0x0-0x1000\"]\n\
+               [[nodes]]\nid = 1\ncpus = \"1\"\nmemory = [\"0x1000-0x2000\"]\n";
+    assert_eq!(topology_from_toml(two).unwrap().memory.len(), 2);
 }
