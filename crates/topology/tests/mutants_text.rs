@@ -96,3 +96,21 @@ fn adjacent_ranges_of_a_node_merge() {
                [[nodes]]\nid = 1\ncpus = \"1\"\nmemory = [\"0x1000-0x2000\"]\n";
     assert_eq!(topology_from_toml(two).unwrap().memory.len(), 2);
 }
+
+/// `distances` must be exactly one row of one entry per node.
+#[test]
+fn distances_must_be_square() {
+    let two = "[[nodes]]\nid = 0\ncpus = \"0\"\nmemory = [\"0x0-0x1000\"]\n\
+               [[nodes]]\nid = 1\ncpus = \"1\"\n";
+    let with = |d: &str| topology_from_toml(&format!("distances = {d}\n{two}"));
+    assert_eq!(with("[[10, 40], [40, 10]]").unwrap().distances[0][1], 40);
+    for bad in [
+        "[[10, 40]]",
+        "[[10, 40], [40, 10], [40, 40]]",
+        "[[10, 40], [40]]",
+        "[[10], [40, 10]]",
+    ] {
+        let e = with(bad).unwrap_err().to_string();
+        assert!(e.contains("must be 2 rows of 2"), "{bad}: {e}");
+    }
+}
