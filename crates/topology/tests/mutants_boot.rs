@@ -100,11 +100,19 @@ fn reserved_memory_entries_follow_the_cell_counts() {
     assert!(f.reserved_memory.usable);
     assert_eq!(f.reserved_memory.regions.len(), 1, "{:?}", f.warnings);
     assert_eq!(f.reserved_memory.regions[0].base.as_u64(), 0x4000);
-    // Five, or none, of either: nothing can be described (the reg is one whole entry of
-    // 5 + 2 cells, with a size that is not 0, so it is the cell check that refuses it).
-    for (ac, sc) in [(5, 2), (2, 5), (0, 2), (2, 0)] {
-        let reg = [0, 0, 0, 0, 0x1000, 0, 0x100];
-        let f = fdt_facts(&tree(ac, sc, ac, sc, true, vec![fw(&reg)])).unwrap();
+    // Five, or none, of either: nothing can be described, with one warning. Each reg is
+    // whole entries of what the cells would give if they were accepted (5 + 2 cells; 2
+    // cells), so a wrongly accepted one would show as regions (sizes not 0) or as one
+    // empty-entry warning per entry (no size cells).
+    let seven = [0, 0, 0, 0, 0x1000, 0, 0x100];
+    let eight = [0, 0x100, 0, 0x100, 0, 0x100, 0, 0x100];
+    for (ac, sc, reg) in [
+        (5, 2, &seven[..]),
+        (2, 5, &seven[..]),
+        (0, 2, &eight[..]),
+        (2, 0, &eight[..]),
+    ] {
+        let f = fdt_facts(&tree(ac, sc, ac, sc, true, vec![fw(reg)])).unwrap();
         assert!(f.reserved_memory.regions.is_empty(), "{ac}/{sc}");
         assert_eq!(f.warnings.len(), 1, "{ac}/{sc}: {:?}", f.warnings);
     }
