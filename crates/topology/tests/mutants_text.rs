@@ -76,6 +76,13 @@ fn errors_name_plain_fields_only() {
         e.contains("line 1, column ") && e.contains(": rma_size: "),
         "{e}"
     );
+    // Keys of letters, digits, `_`, `-` and `.` are plain.
+    for key in ["my-key", "a.b", "x_1"] {
+        let e = topology_from_toml(&format!("{key} = [\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!(": {key}: ")), "{e}");
+    }
     let e = topology_from_toml("\"odd key\" = [\n")
         .unwrap_err()
         .to_string();
