@@ -179,7 +179,7 @@ fn logged_paca_size(log: &str) -> u64 {
 
 #[test]
 fn default_paca_sizes_are_the_debian_builds() {
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../topology/fixtures");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     let read = |p: &str| std::fs::read_to_string(format!("{fixtures}/{p}")).unwrap();
     // 6.1 and 6.12 with 64 KiB pages: 3328 bytes; 6.12 with 4 KiB pages: 1280.
     let cases = [
@@ -252,7 +252,7 @@ fn real_mode_structures_per_strategy() {
 /// for it (bytes, aligned to the same): 16 KiB in 6.1, 32 KiB in 6.12.
 #[test]
 fn default_stack_sizes_are_the_debian_builds() {
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../topology/fixtures");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     for (s, log) in [
         (Strategy::Linux61, "linux-6.1/h84.log"),
         (Strategy::Linux612, "linux-6.12/64-h84.log"),
@@ -302,7 +302,7 @@ fn summaries_say_what_each_strategy_is() {
 fn segment_sizes() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../topology/fixtures/linux-6.1/h84.log"
+        "/tests/fixtures/linux-6.1/h84.log"
     ))
     .unwrap();
     let line = text.lines().find(|l| l.contains("alloc_stack+")).unwrap();

@@ -8,7 +8,7 @@ use common::{cfg, machine, GIB};
 use percpu::{Allocation, Strategy, StructureKind as K};
 
 /// The 4 KiB-page hash guest booted by Debian's 6.12 kernel with `memblock=debug`.
-const LOG: &str = include_str!("../../topology/fixtures/linux-6.12/4-h84.log");
+const LOG: &str = include_str!("fixtures/linux-6.12/4-h84.log");
 
 /// `(bytes, align, max_addr)` of the `memblock=debug` line that names `caller`.
 fn logged(caller: &str) -> (u64, u64, u64) {
@@ -107,7 +107,7 @@ fn hash_linear_map_slots_match_a_real_6_12_boot() {
 /// its 6.1 boots do not: the default configuration follows.
 #[test]
 fn kfence_by_default_only_in_6_12() {
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../topology/fixtures");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     let slots_in = |log: &str| {
         std::fs::read_to_string(format!("{fixtures}/{log}"))
             .unwrap()

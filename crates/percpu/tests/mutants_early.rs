@@ -10,7 +10,7 @@ const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
 fn log(name: &str) -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../topology/fixtures/");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
     std::fs::read_to_string(format!("{path}{name}")).unwrap()
 }
 
