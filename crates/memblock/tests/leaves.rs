@@ -8,6 +8,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use memblock::trace::Rng;
 use memblock::{AllocLimit, ArrayKind, Memblock, NodeId, PhysAddr, PhysSize, Region, RegionFlags};
 
 /// Live heap bytes allocated by this thread (tests run in parallel threads).
@@ -42,28 +43,6 @@ unsafe impl GlobalAlloc for Counting {
 }
 #[global_allocator]
 static A: Counting = Counting;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // SplitMix64.
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
 
 fn p(a: u64) -> PhysAddr {
     PhysAddr::new(a)
@@ -107,7 +86,7 @@ fn align(r: &mut Rng) -> u64 {
         0 => 0,
         1 => 0x3000,
         2 => 1 << 63,
-        3 => r.next(),
+        3 => r.next_u64(),
         4 => !r.below(1 << 24),
         _ => 1 << r.below(24),
     }
@@ -167,7 +146,7 @@ fn probe(mb: &Memblock, r: &mut Rng, what: &str) {
 }
 
 fn run(seed: u64, fill: usize, steps: usize) {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let mut mb = machine();
     mb.set_current_limit(p(u64::MAX));
     for _ in 0..fill {
@@ -264,7 +243,7 @@ fn many_leaves_differential() {
 /// gaps whose `round_up` wraps (Linux fails there) must not be skipped by `longest`.
 #[test]
 fn top_of_address_space_many_leaves() {
-    let mut r = Rng(77);
+    let mut r = Rng::new(77);
     for case in 0..30 {
         let mut mb = Memblock::new();
         mb.set_current_limit(p(u64::MAX));
@@ -286,10 +265,10 @@ fn top_of_address_space_many_leaves() {
         for _ in 0..300 {
             let al = match r.below(5) {
                 0 => 1 << (20 + r.below(44)),
-                1 => r.next() | (1 << 63),
+                1 => r.next_u64() | (1 << 63),
                 2 => !r.below(1 << 24),
                 3 => 1 << r.below(16),
-                _ => r.next(),
+                _ => r.next_u64(),
             };
             let sz = if r.chance(50) {
                 long_gap(&mb, &mut r)
@@ -320,7 +299,7 @@ fn top_of_address_space_many_leaves() {
 /// `len` of the iterators, `nth`, `partition_point`, `pieces`.
 #[test]
 fn view_matches_vec() {
-    let mut r = Rng(5);
+    let mut r = Rng::new(5);
     let mut mb = machine();
     for n in [0usize, 1, 255, 256, 257, 300, 1000, 5000] {
         while mb.reserved().len() < n {
@@ -529,7 +508,7 @@ fn boundary_checks(full: bool) {
             format!("{:?}", m.reserve(p(e - 0x1800), z(te - e + 0x3000)))
         }),
     ];
-    let mut r = Rng(99);
+    let mut r = Rng::new(99);
     let mut searches = 0;
     for &b in boundaries.iter().chain([0usize, 1, 699].iter()) {
         let v = base.reserved();

@@ -7,6 +7,7 @@
 
 #![cfg(feature = "alloc")]
 
+use memblock::trace::Rng;
 use memblock::{AllocLimit, Memblock, NodeId, PhysAddr, PhysSize, RegionFlags};
 
 fn p(x: u64) -> PhysAddr {
@@ -78,24 +79,9 @@ fn exact_fit_in_an_interior_leaf_bottom_up() {
     }
 }
 
-/// SplitMix64, enough for reproducible draws.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[test]
 fn dense_top_of_the_address_space_in_several_leaves() {
-    let mut r = Rng(7);
+    let mut r = Rng::new(7);
     for case in 0..40 {
         let base = u64::MAX - (64 << 20) - r.below(1 << 20);
         let mut mb = Memblock::new();
@@ -122,7 +108,7 @@ fn dense_top_of_the_address_space_in_several_leaves() {
             mb.set_bottom_up(bottom_up);
             for _ in 0..200 {
                 let align = match r.below(3) {
-                    0 => r.next() | (1 << 63),
+                    0 => r.next_u64() | (1 << 63),
                     1 => !r.below(1 << 24),
                     _ => 1 << (20 + r.below(44)),
                 };

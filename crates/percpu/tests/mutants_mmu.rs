@@ -7,6 +7,7 @@ mod common;
 
 use common::{cfg, nid, GIB, MIB};
 use memblock::replay::Op;
+use memblock::trace::Rng;
 use memblock::Memblock;
 use percpu::early::KernelImage;
 use percpu::{boot, Placement, Strategy, StructureKind as K};
@@ -236,22 +237,6 @@ fn linux415_tables_match_a_mapping_by_mapping_walk() {
     );
 }
 
-/// SplitMix64, for reproducible random machines.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Random machines: one to three memory ranges at page-aligned but otherwise random
 /// places (the first from 0, large enough for the kernel and the plan), random kernel
 /// symbols (`__srwx_boundary`, `__init_end`, the interrupt vectors or none), 4 KiB or
@@ -259,7 +244,7 @@ impl Rng {
 /// walk and the mapping-by-mapping one must ask for the same tables every time.
 #[test]
 fn random_machines_match_a_mapping_by_mapping_walk() {
-    let mut rng = Rng(18);
+    let mut rng = Rng::new(18);
     for _ in 0..300 {
         let page = if rng.below(2) == 0 { 0x1000 } else { 0x1_0000 };
         let unit = |rng: &mut Rng, max: u64| (1 + rng.below(max / page)) * page;
