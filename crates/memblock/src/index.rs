@@ -152,6 +152,31 @@ fn locate(leaves: &[Leaf], addr: u64, inclusive: bool) -> Pos {
     }
 }
 
+/// `fit` on gap `p` clipped to the window `[ws, we)`, if anything of it is left.
+fn clipped_fit(
+    leaves: &[Leaf],
+    p: Pos,
+    ws: u64,
+    we: u64,
+    fit: impl Fn(u64, u64) -> Option<u64>,
+) -> Option<u64> {
+    let (s, e) = gap(leaves, p);
+    let (s, e) = (s.max(ws), e.min(we));
+    if s < e {
+        fit(s, e)
+    } else {
+        None
+    }
+}
+
+/// The gaps of leaf `c` strictly between positions `lo` and `hi` (which hold the
+/// window's ends): `bottom..top`, indices into the leaf.
+fn interior(leaf: &Leaf, c: usize, lo: Pos, hi: Pos) -> (usize, usize) {
+    let bottom = if c == lo.0 { lo.1 + 1 } else { 0 };
+    let top = if c == hi.0 { hi.1 } else { leaf.regions.len() };
+    (bottom, top)
+}
+
 /// The address Linux's top-down walk returns within the window `[ws, we)` of one
 /// memory region, if a gap there fits; `size` must be nonzero.
 pub(crate) fn find_top_down(
@@ -161,15 +186,7 @@ pub(crate) fn find_top_down(
     size: u64,
     align: u64,
 ) -> Option<u64> {
-    let clipped = |p: Pos| {
-        let (s, e) = gap(leaves, p);
-        let (s, e) = (s.max(ws), e.min(we));
-        if s < e {
-            fit_top_down(s, e, size, align)
-        } else {
-            None
-        }
-    };
+    let clipped = |p: Pos| clipped_fit(leaves, p, ws, we, |s, e| fit_top_down(s, e, size, align));
     let hi = locate(leaves, we, false);
     if let Some(a) = clipped(hi) {
         return Some(a);
@@ -186,8 +203,7 @@ pub(crate) fn find_top_down(
         if leaf.longest < size {
             continue;
         }
-        let top = if c == hi.0 { hi.1 } else { leaf.regions.len() };
-        let bottom = if c == lo.0 { lo.1 + 1 } else { 0 };
+        let (bottom, top) = interior(leaf, c, lo, hi);
         // Gaps `max(bottom, 1)..top` lie between two regions of this leaf: a tight
         // loop over pairs; gap 0 (below the leaf's first region) after them.
         let pairs = leaf.regions.get(bottom.max(1) - 1..top).unwrap_or(&[]);
@@ -222,15 +238,7 @@ pub(crate) fn find_bottom_up(
     size: u64,
     align: u64,
 ) -> Option<u64> {
-    let exact = |p: Pos| {
-        let (s, e) = gap(leaves, p);
-        let (s, e) = (s.max(ws), e.min(we));
-        if s < e {
-            fit_bottom_up(s, e, size, align)
-        } else {
-            None
-        }
-    };
+    let exact = |p: Pos| clipped_fit(leaves, p, ws, we, |s, e| fit_bottom_up(s, e, size, align));
     let lo = locate(leaves, ws, true);
     if let Some(a) = exact(lo) {
         return Some(a);
@@ -253,8 +261,7 @@ pub(crate) fn find_bottom_up(
         if leaf.longest < size && !may_wrap {
             continue;
         }
-        let bottom = if c == lo.0 { lo.1 + 1 } else { 0 };
-        let top = if c == hi.0 { hi.1 } else { leaf.regions.len() };
+        let (bottom, top) = interior(leaf, c, lo, hi);
         let check = |s: u64, e: u64| {
             if e.saturating_sub(s) >= size || (s > wrap_from && s < e) {
                 fit_bottom_up(s, e, size, align)
