@@ -368,7 +368,9 @@ mod imp {
         }
         /// Replaces region `idx` (no-op out of bounds).
         pub(crate) fn set(&mut self, idx: usize, r: Region) {
-            if idx < self.len {
+            if idx < self.len && self.split && self.indexed {
+                self.set_indexed(idx, r);
+            } else if idx < self.len {
                 let before = self.owned(idx, idx + 1);
                 let (c, off) = self.locate(idx);
                 if let Some(slot) = self.leaves.get_mut(c).and_then(|l| l.regions.get_mut(off)) {
@@ -376,6 +378,51 @@ mod imp {
                 }
                 self.after_change(idx, idx + 1, before, None);
                 self.nodes.stale();
+            }
+        }
+        /// `set` on an indexed store, the allocator's most frequent change (an
+        /// allocation merging into a neighbour): one placement of `idx`, and only the
+        /// two gaps around the region are measured, before and after.
+        fn set_indexed(&mut self, idx: usize, r: Region) {
+            let (c, off) = self.locate(idx);
+            let Some(leaf_len) = self.leaves.get(c).map(|l| l.regions.len()) else {
+                return;
+            };
+            // The gap above region `idx` belongs to the leaf of region `idx + 1`, or
+            // to the last leaf when `idx` is the last region.
+            let above = if off + 1 < leaf_len || c + 1 == self.leaves.len() {
+                (c, off + 1)
+            } else {
+                (c + 1, 0)
+            };
+            let old_below = index::gap_len(&self.leaves, (c, off));
+            let old_above = index::gap_len(&self.leaves, above);
+            let Some(l) = self.leaves.get_mut(c) else {
+                return;
+            };
+            if let Some(slot) = l.regions.get_mut(off) {
+                *slot = r;
+            }
+            if off == 0 {
+                l.first = r.base.as_u64();
+            }
+            let new_below = index::gap_len(&self.leaves, (c, off));
+            let new_above = index::gap_len(&self.leaves, above);
+            self.replaced_gap(c, old_below, new_below);
+            self.replaced_gap(above.0, old_above, new_above);
+            self.nodes.stale();
+        }
+        /// Keeps leaf `c`'s longest gap exact after one of its gaps went from `old` to
+        /// `new` long (the regions already changed): raised when the new gap is longer,
+        /// recomputed only when the replaced gap was the longest.
+        fn replaced_gap(&mut self, c: usize, old: u64, new: u64) {
+            let Some(l) = self.leaves.get_mut(c) else {
+                return;
+            };
+            if new >= l.longest {
+                l.longest = new;
+            } else if old >= l.longest {
+                self.refresh(c, c);
             }
         }
         /// Whether a real heap growth of `have` spare slots by `want` may go ahead:
@@ -596,8 +643,19 @@ mod imp {
                 if with.len() > removed && !Self::grow(&mut leaf.regions, with.len() - removed) {
                     return false;
                 }
-                leaf.regions
-                    .splice(off..off + removed, with.iter().copied());
+                // By hand rather than `Vec::splice`: overwrite what both have, then
+                // move the leaf's tail once (its drop guard cost more than the move).
+                let common = removed.min(with.len());
+                for (slot, r) in leaf.regions.iter_mut().skip(off).zip(&with[..common]) {
+                    *slot = *r;
+                }
+                if with.len() > removed {
+                    for (i, r) in with.iter().enumerate().skip(common) {
+                        leaf.regions.insert(off + i, *r);
+                    }
+                } else if removed > common {
+                    leaf.regions.drain(off + common..off + removed);
+                }
                 self.len = self.len - removed + with.len();
                 if with.len() != removed {
                     self.fix_starts(c + 1);
