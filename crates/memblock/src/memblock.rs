@@ -109,12 +109,23 @@ impl<const N: usize> RegionArray<N> {
     /// region is new (the rest of the array is already merged), with at most one shift of
     /// the array instead of two.
     fn insert_merged(&mut self, kind: ArrayKind, idx: usize, r: Region) -> Result<(), Error> {
+        let left = idx.checked_sub(1).and_then(|i| self.get(i));
+        self.insert_merged_with(kind, idx, r, left, self.get(idx))
+    }
+
+    /// [`RegionArray::insert_merged`] given the regions at `idx - 1` and `idx`, when
+    /// the caller already found them.
+    fn insert_merged_with(
+        &mut self,
+        kind: ArrayKind,
+        idx: usize,
+        r: Region,
+        left: Option<Region>,
+        right: Option<Region>,
+    ) -> Result<(), Error> {
         let compatible = |o: &Region| o.nid == r.nid && o.flags == r.flags;
-        let left = idx
-            .checked_sub(1)
-            .and_then(|i| self.get(i))
-            .filter(|l| l.end() == r.base && compatible(l));
-        let right = self.get(idx).filter(|n| n.base == r.end() && compatible(n));
+        let left = left.filter(|l| l.end() == r.base && compatible(l));
+        let right = right.filter(|n| n.base == r.end() && compatible(n));
         match (left, right) {
             (None, None) => return self.insert(kind, idx, r),
             (Some(l), None) => self.set(
@@ -685,6 +696,16 @@ impl<const N: usize> Memblock<N> {
             let a = self.arr_mut(kind);
             a.insert(kind, 0, region(base, end))?;
             return Ok(());
+        }
+        if self.arr(kind).cnt() < self.arr(kind).max {
+            // The usual reservation: the range lies wholly in one gap and one more region
+            // fits, so no growth can happen and Linux's passes come down to one insert
+            // and merge. One descent finds the gap and both neighbours.
+            let a = self.arr_mut(kind);
+            let (idx, left, right) = a.regions.seek(base);
+            if right.is_none_or(|n| n.base.as_u64() >= end) {
+                return a.insert_merged_with(kind, idx, region(base, end), left, right);
+            }
         }
         let mut insert =
             self.arr(kind).cnt().saturating_mul(2).saturating_add(1) < self.arr(kind).max;

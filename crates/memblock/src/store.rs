@@ -290,6 +290,28 @@ mod imp {
                 .is_some_and(|r| r.end().as_u64() > addr);
             leaf.start + k - usize::from(reaches)
         }
+        /// [`Store::first_ending_after`]`(addr)` with the regions on either side of
+        /// that index, found in the same descent (an allocation's reservation needs
+        /// all three).
+        pub(crate) fn seek(&self, addr: u64) -> (usize, Option<Region>, Option<Region>) {
+            let idx = self.first_ending_after(addr);
+            if !self.split {
+                let flat = self.flat();
+                let left = idx.checked_sub(1).and_then(|i| flat.get(i)).copied();
+                return (idx, left, flat.get(idx).copied());
+            }
+            let (c, off) = self.locate(idx);
+            let at = |c: usize, k: usize| self.leaves.get(c).and_then(|l| l.regions.get(k));
+            let left = match off.checked_sub(1) {
+                Some(k) => at(c, k),
+                None => c
+                    .checked_sub(1)
+                    .and_then(|p| self.leaves.get(p))
+                    .and_then(|l| l.regions.last()),
+            };
+            let right = at(c, off).or_else(|| at(c + 1, 0));
+            (idx, left.copied(), right.copied())
+        }
         /// Recomputes the starts of leaves `from..`.
         fn fix_starts(&mut self, from: usize) {
             let mut at = match from.checked_sub(1).and_then(|p| self.leaves.get(p)) {
@@ -794,6 +816,12 @@ mod imp {
         }
         pub(crate) fn first_ending_after(&self, addr: u64) -> usize {
             self.flat().partition_point(|r| r.end().as_u64() <= addr)
+        }
+        pub(crate) fn seek(&self, addr: u64) -> (usize, Option<Region>, Option<Region>) {
+            let idx = self.first_ending_after(addr);
+            let flat = self.flat();
+            let left = idx.checked_sub(1).and_then(|i| flat.get(i)).copied();
+            (idx, left, flat.get(idx).copied())
         }
         /// Without a heap there is no gap index: searches walk linearly (at most
         /// `N` regions).
