@@ -82,6 +82,39 @@ pub fn shape_name(args: &LinuxBootArgs) -> String {
     )
 }
 
+/// The kernel-image facts numaboot plans a Debian kernel with
+/// (`percpu::early::KernelImage::debian`, which decides the radix mapping's executable
+/// range and where the early allocations may go) against the fetched vmlinux's own
+/// symbols: a newer Debian build with another layout fails here, naming the facts.
+fn check_image_facts(vmlinux: &std::path::Path, flavour: kernel::Flavour) -> Result<()> {
+    use percpu::{consts, early::KernelImage, Strategy};
+    let (strategy, page_size) = match flavour {
+        kernel::Flavour::L61 => (Strategy::Linux61, consts::PAGE_SIZE_64K),
+        kernel::Flavour::L612 => (Strategy::Linux612, consts::PAGE_SIZE_4K),
+        kernel::Flavour::L612K64 => (Strategy::Linux612, consts::PAGE_SIZE_64K),
+    };
+    let planned = KernelImage::debian(strategy, page_size);
+    let real = symbols::kernel_image(&symbols::nm(vmlinux)?)
+        .with_context(|| format!("reading the image facts of {}", vmlinux.display()))?;
+    anyhow::ensure!(
+        real == planned,
+        "numaboot plans Debian {} with the image facts {planned:?}, but {} has {real:?}: \
+         update percpu::early::KernelImage",
+        flavour.name(),
+        vmlinux.display()
+    );
+    println!(
+        "linux-boot: image facts match the vmlinux: _end {}, __init_end {}, __srwx_boundary {}, \
+         interrupt vectors {}..{}",
+        real.end,
+        real.init_end,
+        real.srwx_boundary,
+        real.interrupts.base,
+        real.interrupts.end()
+    );
+    Ok(())
+}
+
 /// Runs the whole task.
 pub fn run(args: &LinuxBootArgs) -> Result<()> {
     let layout = Layout::checked(args.smp, args.nodes, args.node_mib, !args.no_memoryless)?;
@@ -93,6 +126,9 @@ pub fn run(args: &LinuxBootArgs) -> Result<()> {
     let vmlinux = kernel::vmlinux(&root, args.kernel.as_deref(), args.linux)?;
     println!("linux-boot: kernel {}", vmlinux.display());
     let vars = symbols::KernelVars::from_vmlinux(&vmlinux)?;
+    if args.kernel.is_none() {
+        check_image_facts(&vmlinux, args.linux)?;
+    }
 
     let out = match &args.keep {
         Some(d) => d.clone(),
@@ -384,6 +420,46 @@ fn build_numaboot(root: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Debian images on this development machine (fetched with `apt-get download`),
+    /// when present; in CI `linux-boot` runs the same check on the images it fetches.
+    #[test]
+    fn local_debian_images_match_the_planned_facts() {
+        let images = [
+            (
+                "/work/kernel/x/boot/vmlinux-6.1.0-50-powerpc64le",
+                kernel::Flavour::L61,
+            ),
+            (
+                "/work/k612/x-linux-image-6.12.107+deb13-powerpc64le/boot/vmlinux-6.12.107+deb13-powerpc64le",
+                kernel::Flavour::L612,
+            ),
+            (
+                "/work/k612/x-linux-image-6.12.107+deb13-powerpc64le-64k/boot/vmlinux-6.12.107+deb13-powerpc64le-64k",
+                kernel::Flavour::L612K64,
+            ),
+        ];
+        if require_tool("powerpc64le-linux-gnu-nm", "").is_err() {
+            eprintln!("skipping: no powerpc64le-linux-gnu-nm");
+            return;
+        }
+        for (path, flavour) in images {
+            let path = std::path::Path::new(path);
+            if !path.is_file() {
+                eprintln!("skipping: {} not present", path.display());
+                continue;
+            }
+            check_image_facts(path, flavour).unwrap();
+            // The 6.12 images differ from each other and from 6.1: a check that used
+            // the wrong flavour's facts fails.
+            let other = match flavour {
+                kernel::Flavour::L61 => kernel::Flavour::L612,
+                _ => kernel::Flavour::L61,
+            };
+            let e = check_image_facts(path, other).unwrap_err();
+            assert!(format!("{e:#}").contains("update percpu"), "{e:#}");
+        }
+    }
 
     fn args(mmu: Mmu, no_memoryless: bool) -> LinuxBootArgs {
         LinuxBootArgs {

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
-use phys::PhysAddr;
+use percpu::early::{KernelImage, Region};
+use phys::{PhysAddr, PhysSize};
 
 /// Base of the 64-bit Book3S kernel linear map (`PAGE_OFFSET`): a kernel virtual
 /// address there is this plus the physical address.
@@ -77,11 +78,7 @@ pub struct KernelVars {
 impl KernelVars {
     /// Finds the variables in `nm` output of the vmlinux.
     pub fn from_nm(nm_output: &str) -> Result<Self> {
-        let get = |name: &str| -> Result<PhysAddr> {
-            let va = symbol_address(nm_output, name)?
-                .with_context(|| format!("the vmlinux has no symbol `{name}`"))?;
-            linear_to_phys(va).with_context(|| format!("symbol `{name}`"))
-        };
+        let get = |name: &str| physical(nm_output, name);
         Ok(KernelVars {
             paca_ptrs: get("paca_ptrs")?,
             nr_cpu_ids: get("nr_cpu_ids")?,
@@ -94,6 +91,41 @@ impl KernelVars {
         Self::from_nm(&nm(vmlinux)?)
             .with_context(|| format!("reading the symbols of {}", vmlinux.display()))
     }
+}
+
+/// The physical address of the linear-map symbol `name`, which must be defined.
+fn physical(nm_output: &str, name: &str) -> Result<PhysAddr> {
+    let va = symbol_address(nm_output, name)?
+        .with_context(|| format!("the vmlinux has no symbol `{name}`"))?;
+    linear_to_phys(va).with_context(|| format!("symbol `{name}`"))
+}
+
+/// The kernel-image facts the planner works from ([`KernelImage`]), read from the
+/// vmlinux's own symbols: `_end`, `_stext`, `__init_end`, `__srwx_boundary` and the
+/// interrupt vectors `__start_interrupts..__end_interrupts` (offsets from `_stext`).
+pub fn kernel_image(nm_output: &str) -> Result<KernelImage> {
+    let stext = physical(nm_output, "_stext")?;
+    let from_stext = |name: &str| -> Result<u64> {
+        let a = physical(nm_output, name)?;
+        a.as_u64()
+            .checked_sub(stext.as_u64())
+            .with_context(|| format!("`{name}` ({a}) is below `_stext` ({stext})"))
+    };
+    let (vectors, vectors_end) = (
+        from_stext("__start_interrupts")?,
+        from_stext("__end_interrupts")?,
+    );
+    ensure!(
+        vectors <= vectors_end,
+        "`__end_interrupts` is below `__start_interrupts`"
+    );
+    Ok(KernelImage {
+        end: physical(nm_output, "_end")?,
+        stext,
+        init_end: physical(nm_output, "__init_end")?,
+        srwx_boundary: physical(nm_output, "__srwx_boundary")?,
+        interrupts: Region::new(PhysAddr::new(vectors), PhysSize::new(vectors_end - vectors)),
+    })
 }
 
 /// The output of `powerpc64le-linux-gnu-nm` on the ELF file `elf`.
@@ -185,6 +217,46 @@ c0000000026e6e60 d paca_ptrs_size
         assert!(format!("{e:#}").contains("boot_cpuid"), "{e:#}");
         let bad = nm.replace("c0000000026e6e58", "zz");
         assert!(symbol_address(&bad, "paca_ptrs").is_err());
+    }
+
+    /// The image facts of the 6.1 vmlinux's symbols, as `nm` prints them.
+    const IMAGE_NM: &str = "\
+c000000000005d00 T __end_interrupts
+c0000000024e0000 D __init_end
+c000000002000000 T __srwx_boundary
+c000000000000100 T __start_interrupts
+c000000002880000 B _end
+c000000000000000 T _stext
+";
+
+    #[test]
+    fn image_facts_from_symbols() {
+        let image = kernel_image(IMAGE_NM).unwrap();
+        assert_eq!(image.end, PhysAddr::new(0x288_0000));
+        assert_eq!(image.stext, PhysAddr::ZERO);
+        assert_eq!(image.init_end, PhysAddr::new(0x24e_0000));
+        assert_eq!(image.srwx_boundary, PhysAddr::new(0x200_0000));
+        assert_eq!(
+            image.interrupts,
+            Region::new(PhysAddr::new(0x100), PhysSize::new(0x5c00))
+        );
+        for name in [
+            "_end",
+            "_stext",
+            "__init_end",
+            "__srwx_boundary",
+            "__start_interrupts",
+            "__end_interrupts",
+        ] {
+            let missing = IMAGE_NM.replace(&format!(" {name}\n"), " renamed\n");
+            let e = kernel_image(&missing).unwrap_err();
+            assert!(format!("{e:#}").contains(name), "{name}: {e:#}");
+        }
+        let reversed = IMAGE_NM.replace("c000000000005d00 T __end", "c000000000000080 T __end");
+        assert!(kernel_image(&reversed).is_err());
+        let below = IMAGE_NM.replace("c000000000000000 T _stext", "c000000000000200 T _stext");
+        let e = kernel_image(&below).unwrap_err();
+        assert!(format!("{e:#}").contains("below `_stext`"), "{e:#}");
     }
 
     #[test]
