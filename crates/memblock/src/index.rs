@@ -111,21 +111,30 @@ pub(crate) fn gap_len(leaves: &[Leaf], p: Pos) -> u64 {
     e.saturating_sub(s)
 }
 
-/// The longest gap leaf `c` owns, from its regions.
-pub(crate) fn leaf_longest(leaves: &[Leaf], c: usize) -> u64 {
+/// The longest gap leaf `c` owns and the longest of the others (what is left when one
+/// longest gap is set aside), from its regions.
+pub(crate) fn leaf_longest(leaves: &[Leaf], c: usize) -> (u64, u64) {
     let Some(leaf) = leaves.get(c) else {
-        return 0;
+        return (0, 0);
     };
     let mut below = end_below(leaves, (c, 0));
-    let mut longest = 0;
+    let (mut longest, mut second) = (0, 0);
+    let mut take = |g: u64| {
+        if g > longest {
+            second = longest;
+            longest = g;
+        } else if g > second {
+            second = g;
+        }
+    };
     for r in &leaf.regions {
-        longest = longest.max(r.base.as_u64().saturating_sub(below));
+        take(r.base.as_u64().saturating_sub(below));
         below = r.end().as_u64();
     }
     if c + 1 == leaves.len() {
-        longest = longest.max(u64::MAX - below);
+        take(u64::MAX - below);
     }
-    longest
+    (longest, second)
 }
 
 /// The gap holding `addr`: the one below the first region whose base is above `addr`

@@ -35,6 +35,11 @@ mod imp {
         /// The longest gap the leaf owns (see `index.rs`): a search skips the leaf when
         /// the request is longer. Kept exact in indexed stores, unused in the others.
         pub(crate) longest: u64,
+        /// At least the longest of the leaf's other gaps (all but one longest one): when
+        /// the longest gap shrinks but stays at least this long, it is still the
+        /// longest, and the leaf need not be read again. An allocation from the top of
+        /// a node's free memory does exactly that.
+        pub(crate) second: u64,
     }
 
     /// A copy keeps the leaf's capacity: the inserts `Store::reserve` promises cannot
@@ -50,6 +55,7 @@ mod imp {
                 start: self.start,
                 first: self.first,
                 longest: self.longest,
+                second: self.second,
             }
         }
     }
@@ -58,7 +64,8 @@ mod imp {
     /// for the changes kept incremental).
     #[derive(Clone, Copy, Default)]
     struct Owned {
-        by_leaf: [(usize, u64); 3],
+        /// Leaf, its longest gap among these, and the second longest.
+        by_leaf: [(usize, u64, u64); 3],
         n: usize,
     }
 
@@ -66,13 +73,18 @@ mod imp {
         fn add(&mut self, leaf: usize, len: u64) -> bool {
             for slot in self.by_leaf.iter_mut().take(self.n) {
                 if slot.0 == leaf {
-                    slot.1 = slot.1.max(len);
+                    if len > slot.1 {
+                        slot.2 = slot.1;
+                        slot.1 = len;
+                    } else {
+                        slot.2 = slot.2.max(len);
+                    }
                     return true;
                 }
             }
             match self.by_leaf.get_mut(self.n) {
                 Some(slot) => {
-                    *slot = (leaf, len);
+                    *slot = (leaf, len, 0);
                     self.n += 1;
                     true
                 }
@@ -166,6 +178,7 @@ mod imp {
                 match what {
                     0 => l.longest = l.longest.wrapping_add(1),
                     1 => l.first = l.first.wrapping_add(1),
+                    2 => l.second = 0,
                     _ => l.start += 1,
                 }
             }
@@ -211,8 +224,14 @@ mod imp {
                 if self.split && l.regions.first().map(|r| r.base.as_u64()) != Some(l.first) {
                     return Err("a leaf's first base is stale");
                 }
-                if self.split && self.indexed && l.longest != index::leaf_longest(&self.leaves, c) {
-                    return Err("a leaf's longest gap is stale");
+                if self.split && self.indexed {
+                    let (longest, second) = index::leaf_longest(&self.leaves, c);
+                    if l.longest != longest {
+                        return Err("a leaf's longest gap is stale");
+                    }
+                    if l.second < second {
+                        return Err("a leaf's bound on its other gaps is too low");
+                    }
                 }
                 at += l.regions.len();
             }
@@ -330,9 +349,10 @@ mod imp {
             }
             let b = b.min(self.leaves.len().saturating_sub(1));
             for c in a..=b {
-                let longest = index::leaf_longest(&self.leaves, c);
+                let (longest, second) = index::leaf_longest(&self.leaves, c);
                 if let Some(l) = self.leaves.get_mut(c) {
                     l.longest = longest;
+                    l.second = second;
                     l.first = l.regions.first().map_or(0, |r| r.base.as_u64());
                 }
             }
@@ -367,25 +387,18 @@ mod imp {
                 return;
             };
             let mut leaves = after;
-            for &(leaf, _) in before.by_leaf.iter().take(before.n) {
+            for &(leaf, _, _) in before.by_leaf.iter().take(before.n) {
                 if leaves.get_entry(leaf).is_none() && !leaves.add(leaf, 0) {
                     // More than three leaves: cannot happen for changes of at most
                     // five gaps inside one leaf and the next, but stay exact anyway.
                     self.refresh(leaf, leaf);
                 }
             }
-            for &(leaf, new) in leaves.by_leaf.iter().take(leaves.n) {
-                let old = before.get(leaf);
-                let Some(l) = self.leaves.get_mut(leaf) else {
-                    continue;
-                };
-                l.first = l.regions.first().map_or(0, |r| r.base.as_u64());
-                if new >= l.longest {
-                    l.longest = new;
-                } else if old >= l.longest {
-                    // The longest gap was among those replaced and shrank.
-                    self.refresh(leaf, leaf);
+            for &(leaf, new, new2) in leaves.by_leaf.iter().take(leaves.n) {
+                if let Some(l) = self.leaves.get_mut(leaf) {
+                    l.first = l.regions.first().map_or(0, |r| r.base.as_u64());
                 }
+                self.gaps_replaced(leaf, before.get(leaf), new, new2);
             }
         }
         /// Replaces region `idx` (no-op out of bounds).
@@ -430,20 +443,43 @@ mod imp {
             }
             let new_below = index::gap_len(&self.leaves, (c, off));
             let new_above = index::gap_len(&self.leaves, above);
-            self.replaced_gap(c, old_below, new_below);
-            self.replaced_gap(above.0, old_above, new_above);
+            if above.0 == c {
+                self.gaps_replaced(
+                    c,
+                    old_below.max(old_above),
+                    new_below.max(new_above),
+                    new_below.min(new_above),
+                );
+            } else {
+                self.gaps_replaced(c, old_below, new_below, 0);
+                self.gaps_replaced(above.0, old_above, new_above, 0);
+            }
             self.nodes.stale();
         }
-        /// Keeps leaf `c`'s longest gap exact after one of its gaps went from `old` to
-        /// `new` long (the regions already changed): raised when the new gap is longer,
-        /// recomputed only when the replaced gap was the longest.
-        fn replaced_gap(&mut self, c: usize, old: u64, new: u64) {
+        /// Keeps leaf `c`'s summary right after some of its gaps were replaced (the
+        /// regions already changed): `old` is the longest replaced gap, `new` and `new2`
+        /// the two longest new ones (0 if none). `longest` stays exact and `second` an
+        /// upper bound on the gaps other than one longest gap; the leaf's regions are
+        /// read again only when neither tells the new longest gap.
+        fn gaps_replaced(&mut self, c: usize, old: u64, new: u64, new2: u64) {
             let Some(l) = self.leaves.get_mut(c) else {
                 return;
             };
-            if new >= l.longest {
+            let (longest, second) = (l.longest, l.second);
+            if old < longest {
+                // The longest gap is still there.
+                if new >= longest {
+                    l.longest = new;
+                    l.second = second.max(longest).max(new2);
+                } else {
+                    l.second = second.max(new);
+                }
+            } else if new >= second {
+                // A longest gap was replaced; every gap left is at most `second`
+                // (when several were longest, `second` was already at `longest`).
                 l.longest = new;
-            } else if old >= l.longest {
+                l.second = second.max(new2);
+            } else {
                 self.refresh(c, c);
             }
         }
@@ -1098,10 +1134,10 @@ mod tests {
     }
 
     /// `check_index`, which every differential test relies on, reports a wrong leaf
-    /// start, first base or longest gap.
+    /// start, first base, longest gap or a bound on the other gaps below one of them.
     #[test]
     fn check_index_notices_stale_summaries() {
-        for what in 0..3 {
+        for what in 0..4 {
             let mut store: Store<128> = Store::indexed();
             for n in 0..600 {
                 assert!(store.insert(n, region(2 * n as u64 + 1)));
