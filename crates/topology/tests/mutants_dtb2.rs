@@ -359,6 +359,18 @@ fn bad_lookup_arrays_report_their_real_size() {
         } => assert_eq!((count, room), (3, 2)),
         e => panic!("{e:?}"),
     }
+    // The message names the node, the property and both numbers.
+    let msg = err(&[3, 2, 0, 1, 0, 2, 0]).to_string();
+    for part in [
+        "/ibm,dynamic-reconfiguration-memory",
+        "ibm,associativity-lookup-arrays",
+        "3",
+        "2",
+    ] {
+        assert!(msg.contains(part), "{part:?} in {msg:?}");
+    }
+    let msg = err(&[1]).to_string();
+    assert!(msg.contains("length 4"), "{msg:?}");
 }
 
 /// With the default root `#address-cells` and `#size-cells` of 1 (no 64-bit
