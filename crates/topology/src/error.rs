@@ -50,8 +50,8 @@ pub enum BlobError {
         /// Blob length.
         total: usize,
     },
-    /// The memory reservation block runs past `totalsize` without its `(0, 0)`
-    /// terminator.
+    /// The memory reservation block runs past `totalsize` without its terminator (an
+    /// entry of size 0).
     MemReserve {
         /// `off_mem_rsvmap` from the header.
         offset: u32,
@@ -97,7 +97,7 @@ impl fmt::Display for BlobError {
                 total,
             } => write!(
                 f,
-                "memory reservation block at offset {offset} has no (0, 0) terminator within \
+                "memory reservation block at offset {offset} has no terminator (an entry of size 0) within \
                  the {total}-byte blob (after {entries} entries)"
             ),
             Self::BlockOutOfBounds {

@@ -48,7 +48,9 @@ pub(crate) struct Tree<'a> {
     /// Bytes of the structure block up to and including `FDT_END` (what a version 16
     /// header does not record).
     pub struct_len: usize,
-    /// The memory reservation block entries before the `(0, 0)` terminator.
+    /// The memory reservation block entries before the first entry of size 0 (the
+    /// terminator, normally `(0, 0)`: libfdt and Linux stop at size 0 whatever the
+    /// address).
     pub mem_reserve: Vec<(u64, u64)>,
 }
 
@@ -186,8 +188,10 @@ fn bad<T>(
     Err(DtbError::Blob(BlobError::Structure { offset, node, what }))
 }
 
-/// The memory reservation block: 16-byte `(address, size)` pairs up to the first
-/// `(0, 0)`, which must come before `totalsize` (`fdt_num_mem_rsv` also demands it).
+/// The memory reservation block: 16-byte `(address, size)` pairs up to the first of
+/// size 0 (`fdt_num_mem_rsv`; `early_init_fdt_scan_reserved_mem` stops there too, so
+/// nothing after it is reserved), which must come before `totalsize` (libfdt also
+/// demands it).
 fn rsvmap(data: &[u8], off: u32) -> Result<Vec<(u64, u64)>, DtbError> {
     let mut out = Vec::new();
     let mut at = off as usize;
@@ -204,7 +208,7 @@ fn rsvmap(data: &[u8], off: u32) -> Result<Vec<(u64, u64)>, DtbError> {
                 total: data.len(),
             }));
         };
-        if base == 0 && size == 0 {
+        if size == 0 {
             return Ok(out);
         }
         out.push((base, size));

@@ -143,10 +143,8 @@ fn a_reservation_at_address_0_is_kept() {
 
 /// Linux stops at the first entry of size 0 whatever its address
 /// (`fdt_num_mem_rsv`, `early_init_fdt_scan_reserved_mem`), so nothing after such an
-/// entry is reserved. numaboot ends the block only at `(0, 0)` and reports the entries
-/// after it as well.
+/// entry is reserved (numaboot ended the block only at `(0, 0)` until this test).
 #[test]
-#[ignore = "library bug, reported: fdt.rs rsvmap ends the block only at (0, 0), Linux at size 0"]
 fn a_reservation_of_size_0_ends_the_block() {
     let data = with_reservations(blob(&guest(), 0), &[(0x1000, 0), (0x200_0000, 0x1000)]);
     let facts = fdt_facts(&data).expect("libfdt accepts this blob");
