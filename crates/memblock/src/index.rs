@@ -97,7 +97,7 @@ fn end_below(leaves: &[Leaf], (c, k): Pos) -> u64 {
 }
 
 /// Bounds of gap `p`.
-fn gap(leaves: &[Leaf], p: Pos) -> (u64, u64) {
+pub(crate) fn gap(leaves: &[Leaf], p: Pos) -> (u64, u64) {
     let end = leaves
         .get(p.0)
         .and_then(|l| l.regions.get(p.1))
@@ -111,30 +111,42 @@ pub(crate) fn gap_len(leaves: &[Leaf], p: Pos) -> u64 {
     e.saturating_sub(s)
 }
 
-/// The longest gap leaf `c` owns and the longest of the others (what is left when one
-/// longest gap is set aside), from its regions.
-pub(crate) fn leaf_longest(leaves: &[Leaf], c: usize) -> (u64, u64) {
+/// The longest gap leaf `c` owns, the longest of the others (what is left when one
+/// longest gap is set aside) and where the first longest one starts, from its regions.
+pub(crate) fn leaf_longest(leaves: &[Leaf], c: usize) -> (u64, u64, u64) {
     let Some(leaf) = leaves.get(c) else {
-        return (0, 0);
+        return (0, 0, 0);
     };
     let mut below = end_below(leaves, (c, 0));
-    let (mut longest, mut second) = (0, 0);
-    let mut take = |g: u64| {
+    let (mut longest, mut second, mut at) = (0, 0, below);
+    let mut take = |g: u64, start: u64| {
         if g > longest {
             second = longest;
             longest = g;
+            at = start;
         } else if g > second {
             second = g;
         }
     };
     for r in &leaf.regions {
-        take(r.base.as_u64().saturating_sub(below));
+        take(r.base.as_u64().saturating_sub(below), below);
         below = r.end().as_u64();
     }
     if c + 1 == leaves.len() {
-        take(u64::MAX - below);
+        take(u64::MAX - below, below);
     }
-    (longest, second)
+    (longest, second, at)
+}
+
+/// The gap of leaf `c` that starts at `at`, as its index in the leaf and its length,
+/// if the leaf owns one.
+pub(crate) fn gap_at(leaves: &[Leaf], c: usize, at: u64) -> Option<(usize, u64)> {
+    let leaf = leaves.get(c)?;
+    // Gap k starts where region k - 1 ends: k regions of the leaf end at or below it.
+    let k = leaf.regions.partition_point(|r| r.end().as_u64() <= at);
+    let (s, e) = gap(leaves, (c, k));
+    let owned = k < leaf.regions.len() || c + 1 == leaves.len();
+    (owned && s == at).then(|| (k, e.saturating_sub(s)))
 }
 
 /// The gap holding `addr`: the one below the first region whose base is above `addr`
@@ -213,6 +225,21 @@ pub(crate) fn find_top_down(
             continue;
         }
         let (bottom, top) = interior(leaf, c, lo, hi);
+        if leaf.second < size {
+            // Only the leaf's longest gap is long enough: check it alone (what the
+            // walk below would stop at or pass), instead of walking to it.
+            if let Some((k, len)) = gap_at(leaves, c, leaf.longest_at) {
+                if len == leaf.longest {
+                    if (bottom..top).contains(&k) {
+                        let (s, e) = gap(leaves, (c, k));
+                        if let Some(a) = fit_top_down(s, e, size, align) {
+                            return Some(a);
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
         // Gaps `max(bottom, 1)..top` lie between two regions of this leaf: a tight
         // loop over pairs; gap 0 (below the leaf's first region) after them.
         let pairs = leaf.regions.get(bottom.max(1) - 1..top).unwrap_or(&[]);

@@ -40,6 +40,9 @@ mod imp {
         /// longest, and the leaf need not be read again. An allocation from the top of
         /// a node's free memory does exactly that.
         pub(crate) second: u64,
+        /// Where a gap of length `longest` starts (the end of the region below it): a
+        /// search that only that gap can satisfy goes to it directly.
+        pub(crate) longest_at: u64,
     }
 
     /// A copy keeps the leaf's capacity: the inserts `Store::reserve` promises cannot
@@ -56,6 +59,7 @@ mod imp {
                 first: self.first,
                 longest: self.longest,
                 second: self.second,
+                longest_at: self.longest_at,
             }
         }
     }
@@ -64,27 +68,28 @@ mod imp {
     /// for the changes kept incremental).
     #[derive(Clone, Copy, Default)]
     struct Owned {
-        /// Leaf, its longest gap among these, and the second longest.
-        by_leaf: [(usize, u64, u64); 3],
+        /// Leaf, its longest gap among these (length, start), and the second longest.
+        by_leaf: [(usize, (u64, u64), u64); 3],
         n: usize,
     }
 
     impl Owned {
-        fn add(&mut self, leaf: usize, len: u64) -> bool {
+        /// Counts gap `(len, at)` (length, start) for `leaf`.
+        fn add(&mut self, leaf: usize, gap: (u64, u64)) -> bool {
             for slot in self.by_leaf.iter_mut().take(self.n) {
                 if slot.0 == leaf {
-                    if len > slot.1 {
-                        slot.2 = slot.1;
-                        slot.1 = len;
+                    if gap.0 > slot.1 .0 {
+                        slot.2 = slot.1 .0;
+                        slot.1 = gap;
                     } else {
-                        slot.2 = slot.2.max(len);
+                        slot.2 = slot.2.max(gap.0);
                     }
                     return true;
                 }
             }
             match self.by_leaf.get_mut(self.n) {
                 Some(slot) => {
-                    *slot = (leaf, len, 0);
+                    *slot = (leaf, gap, 0);
                     self.n += 1;
                     true
                 }
@@ -96,7 +101,7 @@ mod imp {
                 .iter()
                 .take(self.n)
                 .find(|s| s.0 == leaf)
-                .map(|s| s.1)
+                .map(|s| s.1 .0)
         }
         fn get(&self, leaf: usize) -> u64 {
             self.get_entry(leaf).unwrap_or(0)
@@ -225,9 +230,14 @@ mod imp {
                     return Err("a leaf's first base is stale");
                 }
                 if self.split && self.indexed {
-                    let (longest, second) = index::leaf_longest(&self.leaves, c);
+                    let (longest, second, _) = index::leaf_longest(&self.leaves, c);
                     if l.longest != longest {
                         return Err("a leaf's longest gap is stale");
+                    }
+                    if index::gap_at(&self.leaves, c, l.longest_at).map(|(_, len)| len)
+                        != Some(longest)
+                    {
+                        return Err("a leaf's longest gap is not where it says");
                     }
                     if l.second < second {
                         return Err("a leaf's bound on its other gaps is too low");
@@ -270,7 +280,8 @@ mod imp {
                 if c < last && self.leaves.get(c).is_some_and(|l| k >= l.regions.len()) {
                     (c, k) = (c + 1, 0);
                 }
-                if !o.add(c, index::gap_len(&self.leaves, (c, k))) {
+                let (gs, ge) = index::gap(&self.leaves, (c, k));
+                if !o.add(c, (ge.saturating_sub(gs), gs)) {
                     return None;
                 }
                 k += 1;
@@ -349,10 +360,11 @@ mod imp {
             }
             let b = b.min(self.leaves.len().saturating_sub(1));
             for c in a..=b {
-                let (longest, second) = index::leaf_longest(&self.leaves, c);
+                let (longest, second, at) = index::leaf_longest(&self.leaves, c);
                 if let Some(l) = self.leaves.get_mut(c) {
                     l.longest = longest;
                     l.second = second;
+                    l.longest_at = at;
                     l.first = l.regions.first().map_or(0, |r| r.base.as_u64());
                 }
             }
@@ -386,15 +398,14 @@ mod imp {
                 self.refresh(last, last);
                 return;
             };
-            let mut leaves = after;
             for &(leaf, _, _) in before.by_leaf.iter().take(before.n) {
-                if leaves.get_entry(leaf).is_none() && !leaves.add(leaf, 0) {
-                    // More than three leaves: cannot happen for changes of at most
-                    // five gaps inside one leaf and the next, but stay exact anyway.
+                if after.get_entry(leaf).is_none() {
+                    // The leaf lost gaps and gained none (they went to a neighbour):
+                    // nothing tells where its longest gap is now.
                     self.refresh(leaf, leaf);
                 }
             }
-            for &(leaf, new, new2) in leaves.by_leaf.iter().take(leaves.n) {
+            for &(leaf, new, new2) in after.by_leaf.iter().take(after.n) {
                 if let Some(l) = self.leaves.get_mut(leaf) {
                     l.first = l.regions.first().map_or(0, |r| r.base.as_u64());
                 }
@@ -441,15 +452,18 @@ mod imp {
             if off == 0 {
                 l.first = r.base.as_u64();
             }
-            let new_below = index::gap_len(&self.leaves, (c, off));
-            let new_above = index::gap_len(&self.leaves, above);
+            let bounds = |p| {
+                let (s, e) = index::gap(&self.leaves, p);
+                (e.saturating_sub(s), s)
+            };
+            let (new_below, new_above) = (bounds((c, off)), bounds(above));
             if above.0 == c {
-                self.gaps_replaced(
-                    c,
-                    old_below.max(old_above),
-                    new_below.max(new_above),
-                    new_below.min(new_above),
-                );
+                let (long, short) = if new_below.0 >= new_above.0 {
+                    (new_below, new_above)
+                } else {
+                    (new_above, new_below)
+                };
+                self.gaps_replaced(c, old_below.max(old_above), long, short.0);
             } else {
                 self.gaps_replaced(c, old_below, new_below, 0);
                 self.gaps_replaced(above.0, old_above, new_above, 0);
@@ -457,27 +471,29 @@ mod imp {
             self.nodes.stale();
         }
         /// Keeps leaf `c`'s summary right after some of its gaps were replaced (the
-        /// regions already changed): `old` is the longest replaced gap, `new` and `new2`
-        /// the two longest new ones (0 if none). `longest` stays exact and `second` an
-        /// upper bound on the gaps other than one longest gap; the leaf's regions are
-        /// read again only when neither tells the new longest gap.
-        fn gaps_replaced(&mut self, c: usize, old: u64, new: u64, new2: u64) {
+        /// regions already changed): `old` is the longest replaced gap, `new` the
+        /// longest new one (length, start) and `new2` the second longest's length (0 if
+        /// none). `longest` and `longest_at` stay exact and `second` an upper bound on
+        /// the gaps other than one longest gap; the leaf's regions are read again only
+        /// when neither tells the new longest gap.
+        fn gaps_replaced(&mut self, c: usize, old: u64, new: (u64, u64), new2: u64) {
             let Some(l) = self.leaves.get_mut(c) else {
                 return;
             };
             let (longest, second) = (l.longest, l.second);
             if old < longest {
-                // The longest gap is still there.
-                if new >= longest {
-                    l.longest = new;
+                // The longest gap is still there (unchanged: a gap whose start moved
+                // was among the replaced ones).
+                if new.0 >= longest {
+                    (l.longest, l.longest_at) = new;
                     l.second = second.max(longest).max(new2);
                 } else {
-                    l.second = second.max(new);
+                    l.second = second.max(new.0);
                 }
-            } else if new >= second {
+            } else if new.0 >= second {
                 // A longest gap was replaced; every gap left is at most `second`
                 // (when several were longest, `second` was already at `longest`).
-                l.longest = new;
+                (l.longest, l.longest_at) = new;
                 l.second = second.max(new2);
             } else {
                 self.refresh(c, c);
