@@ -184,6 +184,7 @@ mod imp {
                     0 => l.longest = l.longest.wrapping_add(1),
                     1 => l.first = l.first.wrapping_add(1),
                     2 => l.second = 0,
+                    3 => l.longest_at = l.longest_at.wrapping_add(1),
                     _ => l.start += 1,
                 }
             }
@@ -1150,10 +1151,11 @@ mod tests {
     }
 
     /// `check_index`, which every differential test relies on, reports a wrong leaf
-    /// start, first base, longest gap or a bound on the other gaps below one of them.
+    /// start, first base, longest gap, where that gap starts, or a bound on the other
+    /// gaps below one of them.
     #[test]
     fn check_index_notices_stale_summaries() {
-        for what in 0..4 {
+        for what in 0..5 {
             let mut store: Store<128> = Store::indexed();
             for n in 0..600 {
                 assert!(store.insert(n, region(2 * n as u64 + 1)));

@@ -22,23 +22,30 @@ pub fn node_totals(
     page_size: u64,
 ) -> Vec<NodeTotals> {
     let mut nodes: Vec<NodeTotals> = Vec::new();
-    fn slot(nodes: &mut Vec<NodeTotals>, node: Option<NodeId>) -> &mut NodeTotals {
-        let i = match nodes.iter().position(|n| n.node == node) {
-            Some(i) => i,
-            None => {
+    // Where each node's totals are in `nodes` (by node id, the last entry for no node):
+    // one lookup per allocation instead of a walk over the nodes.
+    let mut at = [usize::MAX; NodeId::MAX_NUMNODES as usize + 1];
+    let mut slot = |nodes: &mut Vec<NodeTotals>, node: Option<NodeId>| -> usize {
+        let key = node.map_or(NodeId::MAX_NUMNODES as usize, NodeId::index);
+        match at.get(key).copied() {
+            Some(i) if i != usize::MAX => i,
+            _ => {
                 nodes.push(NodeTotals {
                     node,
                     ..NodeTotals::default()
                 });
+                if let Some(i) = at.get_mut(key) {
+                    *i = nodes.len() - 1;
+                }
                 nodes.len() - 1
             }
-        };
-        &mut nodes[i]
-    }
+        }
+    };
     let live: Vec<&Allocation> = allocs.iter().filter(|a| !a.freed).collect();
     let mut blocks: Vec<(u64, u64)> = Vec::new();
     for a in &live {
-        let t = slot(&mut nodes, a.memory_node);
+        let i = slot(&mut nodes, a.memory_node);
+        let t = &mut nodes[i];
         // An array's own bytes are counted through its slots.
         if !is_array(a.kind) {
             t.used += a.size.as_u64();
@@ -77,7 +84,8 @@ pub fn node_totals(
     spans.sort_unstable();
     for &(lo, hi) in &spans {
         if touches(lo, hi) {
-            slot(&mut nodes, node_of(PhysAddr::new(lo))).reserved_regions += 1;
+            let i = slot(&mut nodes, node_of(PhysAddr::new(lo)));
+            nodes[i].reserved_regions += 1;
         }
     }
     for w in spans.windows(2) {
@@ -88,7 +96,8 @@ pub fn node_totals(
             && touches(a.1.saturating_sub(1), a.1)
             && touches(b.0, b.0.saturating_add(1))
         {
-            slot(&mut nodes, node_of(PhysAddr::new(a.1))).alignment_gaps += gap;
+            let i = slot(&mut nodes, node_of(PhysAddr::new(a.1)));
+            nodes[i].alignment_gaps += gap;
         }
     }
     nodes.sort_by_key(|n| (n.node.is_none(), n.node));
