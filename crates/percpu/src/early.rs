@@ -106,6 +106,18 @@ impl KernelImage {
         }
     }
 
+    /// The Debian kernel release whose `vmlinux` symbols [`KernelImage::debian`] holds
+    /// for the same arguments.
+    pub const fn debian_release(strategy: crate::Strategy, page_size: u64) -> &'static str {
+        match strategy.base() {
+            crate::Strategy::Linux612 if page_size == crate::consts::PAGE_SIZE_4K => {
+                "6.12.107+deb13-powerpc64le"
+            }
+            crate::Strategy::Linux612 => "6.12.107+deb13-powerpc64le-64k",
+            _ => "6.1.0-50-powerpc64le",
+        }
+    }
+
     /// An image known only by its end: text up to the end, no RWX boundary (for
     /// `--kernel-end` and hand-written configurations).
     pub const fn ending_at(end: PhysAddr) -> Self {

@@ -193,3 +193,20 @@ fn text_and_vectors_are_half_open() {
     };
     assert!(!bare.maps_text(0, 0x8000));
 }
+
+/// `KernelImage::debian_release` names the build each real boot's banner shows, for
+/// the kernel the same arguments pick (`cargo xtask linux-boot` compares that build's
+/// symbols with `KernelImage::debian`).
+#[test]
+fn debian_releases_are_the_booted_builds() {
+    use percpu::consts::{PAGE_SIZE_4K, PAGE_SIZE_64K};
+    for (strategy, page_size, boot) in [
+        (Strategy::Linux61, PAGE_SIZE_64K, "linux-6.1/r42.log"),
+        (Strategy::Linux612, PAGE_SIZE_4K, "linux-6.12/4-r42.log"),
+        (Strategy::Linux612, PAGE_SIZE_64K, "linux-6.12/64-r84.log"),
+    ] {
+        let release = KernelImage::debian_release(strategy, page_size);
+        let banner = format!("Linux version {release} (");
+        assert!(log(boot).contains(&banner), "{boot}: no `{banner}`");
+    }
+}
