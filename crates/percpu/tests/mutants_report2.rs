@@ -42,7 +42,10 @@ fn fallback_reasons_name_their_cause() {
         text(FallbackReason::NodeHasNoMemory)
     );
     let above = text(FallbackReason::NodeMemoryAboveLimit);
-    assert!(above.contains("above") && above.contains("limit"), "{above}");
+    assert!(
+        above.contains("above") && above.contains("limit"),
+        "{above}"
+    );
     let full = text(FallbackReason::NodeFullBelowLimit);
     assert!(full.contains("full") && full.contains("below"), "{full}");
 }
@@ -100,7 +103,10 @@ fn total_sums_every_node() {
     for strategy in [Strategy::Linux61, Strategy::Linux415] {
         let topo = machine(3, 4, GIB, GIB);
         let (_, p) = run(&topo, &cfg(&topo, strategy, false));
-        assert!(p.nodes.len() >= 2, "{strategy}: the plan spans several nodes");
+        assert!(
+            p.nodes.len() >= 2,
+            "{strategy}: the plan spans several nodes"
+        );
         let t = p.total();
         let sum = |f: fn(&percpu::NodeTotals) -> u64| p.nodes.iter().map(f).sum::<u64>();
         assert_eq!(t.node, None);
@@ -108,7 +114,11 @@ fn total_sums_every_node() {
         assert_eq!(t.padding, sum(|n| n.padding), "{strategy}");
         assert_eq!(t.alignment_gaps, sum(|n| n.alignment_gaps), "{strategy}");
         assert_eq!(t.allocations, sum(|n| n.allocations), "{strategy}");
-        assert_eq!(t.reserved_regions, sum(|n| n.reserved_regions), "{strategy}");
+        assert_eq!(
+            t.reserved_regions,
+            sum(|n| n.reserved_regions),
+            "{strategy}"
+        );
         assert_eq!(
             t.remote_structures,
             sum(|n| n.remote_structures),
@@ -138,7 +148,10 @@ fn plan_errors_chain_to_their_cause() {
     };
     assert_eq!(inner, ConfigError::NoCpuIds);
     let src = err.source().expect("a configuration error has a cause");
-    assert_eq!(src.downcast_ref::<ConfigError>(), Some(&ConfigError::NoCpuIds));
+    assert_eq!(
+        src.downcast_ref::<ConfigError>(),
+        Some(&ConfigError::NoCpuIds)
+    );
     assert_eq!(src.to_string(), ConfigError::NoCpuIds.to_string());
     // `?` turns a configuration error into a plan error that wraps it.
     let from: PlanError = ConfigError::NoCpuIds.into();
