@@ -535,7 +535,7 @@ fn many_leaves_random_differential() {
     let seeds = std::env::var("REVIEW_BOUNDS_SEEDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(8u64);
+        .unwrap_or(40u64);
     for seed in 1..=seeds {
         let mut r = Rng(seed.wrapping_mul(0xd1b5_4a32_d192_ed03) | 1);
         let mut a = Memblock::new();
@@ -701,6 +701,72 @@ fn one_long_gap_at_every_position() {
     assert!(searches > 1000, "only {searches} searches found something");
 }
 
+/// Gaps of length 0 at both ends of the array (a region from address 0, one up to
+/// `PHYS_ADDR_MAX`), many leaves in between at the top of the address space, where
+/// bottom-up `round_up` wraps: allocations both ways and frees, compared step by step.
+#[cfg(feature = "alloc")]
+#[test]
+fn zero_gaps_at_both_ends() {
+    use indexed::{align_for, both, bound, gaps, size_for};
+    use memblock::{AllocLimit, NodeId};
+    let p = PhysAddr::new;
+    let z = PhysSize::new;
+    for seed in 1..=4u64 {
+        let mut r = Rng(seed.wrapping_mul(0x9e6c_63d0_676a_9a99) | 1);
+        let low = u64::MAX - 0x4000_0000;
+        let mut a = Memblock::new();
+        a.add_node(p(0), z(0x100_0000), NodeId::new(0), RegionFlags::NONE)
+            .unwrap();
+        a.add_node(p(low), z(u64::MAX), NodeId::new(1), RegionFlags::NONE)
+            .unwrap();
+        a.reserve(p(0), z(0x1000)).unwrap();
+        a.reserve(p(u64::MAX - 0x1000), z(u64::MAX)).unwrap();
+        for i in 0..700u64 {
+            let at = low + 0x1_0000 + i * 0x3000 + r.below(4) * 0x400;
+            a.reserve(p(at), z(0x1000 + r.below(3) * 0x400)).unwrap();
+        }
+        assert_eq!(
+            a.reserved().last().map(|r| r.end().as_u64()),
+            Some(u64::MAX)
+        );
+        let mut b = a.clone();
+        b.set_linear_search(true);
+        for step in 0..400 {
+            let what = format!("seed {seed} step {step}");
+            let g = gaps(&a);
+            if r.chance(25) {
+                let reg = a.reserved()[r.below(a.reserved().len() as u64) as usize];
+                let (at, sz) = (reg.base.as_u64(), 1 + r.below(reg.size.as_u64()));
+                both(&mut a, &mut b, &mut r, &what, |m| m.free(p(at), z(sz)));
+            } else {
+                let bu = r.chance(50);
+                a.set_bottom_up(bu);
+                b.set_bottom_up(bu);
+                let sz = size_for(&mut r, &g).min(0x10_0000);
+                let al = if r.chance(30) {
+                    !r.below(1 << 20)
+                } else {
+                    align_for(&mut r, sz)
+                };
+                let start = if r.chance(50) {
+                    0
+                } else {
+                    low + r.below(0x300_0000)
+                };
+                let lim = if r.chance(50) {
+                    AllocLimit::Anywhere
+                } else {
+                    AllocLimit::Addr(p(bound(&mut r, &g).max(low)))
+                };
+                let nid = NodeId::new(r.below(2) as u32);
+                both(&mut a, &mut b, &mut r, &what, |m| {
+                    m.alloc_try_nid(z(sz), al, p(start), lim, nid)
+                });
+            }
+        }
+    }
+}
+
 /// Small capacities that grow (and fail to, once memory is used up), reservations in
 /// and outside memory.
 #[cfg(feature = "alloc")]
@@ -860,7 +926,11 @@ fn tie_scripts_match_linux() {
     let Some(oracle) = oracle::path() else {
         return;
     };
-    for seed in 1..=6u64 {
+    let seeds = std::env::var("REVIEW_BOUNDS_SCRIPTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12u64);
+    for seed in 1..=seeds {
         let mut r = Rng(seed.wrapping_mul(0x94d0_49bb_1331_11eb) | 1);
         let mut s = String::new();
         let page = 0x1_0000u64; // the oracle's PAGE_SIZE
@@ -907,6 +977,11 @@ fn tie_scripts_match_linux() {
         }
         writeln!(s, "dump").unwrap();
         let ours = memblock::replay::run(&s).expect("well-formed script");
+        if std::env::var_os("REVIEW_BOUNDS_STATS").is_some() {
+            let fails = ours.lines().filter(|l| l.ends_with("-> fail")).count();
+            let allocs = ours.lines().filter(|l| l.starts_with("alloc")).count();
+            eprintln!("seed {seed}: {allocs} allocations, {fails} failed");
+        }
         let linux = oracle::run(&oracle, &s);
         if ours != linux {
             let line = ours
