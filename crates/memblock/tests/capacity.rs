@@ -5,9 +5,12 @@
 //! `Memblock<N>` with the default-sized memblock configured through
 //! `Config::initial_regions`, the path `tests/linux_oracle.rs` checks against Linux;
 //! the failure scripts are compared with Linux's own memblock when the oracle is
-//! available (`NUMABOOT_LINUX_MEMBLOCK`).
+//! available (`NUMABOOT_LINUX_MEMBLOCK`; required under `CI`).
 
 use std::sync::Mutex;
+
+#[cfg(feature = "alloc")]
+mod oracle_path;
 
 use memblock::{
     AllocError, AllocLimit, ArrayKind, Config, Error, Memblock, NodeId, PhysAddr, PhysSize, Region,
@@ -297,8 +300,7 @@ fn array_full_results_are_linux_results() {
     let ours = run(FULL_ON_FALLBACK).unwrap();
     assert_eq!(ours.matches("alloc -> fail").count(), expected.len());
 
-    let Some(oracle) = std::env::var_os("NUMABOOT_LINUX_MEMBLOCK") else {
-        eprintln!("capacity: Linux comparison SKIPPED, NUMABOOT_LINUX_MEMBLOCK is not set");
+    let Some(oracle) = oracle_path::oracle("capacity: Linux comparison") else {
         return;
     };
     let mut child = Command::new(oracle)

@@ -34,25 +34,12 @@ use memblock::replay::{self, Op, Outcome, ParseError};
 use memblock::trace::Rng;
 use memblock::{ArrayKind, Error, Memblock};
 
-const ORACLE_ENV: &str = "NUMABOOT_LINUX_MEMBLOCK";
+mod oracle_path;
+use oracle_path::ORACLE_ENV;
 
 /// The oracle binary, or `None` (with a notice) when it is not there outside CI.
 fn oracle() -> Option<PathBuf> {
-    let why = match std::env::var_os(ORACLE_ENV) {
-        Some(p) if PathBuf::from(&p).is_file() => return Some(PathBuf::from(p)),
-        Some(p) => format!("{ORACLE_ENV}={} is not a file", PathBuf::from(p).display()),
-        None => format!("{ORACLE_ENV} is not set"),
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the Linux memblock oracle is required under CI: {why}; build it with \
-         tools/memblock-oracle/build.sh and set {ORACLE_ENV} to the path it prints"
-    );
-    eprintln!(
-        "linux_oracle: SKIPPED, {why} (build it with tools/memblock-oracle/build.sh and \
-         set {ORACLE_ENV} to the path it prints)"
-    );
-    None
+    oracle_path::oracle("linux_oracle")
 }
 
 // ------------------------------------------------------------------ the crate's side

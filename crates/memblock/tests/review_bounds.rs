@@ -871,24 +871,16 @@ fn undone_growth_restores_the_index() {
 // ------------------------------------------------------------------ Linux's own memblock
 
 #[cfg(feature = "alloc")]
+mod oracle_path;
+
+#[cfg(feature = "alloc")]
 mod oracle {
     use std::io::Write as _;
     use std::path::PathBuf;
     use std::process::{Command, Stdio};
 
     pub(super) fn path() -> Option<PathBuf> {
-        let p = std::env::var_os("NUMABOOT_LINUX_MEMBLOCK")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/work/main/target/memblock-oracle/linux-memblock"));
-        if p.is_file() {
-            Some(p)
-        } else {
-            eprintln!(
-                "review_bounds: no Linux memblock oracle at {}, skipped",
-                p.display()
-            );
-            None
-        }
+        super::oracle_path::oracle("review_bounds")
     }
 
     pub(super) fn run(oracle: &PathBuf, script: &str) -> String {
