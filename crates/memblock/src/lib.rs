@@ -301,7 +301,8 @@ impl fmt::Display for AllocLimit {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     /// `PAGE_SIZE`: the lowest address an allocation may return, and the alignment and
-    /// size granule of grown region arrays. Rounded up to a power of two.
+    /// size granule of grown region arrays. Rounded up to a power of two (2^63 for
+    /// anything above it).
     pub page_size: u64,
     /// Initial capacity of each region array (`INIT_MEMBLOCK_REGIONS`); at least 1.
     /// Without the `alloc` feature at most the `N` of [`Memblock<N>`](Memblock) (larger

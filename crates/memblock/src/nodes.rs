@@ -70,7 +70,7 @@ impl NodeLinks {
         self.prev.clear();
         self.next.clear();
         self.ends.clear();
-        let room = |v: &mut Vec<u32>| v.try_reserve(n).is_ok();
+        let room = |v: &mut Vec<u32>| heap_may_grow() && v.try_reserve(n).is_ok();
         if !room(&mut self.prev) || !room(&mut self.next) || self.ends.try_reserve(SLOTS).is_err() {
             return;
         }
@@ -106,6 +106,16 @@ impl NodeLinks {
     }
 }
 
+/// Whether the heap may be asked for more: false when the crate's unit tests make it
+/// refuse (`store::fault::fail_heap_after`).
+fn heap_may_grow() -> bool {
+    #[cfg(test)]
+    if crate::store::fault::should_fail() {
+        return false;
+    }
+    true
+}
+
 impl NodeLinks {
     /// Whether the chains (if fresh) match `rs` (for tests).
     pub(crate) fn check(&self, rs: &[Region]) -> Result<(), &'static str> {
@@ -130,4 +140,66 @@ fn chain(first: u32, links: &[u32]) -> impl Iterator<Item = usize> + '_ {
         links.get(i as usize).copied().filter(|&j| j != NONE)
     })
     .map(|i| i as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NodeId, PhysAddr, PhysSize, RegionFlags, RegionNid};
+
+    /// Regions alternating between nodes 0 and 1, and one with no node.
+    fn regions() -> Vec<Region> {
+        (0..7u64)
+            .map(|i| Region {
+                base: PhysAddr::new(i << 20),
+                size: PhysSize::new(1 << 19),
+                flags: RegionFlags::NONE,
+                nid: match i {
+                    6 => RegionNid::NumaNoNode,
+                    _ => RegionNid::Node(NodeId::new((i % 2) as u32).unwrap()),
+                },
+            })
+            .collect()
+    }
+
+    /// The chains follow each node in address order, and `check` (what `check_index`
+    /// relies on) notices a wrong link in any of the three tables.
+    #[test]
+    fn chains_and_their_check() {
+        let rs = regions();
+        let mut links = NodeLinks::new(true);
+        links.refresh(&rs);
+        assert!(links.usable());
+        assert_eq!(links.ascending(0).collect::<Vec<_>>(), [0, 2, 4]);
+        assert_eq!(links.descending(1).collect::<Vec<_>>(), [5, 3, 1]);
+        assert_eq!(links.check(&rs), Ok(()));
+        for table in 0..3 {
+            let mut bad = links.clone();
+            match table {
+                0 => bad.prev[2] = NONE,
+                1 => bad.next[2] = NONE,
+                _ => bad.ends[0].1 = 2,
+            }
+            assert!(bad.check(&rs).is_err(), "table {table}");
+        }
+    }
+
+    /// A refused heap leaves the chains stale (searches then walk every region, as
+    /// Linux does), whichever of the two link tables could not grow; the next refresh
+    /// with a willing heap builds them.
+    #[test]
+    fn refused_heap_leaves_the_chains_stale() {
+        use crate::store::fault::fail_heap_after;
+        let rs = regions();
+        for refused in 0..2 {
+            let mut links = NodeLinks::new(true);
+            fail_heap_after(Some(refused));
+            links.refresh(&rs);
+            fail_heap_after(None);
+            assert!(!links.usable(), "table {refused} refused");
+            links.refresh(&rs);
+            assert!(links.usable());
+            assert_eq!(links.check(&rs), Ok(()));
+        }
+    }
 }

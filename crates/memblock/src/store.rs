@@ -836,7 +836,7 @@ mod imp {
             COUNTDOWN.with(|c| c.set(n));
         }
 
-        pub(super) fn should_fail() -> bool {
+        pub(crate) fn should_fail() -> bool {
             COUNTDOWN.with(|c| match c.get() {
                 None => false,
                 Some(0) => true,

@@ -1,0 +1,165 @@
+//! Edges of `memblock.rs` that the 2026-12-01 mutation sample of the crate's core found
+//! untested (docs/MUTATION.md, "memblock's core, 1 in 6").
+
+use memblock::{Config, Memblock};
+
+/// `Config::page_size` is rounded up to a power of two; past 2^63 there is none in a
+/// `u64`, and the largest one, 2^63, is used (a value that wrapped to 0 would let an
+/// allocation return address 0).
+#[test]
+fn page_sizes_round_up_to_a_power_of_two_and_saturate() {
+    for (asked, used) in [
+        (0, 1),
+        (1, 1),
+        (3, 4),
+        (0x1_0000, 0x1_0000),
+        (0x1_0001, 0x2_0000),
+        (1 << 63, 1 << 63),
+        ((1 << 63) + 1, 1 << 63),
+        (u64::MAX, 1 << 63),
+    ] {
+        let config = Config {
+            page_size: asked,
+            ..Config::default()
+        };
+        assert_eq!(
+            Memblock::with_config(config).config().page_size,
+            used,
+            "{asked:#x}"
+        );
+        assert_eq!(
+            Memblock::<4>::sized_with_config(config).config().page_size,
+            used,
+            "{asked:#x}"
+        );
+    }
+}
+
+#[cfg(feature = "alloc")]
+mod trace {
+    use memblock::replay::{apply, parse_line};
+    use memblock::trace::{random_script, BootTrace};
+    use memblock::Memblock;
+
+    /// The boot-like script is the trace `BootTrace::run` performs, written out: replayed,
+    /// it leaves the same arrays, including for CPUs past node 255, whose allocations
+    /// name no node (`-1`, Linux's `NUMA_NO_NODE`).
+    #[test]
+    fn boot_script_replays_to_the_run() {
+        let t = BootTrace {
+            cpus: 300,
+            nodes: 300,
+            node_mem: 64 << 20,
+            rma_size: 4 << 30,
+            free_every: 4,
+        };
+        let mut ran = t.setup();
+        let stats = t.run(&mut ran).unwrap();
+        let script = t.script().unwrap();
+        assert_eq!(
+            script.lines().filter(|l| l.ends_with(" -1")).count(),
+            44 * 4,
+            "CPUs 256..300 have no node"
+        );
+        let mut replayed = Memblock::new();
+        let mut out = String::new();
+        for line in script.lines() {
+            if let Some(op) = parse_line(line).unwrap() {
+                apply(&mut replayed, &op, &mut out).unwrap();
+            }
+        }
+        assert_eq!(replayed.memory(), ran.memory());
+        assert_eq!(replayed.reserved().to_vec(), ran.reserved().to_vec());
+        assert_eq!(stats.reserved_regions, replayed.reserved().len());
+    }
+
+    /// Freeing every CPU (`free_every` 1) or none (`u32::MAX`, more than any CPU count)
+    /// both run; only the freed CPUs' blocks are kept, one per `free_every` CPUs.
+    #[test]
+    fn free_every_extremes() {
+        for (every, frees) in [(1, 2 * 4), (u32::MAX, 0)] {
+            let t = BootTrace {
+                cpus: 2,
+                nodes: 2,
+                node_mem: 64 << 20,
+                rma_size: 4 << 30,
+                free_every: every,
+            };
+            let mut mb = t.setup();
+            let stats = t.run(&mut mb).unwrap();
+            assert_eq!(stats.frees, frees, "free_every {every}");
+        }
+    }
+
+    /// `Rng::chance(p)` is true `p` times in a hundred: never for 0, always for 100,
+    /// and for 1 about once in a hundred draws (a draw of 0 out of `0..100`).
+    #[test]
+    fn chance_is_percent() {
+        let mut r = memblock::trace::Rng::new(3);
+        assert!((0..10_000).all(|_| !r.chance(0)));
+        assert!((0..10_000).all(|_| r.chance(100)));
+        let ones = (0..100_000).filter(|_| r.chance(1)).count();
+        assert!((800..1200).contains(&ones), "{ones} of 100 000");
+    }
+
+    fn hex(s: &str) -> u64 {
+        u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
+    }
+
+    /// The random script's documented shape: every kind of operation occurs; random
+    /// reservations are 256 B to 16 KiB, frees of random ranges (not earlier
+    /// allocations) 4 KiB to 256 KiB on the 4 KiB grid, allocations 128 B to 8 KiB in
+    /// 128-byte steps; a limit is either none or at least the middle of the 256 MiB span.
+    #[test]
+    fn random_script_has_its_documented_shape() {
+        let script = random_script(7, 20_000);
+        let mut kinds = std::collections::BTreeMap::new();
+        let mut random_frees = 0;
+        for line in script.lines() {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            *kinds.entry(w[0]).or_insert(0) += 1;
+            match w[0] {
+                "reserve" => {
+                    let z = hex(w[2]);
+                    assert!((0x100..=0x4000).contains(&z) && z % 0x100 == 0, "{line}");
+                }
+                "free" => {
+                    let z = hex(w[2]);
+                    if z > 0x2000 {
+                        random_frees += 1;
+                        assert!(z <= 0x4_0000 && z % 0x1000 == 0, "{line}");
+                    }
+                }
+                "alloc" | "alloc_try_nid" => {
+                    let z = hex(w[1]);
+                    assert!((0x80..=0x2000).contains(&z) && z % 0x80 == 0, "{line}");
+                }
+                "limit" => {
+                    let l = hex(w[1]);
+                    assert!(l == u64::MAX || l >= 0x800_0000, "{line}");
+                }
+                _ => {}
+            }
+        }
+        for kind in [
+            "add",
+            "reserve",
+            "free",
+            "remove",
+            "hotplug",
+            "clear_hotplug",
+            "set_node",
+            "bottom_up",
+            "limit",
+            "alloc",
+            "alloc_try_nid",
+        ] {
+            assert!(
+                kinds.get(kind).copied().unwrap_or(0) > 100,
+                "{kind}: {kinds:?}"
+            );
+        }
+        // One operation in 32 frees a random range; the others free allocations.
+        assert!(random_frees > 300, "{random_frees} random frees");
+    }
+}
