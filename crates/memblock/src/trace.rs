@@ -216,10 +216,11 @@ impl BootTrace {
 
 /// A reproducible random replay script of `ops` operations: memory on 4 nodes over
 /// 256 MiB added up front, then memory additions, removals, hotplug and node changes in
-/// 4 MiB blocks, small reservations, frees (mostly of earlier
-/// allocations, some of random ranges, so that memory does not fill up), limits,
-/// direction switches and allocations of every kind on a 4 KiB grid, so that ranges
-/// overlap, merge and split. For benchmarks.
+/// 4 MiB blocks, small reservations (256 B to 16 KiB), frees (mostly of earlier
+/// allocations, one operation in 32 of a random range of 4 KiB to 256 KiB, so that
+/// memory does not fill up), limits (none, or at least the middle of the 256 MiB),
+/// direction switches and allocations of every kind (128 B to 8 KiB in 128-byte steps)
+/// on a 4 KiB grid, so that ranges overlap, merge and split. For benchmarks.
 pub fn random_script(seed: u64, ops: usize) -> String {
     const UNIT: u64 = 0x1000;
     const SPAN: u64 = 0x1_0000; // units: 256 MiB
