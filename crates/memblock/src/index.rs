@@ -31,13 +31,18 @@
 //!   leaves whose longest gap is shorter than the request are skipped in one
 //!   comparison, and in the others each gap at least as long as the request is
 //!   checked with Linux's exact alignment formula (a gap long enough but badly aligned
-//!   does not stop the search, as in Linux). Cost: `O(log n)` to place the window,
-//!   `O(l)` for the `l` leaf headers inside it, a leaf's regions per leaf that holds a
-//!   long-enough gap.
+//!   does not stop the search, as in Linux). A leaf also keeps an upper bound on its
+//!   other gaps (all but one longest gap) and where its longest gap starts: when the
+//!   bound is below the request, only that gap can fit, and top-down it is checked
+//!   alone instead of walking the leaf's smaller gaps down to it. Cost: `O(log n)` to
+//!   place the window, `O(l)` for the `l` leaf headers inside it, a leaf's regions per
+//!   leaf that holds two long-enough gaps.
 //! * Upkeep (`store.rs`): a change replaces a few gaps; the leaves owning them raise
-//!   their longest gap to the longest new one, and only a leaf whose longest gap was
-//!   replaced by shorter ones is recomputed from its regions. A split, join or drop of
-//!   leaves recomputes the leaves around it.
+//!   their longest gap to the longest new one (and the bound to the others), and only a
+//!   leaf whose longest gap was replaced by one shorter than the bound is recomputed
+//!   from its regions; a longest gap that shrinks but stays above the bound (an
+//!   allocation from the top of a node's free memory) is still the longest. A split,
+//!   join or drop of leaves recomputes the leaves around it.
 //!
 //! Node-local requests visit only their node's memory regions (see `nodes.rs`); a
 //! request for any node visits every eligible memory region, as Linux does, at the
