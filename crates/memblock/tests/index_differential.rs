@@ -18,28 +18,8 @@
 
 use memblock::{AllocLimit, ArrayKind, Config, Memblock, NodeId, PhysAddr, PhysSize, RegionFlags};
 
-/// xorshift64*: reproducible, no dependency, cheap.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-}
+mod xorshift;
+use xorshift::Rng;
 
 /// Addresses on a 0x100 grid below 0x10000 (so that ranges overlap, merge and split),
 /// with a few at the top of the address space (where bottom-up `round_up` wraps) and a

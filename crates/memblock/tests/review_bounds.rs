@@ -20,25 +20,8 @@
 
 use memblock::{Memblock, PhysAddr, PhysSize, Region, RegionFlags, RegionNid};
 
-/// xorshift64*: reproducible and cheap.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+mod xorshift;
+use xorshift::Rng;
 
 // ------------------------------------------------------------------ a Vec model of Linux
 
