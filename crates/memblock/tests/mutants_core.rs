@@ -1,7 +1,7 @@
 //! Edges of `memblock.rs` that the 2026-12-01 mutation sample of the crate's core found
 //! untested (docs/MUTATION.md, "memblock's core, 1 in 6").
 
-use memblock::{Config, Memblock};
+use memblock::{Config, Memblock, NodeId, RegionNid};
 
 /// `Config::page_size` is rounded up to a power of two; past 2^63 there is none in a
 /// `u64`, and the largest one, 2^63, is used (a value that wrapped to 0 would let an
@@ -33,6 +33,19 @@ fn page_sizes_round_up_to_a_power_of_two_and_saturate() {
             "{asked:#x}"
         );
     }
+}
+
+/// The `int` Linux stores for each kind of node id (what `memblock=debug` prints).
+#[test]
+fn linux_signed_node_ids() {
+    for n in [0, 3, 255] {
+        assert_eq!(
+            RegionNid::Node(NodeId::new(n).unwrap()).linux_signed(),
+            n as i32
+        );
+    }
+    assert_eq!(RegionNid::MaxNumNodes.linux_signed(), 256);
+    assert_eq!(RegionNid::NumaNoNode.linux_signed(), -1);
 }
 
 #[cfg(feature = "alloc")]
@@ -102,11 +115,39 @@ mod trace {
         assert!((800..1200).contains(&ones), "{ones} of 100 000");
     }
 
+    /// `MAX_CPUS` is the largest trace accepted, by `run` and `script` alike; on a node
+    /// whose memory the setup's 64 MiB reservation leaves 1 MiB of, most allocations
+    /// fail, and they are counted as failed.
+    #[test]
+    fn max_cpus_is_accepted_and_failures_are_counted() {
+        let t = BootTrace {
+            cpus: BootTrace::MAX_CPUS,
+            nodes: 1,
+            node_mem: 65 << 20,
+            rma_size: 4 << 30,
+            free_every: 2,
+        };
+        let mut mb = t.setup();
+        let stats = t.run(&mut mb).unwrap();
+        assert_eq!(stats.allocs, 4 * u64::from(BootTrace::MAX_CPUS));
+        assert!(stats.failed_allocs > stats.allocs - 1000, "{stats:?}");
+        assert_eq!(stats.ops(), stats.allocs + stats.frees);
+        assert!(stats.ops() > stats.allocs);
+        assert!(t.script().is_ok());
+        let over = BootTrace {
+            cpus: BootTrace::MAX_CPUS + 1,
+            ..t
+        };
+        assert!(over.run(&mut over.setup()).is_err());
+        assert!(over.script().is_err());
+    }
+
     fn hex(s: &str) -> u64 {
         u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
     }
 
-    /// The random script's documented shape: every kind of operation occurs; random
+    /// The random script's documented shape: every kind of operation occurs; memory
+    /// changes are 4 MiB blocks (removals a quarter of one to one); random
     /// reservations are 256 B to 16 KiB, frees of random ranges (not earlier
     /// allocations) 4 KiB to 256 KiB on the 4 KiB grid, allocations 128 B to 8 KiB in
     /// 128-byte steps; a limit is either none or at least the middle of the 256 MiB span.
@@ -133,6 +174,21 @@ mod trace {
                 "alloc" | "alloc_try_nid" => {
                     let z = hex(w[1]);
                     assert!((0x80..=0x2000).contains(&z) && z % 0x80 == 0, "{line}");
+                }
+                "add" | "hotplug" | "clear_hotplug" | "set_node" if kinds[w[0]] > 4 => {
+                    // Past the four nodes added up front: 4 MiB blocks, 4-16 MiB long.
+                    let z = hex(w[2]);
+                    assert!(
+                        (4 << 20..=16 << 20).contains(&z) && z % (4 << 20) == 0,
+                        "{line}"
+                    );
+                }
+                "remove" => {
+                    let z = hex(w[2]);
+                    assert!(
+                        (1 << 20..=4 << 20).contains(&z) && z % (1 << 20) == 0,
+                        "{line}"
+                    );
                 }
                 "limit" => {
                     let l = hex(w[1]);
