@@ -35,6 +35,66 @@ fn page_sizes_round_up_to_a_power_of_two_and_saturate() {
     }
 }
 
+/// Linux's `should_skip_region`: memory added as driver-managed (kexec'd or hotplugged
+/// by a driver, `memblock_add_node(.., MEMBLOCK_DRIVER_MANAGED)`) is never allocated
+/// from unless the caller asks for it, in either direction.
+#[test]
+fn driver_managed_memory_is_skipped() {
+    use memblock::{AllocLimit, PhysAddr, PhysSize, RegionFlags};
+    for bottom_up in [false, true] {
+        let mut mb = Memblock::new();
+        let node = NodeId::new(0);
+        // Ordinary memory in the middle, driver-managed below and above it.
+        mb.add_node(
+            PhysAddr::new(0),
+            PhysSize::new(1 << 30),
+            node,
+            RegionFlags::DRIVER_MANAGED,
+        )
+        .unwrap();
+        mb.add_node(
+            PhysAddr::new(1 << 30),
+            PhysSize::new(1 << 30),
+            node,
+            RegionFlags::NONE,
+        )
+        .unwrap();
+        mb.add_node(
+            PhysAddr::new(2 << 30),
+            PhysSize::new(1 << 30),
+            node,
+            RegionFlags::DRIVER_MANAGED,
+        )
+        .unwrap();
+        mb.set_bottom_up(bottom_up);
+        assert_eq!(mb.bottom_up(), bottom_up);
+        let a = mb
+            .alloc_try_nid(
+                PhysSize::new(0x1000),
+                0x1000,
+                PhysAddr::ZERO,
+                AllocLimit::Anywhere,
+                None,
+            )
+            .unwrap()
+            .as_u64();
+        assert!(
+            (1 << 30..2 << 30).contains(&a),
+            "bottom_up {bottom_up}: {a:#x}"
+        );
+        assert!(mb
+            .free_ranges(None)
+            .all(|(s, e, _)| s.as_u64() >= 1 << 30 && e.as_u64() <= 2 << 30));
+        let with = mb
+            .free_ranges_with(None, RegionFlags::DRIVER_MANAGED, false)
+            .count();
+        assert_eq!(
+            with, 3,
+            "asked for, the driver-managed ranges are free ranges too"
+        );
+    }
+}
+
 /// The `int` Linux stores for each kind of node id (what `memblock=debug` prints).
 #[test]
 fn linux_signed_node_ids() {
@@ -217,5 +277,24 @@ mod trace {
         }
         // One operation in 32 frees a random range; the others free allocations.
         assert!(random_frees > 300, "{random_frees} random frees");
+    }
+}
+
+/// Without `alloc` the inline storage holds `N` regions, and a larger
+/// `Config::initial_regions` is clamped to it (with `alloc` the arrays start at the
+/// configured size and live on the heap).
+#[test]
+fn initial_regions_are_clamped_to_the_inline_storage() {
+    for (asked, n4) in [(1, 1), (4, 4), (5, 4), (1000, 4)] {
+        let config = Config {
+            initial_regions: asked,
+            ..Config::default()
+        };
+        let got = Memblock::<4>::sized_with_config(config).config().initial_regions;
+        if cfg!(feature = "alloc") {
+            assert_eq!(got, asked);
+        } else {
+            assert_eq!(got, n4, "{asked}");
+        }
     }
 }
