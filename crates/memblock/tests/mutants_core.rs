@@ -290,7 +290,9 @@ fn initial_regions_are_clamped_to_the_inline_storage() {
             initial_regions: asked,
             ..Config::default()
         };
-        let got = Memblock::<4>::sized_with_config(config).config().initial_regions;
+        let got = Memblock::<4>::sized_with_config(config)
+            .config()
+            .initial_regions;
         if cfg!(feature = "alloc") {
             assert_eq!(got, asked);
         } else {
