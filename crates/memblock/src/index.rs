@@ -56,6 +56,7 @@
 //! those (at the very top of the address space) are never skipped.
 
 use crate::store::Leaf;
+use crate::Region;
 
 /// A gap: `(leaf, k)` is the gap just below region `k` of leaf `leaf`; `(last leaf,
 /// its length)` the gap above the array; `(0, 0)` the only gap of an empty array.
@@ -89,16 +90,20 @@ pub(crate) fn fit_bottom_up(this_start: u64, this_end: u64, size: u64, align: u6
     (cand < this_end && this_end - cand >= size).then_some(cand)
 }
 
-/// End of the region just below gap `p` (0 for the first gap).
-fn end_below(leaves: &[Leaf], (c, k): Pos) -> u64 {
-    let prev = match k.checked_sub(1) {
+/// The region just below gap `p` (none below the first gap).
+pub(crate) fn region_below(leaves: &[Leaf], (c, k): Pos) -> Option<&Region> {
+    match k.checked_sub(1) {
         Some(j) => leaves.get(c).and_then(|l| l.regions.get(j)),
         None => c
             .checked_sub(1)
             .and_then(|p| leaves.get(p))
             .and_then(|l| l.regions.last()),
-    };
-    prev.map_or(0, |r| r.end().as_u64())
+    }
+}
+
+/// End of the region just below gap `p` (0 for the first gap).
+fn end_below(leaves: &[Leaf], p: Pos) -> u64 {
+    region_below(leaves, p).map_or(0, |r| r.end().as_u64())
 }
 
 /// Bounds of gap `p`.
@@ -112,8 +117,13 @@ pub(crate) fn gap(leaves: &[Leaf], p: Pos) -> (u64, u64) {
 
 /// Length of gap `p`.
 pub(crate) fn gap_len(leaves: &[Leaf], p: Pos) -> u64 {
+    gap_len_start(leaves, p).0
+}
+
+/// Length and start of gap `p` (what a leaf records of its longest gap).
+pub(crate) fn gap_len_start(leaves: &[Leaf], p: Pos) -> (u64, u64) {
     let (s, e) = gap(leaves, p);
-    e.saturating_sub(s)
+    (e.saturating_sub(s), s)
 }
 
 /// The longest gap leaf `c` owns, the longest of the others (what is left when one
@@ -143,15 +153,15 @@ pub(crate) fn leaf_longest(leaves: &[Leaf], c: usize) -> (u64, u64, u64) {
     (longest, second, at)
 }
 
-/// The gap of leaf `c` that starts at `at`, as its index in the leaf and its length,
-/// if the leaf owns one.
+/// The gap of leaf `c` that starts at `at`, as its index in the leaf and its end, if
+/// the leaf owns one.
 pub(crate) fn gap_at(leaves: &[Leaf], c: usize, at: u64) -> Option<(usize, u64)> {
     let leaf = leaves.get(c)?;
     // Gap k starts where region k - 1 ends: k regions of the leaf end at or below it.
     let k = leaf.regions.partition_point(|r| r.end().as_u64() <= at);
     let (s, e) = gap(leaves, (c, k));
     let owned = k < leaf.regions.len() || c + 1 == leaves.len();
-    (owned && s == at).then(|| (k, e.saturating_sub(s)))
+    (owned && s == at).then_some((k, e))
 }
 
 /// The gap holding `addr`: the one below the first region whose base is above `addr`
@@ -233,11 +243,11 @@ pub(crate) fn find_top_down(
         if leaf.second < size {
             // Only the leaf's longest gap is long enough: check it alone (what the
             // walk below would stop at or pass), instead of walking to it.
-            if let Some((k, len)) = gap_at(leaves, c, leaf.longest_at) {
-                if len == leaf.longest {
+            let at = leaf.longest_at;
+            if let Some((k, end)) = gap_at(leaves, c, at) {
+                if end.saturating_sub(at) == leaf.longest {
                     if (bottom..top).contains(&k) {
-                        let (s, e) = gap(leaves, (c, k));
-                        if let Some(a) = fit_top_down(s, e, size, align) {
+                        if let Some(a) = fit_top_down(at, end, size, align) {
                             return Some(a);
                         }
                     }

@@ -70,7 +70,7 @@ impl NodeLinks {
         self.prev.clear();
         self.next.clear();
         self.ends.clear();
-        let room = |v: &mut Vec<u32>| heap_may_grow() && v.try_reserve(n).is_ok();
+        let room = |v: &mut Vec<u32>| crate::store::grow(v, n);
         if !room(&mut self.prev) || !room(&mut self.next) || self.ends.try_reserve(SLOTS).is_err() {
             return;
         }
@@ -104,16 +104,6 @@ impl NodeLinks {
         let first = self.ends.get(nid as usize).map_or(NONE, |e| e.0);
         chain(first, &self.next)
     }
-}
-
-/// Whether the heap may be asked for more: false when the crate's unit tests make it
-/// refuse (`store::fault::fail_heap_after`).
-fn heap_may_grow() -> bool {
-    #[cfg(test)]
-    if crate::store::fault::should_fail() {
-        return false;
-    }
-    true
 }
 
 impl NodeLinks {

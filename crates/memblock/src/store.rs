@@ -9,6 +9,13 @@
 
 use crate::Region;
 
+/// [`first_ending_after`](imp::Store::first_ending_after)'s index `idx` in a flat
+/// array, with the regions on either side of it.
+fn around(flat: &[Region], idx: usize) -> (usize, Option<Region>, Option<Region>) {
+    let left = idx.checked_sub(1).and_then(|i| flat.get(i)).copied();
+    (idx, left, flat.get(idx).copied())
+}
+
 #[cfg(feature = "alloc")]
 mod imp {
     use super::Region;
@@ -235,7 +242,8 @@ mod imp {
                     if l.longest != longest {
                         return Err("a leaf's longest gap is stale");
                     }
-                    if index::gap_at(&self.leaves, c, l.longest_at).map(|(_, len)| len)
+                    let at = l.longest_at;
+                    if index::gap_at(&self.leaves, c, at).map(|(_, end)| end.saturating_sub(at))
                         != Some(longest)
                     {
                         return Err("a leaf's longest gap is not where it says");
@@ -281,8 +289,7 @@ mod imp {
                 if c < last && self.leaves.get(c).is_some_and(|l| k >= l.regions.len()) {
                     (c, k) = (c + 1, 0);
                 }
-                let (gs, ge) = index::gap(&self.leaves, (c, k));
-                if !o.add(c, (ge.saturating_sub(gs), gs)) {
+                if !o.add(c, index::gap_len_start(&self.leaves, (c, k))) {
                     return None;
                 }
                 k += 1;
@@ -327,19 +334,11 @@ mod imp {
         pub(crate) fn seek(&self, addr: u64) -> (usize, Option<Region>, Option<Region>) {
             let idx = self.first_ending_after(addr);
             if !self.split {
-                let flat = self.flat();
-                let left = idx.checked_sub(1).and_then(|i| flat.get(i)).copied();
-                return (idx, left, flat.get(idx).copied());
+                return super::around(self.flat(), idx);
             }
             let (c, off) = self.locate(idx);
             let at = |c: usize, k: usize| self.leaves.get(c).and_then(|l| l.regions.get(k));
-            let left = match off.checked_sub(1) {
-                Some(k) => at(c, k),
-                None => c
-                    .checked_sub(1)
-                    .and_then(|p| self.leaves.get(p))
-                    .and_then(|l| l.regions.last()),
-            };
+            let left = index::region_below(&self.leaves, (c, off));
             let right = at(c, off).or_else(|| at(c + 1, 0));
             (idx, left.copied(), right.copied())
         }
@@ -453,11 +452,8 @@ mod imp {
             if off == 0 {
                 l.first = r.base.as_u64();
             }
-            let bounds = |p| {
-                let (s, e) = index::gap(&self.leaves, p);
-                (e.saturating_sub(s), s)
-            };
-            let (new_below, new_above) = (bounds((c, off)), bounds(above));
+            let new_below = index::gap_len_start(&self.leaves, (c, off));
+            let new_above = index::gap_len_start(&self.leaves, above);
             if above.0 == c {
                 let (long, short) = if new_below.0 >= new_above.0 {
                     (new_below, new_above)
@@ -500,27 +496,13 @@ mod imp {
                 self.refresh(c, c);
             }
         }
-        /// Whether a real heap growth of `have` spare slots by `want` may go ahead:
-        /// false if the heap refuses (or, in the crate's unit tests, is told to,
-        /// `fault::fail_heap_after`).
-        fn may_grow(have: usize, want: usize) -> bool {
-            #[cfg(test)]
-            if have < want && fault::should_fail() {
-                return false;
-            }
-            let _ = (have, want);
-            true
-        }
-        fn grow<T>(v: &mut Vec<T>, additional: usize) -> bool {
-            Self::may_grow(v.capacity() - v.len(), additional) && v.try_reserve(additional).is_ok()
-        }
         /// A leaf of capacity [`LEAF_MAX`], from the spares or the heap.
         fn new_leaf(&mut self) -> Option<Leaf> {
             let regions = match self.spare.pop() {
                 Some(l) => l,
                 None => {
                     let mut l = Vec::new();
-                    if !(Self::may_grow(0, 1) && l.try_reserve_exact(LEAF_MAX).is_ok()) {
+                    if !(may_grow(0, 1) && l.try_reserve_exact(LEAF_MAX).is_ok()) {
                         return None;
                     }
                     l
@@ -549,7 +531,7 @@ mod imp {
             }
             let mut touched = None;
             if self.leaves.is_empty() {
-                if !Self::grow(&mut self.leaves, 1) {
+                if !grow(&mut self.leaves, 1) {
                     return None;
                 }
                 let leaf = if self.split {
@@ -572,7 +554,7 @@ mod imp {
                 .is_some_and(|l| l.regions.len() >= LEAF_MAX);
             if !self.split || !full {
                 let leaf = self.leaves.get_mut(c)?;
-                if !Self::grow(&mut leaf.regions, 1) {
+                if !grow(&mut leaf.regions, 1) {
                     return None;
                 }
                 leaf.regions.insert(off, r);
@@ -583,7 +565,7 @@ mod imp {
                 return Some(touched);
             }
             // Split the full leaf in halves, then insert into the half `idx` falls in.
-            if !Self::grow(&mut self.leaves, 1) {
+            if !grow(&mut self.leaves, 1) {
                 return None;
             }
             let mut upper = self.new_leaf()?;
@@ -715,7 +697,7 @@ mod imp {
                 let Some(leaf) = self.leaves.get_mut(c) else {
                     return false;
                 };
-                if with.len() > removed && !Self::grow(&mut leaf.regions, with.len() - removed) {
+                if with.len() > removed && !grow(&mut leaf.regions, with.len() - removed) {
                     return false;
                 }
                 // By hand rather than `Vec::splice`: overwrite what both have, then
@@ -775,15 +757,15 @@ mod imp {
             } else {
                 additional
             };
-            if !Self::grow(&mut self.leaves, new_leaves) {
+            if !grow(&mut self.leaves, new_leaves) {
                 return false;
             }
             if !self.split {
                 return match self.leaves.first_mut() {
-                    Some(l) => Self::grow(&mut l.regions, additional),
+                    Some(l) => grow(&mut l.regions, additional),
                     None => {
                         let mut l = Leaf::default();
-                        if !Self::grow(&mut l.regions, additional) {
+                        if !grow(&mut l.regions, additional) {
                             return false;
                         }
                         self.leaves.push(l);
@@ -806,18 +788,37 @@ mod imp {
                 .filter(|l| l.regions.len().saturating_add(additional) >= LEAF_MAX)
                 .count();
             let splits = additional.min(may_fill + additional / (LEAF_MAX / 2) + 1);
-            if !Self::grow(&mut self.spare, splits) {
+            if !grow(&mut self.spare, splits) {
                 return false;
             }
             while self.spare.len() < splits {
                 let mut l = Vec::new();
-                if !(Self::may_grow(0, 1) && l.try_reserve_exact(LEAF_MAX).is_ok()) {
+                if !(may_grow(0, 1) && l.try_reserve_exact(LEAF_MAX).is_ok()) {
                     return false;
                 }
                 self.spare.push(l);
             }
             true
         }
+    }
+
+    /// Whether a real heap growth of `have` spare slots by `want` may go ahead:
+    /// false if the heap refuses (or, in the crate's unit tests, is told to,
+    /// `fault::fail_heap_after`).
+    fn may_grow(have: usize, want: usize) -> bool {
+        #[cfg(test)]
+        if have < want && fault::should_fail() {
+            return false;
+        }
+        let _ = (have, want);
+        true
+    }
+
+    /// Room in `v` for `additional` more elements, unless the heap refuses (see
+    /// [`may_grow`]); every heap growth of the crate's search structures goes through
+    /// it, so the unit tests can refuse any of them.
+    pub(crate) fn grow<T>(v: &mut Vec<T>, additional: usize) -> bool {
+        may_grow(v.capacity() - v.len(), additional) && v.try_reserve(additional).is_ok()
     }
 
     /// Heap-failure injection for the unit tests: per thread, so that parallel tests
@@ -836,7 +837,7 @@ mod imp {
             COUNTDOWN.with(|c| c.set(n));
         }
 
-        pub(crate) fn should_fail() -> bool {
+        pub(super) fn should_fail() -> bool {
             COUNTDOWN.with(|c| match c.get() {
                 None => false,
                 Some(0) => true,
@@ -871,10 +872,7 @@ mod imp {
             self.flat().partition_point(|r| r.end().as_u64() <= addr)
         }
         pub(crate) fn seek(&self, addr: u64) -> (usize, Option<Region>, Option<Region>) {
-            let idx = self.first_ending_after(addr);
-            let flat = self.flat();
-            let left = idx.checked_sub(1).and_then(|i| flat.get(i)).copied();
-            (idx, left, flat.get(idx).copied())
+            super::around(self.flat(), self.first_ending_after(addr))
         }
         /// Without a heap there is no gap index: searches walk linearly (at most
         /// `N` regions).
@@ -938,9 +936,9 @@ mod imp {
 
 #[cfg(all(test, feature = "alloc"))]
 pub(crate) use imp::fault;
-#[cfg(feature = "alloc")]
-pub(crate) use imp::Leaf;
 pub(crate) use imp::Store;
+#[cfg(feature = "alloc")]
+pub(crate) use imp::{grow, Leaf};
 
 /// The leaf store against a plain `Vec` doing the same inserts, removals, splices and
 /// replacements, across leaf splits and joins, with and without heap failures: same
