@@ -97,24 +97,24 @@ impl KernelImage {
     /// for 4.15, which has no Debian build here, and for the strategies beyond Linux,
     /// which are built on 6.1).
     pub const fn debian(strategy: crate::Strategy, page_size: u64) -> Self {
-        match strategy.base() {
-            crate::Strategy::Linux612 if page_size == crate::consts::PAGE_SIZE_4K => {
-                Self::DEBIAN_6_12_4K
-            }
-            crate::Strategy::Linux612 => Self::DEBIAN_6_12_64K,
-            _ => Self::DEBIAN_6_1,
-        }
+        Self::debian_build(strategy, page_size).0
     }
 
     /// The Debian kernel release whose `vmlinux` symbols [`KernelImage::debian`] holds
     /// for the same arguments.
     pub const fn debian_release(strategy: crate::Strategy, page_size: u64) -> &'static str {
+        Self::debian_build(strategy, page_size).1
+    }
+
+    /// Which Debian build [`KernelImage::debian`] and [`KernelImage::debian_release`]
+    /// describe: its symbols and its release, chosen in one place.
+    const fn debian_build(strategy: crate::Strategy, page_size: u64) -> (Self, &'static str) {
         match strategy.base() {
             crate::Strategy::Linux612 if page_size == crate::consts::PAGE_SIZE_4K => {
-                "6.12.107+deb13-powerpc64le"
+                (Self::DEBIAN_6_12_4K, "6.12.107+deb13-powerpc64le")
             }
-            crate::Strategy::Linux612 => "6.12.107+deb13-powerpc64le-64k",
-            _ => "6.1.0-50-powerpc64le",
+            crate::Strategy::Linux612 => (Self::DEBIAN_6_12_64K, "6.12.107+deb13-powerpc64le-64k"),
+            _ => (Self::DEBIAN_6_1, "6.1.0-50-powerpc64le"),
         }
     }
 

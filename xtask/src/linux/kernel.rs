@@ -56,6 +56,16 @@ impl Flavour {
             Self::L612K64 => "6.12-64k",
         }
     }
+
+    /// How numaboot plans this kernel: its strategy and its `PAGE_SIZE`.
+    pub fn plan(self) -> (percpu::Strategy, u64) {
+        use percpu::{consts, Strategy};
+        match self {
+            Self::L61 => (Strategy::Linux61, consts::PAGE_SIZE_64K),
+            Self::L612 => (Strategy::Linux612, consts::PAGE_SIZE_4K),
+            Self::L612K64 => (Strategy::Linux612, consts::PAGE_SIZE_64K),
+        }
+    }
 }
 
 /// A Debian ppc64el Linux image package.

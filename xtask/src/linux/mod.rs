@@ -120,12 +120,8 @@ fn image_facts_verdict(
     release: &str,
     real: percpu::early::KernelImage,
 ) -> Result<Option<String>> {
-    use percpu::{consts, early::KernelImage, Strategy};
-    let (strategy, page_size) = match flavour {
-        kernel::Flavour::L61 => (Strategy::Linux61, consts::PAGE_SIZE_64K),
-        kernel::Flavour::L612 => (Strategy::Linux612, consts::PAGE_SIZE_4K),
-        kernel::Flavour::L612K64 => (Strategy::Linux612, consts::PAGE_SIZE_64K),
-    };
+    use percpu::early::KernelImage;
+    let (strategy, page_size) = flavour.plan();
     let documented = KernelImage::debian_release(strategy, page_size);
     let planned = KernelImage::debian(strategy, page_size);
     if real == planned {
@@ -212,10 +208,7 @@ pub fn run(args: &LinuxBootArgs) -> Result<()> {
     let mut failures = Vec::new();
     for (what, dtb) in [("dumped", &dumped), ("booted", &booted)] {
         let mut cmd = Command::new(&numaboot);
-        let strategy = match args.linux {
-            kernel::Flavour::L61 => "linux",
-            kernel::Flavour::L612 | kernel::Flavour::L612K64 => "linux-6.12",
-        };
+        let strategy = args.linux.plan().0.name();
         cmd.arg("verify")
             .arg(&log_path)
             .arg(dtb)
