@@ -151,6 +151,60 @@ fn a_reservation_of_size_0_ends_the_block() {
     assert!(facts.mem_reserve.is_empty(), "{:?}", facts.mem_reserve);
 }
 
+/// The same blocks read by the real device-tree compiler (`dtc -I dtb`, whose reader
+/// also stops at the first entry of size 0): the `/memreserve/` entries it prints are
+/// the ones numaboot reads. Without `dtc` the test says so and passes, except under
+/// `CI`, which installs it.
+#[test]
+fn reservation_blocks_read_as_dtc_reads_them() {
+    use std::process::Command;
+    let dtc = Command::new("dtc").arg("--version").output();
+    if !dtc.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var_os("CI").is_none(), "dtc is required under CI");
+        eprintln!("reservation_blocks_read_as_dtc_reads_them: SKIPPED, no dtc");
+        return;
+    }
+    let cases: [&[(u64, u64)]; 5] = [
+        &[],
+        &[(0x1000, 0x1000), (0x200_0000, 0x1000)],
+        &[(0x1000, 0), (0x200_0000, 0x1000)],
+        &[(0x200_0000, 0x1000), (0x1000, 0), (0x300_0000, 0x1000)],
+        &[(0, 0x1000), (0x200_0000, 0x1000)],
+    ];
+    let dir = std::env::temp_dir().join(format!("numaboot-rsv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, entries) in cases.iter().enumerate() {
+        let data = with_reservations(blob(&guest(), 0), entries);
+        let path = dir.join(format!("{i}.dtb"));
+        std::fs::write(&path, &data).unwrap();
+        let out = Command::new("dtc")
+            .args(["-q", "-I", "dtb", "-O", "dts"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "dtc refused case {i}");
+        let theirs: Vec<(u64, u64)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("/memreserve/"))
+            .map(|l| {
+                let mut w = l
+                    .trim_end_matches(';')
+                    .split_whitespace()
+                    .map(|x| u64::from_str_radix(x.trim_start_matches("0x"), 16).unwrap());
+                (w.next().unwrap(), w.next().unwrap())
+            })
+            .collect();
+        let ours: Vec<(u64, u64)> = fdt_facts(&data)
+            .unwrap()
+            .mem_reserve
+            .iter()
+            .map(|(b, z)| (b.as_u64(), z.as_u64()))
+            .collect();
+        assert_eq!(ours, theirs, "case {i}: {entries:x?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A node name is one or more characters and never contains '/' (the device-tree
 /// specification, section 2.2.1); the error names the parent the bad node is in.
 #[test]
