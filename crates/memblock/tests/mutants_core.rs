@@ -300,3 +300,97 @@ fn initial_regions_are_clamped_to_the_inline_storage() {
         }
     }
 }
+
+/// `memblock_double_array` copies the array to its new place before anything reserves
+/// it; the crate refuses the growth ([`memblock::Error::ArrayAlias`]) only when that
+/// place overlaps the other array's `max * sizeof(struct memblock_region)` bytes. A new
+/// array that starts exactly where the other one ends shares no byte with it: Linux
+/// copies there safely, and so must the crate.
+///
+/// Built bottom-up with 8-byte pages and room for 2 regions per array, so that the
+/// arrays' sizes are page multiples and nothing pads the boundary: the memory array
+/// grows first, to 4 regions at `[8, 104)`; then the reserved array grows while the
+/// request's own range reaches the current limit, so Linux's second search (below the
+/// range) returns the first free address, 104, right above the memory array.
+#[test]
+fn a_grown_array_may_start_where_the_other_ends() {
+    use memblock::{ArrayKind, Region, RegionFlags};
+    use phys::{PhysAddr, PhysSize};
+    let (p, z) = (PhysAddr::new, PhysSize::new);
+    let mut mb = Memblock::with_config(Config {
+        page_size: 8,
+        initial_regions: 2,
+        ..Config::default()
+    });
+    mb.set_bottom_up(true);
+    mb.add(p(0), z(0x4000)).unwrap();
+    mb.add(p(0x5000), z(0x1000)).unwrap();
+    mb.add(p(0x7000), z(0x1000)).unwrap();
+    assert_eq!(mb.capacity(ArrayKind::Memory), 4);
+    assert_eq!(mb.array_location(ArrayKind::Memory), Some(p(8)));
+    let memory_end = 8 + 4 * memblock::REGION_RECORD_SIZE;
+    assert_eq!(memory_end, 104);
+
+    mb.reserve(p(0x2000), z(0x10)).unwrap();
+    assert_eq!(mb.reserved().len(), 2);
+    mb.set_current_limit(p(0x1100));
+    mb.reserve(p(0x1000), z(0x100))
+        .expect("an array placed right above the other shares no memory with it");
+    assert_eq!(mb.capacity(ArrayKind::Reserved), 4);
+    assert_eq!(mb.array_location(ArrayKind::Reserved), Some(p(memory_end)));
+    let reserved: Vec<(u64, u64)> = mb
+        .reserved()
+        .iter()
+        .map(|r: &Region| (r.base.as_u64(), r.size.as_u64()))
+        .collect();
+    // Both arrays' blocks merged into one reservation, then the two requests.
+    assert_eq!(reserved, [(8, 2 * 96), (0x1000, 0x100), (0x2000, 0x10)]);
+    assert!(mb.reserved().iter().all(|r| r.flags == RegionFlags::NONE));
+
+    // Top-down, the mirror case: the reserved array's new place ends exactly where
+    // the memory array starts (both at the top of memory, the memory array first).
+    let mut mb = Memblock::with_config(Config {
+        page_size: 8,
+        initial_regions: 2,
+        ..Config::default()
+    });
+    mb.add(p(0x7000), z(0x1000)).unwrap();
+    mb.add(p(0x5000), z(0x1000)).unwrap();
+    mb.add(p(0), z(0x4000)).unwrap();
+    let memory_at = 0x8000 - 96;
+    assert_eq!(mb.array_location(ArrayKind::Memory), Some(p(memory_at)));
+    mb.reserve(p(0x2000), z(0x10)).unwrap();
+    mb.reserve(p(0x1000), z(0x100))
+        .expect("an array placed right below the other shares no memory with it");
+    assert_eq!(
+        mb.array_location(ArrayKind::Reserved),
+        Some(p(memory_at - 96))
+    );
+}
+
+/// `random_script`'s promise, "a seed names one script forever" (the benchmarks' 1 M
+/// scripts and their saved Linux outputs rely on it): seed 1 still writes the pinned
+/// golden script line for line. The script covers both kinds of `limit` (none, and an
+/// address at least the middle of the 256 MiB), every operation kind, both `alloc`
+/// forms and NUMA_NO_NODE; its `.expected` is checked against Linux's memblock.c by
+/// `linux_oracle.rs` and against the CLI by the CLI's golden test.
+#[test]
+fn random_script_seed_1_is_the_pinned_golden_script() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/random_seed1.replay");
+    let golden = std::fs::read_to_string(&path).unwrap();
+    let pinned: String = golden
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let ops = pinned.lines().count() - 4; // the four node additions come first
+    let script = memblock::trace::random_script(1, ops);
+    for (i, (got, want)) in script.lines().zip(pinned.lines()).enumerate() {
+        assert_eq!(got, want, "line {} of the script", i + 1);
+    }
+    assert_eq!(script, pinned);
+    let limits: Vec<&str> = pinned.lines().filter(|l| l.starts_with("limit ")).collect();
+    assert!(limits.contains(&"limit 0xffffffffffffffff"));
+    assert!(limits.iter().any(|l| *l != "limit 0xffffffffffffffff"));
+}
