@@ -181,10 +181,13 @@ fn bench_rejects_absurd_sizes_with_one_line() {
     for (args, msg) in [
         (
             ["--cpus", "4294967295"],
-            "numaboot: --cpus must be 1..=65536\n",
+            "numaboot: --cpus must be 1..=262144\n",
         ),
-        (["--cpus", "65537"], "numaboot: --cpus must be 1..=65536\n"),
-        (["--cpus", "0"], "numaboot: --cpus must be 1..=65536\n"),
+        (
+            ["--cpus", "262145"],
+            "numaboot: --cpus must be 1..=262144\n",
+        ),
+        (["--cpus", "0"], "numaboot: --cpus must be 1..=262144\n"),
         (["--runs", "0"], "numaboot: --runs must be 1..=1000\n"),
         (
             ["--runs", "4294967295"],

@@ -312,6 +312,7 @@ fn initial_regions_are_clamped_to_the_inline_storage() {
 /// grows first, to 4 regions at `[8, 104)`; then the reserved array grows while the
 /// request's own range reaches the current limit, so Linux's second search (below the
 /// range) returns the first free address, 104, right above the memory array.
+#[cfg(feature = "alloc")]
 #[test]
 fn a_grown_array_may_start_where_the_other_ends() {
     use memblock::{ArrayKind, Region, RegionFlags};
@@ -374,6 +375,7 @@ fn a_grown_array_may_start_where_the_other_ends() {
 /// address at least the middle of the 256 MiB), every operation kind, both `alloc`
 /// forms and NUMA_NO_NODE; its `.expected` is checked against Linux's memblock.c by
 /// `linux_oracle.rs` and against the CLI by the CLI's golden test.
+#[cfg(feature = "alloc")]
 #[test]
 fn random_script_seed_1_is_the_pinned_golden_script() {
     let path =
@@ -393,4 +395,34 @@ fn random_script_seed_1_is_the_pinned_golden_script() {
     let limits: Vec<&str> = pinned.lines().filter(|l| l.starts_with("limit ")).collect();
     assert!(limits.contains(&"limit 0xffffffffffffffff"));
     assert!(limits.iter().any(|l| *l != "limit 0xffffffffffffffff"));
+}
+
+/// `Region::node`: the node of a region added on one, `None` for both kinds of "no
+/// node" (`MAX_NUMNODES`, what `memblock_add` and reservations store, and
+/// `NUMA_NO_NODE`, which `add BASE SIZE -1` stores as Linux does).
+#[test]
+fn a_region_reports_the_node_it_was_added_on() {
+    use phys::{PhysAddr, PhysSize};
+    let mut mb = Memblock::new();
+    let (p, z) = (PhysAddr::new, PhysSize::new);
+    mb.add_node(
+        p(0),
+        z(0x1_0000),
+        NodeId::new(3),
+        memblock::RegionFlags::NONE,
+    )
+    .unwrap();
+    mb.add(p(0x2_0000), z(0x1_0000)).unwrap();
+    mb.add_node(
+        p(0x4_0000),
+        z(0x1_0000),
+        RegionNid::NumaNoNode,
+        memblock::RegionFlags::NONE,
+    )
+    .unwrap();
+    let nodes: Vec<_> = mb.memory().iter().map(|r| r.node()).collect();
+    assert_eq!(nodes, [NodeId::new(3), None, None]);
+    assert_eq!(mb.memory()[0].node().map(NodeId::get), Some(3));
+    let nids: Vec<_> = mb.memory().iter().map(|r| r.nid).collect();
+    assert_eq!(nids[1..], [RegionNid::MaxNumNodes, RegionNid::NumaNoNode]);
 }
