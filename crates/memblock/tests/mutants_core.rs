@@ -426,3 +426,79 @@ fn a_region_reports_the_node_it_was_added_on() {
     let nids: Vec<_> = mb.memory().iter().map(|r| r.nid).collect();
     assert_eq!(nids[1..], [RegionNid::MaxNumNodes, RegionNid::NumaNoNode]);
 }
+
+/// Linux's `should_skip_region` for a mirror request (`MEMBLOCK_MIRROR` in the
+/// request's flags, what `memblock_find_in_range_node` asks for first when
+/// `mirrored_kernelcore` is set): only mirrored memory is eligible, and a request
+/// without the flag takes either kind.
+#[test]
+fn a_mirror_request_searches_mirrored_memory_only() {
+    use memblock::RegionFlags;
+    use phys::{PhysAddr, PhysSize};
+    let (p, z) = (PhysAddr::new, PhysSize::new);
+    let mut mb = Memblock::new();
+    mb.add_node(p(0), z(0x10_0000), None, RegionFlags::MIRROR)
+        .unwrap();
+    mb.add(p(0x10_0000), z(0x10_0000)).unwrap();
+    let find = |mb: &Memblock, flags| {
+        let fast = mb.find_in_range_node(
+            z(0x1000),
+            0x1000,
+            p(0),
+            memblock::AllocLimit::Anywhere,
+            None,
+            flags,
+        );
+        let slow = mb.find_in_range_node_linear(
+            z(0x1000),
+            0x1000,
+            p(0),
+            memblock::AllocLimit::Anywhere,
+            None,
+            flags,
+        );
+        assert_eq!(fast, slow);
+        fast.map(PhysAddr::as_u64)
+    };
+    assert_eq!(find(&mb, RegionFlags::MIRROR), Some(0xf_f000));
+    assert_eq!(find(&mb, RegionFlags::NONE), Some(0x1f_f000));
+    let ranges: Vec<(u64, u64)> = mb
+        .free_ranges_with(None, RegionFlags::MIRROR, false)
+        .map(|(s, e, _)| (s.as_u64(), e.as_u64()))
+        .collect();
+    assert_eq!(ranges, [(0, 0x10_0000)]);
+}
+
+/// Every [`memblock::Error`] says what Linux would do, naming the array.
+#[test]
+fn errors_say_what_linux_would_do() {
+    use memblock::{ArrayKind, Error};
+    use phys::PhysAddr;
+    let cases = [
+        (
+            Error::NoMemory {
+                array: ArrayKind::Reserved,
+            },
+            vec!["reserved", "full"],
+        ),
+        (
+            Error::BugOn {
+                array: ArrayKind::Memory,
+            },
+            vec!["BUG_ON", "memory"],
+        ),
+        (
+            Error::ArrayAlias {
+                array: ArrayKind::Reserved,
+                at: PhysAddr::new(0x1234_5000),
+            },
+            vec!["reserved", "0x12345000", "aliasing"],
+        ),
+    ];
+    for (e, words) in cases {
+        let text = e.to_string();
+        for w in words {
+            assert!(text.contains(w), "{text:?} lacks {w:?}");
+        }
+    }
+}
