@@ -1,7 +1,7 @@
 //! The text table of `numaboot plan` (the default format), written line by line.
 
 use std::collections::BTreeSet;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io;
 
 use percpu::{Allocation, StructureKind};
@@ -99,25 +99,95 @@ fn node(n: Option<NodeId>) -> String {
     n.map_or_else(|| "-".into(), |n| n.to_string())
 }
 
+/// `x` as `{:#x}` prints it. The per-CPU rows are most of an 8192-CPU table (eight
+/// addresses per row), and `core::fmt`'s padding machinery was most of its cost.
+fn push_hex(o: &mut String, x: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    o.push_str("0x");
+    let n = (x.max(1).ilog2() / 4 + 1) as usize;
+    for i in (0..n).rev() {
+        let d = (x >> (i * 4)) & 0xf;
+        o.push(char::from(DIGITS[d as usize]));
+    }
+}
+
+/// `x` as `{}` prints it.
+fn push_dec(o: &mut String, x: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut v = x;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        o.push(char::from(d));
+    }
+}
+
+/// A node as the table names it: its number, or `-`.
+fn push_node(o: &mut String, n: Option<NodeId>) {
+    match n {
+        Some(n) => push_dec(o, u64::from(n.get())),
+        None => o.push('-'),
+    }
+}
+
+/// `text` right-aligned in `width` columns (`{:>width$}`), `text` being ASCII.
+fn push_right(o: &mut String, width: usize, text: impl FnOnce(&mut String)) {
+    let at = o.len();
+    text(o);
+    for _ in o.len() - at..width {
+        o.insert(at, ' ');
+    }
+}
+
 /// A structure's cell: its address and the node of its memory, `!` when that is not
 /// its CPU's node.
-fn cell(o: &mut String, row: &CpuRow, kind: StructureKind) -> fmt::Result {
+fn cell(o: &mut String, row: &CpuRow, kind: StructureKind) {
     match row.structure(kind) {
         Some(s) => {
+            push_hex(o, s.addr.as_u64());
+            o.push_str(" n");
+            push_node(o, s.memory_node);
             // A possible CPU that is not present has no node, so nothing is remote for it.
-            let mark = if s.is_local() || s.home_node.is_none() {
-                ""
-            } else {
-                "!"
-            };
-            write!(o, "{:#x} n{}{mark}", s.addr.as_u64(), node(s.memory_node))
+            if !(s.is_local() || s.home_node.is_none()) {
+                o.push('!');
+            }
         }
         // Linux 4.15's CPU 0 uses the static lppaca[0] of the kernel image.
         None if kind == StructureKind::Lppaca && row.lppaca_in_kernel_image => {
-            o.write_str("static lppaca[0] (kernel image)")
+            o.push_str("static lppaca[0] (kernel image)");
         }
-        None => o.write_str("-"),
+        None => o.push('-'),
     }
+}
+
+/// One per-CPU row, cells padded to `widths` (trailing spaces are left to `Trimmed`).
+fn cpu_row(o: &mut String, row: &CpuRow, shown: &[StructureKind], widths: &[usize]) {
+    push_right(o, 5, |o| push_dec(o, u64::from(row.cpu)));
+    o.push(' ');
+    push_right(o, 6, |o| match row.hw_id {
+        Some(h) => push_hex(o, u64::from(h)),
+        None => o.push('-'),
+    });
+    o.push(' ');
+    push_right(o, 4, |o| push_node(o, row.node));
+    for (&kind, &w) in shown.iter().zip(widths) {
+        o.push_str("  ");
+        let at = o.len();
+        cell(o, row, kind);
+        for _ in o.len() - at..w {
+            o.push(' ');
+        }
+    }
+    o.push_str("  ");
+    o.push_str(&status(row));
+    o.push('\n');
 }
 
 /// The real-mode limit for people: the address and its size, or `none` with the reason
@@ -194,7 +264,7 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
     for row in &r.cpus {
         for (w, &kind) in widths.iter_mut().zip(&shown) {
             buf.clear();
-            cell(&mut buf, row, kind)?;
+            cell(&mut buf, row, kind);
             *w = (*w).max(buf.len());
         }
     }
@@ -204,14 +274,9 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
     }
     writeln!(o, "  placement")?;
     for row in &r.cpus {
-        let hw = row.hw_id.map_or_else(|| "-".into(), |h| format!("{h:#x}"));
-        write!(o, "{:>5} {:>6} {:>4}", row.cpu, hw, node(row.node))?;
-        for (&kind, &w) in shown.iter().zip(&widths) {
-            buf.clear();
-            cell(&mut buf, row, kind)?;
-            write!(o, "  {buf:<w$}")?;
-        }
-        writeln!(o, "  {}", status(row))?;
+        buf.clear();
+        cpu_row(&mut buf, row, &shown, &widths);
+        o.write_str(&buf)?;
     }
     writeln!(
         o,
@@ -382,7 +447,87 @@ fn totals_and_findings(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
+    use super::super::machine::{config, load, plan, MachineArgs};
+    use super::super::model::build;
     use super::*;
+    use percpu::Strategy;
+    use phys::PhysAddr;
+
+    /// A row as `core::fmt` writes it: what the table printed before `cpu_row`.
+    fn reference_row(row: &CpuRow, shown: &[StructureKind], widths: &[usize]) -> String {
+        let mut o = String::new();
+        let hw = row.hw_id.map_or_else(|| "-".into(), |h| format!("{h:#x}"));
+        write!(o, "{:>5} {:>6} {:>4}", row.cpu, hw, node(row.node)).unwrap();
+        for (&kind, &w) in shown.iter().zip(widths) {
+            let text = match row.structure(kind) {
+                Some(s) => {
+                    let mark = if s.is_local() || s.home_node.is_none() {
+                        ""
+                    } else {
+                        "!"
+                    };
+                    format!("{:#x} n{}{mark}", s.addr.as_u64(), node(s.memory_node))
+                }
+                None if kind == StructureKind::Lppaca && row.lppaca_in_kernel_image => {
+                    "static lppaca[0] (kernel image)".to_string()
+                }
+                None => "-".to_string(),
+            };
+            write!(o, "  {text:<w$}").unwrap();
+        }
+        writeln!(o, "  {}", status(row)).unwrap();
+        o
+    }
+
+    #[test]
+    fn rows_are_written_as_core_fmt_writes_them() {
+        let args = MachineArgs::default();
+        let m = load(&args).unwrap();
+        let mut rows = Vec::new();
+        for s in Strategy::ALL {
+            let cfg = config(&m, &args, s).unwrap();
+            let (p, mb) = plan(&m, &cfg).unwrap();
+            rows.extend(build(&m, &cfg, &p, &mb).cpus);
+        }
+        // Edges the default machine does not have: extreme numbers, no node, no
+        // hardware id, a remote structure, numbers wider than their columns.
+        let template = rows[0].clone();
+        for (i, x) in [0u64, 1, 9, 10, 0xf, 0x10, 0xffff_ffff, 1 << 32, u64::MAX]
+            .into_iter()
+            .enumerate()
+        {
+            let mut r = template.clone();
+            r.cpu = [0, 9, 10, 99_999, 100_000, u32::MAX][i % 6];
+            r.hw_id = [None, Some(0), Some(0xfff), Some(0x1000), Some(u32::MAX)][i % 5];
+            r.node = [None, NodeId::new(0), NodeId::new(255)][i % 3];
+            for a in &mut r.structures {
+                a.addr = PhysAddr::new(x);
+                a.memory_node = [NodeId::new(7), None, NodeId::new(100)][i % 3];
+                a.home_node = [None, NodeId::new(1)][i % 2];
+            }
+            if i % 4 == 0 {
+                r.structures.pop();
+            }
+            rows.push(r);
+        }
+        let shown: Vec<StructureKind> = rows
+            .iter()
+            .flat_map(|row| row.structures.iter().map(|s| s.kind))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for widths in [vec![0; shown.len()], vec![24; shown.len()]] {
+            for row in &rows {
+                let mut fast = String::new();
+                cpu_row(&mut fast, row, &shown, &widths);
+                assert_eq!(fast, reference_row(row, &shown, &widths));
+            }
+        }
+        assert!(rows.iter().any(|r| r.lppaca_in_kernel_image));
+        assert!(rows.iter().any(|r| !r.all_local()));
+    }
 
     fn trimmed(pieces: &[&str]) -> String {
         let mut out = Vec::new();
