@@ -502,3 +502,15 @@ fn errors_say_what_linux_would_do() {
         }
     }
 }
+
+/// The `movable_node` switch reads back as set, and starts off as in Linux (the kernel
+/// parameter is off unless given).
+#[test]
+fn movable_node_reads_back_as_set() {
+    let mut mb = Memblock::new();
+    assert!(!mb.movable_node());
+    mb.set_movable_node(true);
+    assert!(mb.movable_node());
+    mb.set_movable_node(false);
+    assert!(!mb.movable_node());
+}
