@@ -1598,6 +1598,42 @@ mod tests {
         assert!(EMPTY.memory().is_empty() && EMPTY.reserved().is_empty());
     }
 
+    /// [`Memblock::set_linear_search`] takes the index out of the searches: once a
+    /// leaf's summary is made wrong (`second` 0 claims that only the leaf's longest
+    /// gap, the one above the array, can fit), the index skips the 256 KiB gap at 10
+    /// MiB that Linux's walk stops at, and the linear walk still finds it.
+    #[test]
+    fn linear_search_does_not_read_the_index() {
+        let mut mb = Memblock::new();
+        mb.add(PhysAddr::ZERO, PhysSize::new(16 << 20)).unwrap();
+        for (b, e) in [
+            (1 << 20, 2 << 20),
+            (3 << 20, 4 << 20),
+            (0x48_0000, 10 << 20),
+            (0xa4_0000, 16 << 20),
+        ] {
+            mb.reserve(PhysAddr::new(b), PhysSize::new(e - b)).unwrap();
+        }
+        let find = |mb: &Memblock| {
+            mb.find_in_range_node(
+                PhysSize::new(0x4_0000),
+                0x1000,
+                PhysAddr::ZERO,
+                AllocLimit::Anywhere,
+                None,
+                RegionFlags::NONE,
+            )
+        };
+        let linux = Some(PhysAddr::new(10 << 20));
+        assert_eq!(find(&mb), linux);
+        mb.reserved.regions.corrupt_summary(2);
+        assert_ne!(find(&mb), linux, "the wrong summary misleads the index");
+        mb.set_linear_search(true);
+        assert_eq!(find(&mb), linux);
+        mb.set_linear_search(false);
+        assert_ne!(find(&mb), linux);
+    }
+
     /// Without its search structures (dropped after a heap failure) the allocator
     /// walks linearly with the same results, and the next change rebuilds them.
     #[test]

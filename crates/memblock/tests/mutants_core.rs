@@ -514,3 +514,46 @@ fn movable_node_reads_back_as_set() {
     mb.set_movable_node(false);
     assert!(!mb.movable_node());
 }
+
+/// `memblock_phys_alloc_range`: any node, in `[start, end)`, reserved; the same
+/// answer as [`Memblock::alloc_range_nid`] for no node with fallback.
+#[test]
+fn phys_alloc_range_reserves_in_its_range() {
+    use memblock::{AllocLimit, RegionFlags};
+    use phys::{PhysAddr, PhysSize};
+    let (p, z) = (PhysAddr::new, PhysSize::new);
+    let mut mb = Memblock::new();
+    mb.add_node(p(0), z(0x10_0000), NodeId::new(0), RegionFlags::NONE)
+        .unwrap();
+    mb.add_node(
+        p(0x10_0000),
+        z(0x10_0000),
+        NodeId::new(1),
+        RegionFlags::NONE,
+    )
+    .unwrap();
+    let mut twin = mb.clone();
+    let got = mb
+        .phys_alloc_range(
+            z(0x2000),
+            0x1000,
+            p(0x8_0000),
+            AllocLimit::Addr(p(0x18_0000)),
+        )
+        .unwrap();
+    assert_eq!(got, p(0x17_e000));
+    let want = twin
+        .alloc_range_nid(
+            z(0x2000),
+            0x1000,
+            p(0x8_0000),
+            AllocLimit::Addr(p(0x18_0000)),
+            None,
+            false,
+        )
+        .unwrap();
+    assert_eq!(got, want);
+    assert!(mb.is_region_reserved(got, z(0x2000)));
+    assert_eq!(mb.reserved(), twin.reserved());
+    assert_eq!(mb.reserved().len(), 1);
+}
