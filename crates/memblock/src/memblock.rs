@@ -1634,6 +1634,18 @@ mod tests {
         assert_ne!(find(&mb), linux);
     }
 
+    /// [`Memblock::check_index`] reports a leaf summary that no longer matches the
+    /// reserved array (each kind of summary in turn).
+    #[test]
+    fn check_index_reports_a_wrong_summary() {
+        for what in 0..5 {
+            let mut mb = striped(600);
+            assert_eq!(mb.check_index(), Ok(()));
+            mb.reserved.regions.corrupt_summary(what);
+            assert!(mb.check_index().is_err(), "summary {what}");
+        }
+    }
+
     /// Without its search structures (dropped after a heap failure) the allocator
     /// walks linearly with the same results, and the next change rebuilds them.
     #[test]

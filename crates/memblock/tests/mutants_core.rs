@@ -557,3 +557,38 @@ fn phys_alloc_range_reserves_in_its_range() {
     assert_eq!(mb.reserved(), twin.reserved());
     assert_eq!(mb.reserved().len(), 1);
 }
+
+/// `memblock_phys_alloc_try_nid`: below the current limit, the node preferred, any
+/// node as fallback; reserved.
+#[test]
+fn phys_alloc_try_nid_prefers_the_node_below_the_limit() {
+    use memblock::RegionFlags;
+    use phys::{PhysAddr, PhysSize};
+    let (p, z) = (PhysAddr::new, PhysSize::new);
+    let mut mb = Memblock::new();
+    mb.add_node(p(0), z(0x10_0000), NodeId::new(0), RegionFlags::NONE)
+        .unwrap();
+    mb.add_node(
+        p(0x10_0000),
+        z(0x10_0000),
+        NodeId::new(1),
+        RegionFlags::NONE,
+    )
+    .unwrap();
+    mb.set_current_limit(p(0x18_0000));
+    let on_0 = mb
+        .phys_alloc_try_nid(z(0x1000), 0x1000, NodeId::new(0))
+        .unwrap();
+    assert_eq!(on_0, p(0xf_f000));
+    let on_1 = mb
+        .phys_alloc_try_nid(z(0x1000), 0x1000, NodeId::new(1))
+        .unwrap();
+    assert_eq!(on_1, p(0x17_f000), "below the current limit");
+    // Node 2 has no memory: any node, from the top under the limit.
+    let any = mb
+        .phys_alloc_try_nid(z(0x1000), 0x1000, NodeId::new(2))
+        .unwrap();
+    assert_eq!(any, p(0x17_e000));
+    assert!(mb.is_region_reserved(on_0, z(0x1000)));
+    assert_eq!(mb.reserved().len(), 2);
+}
