@@ -515,23 +515,32 @@ fn movable_node_reads_back_as_set() {
     assert!(!mb.movable_node());
 }
 
+/// 1 MiB of memory on node 0, then 1 MiB on node 1.
+fn two_nodes() -> Memblock {
+    use memblock::RegionFlags;
+    use phys::{PhysAddr, PhysSize};
+    let mut mb = Memblock::new();
+    for n in 0..2u32 {
+        let base = PhysAddr::new(u64::from(n) << 20);
+        mb.add_node(
+            base,
+            PhysSize::new(1 << 20),
+            NodeId::new(n),
+            RegionFlags::NONE,
+        )
+        .unwrap();
+    }
+    mb
+}
+
 /// `memblock_phys_alloc_range`: any node, in `[start, end)`, reserved; the same
 /// answer as [`Memblock::alloc_range_nid`] for no node with fallback.
 #[test]
 fn phys_alloc_range_reserves_in_its_range() {
-    use memblock::{AllocLimit, RegionFlags};
+    use memblock::AllocLimit;
     use phys::{PhysAddr, PhysSize};
     let (p, z) = (PhysAddr::new, PhysSize::new);
-    let mut mb = Memblock::new();
-    mb.add_node(p(0), z(0x10_0000), NodeId::new(0), RegionFlags::NONE)
-        .unwrap();
-    mb.add_node(
-        p(0x10_0000),
-        z(0x10_0000),
-        NodeId::new(1),
-        RegionFlags::NONE,
-    )
-    .unwrap();
+    let mut mb = two_nodes();
     let mut twin = mb.clone();
     let got = mb
         .phys_alloc_range(
@@ -562,19 +571,9 @@ fn phys_alloc_range_reserves_in_its_range() {
 /// node as fallback; reserved.
 #[test]
 fn phys_alloc_try_nid_prefers_the_node_below_the_limit() {
-    use memblock::RegionFlags;
     use phys::{PhysAddr, PhysSize};
     let (p, z) = (PhysAddr::new, PhysSize::new);
-    let mut mb = Memblock::new();
-    mb.add_node(p(0), z(0x10_0000), NodeId::new(0), RegionFlags::NONE)
-        .unwrap();
-    mb.add_node(
-        p(0x10_0000),
-        z(0x10_0000),
-        NodeId::new(1),
-        RegionFlags::NONE,
-    )
-    .unwrap();
+    let mut mb = two_nodes();
     mb.set_current_limit(p(0x18_0000));
     let on_0 = mb
         .phys_alloc_try_nid(z(0x1000), 0x1000, NodeId::new(0))
