@@ -440,23 +440,23 @@ fn a_mirror_request_searches_mirrored_memory_only() {
     mb.add_node(p(0), z(0x10_0000), None, RegionFlags::MIRROR)
         .unwrap();
     mb.add(p(0x10_0000), z(0x10_0000)).unwrap();
+    // The indexed search and the linear walk (the reference) must agree.
     let find = |mb: &Memblock, flags| {
-        let fast = mb.find_in_range_node(
-            z(0x1000),
-            0x1000,
-            p(0),
-            memblock::AllocLimit::Anywhere,
-            None,
-            flags,
-        );
-        let slow = mb.find_in_range_node_linear(
-            z(0x1000),
-            0x1000,
-            p(0),
-            memblock::AllocLimit::Anywhere,
-            None,
-            flags,
-        );
+        let [fast, slow] = [
+            Memblock::find_in_range_node,
+            Memblock::find_in_range_node_linear,
+        ]
+        .map(|search| {
+            search(
+                mb,
+                z(0x1000),
+                0x1000,
+                p(0),
+                memblock::AllocLimit::Anywhere,
+                None,
+                flags,
+            )
+        });
         assert_eq!(fast, slow);
         fast.map(PhysAddr::as_u64)
     };
@@ -542,24 +542,11 @@ fn phys_alloc_range_reserves_in_its_range() {
     let (p, z) = (PhysAddr::new, PhysSize::new);
     let mut mb = two_nodes();
     let mut twin = mb.clone();
-    let got = mb
-        .phys_alloc_range(
-            z(0x2000),
-            0x1000,
-            p(0x8_0000),
-            AllocLimit::Addr(p(0x18_0000)),
-        )
-        .unwrap();
+    let (size, start, end) = (z(0x2000), p(0x8_0000), AllocLimit::Addr(p(0x18_0000)));
+    let got = mb.phys_alloc_range(size, 0x1000, start, end).unwrap();
     assert_eq!(got, p(0x17_e000));
     let want = twin
-        .alloc_range_nid(
-            z(0x2000),
-            0x1000,
-            p(0x8_0000),
-            AllocLimit::Addr(p(0x18_0000)),
-            None,
-            false,
-        )
+        .alloc_range_nid(size, 0x1000, start, end, None, false)
         .unwrap();
     assert_eq!(got, want);
     assert!(mb.is_region_reserved(got, z(0x2000)));
