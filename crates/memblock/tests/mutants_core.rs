@@ -45,27 +45,19 @@ fn driver_managed_memory_is_skipped() {
         let mut mb = Memblock::new();
         let node = NodeId::new(0);
         // Ordinary memory in the middle, driver-managed below and above it.
-        mb.add_node(
-            PhysAddr::new(0),
-            PhysSize::new(1 << 30),
-            node,
-            RegionFlags::DRIVER_MANAGED,
-        )
-        .unwrap();
-        mb.add_node(
-            PhysAddr::new(1 << 30),
-            PhysSize::new(1 << 30),
-            node,
-            RegionFlags::NONE,
-        )
-        .unwrap();
-        mb.add_node(
-            PhysAddr::new(2 << 30),
-            PhysSize::new(1 << 30),
-            node,
-            RegionFlags::DRIVER_MANAGED,
-        )
-        .unwrap();
+        for (gib, flags) in [
+            (0, RegionFlags::DRIVER_MANAGED),
+            (1, RegionFlags::NONE),
+            (2, RegionFlags::DRIVER_MANAGED),
+        ] {
+            mb.add_node(
+                PhysAddr::new(gib << 30),
+                PhysSize::new(1 << 30),
+                node,
+                flags,
+            )
+            .unwrap();
+        }
         mb.set_bottom_up(bottom_up);
         assert_eq!(mb.bottom_up(), bottom_up);
         let a = mb

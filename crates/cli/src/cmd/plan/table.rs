@@ -146,6 +146,15 @@ fn push_right(o: &mut String, width: usize, text: impl FnOnce(&mut String)) {
     }
 }
 
+/// `text` left-aligned in `width` columns (`{:<width$}`), `text` being ASCII.
+fn push_left(o: &mut String, width: usize, text: impl FnOnce(&mut String)) {
+    let at = o.len();
+    text(o);
+    for _ in o.len() - at..width {
+        o.push(' ');
+    }
+}
+
 /// A structure's cell: its address and the node of its memory, `!` when that is not
 /// its CPU's node.
 fn cell(o: &mut String, row: &CpuRow, kind: StructureKind) {
@@ -179,11 +188,7 @@ fn cpu_row(o: &mut String, row: &CpuRow, shown: &[StructureKind], widths: &[usiz
     push_right(o, 4, |o| push_node(o, row.node));
     for (&kind, &w) in shown.iter().zip(widths) {
         o.push_str("  ");
-        let at = o.len();
-        cell(o, row, kind);
-        for _ in o.len() - at..w {
-            o.push(' ');
-        }
+        push_left(o, w, |o| cell(o, row, kind));
     }
     o.push_str("  ");
     o.push_str(&status(row));
