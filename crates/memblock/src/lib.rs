@@ -165,6 +165,16 @@ mod nodes;
 mod store;
 #[cfg(all(test, feature = "alloc"))]
 mod store_heap_tests;
+// Unit tests that kill mutants of the leaves (`store.rs`, `index.rs`, `view.rs`) found by
+// the whole-crate mutation run (docs/MUTATION.md); one file per shard of that run.
+#[cfg(test)]
+mod tests_leaves_s0;
+#[cfg(test)]
+mod tests_leaves_s1;
+#[cfg(test)]
+mod tests_leaves_s2;
+#[cfg(test)]
+mod tests_leaves_s3;
 mod view;
 
 #[cfg(feature = "alloc")]
