@@ -175,6 +175,8 @@ mod tests_leaves_s1;
 mod tests_leaves_s2;
 #[cfg(test)]
 mod tests_leaves_s3;
+#[cfg(test)]
+mod tests_leaves_s4;
 mod view;
 
 #[cfg(feature = "alloc")]

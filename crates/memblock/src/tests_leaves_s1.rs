@@ -1,1 +1,1 @@
-//! Unit tests for mutants of shard 1/4 of the leaves' mutation run (docs/MUTATION.md).
+//! Unit tests for mutants of the leaves found by the leaves' mutation run (docs/MUTATION.md), part 1.

@@ -1,0 +1,1 @@
+//! Unit tests for mutants of `view.rs` and the inline store found by the leaves' mutation run (docs/MUTATION.md).
