@@ -166,9 +166,7 @@ mod store;
 #[cfg(all(test, feature = "alloc"))]
 mod store_heap_tests;
 // Unit tests that kill mutants of the leaves (`store.rs`, `index.rs`, `view.rs`) found by
-// the whole-crate mutation run (docs/MUTATION.md); one file per shard of that run.
-#[cfg(test)]
-mod tests_leaves_s0;
+// the leaves' mutation run (docs/MUTATION.md, docs/mutation/); one file per part of that run.
 #[cfg(test)]
 mod tests_leaves_s1;
 #[cfg(test)]
