@@ -183,7 +183,7 @@ mod imp {
             self.indexed = false;
             self.nodes.stale();
         }
-        /// Makes one leaf's summary wrong (what `check_index` must notice).
+        /// Makes the last leaf wrong for `check_index`: a summary, or (5) its regions emptied.
         #[cfg(test)]
         pub(crate) fn corrupt_summary(&mut self, what: usize) {
             if let Some(l) = self.leaves.last_mut() {
@@ -192,6 +192,7 @@ mod imp {
                     1 => l.first = l.first.wrapping_add(1),
                     2 => l.second = 0,
                     3 => l.longest_at = l.longest_at.wrapping_add(1),
+                    5 => l.regions.clear(),
                     _ => l.start += 1,
                 }
             }
