@@ -231,8 +231,15 @@ pub(crate) fn find_top_down(
     if hi <= lo {
         return None;
     }
-    // The gaps strictly between lo and hi, from the top.
-    for c in (lo.0..=hi.0).rev() {
+    // The gaps strictly between lo and hi, from the top. Below the top leaf, the
+    // leaves too short for the request are passed over by a scan of their headers
+    // alone: a search from the top of a window often crosses many of them.
+    let mut next = Some(hi.0);
+    while let Some(c) = next {
+        next = leaves
+            .get(lo.0..c)
+            .and_then(|below| below.iter().rposition(|l| l.longest >= size))
+            .map(|i| lo.0 + i);
         let Some(leaf) = leaves.get(c) else {
             continue;
         };
@@ -256,16 +263,19 @@ pub(crate) fn find_top_down(
             }
         }
         // Gaps `max(bottom, 1)..top` lie between two regions of this leaf: a tight
-        // loop over pairs; gap 0 (below the leaf's first region) after them.
+        // loop down the regions, carrying the base of the one above; gap 0 (below
+        // the leaf's first region) after them.
         let pairs = leaf.regions.get(bottom.max(1) - 1..top).unwrap_or(&[]);
-        for w in pairs.windows(2).rev() {
-            if let [l, r] = w {
-                let (s, e) = (l.end().as_u64(), r.base.as_u64());
+        if let Some((top_region, rest)) = pairs.split_last() {
+            let mut e = top_region.base.as_u64();
+            for l in rest.iter().rev() {
+                let s = l.end().as_u64();
                 if e.saturating_sub(s) >= size {
                     if let Some(a) = fit_top_down(s, e, size, align) {
                         return Some(a);
                     }
                 }
+                e = l.base.as_u64();
             }
         }
         if bottom == 0 && top > 0 {

@@ -887,32 +887,31 @@ impl Placement {
     /// live per-CPU structure, ascending (memory without a node last), in one pass
     /// over the allocations however many nodes there are.
     pub fn locality_by_node(&self) -> Vec<NodeLocality> {
-        let mut out: Vec<NodeLocality> = Vec::new();
-        // Sorted by (no node, node) like `nodes`; a binary search keeps thousands of
-        // CPUs on hundreds of nodes linear in the allocations.
-        let key = |n: Option<NodeId>| (n.is_none(), n);
+        // One slot per node id and a last one for no node: the order of `nodes`
+        // (nodes ascending, no node last) is the slots' order, so no search or sort.
+        const SLOTS: usize = NodeId::MAX_NUMNODES as usize + 1;
+        let slot = |n: Option<NodeId>| n.map_or(SLOTS - 1, NodeId::index);
+        let mut table: Vec<Option<NodeLocality>> = alloc::vec![None; SLOTS];
         for a in self.live().filter(|a| a.kind.is_per_cpu()) {
             let Some(home) = a.home_node else { continue };
             for node in [Some(home), a.memory_node] {
-                if let Err(i) = out.binary_search_by_key(&key(node), |t| key(t.node)) {
-                    out.insert(
-                        i,
-                        NodeLocality {
-                            node,
-                            ..NodeLocality::default()
-                        },
-                    );
+                if let Some(t) = table.get_mut(slot(node)) {
+                    t.get_or_insert(NodeLocality {
+                        node,
+                        ..NodeLocality::default()
+                    });
                 }
             }
-            if let Ok(i) = out.binary_search_by_key(&key(Some(home)), |t| key(t.node)) {
-                out[i].count_home(a);
+            if let Some(Some(t)) = table.get_mut(slot(Some(home))) {
+                t.count_home(a);
             }
             if !a.is_local() {
-                if let Ok(i) = out.binary_search_by_key(&key(a.memory_node), |t| key(t.node)) {
-                    out[i].hosted_remote += 1;
+                if let Some(Some(t)) = table.get_mut(slot(a.memory_node)) {
+                    t.hosted_remote += 1;
                 }
             }
         }
+        let out: Vec<NodeLocality> = table.into_iter().flatten().collect();
         out
     }
 }

@@ -29,8 +29,81 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub fn write(out: &mut impl Write, r: &PlanReport) -> io::Result<()> {
     // serde_json keeps the writer's own error inside its error; hand it back as is so
     // that a closed pipe is still recognised as one.
-    serde_json::to_writer_pretty(&mut *out, r).map_err(io::Error::from)?;
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, Pretty::default());
+    r.serialize(&mut ser).map_err(io::Error::from)?;
     out.write_all(b"\n")
+}
+
+/// serde_json's `PrettyFormatter` with its two-space indent, byte for byte, except
+/// that a line break and its indentation go out in one write instead of one per
+/// level: the 8192-CPU document has a million lines, and the per-level writes were a
+/// quarter of its output time.
+#[derive(Default)]
+struct Pretty {
+    depth: usize,
+    has_value: bool,
+}
+
+impl Pretty {
+    /// `,` if `comma`, then a line break and the indentation of the current depth.
+    fn newline<W: ?Sized + Write>(&self, w: &mut W, comma: bool) -> io::Result<()> {
+        const LINE: &[u8] = b",\n                                                                ";
+        let skip = usize::from(!comma);
+        match LINE.get(skip..2 + 2 * self.depth) {
+            Some(bytes) => w.write_all(bytes),
+            None => {
+                w.write_all(&LINE[skip..2])?;
+                for _ in 0..self.depth {
+                    w.write_all(b"  ")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl serde_json::ser::Formatter for Pretty {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            self.newline(w, false)?;
+        }
+        w.write_all(b"]")
+    }
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.newline(w, !first)
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            self.newline(w, false)?;
+        }
+        w.write_all(b"}")
+    }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.newline(w, !first)
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// An address or size as a hex string: JSON numbers lose bits above 2^53.

@@ -191,7 +191,7 @@ fn cpu_row(o: &mut String, row: &CpuRow, shown: &[StructureKind], widths: &[usiz
         push_left(o, w, |o| cell(o, row, kind));
     }
     o.push_str("  ");
-    o.push_str(&status(row));
+    push_status(o, row);
     o.push('\n');
 }
 
@@ -290,7 +290,16 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
 }
 
 /// The placement column: how many of a CPU's structures are local, and fallbacks.
+#[cfg(test)]
 fn status(row: &CpuRow) -> String {
+    let mut o = String::new();
+    push_status(&mut o, row);
+    o
+}
+
+/// The placement column, appended to `o`: how many of a CPU's structures are local,
+/// and fallbacks (without `format!`: it runs once per CPU row).
+fn push_status(o: &mut String, row: &CpuRow) {
     let n = row.structures.len();
     let local = row.structures.iter().filter(|s| s.is_local()).count();
     let fb = row
@@ -299,13 +308,19 @@ fn status(row: &CpuRow) -> String {
         .filter(|s| s.outcome.is_fallback())
         .count();
     if row.hw_id.is_none() {
-        "not present: no node".to_string()
+        o.push_str("not present: no node");
     } else if local == n {
-        "local".to_string()
-    } else if fb > 0 {
-        format!("{local}/{n} local, {fb} fallback")
+        o.push_str("local");
     } else {
-        format!("{local}/{n} local")
+        push_dec(o, local as u64);
+        o.push('/');
+        push_dec(o, n as u64);
+        o.push_str(" local");
+        if fb > 0 {
+            o.push_str(", ");
+            push_dec(o, fb as u64);
+            o.push_str(" fallback");
+        }
     }
 }
 
