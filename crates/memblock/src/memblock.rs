@@ -865,7 +865,15 @@ impl<const N: usize> Memblock<N> {
         }
         let a = self.arr_mut(kind);
         let i0 = a.first_ending_after(base);
-        let i1 = a.regions().partition_point(|r| r.base.as_u64() < end);
+        let inside = a
+            .get(i0)
+            .filter(|r| r.base.as_u64() <= base && r.end().as_u64() >= end);
+        // The usual free lies inside one region: the regions before `end` end there,
+        // without a second search of the array.
+        let i1 = match inside {
+            Some(_) => i0 + 1,
+            None => a.regions().partition_point(|r| r.base.as_u64() < end),
+        };
         let (Some(first), Some(last)) = (a.get(i0), i1.checked_sub(1).and_then(|i| a.get(i)))
         else {
             return Ok(());
@@ -891,12 +899,16 @@ impl<const N: usize> Memblock<N> {
             n += 1;
         }
         let kept = keep.get(..n).unwrap_or(&[]);
-        let dropped: u64 = a
-            .regions()
-            .range(i0..i1)
-            .map(|r| r.size.as_u64())
-            .fold(0u64, u64::saturating_add)
-            .saturating_sub(kept.iter().map(|r| r.size.as_u64()).sum::<u64>());
+        let dropped: u64 = match inside {
+            // Exactly the range left the array.
+            Some(_) => size,
+            None => a
+                .regions()
+                .range(i0..i1)
+                .map(|r| r.size.as_u64())
+                .fold(0u64, u64::saturating_add)
+                .saturating_sub(kept.iter().map(|r| r.size.as_u64()).sum::<u64>()),
+        };
         if !a.regions.splice(i0, i1, kept) {
             return Err(Error::NoMemory { array: kind });
         }
