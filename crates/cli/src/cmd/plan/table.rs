@@ -176,6 +176,34 @@ fn cell(o: &mut String, row: &CpuRow, kind: StructureKind) {
     }
 }
 
+/// The length of [`cell`]'s text, counted without writing the usual cell (an address
+/// and a node): sizing the columns of 8192 rows is then a fraction of writing them.
+/// `scratch` holds the text of the other cells.
+fn cell_len(row: &CpuRow, kind: StructureKind, scratch: &mut String) -> usize {
+    let digits = |x: u64, bits_per_digit: u32| {
+        let mut n = 1;
+        let mut v = x >> bits_per_digit;
+        while v > 0 {
+            n += 1;
+            v >>= bits_per_digit;
+        }
+        n
+    };
+    let dec_digits = |x: u64| x.checked_ilog10().map_or(1, |d| d as usize + 1);
+    match row.structure(kind) {
+        Some(s) => {
+            let node = s.memory_node.map_or(1, |n| dec_digits(u64::from(n.get())));
+            let remote = !(s.is_local() || s.home_node.is_none());
+            2 + digits(s.addr.as_u64(), 4) + 2 + node + usize::from(remote)
+        }
+        None => {
+            scratch.clear();
+            cell(scratch, row, kind);
+            scratch.len()
+        }
+    }
+}
+
 /// One per-CPU row, cells padded to `widths` (trailing spaces are left to `Trimmed`).
 fn cpu_row(o: &mut String, row: &CpuRow, shown: &[StructureKind], widths: &[usize]) {
     push_right(o, 5, |o| push_dec(o, u64::from(row.cpu)));
@@ -268,9 +296,7 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
     let mut widths: Vec<usize> = shown.iter().map(|k| k.column().len()).collect();
     for row in &r.cpus {
         for (w, &kind) in widths.iter_mut().zip(&shown) {
-            buf.clear();
-            cell(&mut buf, row, kind);
-            *w = (*w).max(buf.len());
+            *w = (*w).max(cell_len(row, kind, &mut buf));
         }
     }
     write!(o, "{:>5} {:>6} {:>4}", "cpu", "hw", "node")?;
