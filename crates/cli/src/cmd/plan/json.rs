@@ -45,6 +45,20 @@ struct Pretty {
 }
 
 impl Pretty {
+    /// An array or object opens: one level deeper, nothing in it yet.
+    fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+    /// It closes: on its own line if it held anything.
+    fn close<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            self.newline(w, false)?;
+        }
+        w.write_all(bracket)
+    }
     /// `,` if `comma`, then a line break and the indentation of the current depth.
     fn newline<W: ?Sized + Write>(&self, w: &mut W, comma: bool) -> io::Result<()> {
         const LINE: &[u8] = b",\n                                                                ";
@@ -64,16 +78,10 @@ impl Pretty {
 
 impl serde_json::ser::Formatter for Pretty {
     fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(b"[")
+        self.open(w, b"[")
     }
     fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.newline(w, false)?;
-        }
-        w.write_all(b"]")
+        self.close(w, b"]")
     }
     fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
         self.newline(w, !first)
@@ -83,16 +91,10 @@ impl serde_json::ser::Formatter for Pretty {
         Ok(())
     }
     fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(b"{")
+        self.open(w, b"{")
     }
     fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.newline(w, false)?;
-        }
-        w.write_all(b"}")
+        self.close(w, b"}")
     }
     fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
         self.newline(w, !first)
@@ -289,5 +291,35 @@ impl Serialize for Totals {
             &self.real_mode_highest_end.map(|a| Hex(a.as_u64())),
         )?;
         st.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `Pretty` against serde_json's own `PrettyFormatter`, on empty and nested
+    /// containers and past the depth its one-write indentation covers.
+    #[test]
+    fn pretty_writes_what_serde_json_pretty_writes() {
+        let mut deep = json!({"leaf": [1, {}, [], "x\n\"y\""]});
+        for i in 0..40 {
+            deep = if i % 2 == 0 {
+                json!([deep, null, {"k": i}])
+            } else {
+                json!({"a": deep, "b": [], "c": {}})
+            };
+        }
+        for v in [json!({}), json!([]), json!([[]]), json!({"a": {"b": [1, 2]}}), deep] {
+            let theirs = serde_json::to_vec_pretty(&v).unwrap();
+            let mut ours = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut ours, Pretty::default());
+            v.serialize(&mut ser).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(theirs).unwrap()
+            );
+        }
     }
 }
