@@ -1047,6 +1047,31 @@ mod tests {
         out
     }
 
+    /// The two ends of the node table: node 255 and memory without a node, which the
+    /// generated machines never have, in one placement.
+    #[test]
+    fn locality_by_node_keeps_the_last_node_apart_from_no_node() {
+        let (_, mut p) = placements().swap_remove(0);
+        let last = NodeId::new(NodeId::MAX_NUMNODES - 1);
+        let mut per_cpu = p
+            .allocations
+            .iter_mut()
+            .filter(|a| !a.freed && a.kind.is_per_cpu() && a.home_node.is_some());
+        let (Some(a), Some(b)) = (per_cpu.next(), per_cpu.next()) else {
+            panic!("the first placement has per-CPU structures");
+        };
+        // One structure of node 255's CPU at home, one in memory without a node.
+        (a.home_node, a.memory_node) = (last, last);
+        b.memory_node = None;
+        let all = p.locality_by_node();
+        for n in &all {
+            assert_eq!(*n, p.node_locality(n.node));
+        }
+        let ends: Vec<Option<NodeId>> = all.iter().rev().take(2).map(|n| n.node).collect();
+        assert_eq!(ends, [None, last]);
+        assert_eq!(all.last().map(|n| n.hosted_remote), Some(1));
+    }
+
     #[test]
     fn per_node_locality_in_one_pass_matches_node_by_node() {
         let mut fell_back = 0;

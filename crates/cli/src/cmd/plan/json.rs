@@ -311,7 +311,13 @@ mod tests {
                 json!({"a": deep, "b": [], "c": {}})
             };
         }
-        for v in [json!({}), json!([]), json!([[]]), json!({"a": {"b": [1, 2]}}), deep] {
+        for v in [
+            json!({}),
+            json!([]),
+            json!([[]]),
+            json!({"a": {"b": [1, 2]}}),
+            deep,
+        ] {
             let theirs = serde_json::to_vec_pretty(&v).unwrap();
             let mut ours = Vec::new();
             let mut ser = serde_json::Serializer::with_formatter(&mut ours, Pretty::default());
