@@ -72,7 +72,9 @@ pub fn node_totals(
             a.addr.as_u64().saturating_add(a.reserved.as_u64()),
         ));
     }
-    blocks.sort_unstable();
+    // Ordered as the pairs compare, through one 128-bit key: cheaper comparisons
+    // over the 65 000 blocks of an 8192-CPU plan.
+    blocks.sort_unstable_by_key(|&(lo, hi)| (u128::from(lo) << 64) | u128::from(hi));
     let touches = |lo: u64, hi: u64| {
         let i = blocks.partition_point(|b| b.1 <= lo);
         blocks.get(i).is_some_and(|b| b.0 < hi)
