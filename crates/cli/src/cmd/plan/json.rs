@@ -34,6 +34,8 @@ pub fn write(out: &mut impl Write, r: &PlanReport) -> io::Result<()> {
     let mut d = Doc {
         w: out,
         text: String::new(),
+        structure_keys: KeyLines::default(),
+        row_keys: KeyLines::default(),
     };
     d.report(r)?;
     d.w.write_all(b"\n")
@@ -46,6 +48,75 @@ struct Doc<'w, W: Write> {
     w: &'w mut W,
     /// Reused for a reason's text.
     text: String,
+    /// The key lines of a structure's fields ([`STRUCTURE_KEYS`]) at the depth they
+    /// were made for, and of a CPU row's ([`ROW_KEYS`]): one write per key.
+    structure_keys: KeyLines,
+    row_keys: KeyLines,
+}
+
+/// The fields of a structure, in `Structure`'s order.
+const STRUCTURE_KEYS: [&str; 12] = [
+    "kind",
+    "cpu",
+    "addr",
+    "size",
+    "reserved",
+    "node",
+    "home_node",
+    "requested_node",
+    "local",
+    "outcome",
+    "reason",
+    "in_array",
+];
+
+/// The fields of a CPU row, in `CpuRow`'s order.
+const ROW_KEYS: [&str; 6] = [
+    "cpu",
+    "hw_id",
+    "node",
+    "structures",
+    "all_local",
+    "lppaca_in_kernel_image",
+];
+
+/// Each key of an object as written before its value: `,` (but for the first), a
+/// line break, the indentation of `depth` and `"key": `.
+#[derive(Default)]
+struct KeyLines {
+    depth: Option<usize>,
+    lines: Vec<Vec<u8>>,
+}
+
+impl KeyLines {
+    /// The lines for `names` at `depth`, made again only when the depth changes.
+    fn at(&mut self, depth: usize, names: &[&str]) -> &[Vec<u8>] {
+        if self.depth != Some(depth) {
+            self.depth = Some(depth);
+            self.lines = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let mut line = Vec::new();
+                    if i > 0 {
+                        line.push(b',');
+                    }
+                    line.push(b'\n');
+                    line.resize(line.len() + 2 * depth, b' ');
+                    line.push(b'"');
+                    line.extend_from_slice(name.as_bytes());
+                    line.extend_from_slice(b"\": ");
+                    line
+                })
+                .collect();
+        }
+        &self.lines
+    }
+}
+
+/// Writes key line `i` of `lines` (nothing past the end).
+fn put<W: Write>(w: &mut W, lines: &[Vec<u8>], i: usize) -> io::Result<()> {
+    w.write_all(lines.get(i).map_or(&[][..], Vec::as_slice))
 }
 
 impl<W: Write> Doc<'_, W> {
@@ -136,25 +207,56 @@ impl<W: Write> Doc<'_, W> {
         self.key(1, false, "findings")?;
         self.nested(1, &Findings(&r.findings))?;
         self.key(1, false, "memblock_reserved")?;
-        self.nested(1, &r.memblock_reserved)?;
+        self.regions(1, &r.memblock_reserved)?;
         self.close(0, b"}")
+    }
+
+    /// `memblock_reserved`, as `Region`'s `Serialize` writes each, the array at `depth`.
+    fn regions(&mut self, depth: usize, list: &[Region]) -> io::Result<()> {
+        if list.is_empty() {
+            return self.w.write_all(b"[]");
+        }
+        let mut keys = KeyLines::default();
+        let k = keys.at(depth + 2, &["base", "size"]);
+        self.w.write_all(b"[")?;
+        for (i, r) in list.iter().enumerate() {
+            Pretty {
+                depth: depth + 1,
+                has_value: false,
+            }
+            .newline(self.w, i > 0)?;
+            self.w.write_all(b"{")?;
+            put(self.w, k, 0)?;
+            self.hex(r.base.as_u64())?;
+            put(self.w, k, 1)?;
+            self.hex(r.size.as_u64())?;
+            self.close(depth + 1, b"}")?;
+        }
+        self.close(depth, b"]")
     }
 
     /// A CPU row, as `CpuRow`'s `Serialize` writes it, the object at `depth`.
     fn cpu_row(&mut self, depth: usize, row: &CpuRow) -> io::Result<()> {
-        let d = depth + 1;
+        let mut keys = core::mem::take(&mut self.row_keys);
+        let done = self.cpu_row_with(depth, row, &mut keys);
+        self.row_keys = keys;
+        done
+    }
+
+    fn cpu_row_with(&mut self, depth: usize, row: &CpuRow, keys: &mut KeyLines) -> io::Result<()> {
+        let k = keys.at(depth + 1, &ROW_KEYS);
         self.w.write_all(b"{")?;
-        self.key(d, true, "cpu")?;
+        put(self.w, k, 0)?;
         self.value(&row.cpu)?;
-        self.key(d, false, "hw_id")?;
+        put(self.w, k, 1)?;
         self.value(&row.hw_id)?;
-        self.key(d, false, "node")?;
+        put(self.w, k, 2)?;
         self.value(&nid(row.node))?;
-        self.key(d, false, "structures")?;
-        self.structures(d, &row.structures)?;
-        self.key(d, false, "all_local")?;
+        put(self.w, k, 3)?;
+        self.structures(depth + 1, &row.structures)?;
+        put(self.w, k, 4)?;
         self.value(&row.all_local())?;
-        self.key(d, false, "lppaca_in_kernel_image")?;
+        put(self.w, k, 5)?;
         self.value(&row.lppaca_in_kernel_image)?;
         self.close(depth, b"}")
     }
@@ -178,34 +280,46 @@ impl<W: Write> Doc<'_, W> {
 
     /// One structure, as `Structure`'s `Serialize` writes it, the object at `depth`.
     fn structure(&mut self, depth: usize, a: &Allocation) -> io::Result<()> {
-        let d = depth + 1;
+        let mut keys = core::mem::take(&mut self.structure_keys);
+        let done = self.structure_with(depth, a, &mut keys);
+        self.structure_keys = keys;
+        done
+    }
+
+    fn structure_with(
+        &mut self,
+        depth: usize,
+        a: &Allocation,
+        keys: &mut KeyLines,
+    ) -> io::Result<()> {
+        let k = keys.at(depth + 1, &STRUCTURE_KEYS);
         self.w.write_all(b"{")?;
-        self.key(d, true, "kind")?;
+        put(self.w, k, 0)?;
         self.value(a.kind.key())?;
-        self.key(d, false, "cpu")?;
+        put(self.w, k, 1)?;
         self.value(&a.cpu)?;
-        self.key(d, false, "addr")?;
+        put(self.w, k, 2)?;
         self.hex(a.addr.as_u64())?;
-        self.key(d, false, "size")?;
+        put(self.w, k, 3)?;
         self.value(&a.size.as_u64())?;
-        self.key(d, false, "reserved")?;
+        put(self.w, k, 4)?;
         self.value(&a.reserved.as_u64())?;
-        self.key(d, false, "node")?;
+        put(self.w, k, 5)?;
         self.value(&nid(a.memory_node))?;
-        self.key(d, false, "home_node")?;
+        put(self.w, k, 6)?;
         self.value(&nid(a.home_node))?;
-        self.key(d, false, "requested_node")?;
+        put(self.w, k, 7)?;
         self.value(&nid(a.requested_node))?;
-        self.key(d, false, "local")?;
+        put(self.w, k, 8)?;
         self.value(&a.is_local())?;
         let (outcome, reason): (&str, Option<&dyn Display>) = match a.outcome {
             Outcome::Local => ("local", None),
             Outcome::Fallback(ref r) => ("fallback", Some(r)),
             Outcome::NoNodeRequested(ref r) => ("no_node_requested", Some(r)),
         };
-        self.key(d, false, "outcome")?;
+        put(self.w, k, 9)?;
         self.value(outcome)?;
-        self.key(d, false, "reason")?;
+        put(self.w, k, 10)?;
         match reason {
             None => self.w.write_all(b"null")?,
             Some(r) => {
@@ -218,7 +332,7 @@ impl<W: Write> Doc<'_, W> {
                 done?;
             }
         }
-        self.key(d, false, "in_array")?;
+        put(self.w, k, 11)?;
         self.value(&a.in_array)?;
         self.close(depth, b"}")
     }
@@ -528,11 +642,12 @@ mod tests {
                 let mut r = build(&m, &cfg, &p, &mb);
                 if args.rma.is_some() {
                     // Empty lists, which no plan here produces: a row without
-                    // structures and no shared structures.
+                    // structures, no shared structures, no reserved regions.
                     if let Some(row) = r.cpus.last_mut() {
                         row.structures.clear();
                     }
                     r.shared.clear();
+                    r.memblock_reserved.clear();
                 }
                 let mut ours = Vec::new();
                 write(&mut ours, &r).unwrap();
