@@ -1,6 +1,5 @@
 //! The text table of `numaboot plan` (the default format), written line by line.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
 
@@ -284,13 +283,15 @@ fn header(o: &mut impl fmt::Write, r: &PlanReport, command: &str) -> fmt::Result
 /// One row per possible CPU and the legend under them. Columns are the per-CPU kinds
 /// some CPU has, in [`StructureKind`] order, each as wide as its widest cell.
 fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
-    let shown: Vec<StructureKind> = r
-        .cpus
-        .iter()
-        .flat_map(|row| row.structures.iter().map(|s| s.kind))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    // A few kinds over thousands of rows: a short list checked in place, sorted once
+    // (the order a set of them would have).
+    let mut shown: Vec<StructureKind> = Vec::new();
+    for kind in r.cpus.iter().flat_map(|row| row.structures.iter().map(|s| s.kind)) {
+        if !shown.contains(&kind) {
+            shown.push(kind);
+        }
+    }
+    shown.sort_unstable();
     // One pass to size the columns, one to write them: no row is kept as text.
     let mut buf = String::new();
     let mut widths: Vec<usize> = shown.iter().map(|k| k.column().len()).collect();
