@@ -168,6 +168,8 @@ mod store_heap_tests;
 // Unit tests that kill mutants of the leaves (`store.rs`, `index.rs`, `view.rs`) found by
 // the leaves' mutation run (docs/MUTATION.md, docs/mutation/); one file per part of that run.
 #[cfg(test)]
+mod test_util;
+#[cfg(test)]
 mod tests_leaves_s1;
 #[cfg(test)]
 mod tests_leaves_s2;

@@ -954,12 +954,7 @@ mod tests {
     use alloc::vec::Vec;
 
     fn region(n: u64) -> Region {
-        Region {
-            base: PhysAddr::new(n << 20),
-            size: PhysSize::new(1 + (n % 7) * 0x1000),
-            flags: RegionFlags::NONE,
-            nid: RegionNid::MaxNumNodes,
-        }
+        crate::test_util::span(n << 20, 1 + (n % 7) * 0x1000)
     }
 
     /// Regions stay sorted: the value of a new region is between its neighbours'.
@@ -1177,15 +1172,9 @@ mod tests {
 #[cfg(all(test, not(feature = "alloc")))]
 mod inline_tests {
     use super::*;
-    use crate::{PhysAddr, PhysSize, RegionFlags, RegionNid};
 
     fn region(n: u64) -> Region {
-        Region {
-            base: PhysAddr::new(n * 0x2000),
-            size: PhysSize::new(0x1000),
-            flags: RegionFlags::NONE,
-            nid: RegionNid::MaxNumNodes,
-        }
+        crate::test_util::span(n * 0x2000, 0x1000)
     }
 
     #[test]

@@ -10,16 +10,11 @@ use alloc::vec::Vec;
 
 use crate::index::{fit_top_down, gap_at, leaf_longest};
 use crate::store::Leaf;
-use crate::{PhysAddr, PhysSize, Region, RegionFlags, RegionNid};
+use crate::Region;
 
 /// A reserved region `[base, end)`.
 fn reg(base: u64, end: u64) -> Region {
-    Region {
-        base: PhysAddr::new(base),
-        size: PhysSize::new(end - base),
-        flags: RegionFlags::NONE,
-        nid: RegionNid::MaxNumNodes,
-    }
+    crate::test_util::span(base, end - base)
 }
 
 /// Leaves holding these runs of `(base, end)` regions, with their starts and first

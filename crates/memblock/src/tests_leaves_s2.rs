@@ -5,16 +5,11 @@ use alloc::vec::Vec;
 
 use crate::store::fault::fail_heap_after;
 use crate::store::Store;
-use crate::{PhysAddr, PhysSize, Region, RegionFlags, RegionNid};
+use crate::{PhysSize, Region};
 
 /// A 4 KiB region every 8 KiB, the `n`th at `(n + 1) * 8 KiB`.
 fn page(n: usize) -> Region {
-    Region {
-        base: PhysAddr::new((n as u64 + 1) * 0x2000),
-        size: PhysSize::new(0x1000),
-        flags: RegionFlags::NONE,
-        nid: RegionNid::MaxNumNodes,
-    }
+    crate::test_util::span((n as u64 + 1) * 0x2000, 0x1000)
 }
 
 /// An indexed store (the reserved array's) of `n` pages, in several leaves for

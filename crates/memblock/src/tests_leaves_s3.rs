@@ -5,19 +5,14 @@ use alloc::vec::Vec;
 
 use crate::store::fault::fail_heap_after;
 use crate::store::{grow, Store};
-use crate::{PhysAddr, PhysSize, Region, RegionFlags, RegionNid};
+use crate::{PhysAddr, PhysSize, Region};
 
 /// `LEAF_MAX`, which the store does not export.
 const FULL: usize = 256;
 
 /// Region number `k`: 4 KiB at `k + 1` MiB, so that regions sort as their keys.
 fn page(k: u64) -> Region {
-    Region {
-        base: PhysAddr::new((k + 1) << 20),
-        size: PhysSize::new(0x1000),
-        flags: RegionFlags::NONE,
-        nid: RegionNid::MaxNumNodes,
-    }
+    crate::test_util::span((k + 1) << 20, 0x1000)
 }
 
 /// The lengths of the leaves of an indexed store.

@@ -7,15 +7,10 @@
 #![cfg(not(feature = "alloc"))]
 
 use crate::store::Store;
-use crate::{PhysAddr, PhysSize, Region, RegionFlags, RegionNid};
+use crate::Region;
 
 fn region(n: u64) -> Region {
-    Region {
-        base: PhysAddr::new(n * 0x2000),
-        size: PhysSize::new(0x1000),
-        flags: RegionFlags::NONE,
-        nid: RegionNid::MaxNumNodes,
-    }
+    crate::test_util::span(n * 0x2000, 0x1000)
 }
 
 /// `splice(i, i, with)` inserts `with` before position `i` (at the front, in the middle,

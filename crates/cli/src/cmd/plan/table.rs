@@ -286,7 +286,11 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
     // A few kinds over thousands of rows: a short list checked in place, sorted once
     // (the order a set of them would have).
     let mut shown: Vec<StructureKind> = Vec::new();
-    for kind in r.cpus.iter().flat_map(|row| row.structures.iter().map(|s| s.kind)) {
+    for kind in r
+        .cpus
+        .iter()
+        .flat_map(|row| row.structures.iter().map(|s| s.kind))
+    {
         if !shown.contains(&kind) {
             shown.push(kind);
         }
