@@ -604,8 +604,9 @@ mod tests {
     use serde_json::json;
 
     /// The document `write` puts together against serde_json's pretty printing of
-    /// `PlanReport`'s `Serialize`, on plans with every strategy and MMU, hypervisor
-    /// mode, possible CPUs that are not present (no structures) and fallbacks.
+    /// `PlanReport`'s `Serialize`: each Linux strategy on the default machine with a
+    /// hash and a radix MMU, in hypervisor mode, with possible CPUs that are not
+    /// present, and with a small RMA (fallbacks, and empty lists made by hand).
     #[test]
     fn write_matches_serde_json_pretty() {
         use super::super::machine::{config, load, plan, MachineArgs};
