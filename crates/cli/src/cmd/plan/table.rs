@@ -498,6 +498,7 @@ fn totals_and_findings(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
     use std::fmt::Write as _;
 
     use super::super::machine::{config, load, plan, MachineArgs};
@@ -569,6 +570,14 @@ mod tests {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let mut scratch = String::new();
+        for row in &rows {
+            for &kind in &shown {
+                let mut text = String::new();
+                cell(&mut text, row, kind);
+                assert_eq!(cell_len(row, kind, &mut scratch), text.len(), "{text}");
+            }
+        }
         for widths in [vec![0; shown.len()], vec![24; shown.len()]] {
             for row in &rows {
                 let mut fast = String::new();
