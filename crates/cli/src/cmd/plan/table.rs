@@ -320,14 +320,6 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
     )
 }
 
-/// The placement column: how many of a CPU's structures are local, and fallbacks.
-#[cfg(test)]
-fn status(row: &CpuRow) -> String {
-    let mut o = String::new();
-    push_status(&mut o, row);
-    o
-}
-
 /// The placement column, appended to `o`: how many of a CPU's structures are local,
 /// and fallbacks (without `format!`: it runs once per CPU row).
 fn push_status(o: &mut String, row: &CpuRow) {
@@ -529,8 +521,28 @@ mod tests {
             };
             write!(o, "  {text:<w$}").unwrap();
         }
-        writeln!(o, "  {}", status(row)).unwrap();
+        writeln!(o, "  {}", reference_status(row)).unwrap();
         o
+    }
+
+    /// The placement column as `format!` wrote it before `push_status`.
+    fn reference_status(row: &CpuRow) -> String {
+        let n = row.structures.len();
+        let local = row.structures.iter().filter(|s| s.is_local()).count();
+        let fb = row
+            .structures
+            .iter()
+            .filter(|s| s.outcome.is_fallback())
+            .count();
+        if row.hw_id.is_none() {
+            "not present: no node".to_string()
+        } else if local == n {
+            "local".to_string()
+        } else if fb > 0 {
+            format!("{local}/{n} local, {fb} fallback")
+        } else {
+            format!("{local}/{n} local")
+        }
     }
 
     #[test]
