@@ -37,6 +37,14 @@
 //!   alone instead of walking the leaf's smaller gaps down to it. Cost: `O(log n)` to
 //!   place the window, `O(l)` for the `l` leaf headers inside it, a leaf's regions per
 //!   leaf that holds two long-enough gaps.
+//! * A walk that the summaries could not spare and that found nothing is remembered
+//!   ([`WalkMemo`]: the leaf, its state number, how far the walk went and the longest
+//!   gap it saw), and the next search that would walk the same gaps of the same leaf
+//!   state for a longer request skips them. Every change to a leaf's regions gives
+//!   the leaf a new state number (`Store::bump`), so the memo never outlives what it
+//!   describes. This is for the leaf that holds the top of a window together with
+//!   long gaps above it, which its summary cannot tell apart from the small gaps
+//!   below; a planner searching below the RMA meets that leaf on every search.
 //! * Upkeep (`store.rs`): a change replaces a few gaps; the leaves owning them raise
 //!   their longest gap to the longest new one (and the bound to the others), and only a
 //!   leaf whose longest gap was replaced by one shorter than the bound is recomputed
@@ -57,6 +65,43 @@
 
 use crate::store::Leaf;
 use crate::Region;
+
+/// What a top-down search learned about one leaf: the longest of its gaps between
+/// two of its own regions below position `top` (gaps `1..top`), while the leaf is in
+/// state `gen` ([`Leaf::gen`]). A search from the top of a window walks those gaps
+/// whenever the leaf's summary cannot rule them out, which at 8192 CPUs is every
+/// search below the RMA: the leaf holding the RMA's top also holds the sparse regions
+/// at the tops of the nodes above, whose long gaps hide its small ones from the
+/// summary. With the memo, the walk is done once per state of that leaf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WalkMemo {
+    leaf: usize,
+    gen: u64,
+    top: usize,
+    longest: u64,
+}
+
+impl Default for WalkMemo {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+impl WalkMemo {
+    /// Remembers nothing (no leaf is in state `u64::MAX`: states are counted from 1).
+    pub(crate) const NONE: Self = Self {
+        leaf: 0,
+        gen: u64::MAX,
+        top: 0,
+        longest: 0,
+    };
+
+    /// Whether the memo shows that no gap of leaf `c` (in state `gen`) between
+    /// positions `1..top` is `size` long.
+    fn rules_out(&self, c: usize, gen: u64, top: usize, size: u64) -> bool {
+        self.leaf == c && self.gen == gen && self.top >= top && self.longest < size
+    }
+}
 
 /// A gap: `(leaf, k)` is the gap just below region `k` of leaf `leaf`; `(last leaf,
 /// its length)` the gap above the array; `(0, 0)` the only gap of an empty array.
@@ -214,13 +259,15 @@ fn interior(leaf: &Leaf, c: usize, lo: Pos, hi: Pos) -> (usize, usize) {
 }
 
 /// The address Linux's top-down walk returns within the window `[ws, we)` of one
-/// memory region, if a gap there fits; `size` must be nonzero.
+/// memory region, if a gap there fits; `size` must be nonzero. `memo` skips a walk
+/// it rules out and remembers a walk over a whole leaf's lower gaps that found none.
 pub(crate) fn find_top_down(
     leaves: &[Leaf],
     ws: u64,
     we: u64,
     size: u64,
     align: u64,
+    memo: &mut WalkMemo,
 ) -> Option<u64> {
     let clipped = |p: Pos| clipped_fit(leaves, p, ws, we, |s, e| fit_top_down(s, e, size, align));
     let hi = locate(leaves, we, false);
@@ -266,16 +313,30 @@ pub(crate) fn find_top_down(
         // loop down the regions, carrying the base of the one above; gap 0 (below
         // the leaf's first region) after them.
         let pairs = leaf.regions.get(bottom.max(1) - 1..top).unwrap_or(&[]);
-        if let Some((top_region, rest)) = pairs.split_last() {
-            let mut e = top_region.base.as_u64();
-            for l in rest.iter().rev() {
-                let s = l.end().as_u64();
-                if e.saturating_sub(s) >= size {
-                    if let Some(a) = fit_top_down(s, e, size, align) {
-                        return Some(a);
+        if !memo.rules_out(c, leaf.gen, top, size) {
+            if let Some((top_region, rest)) = pairs.split_last() {
+                let mut e = top_region.base.as_u64();
+                let mut longest = 0;
+                for l in rest.iter().rev() {
+                    let s = l.end().as_u64();
+                    let len = e.saturating_sub(s);
+                    if len >= size {
+                        if let Some(a) = fit_top_down(s, e, size, align) {
+                            return Some(a);
+                        }
                     }
+                    longest = longest.max(len);
+                    e = l.base.as_u64();
                 }
-                e = l.base.as_u64();
+                if bottom <= 1 {
+                    // Every gap `1..top` was walked and none fits.
+                    *memo = WalkMemo {
+                        leaf: c,
+                        gen: leaf.gen,
+                        top,
+                        longest,
+                    };
+                }
             }
         }
         if bottom == 0 && top > 0 {

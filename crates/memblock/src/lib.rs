@@ -177,6 +177,8 @@ mod tests_leaves_s2;
 mod tests_leaves_s3;
 #[cfg(test)]
 mod tests_leaves_s4;
+#[cfg(all(test, feature = "alloc"))]
+mod tests_walk_memo;
 mod view;
 
 #[cfg(feature = "alloc")]

@@ -28,6 +28,18 @@ use crate::{
     RegionFlags, RegionNid,
 };
 
+/// The search memo of the reserved array's leaves (nothing without the heap, which
+/// has no leaves).
+#[cfg(feature = "alloc")]
+type Memo = crate::index::WalkMemo;
+#[cfg(not(feature = "alloc"))]
+#[derive(Clone, Copy)]
+struct Memo;
+#[cfg(not(feature = "alloc"))]
+impl Memo {
+    const NONE: Self = Self;
+}
+
 /// One of Linux's `struct memblock_type`.
 #[derive(Clone, Debug)]
 struct RegionArray<const N: usize> {
@@ -1132,10 +1144,28 @@ impl<const N: usize> Memblock<N> {
         nid: Option<NodeId>,
         flags: RegionFlags,
     ) -> u64 {
+        let mut none = Memo::NONE;
+        self.find_with_memo(size, align, start, end, nid, flags, &mut none)
+    }
+
+    /// [`Memblock::find_in_range_node_raw`] with the search memo of the reserved array
+    /// (`index::WalkMemo`), which the allocator keeps between its searches.
+    #[allow(clippy::too_many_arguments)]
+    #[cfg_attr(not(feature = "alloc"), allow(unused_variables))]
+    fn find_with_memo(
+        &self,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+        memo: &mut Memo,
+    ) -> u64 {
         #[cfg(feature = "alloc")]
         if !self.linear_search && size > 0 {
             if let Some(leaves) = self.reserved.regions.index() {
-                return self.find_indexed(leaves, size, align, start, end, nid, flags);
+                return self.find_indexed(leaves, size, align, start, end, nid, flags, memo);
             }
         }
         self.find_linear(size, align, start, end, nid, flags)
@@ -1157,6 +1187,7 @@ impl<const N: usize> Memblock<N> {
         end: u64,
         nid: Option<NodeId>,
         flags: RegionFlags,
+        memo: &mut Memo,
     ) -> u64 {
         let (start, end) = self.search_bounds(start, end);
         let memory = self.memory();
@@ -1208,7 +1239,8 @@ impl<const N: usize> Memblock<N> {
                     break;
                 }
                 if let Some((ws, we)) = window(m) {
-                    if let Some(a) = crate::index::find_top_down(leaves, ws, we, size, align) {
+                    if let Some(a) = crate::index::find_top_down(leaves, ws, we, size, align, memo)
+                    {
                         return a;
                     }
                 }
@@ -1304,7 +1336,15 @@ impl<const N: usize> Memblock<N> {
         end: u64,
         nid: Option<NodeId>,
     ) -> Result<u64, AllocError> {
-        let found = self.find_in_range_node_raw(size, align, start, end, nid, RegionFlags::NONE);
+        // The search memo travels with the reserved array (a restored snapshot brings
+        // back the memo that matches its leaves); it is out only during the search.
+        #[cfg(feature = "alloc")]
+        let mut memo = self.reserved.regions.take_memo();
+        #[cfg(not(feature = "alloc"))]
+        let mut memo = Memo::NONE;
+        let found = self.find_with_memo(size, align, start, end, nid, RegionFlags::NONE, &mut memo);
+        #[cfg(feature = "alloc")]
+        self.reserved.regions.put_memo(memo);
         if found == 0 {
             return Err(AllocError::NoFit);
         }

@@ -50,6 +50,10 @@ mod imp {
         /// Where a gap of length `longest` starts (the end of the region below it): a
         /// search that only that gap can satisfy goes to it directly.
         pub(crate) longest_at: u64,
+        /// Which state of its regions this is: every change to them gives the leaf a
+        /// number the store has not given before, so a fact about the leaf's regions
+        /// remembered with this number (`index::WalkMemo`) holds while it is the same.
+        pub(crate) gen: u64,
     }
 
     /// A copy keeps the leaf's capacity: the inserts `Store::reserve` promises cannot
@@ -67,6 +71,7 @@ mod imp {
                 longest: self.longest,
                 second: self.second,
                 longest_at: self.longest_at,
+                gen: self.gen,
             }
         }
     }
@@ -137,6 +142,11 @@ mod imp {
         /// by [`Store::reserve`] so that reserved inserts cannot fail.
         spare: Vec<Vec<Region>>,
         nodes: NodeLinks,
+        /// The last number given to a leaf's state (`Leaf::gen`).
+        gen: u64,
+        /// What the last search learned about a leaf's small gaps; kept with the
+        /// leaves, so that a copy or a restored snapshot keeps what matches it.
+        memo: index::WalkMemo,
     }
 
     /// A copy without the spare leaves (empty buffers; `reserve` tops them up again).
@@ -149,6 +159,8 @@ mod imp {
                 indexed: self.indexed,
                 spare: Vec::new(),
                 nodes: self.nodes.clone(),
+                gen: self.gen,
+                memo: self.memo,
             }
         }
     }
@@ -162,6 +174,8 @@ mod imp {
                 indexed: split,
                 spare: Vec::new(),
                 nodes: NodeLinks::new(!split),
+                gen: 0,
+                memo: index::WalkMemo::NONE,
             }
         }
         /// Storage in leaves, whose gaps are summarised for searches (the reserved
@@ -176,6 +190,36 @@ mod imp {
         /// The per-node chains, if enabled and up to date.
         pub(crate) fn nodes(&self) -> Option<&NodeLinks> {
             Some(&self.nodes).filter(|n| n.usable())
+        }
+        /// Takes the search memo out for a search that may update it
+        /// ([`Store::put_memo`] puts it back).
+        pub(crate) fn take_memo(&mut self) -> index::WalkMemo {
+            core::mem::replace(&mut self.memo, index::WalkMemo::NONE)
+        }
+        /// Puts back the memo [`Store::take_memo`] took out.
+        pub(crate) fn put_memo(&mut self, memo: index::WalkMemo) {
+            self.memo = memo;
+        }
+        /// Gives leaf `c` (every leaf for `None`: after leaves were split, joined or
+        /// dropped) a new state number: its regions changed.
+        fn bump(&mut self, c: Option<usize>) {
+            let gen = &mut self.gen;
+            let mut next = || {
+                *gen += 1;
+                *gen
+            };
+            match c {
+                Some(c) => {
+                    if let Some(l) = self.leaves.get_mut(c) {
+                        l.gen = next();
+                    }
+                }
+                None => {
+                    for l in &mut self.leaves {
+                        l.gen = next();
+                    }
+                }
+            }
         }
         /// Forgets the search structures, as a heap failure while updating them does.
         #[cfg(test)]
@@ -196,6 +240,7 @@ mod imp {
                     _ => l.start += 1,
                 }
             }
+            self.bump(None);
         }
         /// Rebuilds the per-node chains if the array changed.
         pub(crate) fn refresh_nodes(&mut self) {
@@ -423,6 +468,7 @@ mod imp {
                 if let Some(slot) = self.leaves.get_mut(c).and_then(|l| l.regions.get_mut(off)) {
                     *slot = r;
                 }
+                self.bump(Some(c));
                 self.after_change(idx, idx + 1, before, None);
                 self.nodes.stale();
             }
@@ -453,6 +499,7 @@ mod imp {
             if off == 0 {
                 l.first = r.base.as_u64();
             }
+            self.bump(Some(c));
             let new_below = index::gap_len_start(&self.leaves, (c, off));
             let new_above = index::gap_len_start(&self.leaves, above);
             if above.0 == c {
@@ -563,6 +610,7 @@ mod imp {
                     l.start += 1;
                 }
                 self.len += 1;
+                self.bump(Some(c));
                 return Some(touched);
             }
             // Split the full leaf in halves, then insert into the half `idx` falls in.
@@ -585,6 +633,8 @@ mod imp {
             }
             self.len += 1;
             self.fix_starts(c);
+            // The leaves after the split moved up by one.
+            self.bump(None);
             Some(Some(c))
         }
         /// Removes `start..end` (`end <= len`) without updating the summaries; the
@@ -603,6 +653,8 @@ mod imp {
                 };
                 let take = left.min(leaf.regions.len() - off);
                 leaf.regions.drain(off..off + take);
+                self.gen += 1;
+                leaf.gen = self.gen;
                 left -= take;
                 self.len -= take;
                 if leaf.regions.is_empty() && (self.split || self.leaves.len() > 1) {
@@ -652,6 +704,10 @@ mod imp {
                 }
             }
             self.fix_starts(first.saturating_sub(1));
+            if touched.is_some() {
+                // Leaves were dropped or joined: the ones after moved down.
+                self.bump(None);
+            }
             touched
         }
         /// Inserts at `idx` (`idx <= len`); `false` if the heap refused to grow.
@@ -718,6 +774,7 @@ mod imp {
                 if with.len() != removed {
                     self.fix_starts(c + 1);
                 }
+                self.bump(Some(c));
                 None
             } else {
                 if !self.reserve(with.len()) {
@@ -983,6 +1040,7 @@ mod tests {
         };
         let mut model: Vec<Region> = Vec::new();
         let mut longest = 0;
+        let mut memo = crate::index::WalkMemo::NONE;
         for step in 0..steps {
             longest = longest.max(model.len());
             let heap_fails = fail_every > 0 && rng.below(fail_every) == 0;
@@ -1058,6 +1116,21 @@ mod tests {
             store
                 .check_index()
                 .unwrap_or_else(|e| panic!("seed {seed} step {step}: {e}"));
+            if let Some(leaves) = store.index() {
+                // The search memo, kept across every change, against a search without
+                // one: a change that does not renew its leaf's state number would
+                // let the memo skip a gap the change made long enough (`set` here
+                // shrinks regions, so gaps grow).
+                for we in [1 << 40, rng.below(1 << 31) << 20] {
+                    let size = [0x1000, 0xf_0000, 0x10_0000, 0x18_0000][step % 4];
+                    let mut fresh = crate::index::WalkMemo::NONE;
+                    assert_eq!(
+                        crate::index::find_top_down(leaves, 0x1000, we, size, 0x1000, &mut memo),
+                        crate::index::find_top_down(leaves, 0x1000, we, size, 0x1000, &mut fresh),
+                        "seed {seed} step {step}: window top {we:#x}, size {size:#x}"
+                    );
+                }
+            }
             if step % 97 == 0 {
                 // Random positions through the view, both directions, and searches.
                 let v = store.view();
