@@ -1128,6 +1128,12 @@ impl<const N: usize> Memblock<N> {
         }
     }
 
+    /// The reserved array's search memo, for tests.
+    #[cfg(all(test, feature = "alloc"))]
+    pub(crate) fn walk_memo(&self) -> crate::index::WalkMemo {
+        self.reserved.regions.memo()
+    }
+
     /// `memblock_find_in_range`: a free range anywhere (no node), 0 if none.
     #[cfg(feature = "alloc")]
     fn find_in_range(&self, start: u64, end: u64, size: u64, align: u64) -> u64 {

@@ -200,6 +200,11 @@ mod imp {
         pub(crate) fn put_memo(&mut self, memo: index::WalkMemo) {
             self.memo = memo;
         }
+        /// The memo, for tests.
+        #[cfg(test)]
+        pub(crate) fn memo(&self) -> index::WalkMemo {
+            self.memo
+        }
         /// Gives leaf `c` (every leaf for `None`: after leaves were split, joined or
         /// dropped) a new state number: its regions changed.
         fn bump(&mut self, c: Option<usize>) {

@@ -112,3 +112,28 @@ fn memo_sees_a_change_made_while_the_summaries_were_dropped() {
         assert!(s.index().is_some());
     });
 }
+
+/// The allocator keeps the memo from one allocation to the next (it is in the
+/// reserved array's store, taken out only during a search).
+#[test]
+fn allocations_keep_the_memo() {
+    use crate::{AllocLimit, Memblock, PhysAddr, PhysSize};
+    let mut mb = Memblock::new();
+    mb.add(PhysAddr::ZERO, PhysSize::new(16 << 30)).unwrap();
+    for r in spaced().view().iter() {
+        mb.reserve(r.base, r.size).unwrap();
+    }
+    assert_eq!(mb.walk_memo(), WalkMemo::NONE);
+    let below = AllocLimit::Addr(PhysAddr::new(600 * MIB));
+    let size = PhysSize::new(SIZE);
+    assert!(mb
+        .phys_alloc_range(size, 0x1000, PhysAddr::ZERO, below)
+        .is_err());
+    let memo = mb.walk_memo();
+    assert_ne!(memo, WalkMemo::NONE, "the failed walk was kept");
+    // A failed allocation changes nothing, so the next one keeps the same memo.
+    assert!(mb
+        .phys_alloc_range(size, 0x1000, PhysAddr::ZERO, below)
+        .is_err());
+    assert_eq!(mb.walk_memo(), memo);
+}
