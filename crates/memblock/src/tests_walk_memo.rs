@@ -49,6 +49,9 @@ fn search(s: &Store<128>, memo: &mut WalkMemo) -> Option<u64> {
 /// and that is the gap the change opened.
 fn memo_sees(change: impl FnOnce(&mut Store<128>)) {
     let mut s = spaced();
+    // A change to the first leaf, so that the last leaf's state number is not the
+    // store's latest: a change that went back to an older number would meet it.
+    s.set(0, span(MIB, 0x1000));
     let mut memo = WalkMemo::NONE;
     assert_eq!(search(&s, &mut memo), None);
     assert_ne!(
