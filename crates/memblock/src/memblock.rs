@@ -877,17 +877,19 @@ impl<const N: usize> Memblock<N> {
         }
         let a = self.arr_mut(kind);
         let i0 = a.first_ending_after(base);
-        let inside = a
-            .get(i0)
-            .filter(|r| r.base.as_u64() <= base && r.end().as_u64() >= end);
+        let at_i0 = a.get(i0);
+        let inside = at_i0.filter(|r| r.base.as_u64() <= base && r.end().as_u64() >= end);
         // The usual free lies inside one region: the regions before `end` end there,
-        // without a second search of the array.
-        let i1 = match inside {
-            Some(_) => i0 + 1,
-            None => a.regions().partition_point(|r| r.base.as_u64() < end),
+        // and that region is both the first and the last, without a second search of
+        // the array.
+        let (i1, last) = match inside {
+            Some(_) => (i0 + 1, at_i0),
+            None => {
+                let i1 = a.regions().partition_point(|r| r.base.as_u64() < end);
+                (i1, i1.checked_sub(1).and_then(|i| a.get(i)))
+            }
         };
-        let (Some(first), Some(last)) = (a.get(i0), i1.checked_sub(1).and_then(|i| a.get(i)))
-        else {
+        let (Some(first), Some(last)) = (at_i0, last) else {
             return Ok(());
         };
         if i0 >= i1 {

@@ -658,11 +658,11 @@ mod imp {
                 };
                 let take = left.min(leaf.regions.len() - off);
                 leaf.regions.drain(off..off + take);
-                self.gen += 1;
-                leaf.gen = self.gen;
+                let emptied = leaf.regions.is_empty();
+                self.bump(Some(c));
                 left -= take;
                 self.len -= take;
-                if leaf.regions.is_empty() && (self.split || self.leaves.len() > 1) {
+                if emptied && (self.split || self.leaves.len() > 1) {
                     let l = self.leaves.remove(c);
                     self.recycle(l);
                     touched = Some(first);
