@@ -98,11 +98,8 @@ impl KeyLines {
                 .enumerate()
                 .map(|(i, name)| {
                     let mut line = Vec::new();
-                    if i > 0 {
-                        line.push(b',');
-                    }
-                    line.push(b'\n');
-                    line.resize(line.len() + 2 * depth, b' ');
+                    // Writing into a Vec cannot fail.
+                    let _ = newline(&mut line, depth, i > 0);
                     line.push(b'"');
                     line.extend_from_slice(name.as_bytes());
                     line.extend_from_slice(b"\": ");
@@ -123,11 +120,7 @@ impl<W: Write> Doc<'_, W> {
     /// `,` unless `first`, a line break, the indentation of `depth`, and `"name": `.
     /// Keys are plain identifiers: nothing in them needs escaping.
     fn key(&mut self, depth: usize, first: bool, name: &str) -> io::Result<()> {
-        Pretty {
-            depth,
-            has_value: false,
-        }
-        .newline(self.w, !first)?;
+        newline(self.w, depth, !first)?;
         self.w.write_all(b"\"")?;
         self.w.write_all(name.as_bytes())?;
         self.w.write_all(b"\": ")
@@ -154,7 +147,7 @@ impl<W: Write> Doc<'_, W> {
     fn hex(&mut self, x: u64) -> io::Result<()> {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut buf = *b"\"0x0000000000000000\"";
-        let n = (x.max(1).ilog2() / 4 + 1) as usize;
+        let n = super::table::hex_digits(x);
         let first = buf.len() - 1 - n;
         for (i, slot) in buf.iter_mut().skip(first).take(n).enumerate() {
             *slot = DIGITS[((x >> (4 * (n - 1 - i))) & 0xf) as usize];
@@ -165,11 +158,7 @@ impl<W: Write> Doc<'_, W> {
 
     /// An object's closing brace on its own line at `depth`.
     fn close(&mut self, depth: usize, bracket: &[u8]) -> io::Result<()> {
-        Pretty {
-            depth,
-            has_value: false,
-        }
-        .newline(self.w, false)?;
+        newline(self.w, depth, false)?;
         self.w.write_all(bracket)
     }
 
@@ -189,11 +178,7 @@ impl<W: Write> Doc<'_, W> {
         } else {
             self.w.write_all(b"[")?;
             for (i, row) in r.cpus.iter().enumerate() {
-                Pretty {
-                    depth: 2,
-                    has_value: false,
-                }
-                .newline(self.w, i > 0)?;
+                newline(self.w, 2, i > 0)?;
                 self.cpu_row(2, row)?;
             }
             self.close(1, b"]")?;
@@ -220,11 +205,7 @@ impl<W: Write> Doc<'_, W> {
         let k = keys.at(depth + 2, &["base", "size"]);
         self.w.write_all(b"[")?;
         for (i, r) in list.iter().enumerate() {
-            Pretty {
-                depth: depth + 1,
-                has_value: false,
-            }
-            .newline(self.w, i > 0)?;
+            newline(self.w, depth + 1, i > 0)?;
             self.w.write_all(b"{")?;
             put(self.w, k, 0)?;
             self.hex(r.base.as_u64())?;
@@ -268,11 +249,7 @@ impl<W: Write> Doc<'_, W> {
         }
         self.w.write_all(b"[")?;
         for (i, a) in list.iter().enumerate() {
-            Pretty {
-                depth: depth + 1,
-                has_value: false,
-            }
-            .newline(self.w, i > 0)?;
+            newline(self.w, depth + 1, i > 0)?;
             self.structure(depth + 1, a)?;
         }
         self.close(depth, b"]")
@@ -365,17 +342,23 @@ impl Pretty {
     }
     /// `,` if `comma`, then a line break and the indentation of the current depth.
     fn newline<W: ?Sized + Write>(&self, w: &mut W, comma: bool) -> io::Result<()> {
-        const LINE: &[u8] = b",\n                                                                ";
-        let skip = usize::from(!comma);
-        match LINE.get(skip..2 + 2 * self.depth) {
-            Some(bytes) => w.write_all(bytes),
-            None => {
-                w.write_all(&LINE[skip..2])?;
-                for _ in 0..self.depth {
-                    w.write_all(b"  ")?;
-                }
-                Ok(())
+        newline(w, self.depth, comma)
+    }
+}
+
+/// `,` if `comma`, then a line break and the indentation of `depth`, in one write
+/// (up to depth 31).
+fn newline<W: ?Sized + Write>(w: &mut W, depth: usize, comma: bool) -> io::Result<()> {
+    const LINE: &[u8] = b",\n                                                                ";
+    let skip = usize::from(!comma);
+    match LINE.get(skip..2 + 2 * depth) {
+        Some(bytes) => w.write_all(bytes),
+        None => {
+            w.write_all(&LINE[skip..2])?;
+            for _ in 0..depth {
+                w.write_all(b"  ")?;
             }
+            Ok(())
         }
     }
 }

@@ -103,11 +103,15 @@ fn node(n: Option<NodeId>) -> String {
 fn push_hex(o: &mut String, x: u64) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     o.push_str("0x");
-    let n = (x.max(1).ilog2() / 4 + 1) as usize;
-    for i in (0..n).rev() {
+    for i in (0..hex_digits(x)).rev() {
         let d = (x >> (i * 4)) & 0xf;
         o.push(char::from(DIGITS[d as usize]));
     }
+}
+
+/// How many digits `{:x}` prints for `x`.
+pub(super) fn hex_digits(x: u64) -> usize {
+    (x.max(1).ilog2() / 4 + 1) as usize
 }
 
 /// `x` as `{}` prints it.
@@ -179,21 +183,12 @@ fn cell(o: &mut String, row: &CpuRow, kind: StructureKind) {
 /// and a node): sizing the columns of 8192 rows is then a fraction of writing them.
 /// `scratch` holds the text of the other cells.
 fn cell_len(row: &CpuRow, kind: StructureKind, scratch: &mut String) -> usize {
-    let digits = |x: u64, bits_per_digit: u32| {
-        let mut n = 1;
-        let mut v = x >> bits_per_digit;
-        while v > 0 {
-            n += 1;
-            v >>= bits_per_digit;
-        }
-        n
-    };
     let dec_digits = |x: u64| x.checked_ilog10().map_or(1, |d| d as usize + 1);
     match row.structure(kind) {
         Some(s) => {
             let node = s.memory_node.map_or(1, |n| dec_digits(u64::from(n.get())));
             let remote = !(s.is_local() || s.home_node.is_none());
-            2 + digits(s.addr.as_u64(), 4) + 2 + node + usize::from(remote)
+            2 + hex_digits(s.addr.as_u64()) + 2 + node + usize::from(remote)
         }
         None => {
             scratch.clear();
