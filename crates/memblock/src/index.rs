@@ -79,6 +79,11 @@ pub(crate) struct WalkMemo {
     gen: u64,
     top: usize,
     longest: u64,
+    /// The gap the last search that found one returned from. The reservation that
+    /// follows an allocation's search starts there instead of descending the leaves
+    /// again (`Store::seek`, which checks that the gap still holds the address, so a
+    /// stale position costs one comparison, never a wrong answer).
+    pub(crate) found: Option<Pos>,
 }
 
 impl Default for WalkMemo {
@@ -94,6 +99,7 @@ impl WalkMemo {
         gen: u64::MAX,
         top: 0,
         longest: 0,
+        found: None,
     };
 
     /// Whether the memo shows that no gap of leaf `c` (in state `gen`) between
@@ -260,7 +266,8 @@ fn interior(leaf: &Leaf, c: usize, lo: Pos, hi: Pos) -> (usize, usize) {
 
 /// The address Linux's top-down walk returns within the window `[ws, we)` of one
 /// memory region, if a gap there fits; `size` must be nonzero. `memo` skips a walk
-/// it rules out and remembers a walk over a whole leaf's lower gaps that found none.
+/// it rules out, remembers a walk over a whole leaf's lower gaps that found none, and
+/// keeps the gap of the address found.
 pub(crate) fn find_top_down(
     leaves: &[Leaf],
     ws: u64,
@@ -269,7 +276,23 @@ pub(crate) fn find_top_down(
     align: u64,
     memo: &mut WalkMemo,
 ) -> Option<u64> {
-    let clipped = |p: Pos| clipped_fit(leaves, p, ws, we, |s, e| fit_top_down(s, e, size, align));
+    let (a, at) = top_down_gap(leaves, ws, we, size, align, memo)?;
+    memo.found = Some(at);
+    Some(a)
+}
+
+/// [`find_top_down`]'s search: the address and the gap holding it.
+fn top_down_gap(
+    leaves: &[Leaf],
+    ws: u64,
+    we: u64,
+    size: u64,
+    align: u64,
+    memo: &mut WalkMemo,
+) -> Option<(u64, Pos)> {
+    let clipped = |p: Pos| {
+        clipped_fit(leaves, p, ws, we, |s, e| fit_top_down(s, e, size, align)).map(|a| (a, p))
+    };
     let hi = locate(leaves, we, false);
     if let Some(a) = clipped(hi) {
         return Some(a);
@@ -302,7 +325,7 @@ pub(crate) fn find_top_down(
                 if end.saturating_sub(at) == leaf.longest {
                     if (bottom..top).contains(&k) {
                         if let Some(a) = fit_top_down(at, end, size, align) {
-                            return Some(a);
+                            return Some((a, (c, k)));
                         }
                     }
                     continue;
@@ -312,17 +335,19 @@ pub(crate) fn find_top_down(
         // Gaps `max(bottom, 1)..top` lie between two regions of this leaf: a tight
         // loop down the regions, carrying the base of the one above; gap 0 (below
         // the leaf's first region) after them.
-        let pairs = leaf.regions.get(bottom.max(1) - 1..top).unwrap_or(&[]);
+        let first = bottom.max(1) - 1;
+        let pairs = leaf.regions.get(first..top).unwrap_or(&[]);
         if !memo.rules_out(c, leaf.gen, top, size) {
             if let Some((top_region, rest)) = pairs.split_last() {
                 let mut e = top_region.base.as_u64();
                 let mut longest = 0;
-                for l in rest.iter().rev() {
+                for (j, l) in rest.iter().enumerate().rev() {
                     let s = l.end().as_u64();
                     let len = e.saturating_sub(s);
                     if len >= size {
                         if let Some(a) = fit_top_down(s, e, size, align) {
-                            return Some(a);
+                            // The gap above region `first + j`.
+                            return Some((a, (c, first + j + 1)));
                         }
                     }
                     longest = longest.max(len);
@@ -335,6 +360,7 @@ pub(crate) fn find_top_down(
                         gen: leaf.gen,
                         top,
                         longest,
+                        found: memo.found,
                     };
                 }
             }
@@ -343,7 +369,7 @@ pub(crate) fn find_top_down(
             let (s, e) = gap(leaves, (c, 0));
             if e.saturating_sub(s) >= size {
                 if let Some(a) = fit_top_down(s, e, size, align) {
-                    return Some(a);
+                    return Some((a, (c, 0)));
                 }
             }
         }

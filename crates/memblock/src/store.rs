@@ -383,6 +383,9 @@ mod imp {
         /// that index, found in the same descent (an allocation's reservation needs
         /// all three).
         pub(crate) fn seek(&self, addr: u64) -> (usize, Option<Region>, Option<Region>) {
+            if let Some(hit) = self.memo.found.and_then(|p| self.seek_at(p, addr)) {
+                return hit;
+            }
             let idx = self.first_ending_after(addr);
             if !self.split {
                 return super::around(self.flat(), idx);
@@ -392,6 +395,30 @@ mod imp {
             let left = index::region_below(&self.leaves, (c, off));
             let right = at(c, off).or_else(|| at(c + 1, 0));
             (idx, left.copied(), right.copied())
+        }
+        /// [`Store::seek`]`(addr)` read at gap `(c, k)` (of a split store) without a
+        /// descent, if `addr` lies there: the gap's first region ending above `addr`
+        /// is the one above it exactly when the region below ends at or below `addr`
+        /// and the one above ends above it (ends ascend). `None` when the gap is not
+        /// in the store or does not hold `addr`: the position may be from before
+        /// later changes.
+        pub(crate) fn seek_at(
+            &self,
+            (c, k): index::Pos,
+            addr: u64,
+        ) -> Option<(usize, Option<Region>, Option<Region>)> {
+            let leaf = self
+                .leaves
+                .get(c)
+                .filter(|l| self.split && k <= l.regions.len())?;
+            let left = index::region_below(&self.leaves, (c, k));
+            let right = leaf
+                .regions
+                .get(k)
+                .or_else(|| self.leaves.get(c + 1).and_then(|l| l.regions.first()));
+            let holds = left.is_none_or(|l| l.end().as_u64() <= addr)
+                && right.is_none_or(|r| r.end().as_u64() > addr);
+            holds.then(|| (leaf.start + k, left.copied(), right.copied()))
         }
         /// Recomputes the starts of leaves `from..`.
         fn fix_starts(&mut self, from: usize) {

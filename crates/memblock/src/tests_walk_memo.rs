@@ -140,3 +140,77 @@ fn allocations_keep_the_memo() {
         .is_err());
     assert_eq!(mb.walk_memo(), memo);
 }
+
+/// Every address a test asks about: around each gap's ends and inside each region of
+/// `s`, and the ends of the address space.
+fn probes(s: &Store<128>) -> Vec<u64> {
+    let mut at = alloc::vec![0, 1, u64::MAX - 1, u64::MAX];
+    for r in s.view().iter() {
+        let (b, e) = (r.base.as_u64(), r.end().as_u64());
+        at.extend([b.wrapping_sub(1), b, b + 1, e - 1, e, e + 1]);
+    }
+    at
+}
+
+/// `Store::seek_at` read at any position, for any address, either declines or gives
+/// what a descent from the root gives; at the gap holding the address it answers.
+#[test]
+fn seek_at_any_gap_agrees_with_the_descent() {
+    let mut s = spaced();
+    // Gaps of other lengths: a region grown, one removed.
+    s.set(130, span(131 * MIB, MIB / 2));
+    s.remove_range(200, 201);
+    let leaves = s.index().unwrap_or(&[]).to_vec();
+    let mut answered = 0;
+    for addr in probes(&s) {
+        // A fresh memo finds no gap: `seek` descends.
+        let descent = s.seek(addr);
+        let mut hits = 0;
+        for (c, l) in leaves.iter().enumerate() {
+            for k in 0..=l.regions.len() + 1 {
+                if let Some(got) = s.seek_at((c, k), addr) {
+                    assert_eq!(got, descent, "gap ({c}, {k}), address {addr:#x}");
+                    hits += 1;
+                }
+            }
+        }
+        // An address inside a region lies in no gap; any other lies in one, which
+        // the last leaf's end and the next leaf's start both name.
+        assert!(hits <= 2, "address {addr:#x} answered at {hits} positions");
+        answered += usize::from(hits > 0);
+    }
+    assert!(answered > 1000, "{answered} addresses answered");
+    assert_eq!(s.seek_at((leaves.len(), 0), 0), None);
+}
+
+/// A search that finds an address keeps its gap, and the reservation's `seek` reads
+/// the neighbours there; after a change the kept gap may no longer hold the address,
+/// and `seek` descends instead.
+#[test]
+fn a_found_gap_places_the_reservation() {
+    let mut s = spaced();
+    let mut memo = WalkMemo::NONE;
+    let leaves = s.index().unwrap_or(&[]);
+    let found = find_top_down(leaves, 0x1000, 600 * MIB, 0x1000, 0x1000, &mut memo);
+    let (Some(addr), Some(at)) = (found, memo.found) else {
+        panic!("the search found {found:?} at {:?}", memo.found);
+    };
+    assert_eq!(addr, 600 * MIB - 0x1000);
+    let descent = s.seek(addr);
+    assert_eq!(s.seek_at(at, addr), Some(descent));
+    s.put_memo(memo);
+    assert_eq!(s.seek(addr), descent);
+    // The region below the gap grows over the address: the kept gap no longer
+    // holds it.
+    let below = s.view().iter().nth(598).copied().unwrap();
+    s.set(
+        598,
+        span(below.base.as_u64(), 600 * MIB - below.base.as_u64() - 0x800),
+    );
+    assert_eq!(s.seek_at(at, addr), None);
+    s.put_memo(WalkMemo::NONE);
+    let fresh = s.seek(addr);
+    s.put_memo(memo);
+    assert_eq!(s.seek(addr), fresh);
+    assert_eq!(fresh.0, 598, "the grown region ends above the address");
+}

@@ -183,8 +183,9 @@ fn hex_addr<S: serde::Serializer>(v: &Option<phys::PhysAddr>, s: S) -> Result<S:
     }
 }
 
-/// One column: a strategy's report and costs, or why it does not fit.
-type Column = Result<(PlanReport, Costs), String>;
+/// One column: a strategy's report (borrowing from its placement) and costs, or why
+/// it does not fit.
+type Column<'p> = Result<(PlanReport<'p>, Costs), String>;
 
 /// Runs `numaboot compare`.
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
@@ -194,21 +195,28 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.strategy.clone()
     };
-    let mut results: Vec<(Strategy, Column)> = Vec::new();
+    // Every strategy is planned first: the reports borrow from the placements.
+    let mut planned = Vec::new();
     for s in chosen {
         let t = Instant::now();
-        let (cfg, planned) = prepare_on(&m, &args.machine, s)?;
+        let (cfg, plan) = prepare_on(&m, &args.machine, s)?;
         let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let r = match planned {
-            Ok((p, mb)) => {
-                let r = build(&m, &cfg, &p, &mb);
-                let c = costs(&m, &cfg, &p, &mb, &r, us);
-                Ok((r, c))
-            }
-            Err(e) => Err(e.to_string()),
-        };
-        results.push((s, r));
+        planned.push((s, cfg, plan, us));
     }
+    let results: Vec<(Strategy, Column)> = planned
+        .iter()
+        .map(|(s, cfg, plan, us)| {
+            let column = match plan {
+                Ok((p, mb)) => {
+                    let r = build(&m, cfg, p, mb);
+                    let c = costs(&m, cfg, p, mb, &r, *us);
+                    Ok((r, c))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            (*s, column)
+        })
+        .collect();
     let text = if args.format.with_json_alias(args.json) == TableOrJson::Json {
         let strategies: Vec<_> = results
             .iter()

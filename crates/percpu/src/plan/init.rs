@@ -15,7 +15,7 @@ use crate::error::PlanError;
 use crate::mem::{MemOp, MemblockOps};
 use crate::report::{Placement, StructureKind};
 
-use super::plan;
+use super::plan_after;
 
 /// Puts into `mb` what `early_init_devtree` has set up when the per-CPU allocations
 /// begin, in Linux 6.1's order: every memory range of the topology (without its node:
@@ -138,7 +138,7 @@ pub fn init_memblock<M: MemblockOps>(
     Ok(ops)
 }
 
-/// [`init_memblock`] then [`plan`]: the whole sequence from an empty memblock. The
+/// [`init_memblock`] then [`plan`](super::plan): the whole sequence from an empty memblock. The
 /// returned placement's `ops` start with the initialisation calls, so its
 /// [`Placement::replay_script`] rebuilds the final memblock from nothing.
 pub fn boot<M: MemblockOps>(
@@ -154,16 +154,5 @@ pub fn boot<M: MemblockOps>(
             return Err(e);
         }
     };
-    match plan(mb, topo, cfg) {
-        Ok(mut p) => {
-            let mut ops = init;
-            ops.append(&mut p.ops);
-            p.ops = ops;
-            Ok(p)
-        }
-        Err(e) => {
-            *mb = snapshot;
-            Err(e)
-        }
-    }
+    plan_after(mb, topo, cfg, init).inspect_err(|_| *mb = snapshot)
 }

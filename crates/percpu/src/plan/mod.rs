@@ -54,12 +54,23 @@ pub fn plan<M: MemblockOps>(
     topo: &Topology,
     cfg: &PlanConfig,
 ) -> Result<Placement, PlanError> {
+    plan_after(mb, topo, cfg, Vec::new())
+}
+
+/// [`plan`], its log starting with `earlier` (the calls that built `mb`), so that
+/// [`boot`] hands over one log without copying the plan's.
+fn plan_after<M: MemblockOps>(
+    mb: &mut M,
+    topo: &Topology,
+    cfg: &PlanConfig,
+    earlier: Vec<MemOp>,
+) -> Result<Placement, PlanError> {
     cfg.validate()?;
     if mb.memory_ranges().is_empty() {
         return Err(PlanError::EmptyMemblock);
     }
     let snapshot = mb.clone();
-    let mut p = Planner::new(mb, topo, cfg);
+    let mut p = Planner::new(mb, topo, cfg, earlier);
     let result = match cfg.strategy {
         Strategy::Linux415 => p.linux415(),
         // 6.1, 6.12, and the strategies beyond Linux, which differ only in the paca data.
@@ -74,6 +85,10 @@ pub fn plan<M: MemblockOps>(
         }
     }
 }
+/// Records a plan makes per CPU, at most: its paca, lppaca, SLB shadow and five
+/// stacks, and one more for the shared structures that grow with the CPU count.
+const STRUCTURES_PER_CPU: usize = 9;
+
 /// What one allocation asks of memblock, and how to describe it in the report.
 #[derive(Clone, Copy)]
 pub(crate) struct Request {
@@ -111,13 +126,22 @@ pub(crate) struct Planner<'a, M> {
 }
 
 impl<'a, M: MemblockOps> Planner<'a, M> {
-    fn new(mb: &'a mut M, topo: &'a Topology, cfg: &'a PlanConfig) -> Self {
+    fn new(mb: &'a mut M, topo: &'a Topology, cfg: &'a PlanConfig, mut ops: Vec<MemOp>) -> Self {
+        // Both logs are sized once for the structures of every CPU the topology has:
+        // growing them by doubling copies each several times, and at 8192 CPUs those
+        // copies (megabytes of fresh pages) cost more than the records themselves.
+        let expected = topo
+            .cpus
+            .len()
+            .saturating_add(8)
+            .saturating_mul(STRUCTURES_PER_CPU);
+        ops.reserve(expected);
         Self {
             mb,
             topo,
             cfg,
-            ops: Vec::new(),
-            allocs: Vec::new(),
+            ops,
+            allocs: Vec::with_capacity(expected),
             findings: Vec::new(),
             paca_limit: cfg.paca_limit(topo).raw(),
             bottom_up: false,

@@ -5,6 +5,7 @@
 //! document streams out. A change that removes or renames a field, or changes its
 //! meaning, bumps the version.
 
+use std::borrow::Borrow;
 use std::fmt::Display;
 use std::io::{self, Write};
 
@@ -243,14 +244,14 @@ impl<W: Write> Doc<'_, W> {
     }
 
     /// A list of structures (`Structures`), the array at `depth`.
-    fn structures(&mut self, depth: usize, list: &[Allocation]) -> io::Result<()> {
+    fn structures<A: Borrow<Allocation>>(&mut self, depth: usize, list: &[A]) -> io::Result<()> {
         if list.is_empty() {
             return self.w.write_all(b"[]");
         }
         self.w.write_all(b"[")?;
         for (i, a) in list.iter().enumerate() {
             newline(self.w, depth + 1, i > 0)?;
-            self.structure(depth + 1, a)?;
+            self.structure(depth + 1, a.borrow())?;
         }
         self.close(depth, b"]")
     }
@@ -447,11 +448,11 @@ impl Serialize for Structure<'_> {
 }
 
 /// A list of structures.
-struct Structures<'a>(&'a [Allocation]);
+struct Structures<'a, A>(&'a [A]);
 
-impl Serialize for Structures<'_> {
+impl<A: Borrow<Allocation>> Serialize for Structures<'_, A> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(Structure))
+        s.collect_seq(self.0.iter().map(|a| Structure(a.borrow())))
     }
 }
 
@@ -464,7 +465,7 @@ impl Serialize for Findings<'_> {
     }
 }
 
-impl Serialize for PlanReport {
+impl Serialize for PlanReport<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("PlanReport", 10)?;
         st.serialize_field("schema_version", &SCHEMA_VERSION)?;
@@ -525,7 +526,7 @@ impl Serialize for ConfigInfo {
     }
 }
 
-impl Serialize for CpuRow {
+impl Serialize for CpuRow<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("CpuRow", 6)?;
         st.serialize_field("cpu", &self.cpu)?;

@@ -24,15 +24,17 @@ pub fn under_paca_limit(strategy: Strategy, kind: StructureKind) -> bool {
 }
 
 /// The whole report. Everything is kept typed (kinds, addresses, sizes, outcomes, node
-/// ids); the `json`, `table` and `svg` modules turn it into text as they write.
+/// ids); the `json`, `table` and `svg` modules turn it into text as they write. The
+/// CPU rows borrow their structures from the placement (`'p`): copying them would
+/// write megabytes of fresh memory at 8192 CPUs for nothing.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PlanReport {
+pub struct PlanReport<'p> {
     /// The machine.
     pub machine: MachineInfo,
     /// The kernel configuration planned.
     pub config: ConfigInfo,
     /// One entry per possible CPU, ascending.
-    pub cpus: Vec<CpuRow>,
+    pub cpus: Vec<CpuRow<'p>>,
     /// Live structures that belong to no single CPU (pointer arrays, Linux 4.15's
     /// arrays, radix page tables, a leaked table tail), in allocation order.
     pub shared: Vec<Allocation>,
@@ -114,7 +116,7 @@ impl ConfigInfo {
 
 /// One possible CPU and its structures.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CpuRow {
+pub struct CpuRow<'p> {
     /// Logical CPU id.
     pub cpu: u32,
     /// Hardware thread id, `None` for a possible CPU that is not present.
@@ -122,22 +124,22 @@ pub struct CpuRow {
     /// Its node (`None`: no node).
     pub node: Option<NodeId>,
     /// Its live per-CPU structures, in [`StructureKind`] order (one of each kind).
-    pub structures: Vec<Allocation>,
+    pub structures: Vec<&'p Allocation>,
     /// Linux 4.15, CPU 0: its lppaca is the static `lppaca[0]` in the kernel image
     /// (`new_lppaca` returns `&lppaca[cpu]` for `cpu < NR_LPPACAS`), not a memblock
     /// allocation, so `structures` lists none.
     pub lppaca_in_kernel_image: bool,
 }
 
-impl CpuRow {
+impl<'p> CpuRow<'p> {
     /// Whether every structure is on the CPU's node.
     pub fn all_local(&self) -> bool {
-        self.structures.iter().all(Allocation::is_local)
+        self.structures.iter().all(|a| a.is_local())
     }
 
     /// Its structure of `kind`, if it has one.
-    pub fn structure(&self, kind: StructureKind) -> Option<&Allocation> {
-        self.structures.iter().find(|a| a.kind == kind)
+    pub fn structure(&self, kind: StructureKind) -> Option<&'p Allocation> {
+        self.structures.iter().find(|a| a.kind == kind).copied()
     }
 }
 
@@ -233,7 +235,7 @@ fn percent(part: u64, whole: u64) -> f64 {
 
 /// The live per-CPU structures of each possible CPU, in [`StructureKind`] order, one
 /// per kind (the first allocated, as [`Placement::find`] would return).
-fn cpu_rows(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<CpuRow> {
+fn cpu_rows<'p>(m: &Machine, cfg: &PlanConfig, p: &'p Placement) -> Vec<CpuRow<'p>> {
     // Sorted once by (CPU, kind): `Placement::find` scans every allocation, which is
     // quadratic over thousands of CPUs. The sort is stable, so the first of duplicates
     // is the first allocated.
@@ -253,7 +255,7 @@ fn cpu_rows(m: &Machine, cfg: &PlanConfig, p: &Placement) -> Vec<CpuRow> {
                 cpu,
                 hw_id: present.map(|c| c.hw_id),
                 node: present.and_then(|c| c.node),
-                structures: per_cpu[lo..hi].iter().map(|&(_, a)| *a).collect(),
+                structures: per_cpu[lo..hi].iter().map(|&(_, a)| a).collect(),
                 lppaca_in_kernel_image: p.strategy == Strategy::Linux415 && cpu == 0,
             }
         })
@@ -314,7 +316,7 @@ fn node_rows(m: &Machine, p: &Placement) -> Vec<NodeSummary> {
 }
 
 /// Builds the report of `p`, planned for `m` with `cfg`, which left memblock as `mb`.
-pub fn build(m: &Machine, cfg: &PlanConfig, p: &Placement, mb: &Memblock) -> PlanReport {
+pub fn build<'p>(m: &Machine, cfg: &PlanConfig, p: &'p Placement, mb: &Memblock) -> PlanReport<'p> {
     let topo = &m.topo;
     let cpus = cpu_rows(m, cfg, p);
     let per_cpu = || p.live().filter(|a| a.kind.is_per_cpu());
@@ -468,7 +470,7 @@ mod tests {
         for row in &r.cpus {
             assert!(row.structures.windows(2).all(|w| w[0].kind < w[1].kind));
             for a in &row.structures {
-                assert_eq!(p.find(row.cpu, a.kind), Some(a));
+                assert_eq!(p.find(row.cpu, a.kind), Some(*a));
             }
             let live = p
                 .cpu_structures(row.cpu)

@@ -266,7 +266,7 @@ fn went_to(p: &Placement, nid: Option<NodeId>) -> String {
 struct Layout<'a> {
     m: &'a Machine,
     p: &'a Placement,
-    r: &'a PlanReport,
+    r: &'a PlanReport<'a>,
     node_ids: Vec<Option<NodeId>>,
     /// At most [`DETAILED_NODES`] nodes: a labelled band with a zoom strip each.
     detailed: bool,

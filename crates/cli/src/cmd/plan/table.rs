@@ -544,31 +544,44 @@ mod tests {
     fn rows_are_written_as_core_fmt_writes_them() {
         let args = MachineArgs::default();
         let m = load(&args).unwrap();
+        let plans: Vec<_> = Strategy::ALL
+            .into_iter()
+            .map(|s| {
+                let cfg = config(&m, &args, s).unwrap();
+                let (p, mb) = plan(&m, &cfg).unwrap();
+                (cfg, p, mb)
+            })
+            .collect();
         let mut rows = Vec::new();
-        for s in Strategy::ALL {
-            let cfg = config(&m, &args, s).unwrap();
-            let (p, mb) = plan(&m, &cfg).unwrap();
-            rows.extend(build(&m, &cfg, &p, &mb).cpus);
+        for (cfg, p, mb) in &plans {
+            rows.extend(build(&m, cfg, p, mb).cpus);
         }
         // Edges the default machine does not have: extreme numbers, no node, no
         // hardware id, a remote structure, numbers wider than their columns.
         let template = rows[0].clone();
-        for (i, x) in [0u64, 1, 9, 10, 0xf, 0x10, 0xffff_ffff, 1 << 32, u64::MAX]
-            .into_iter()
+        let edits = [0u64, 1, 9, 10, 0xf, 0x10, 0xffff_ffff, 1 << 32, u64::MAX];
+        let edited: Vec<Vec<Allocation>> = edits
+            .iter()
             .enumerate()
-        {
+            .map(|(i, &x)| {
+                let mut list: Vec<Allocation> = template.structures.iter().map(|&&a| a).collect();
+                for a in &mut list {
+                    a.addr = PhysAddr::new(x);
+                    a.memory_node = [NodeId::new(7), None, NodeId::new(100)][i % 3];
+                    a.home_node = [None, NodeId::new(1)][i % 2];
+                }
+                if i % 4 == 0 {
+                    list.pop();
+                }
+                list
+            })
+            .collect();
+        for (i, list) in edited.iter().enumerate() {
             let mut r = template.clone();
             r.cpu = [0, 9, 10, 99_999, 100_000, u32::MAX][i % 6];
             r.hw_id = [None, Some(0), Some(0xfff), Some(0x1000), Some(u32::MAX)][i % 5];
             r.node = [None, NodeId::new(0), NodeId::new(255)][i % 3];
-            for a in &mut r.structures {
-                a.addr = PhysAddr::new(x);
-                a.memory_node = [NodeId::new(7), None, NodeId::new(100)][i % 3];
-                a.home_node = [None, NodeId::new(1)][i % 2];
-            }
-            if i % 4 == 0 {
-                r.structures.pop();
-            }
+            r.structures = list.iter().collect();
             rows.push(r);
         }
         let shown: Vec<StructureKind> = rows
