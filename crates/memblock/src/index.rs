@@ -84,6 +84,12 @@ pub(crate) struct WalkMemo {
     /// again (`Store::seek`, which checks that the gap still holds the address, so a
     /// stale position costs one comparison, never a wrong answer).
     pub(crate) found: Option<Pos>,
+    /// Where the last top-down search placed its window's top and bottom. A planner
+    /// searches the same windows over and over (below the RMA, or one node's memory
+    /// for each of its CPUs in turn), so the gaps holding their ends are checked
+    /// first ([`locate_near`]) before the two binary searches that place an address.
+    top_at: Option<Pos>,
+    bottom_at: Option<Pos>,
 }
 
 impl Default for WalkMemo {
@@ -100,6 +106,8 @@ impl WalkMemo {
         top: 0,
         longest: 0,
         found: None,
+        top_at: None,
+        bottom_at: None,
     };
 
     /// Whether the memo shows that no gap of leaf `c` (in state `gen`) between
@@ -217,7 +225,7 @@ pub(crate) fn gap_at(leaves: &[Leaf], c: usize, at: u64) -> Option<(usize, u64)>
 
 /// The gap holding `addr`: the one below the first region whose base is above `addr`
 /// (at or above it if `!inclusive`).
-fn locate(leaves: &[Leaf], addr: u64, inclusive: bool) -> Pos {
+pub(crate) fn locate(leaves: &[Leaf], addr: u64, inclusive: bool) -> Pos {
     let below = |base: u64| {
         if inclusive {
             base <= addr
@@ -236,6 +244,39 @@ fn locate(leaves: &[Leaf], addr: u64, inclusive: bool) -> Pos {
         (c + 1, 0)
     } else {
         (c, k)
+    }
+}
+
+/// Whether `p` is what [`locate`] returns for `addr`: a position as `locate` writes
+/// it (inside a leaf, or the end of the last one) whose region below passes the test
+/// and whose region above does not. Bases ascend, so exactly one position does.
+pub(crate) fn locates(leaves: &[Leaf], (c, k): Pos, addr: u64, inclusive: bool) -> bool {
+    let below = |base: u64| {
+        if inclusive {
+            base <= addr
+        } else {
+            base < addr
+        }
+    };
+    let Some(leaf) = leaves.get(c) else {
+        return false;
+    };
+    let written = k < leaf.regions.len() || (k == leaf.regions.len() && c + 1 == leaves.len());
+    written
+        && region_below(leaves, (c, k)).is_none_or(|r| below(r.base.as_u64()))
+        && leaf.regions.get(k).is_none_or(|r| !below(r.base.as_u64()))
+}
+
+/// [`locate`], trying `hint` (an earlier answer, perhaps for another address or
+/// another state of the leaves) first, and keeping the answer there.
+fn locate_near(leaves: &[Leaf], addr: u64, inclusive: bool, hint: &mut Option<Pos>) -> Pos {
+    match *hint {
+        Some(p) if locates(leaves, p, addr, inclusive) => p,
+        _ => {
+            let p = locate(leaves, addr, inclusive);
+            *hint = Some(p);
+            p
+        }
     }
 }
 
@@ -293,11 +334,11 @@ fn top_down_gap(
     let clipped = |p: Pos| {
         clipped_fit(leaves, p, ws, we, |s, e| fit_top_down(s, e, size, align)).map(|a| (a, p))
     };
-    let hi = locate(leaves, we, false);
+    let hi = locate_near(leaves, we, false, &mut memo.top_at);
     if let Some(a) = clipped(hi) {
         return Some(a);
     }
-    let lo = locate(leaves, ws, true);
+    let lo = locate_near(leaves, ws, true, &mut memo.bottom_at);
     if hi <= lo {
         return None;
     }
@@ -360,7 +401,7 @@ fn top_down_gap(
                         gen: leaf.gen,
                         top,
                         longest,
-                        found: memo.found,
+                        ..*memo
                     };
                 }
             }

@@ -214,3 +214,30 @@ fn a_found_gap_places_the_reservation() {
     assert_eq!(s.seek(addr), fresh);
     assert_eq!(fresh.0, 598, "the grown region ends above the address");
 }
+
+/// The window ends a search keeps: exactly one position passes `index::locates` for
+/// an address, and it is where `index::locate` places the address.
+#[test]
+fn exactly_the_located_gap_passes_the_check() {
+    use crate::index::{locate, locates};
+    let mut s = spaced();
+    s.set(130, span(131 * MIB, MIB / 2));
+    s.remove_range(200, 201);
+    let leaves = s.index().unwrap_or(&[]).to_vec();
+    for addr in probes(&s) {
+        for inclusive in [false, true] {
+            let want = locate(&leaves, addr, inclusive);
+            let mut passing = Vec::new();
+            for (c, l) in leaves.iter().enumerate() {
+                for k in 0..=l.regions.len() + 1 {
+                    if locates(&leaves, (c, k), addr, inclusive) {
+                        passing.push((c, k));
+                    }
+                }
+            }
+            assert_eq!(passing, [want], "address {addr:#x}, inclusive {inclusive}");
+        }
+    }
+    assert!(!locates(&leaves, (leaves.len(), 0), 0, true));
+    assert!(!locates(&[], (0, 0), 0, true));
+}

@@ -227,18 +227,37 @@ impl StructureKind {
         }
     }
 
+    /// The kinds that belong to a single CPU, in kind order: a CPU has at most one
+    /// live structure of each.
+    pub const PER_CPU: [Self; 8] = [
+        Self::Paca,
+        Self::Lppaca,
+        Self::SlbShadow,
+        Self::SoftirqStack,
+        Self::HardirqStack,
+        Self::EmergencyStack,
+        Self::NmiEmergencyStack,
+        Self::McEmergencyStack,
+    ];
+
     /// Whether one of these belongs to a single CPU (the others are shared: tables,
     /// arrays, blocks and pages holding several CPUs' structures).
     pub const fn is_per_cpu(self) -> bool {
+        self.per_cpu_index().is_some()
+    }
+
+    /// The kind's position in [`StructureKind::PER_CPU`], for a per-CPU kind: a slot
+    /// per kind in tables indexed by CPU.
+    pub const fn per_cpu_index(self) -> Option<usize> {
         match self {
-            Self::Paca
-            | Self::Lppaca
-            | Self::SlbShadow
-            | Self::SoftirqStack
-            | Self::HardirqStack
-            | Self::EmergencyStack
-            | Self::NmiEmergencyStack
-            | Self::McEmergencyStack => true,
+            Self::Paca => Some(0),
+            Self::Lppaca => Some(1),
+            Self::SlbShadow => Some(2),
+            Self::SoftirqStack => Some(3),
+            Self::HardirqStack => Some(4),
+            Self::EmergencyStack => Some(5),
+            Self::NmiEmergencyStack => Some(6),
+            Self::McEmergencyStack => Some(7),
             Self::PacaPtrs
             | Self::CpuToPhysId
             | Self::PageTable
@@ -252,7 +271,7 @@ impl StructureKind {
             | Self::LppacaArray
             | Self::SlbShadowArray
             | Self::LppacaPage
-            | Self::PacaBlock => false,
+            | Self::PacaBlock => None,
         }
     }
 
@@ -982,6 +1001,13 @@ mod tests {
 
     #[test]
     fn kinds_state_consistent_facts() {
+        // The per-CPU kinds, in kind order, each at its index.
+        assert!(StructureKind::PER_CPU.windows(2).all(|w| w[0] < w[1]));
+        for (i, k) in StructureKind::PER_CPU.into_iter().enumerate() {
+            assert_eq!(k.per_cpu_index(), Some(i), "{k:?}");
+        }
+        let per_cpu = KINDS.into_iter().filter(|k| k.is_per_cpu());
+        assert!(per_cpu.eq(StructureKind::PER_CPU));
         for (i, k) in KINDS.into_iter().enumerate() {
             assert_eq!(position(k), i, "{k:?}");
             // Names identify a kind: in JSON, in tables and in sentences.

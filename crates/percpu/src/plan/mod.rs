@@ -123,6 +123,8 @@ pub(crate) struct Planner<'a, M> {
     pub(crate) beyond: crate::strategies::State,
     /// Each CPU's node and each node's lowest memory, computed once.
     nodes: nodes::NodeTable,
+    /// The memory range of the last allocation's node lookup.
+    memory_hint: usize,
 }
 
 impl<'a, M: MemblockOps> Planner<'a, M> {
@@ -147,6 +149,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             bottom_up: false,
             beyond: crate::strategies::State::default(),
             nodes: nodes::NodeTable::new(topo),
+            memory_hint: 0,
         }
     }
 
@@ -235,7 +238,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 limit: Limit::from_raw(eff_max),
             });
         };
-        let memory_node = node_of_addr(self.topo, addr);
+        let memory_node = nodes::node_of_addr_near(self.topo, addr, &mut self.memory_hint);
         let outcome = match r.nid {
             Some(n) if memory_node == Some(n) => Outcome::Local,
             Some(n) => Outcome::Fallback(self.classify(n, eff_max)),

@@ -236,26 +236,31 @@ fn percent(part: u64, whole: u64) -> f64 {
 /// The live per-CPU structures of each possible CPU, in [`StructureKind`] order, one
 /// per kind (the first allocated, as [`Placement::find`] would return).
 fn cpu_rows<'p>(m: &Machine, cfg: &PlanConfig, p: &'p Placement) -> Vec<CpuRow<'p>> {
-    // Sorted once by (CPU, kind): `Placement::find` scans every allocation, which is
-    // quadratic over thousands of CPUs. The sort is stable, so the first of duplicates
-    // is the first allocated.
-    let mut per_cpu: Vec<(u32, &Allocation)> = p
-        .live()
-        .filter(|a| a.kind.is_per_cpu())
-        .filter_map(|a| a.cpu.map(|c| (c, a)))
-        .collect();
-    per_cpu.sort_by_key(|&(c, a)| (c, a.kind));
-    per_cpu.dedup_by_key(|&mut (c, a)| (c, a.kind));
+    // One slot per CPU id and per-CPU kind, filled in allocation order so that the
+    // first allocated of duplicates stays: `Placement::find` scans every allocation,
+    // which is quadratic over thousands of CPUs, and a sort of the allocations by CPU
+    // costs more than this table. Possible CPUs are below the mask's length.
+    type Slots<'p> = [Option<&'p Allocation>; StructureKind::PER_CPU.len()];
+    let ids = cfg.possible_cpus().last().map_or(0, |c| c as usize + 1);
+    let mut slots: Vec<Slots<'p>> = vec![[None; StructureKind::PER_CPU.len()]; ids];
+    for a in p.live() {
+        let slot = a
+            .cpu
+            .zip(a.kind.per_cpu_index())
+            .and_then(|(c, k)| slots.get_mut(c as usize)?.get_mut(k));
+        if let Some(slot @ None) = slot {
+            *slot = Some(a);
+        }
+    }
     cfg.possible_cpus()
         .map(|cpu| {
             let present = m.topo.cpus.get(cpu as usize);
-            let lo = per_cpu.partition_point(|&(c, _)| c < cpu);
-            let hi = lo + per_cpu[lo..].partition_point(|&(c, _)| c == cpu);
+            let structures = slots.get(cpu as usize).map_or(&[][..], |s| &s[..]);
             CpuRow {
                 cpu,
                 hw_id: present.map(|c| c.hw_id),
                 node: present.and_then(|c| c.node),
-                structures: per_cpu[lo..hi].iter().map(|&(_, a)| a).collect(),
+                structures: structures.iter().flatten().copied().collect(),
                 lppaca_in_kernel_image: p.strategy == Strategy::Linux415 && cpu == 0,
             }
         })
