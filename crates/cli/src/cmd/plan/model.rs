@@ -137,7 +137,8 @@ impl<'p> CpuRow<'p> {
         self.structures.iter().all(|a| a.is_local())
     }
 
-    /// Its structure of `kind`, if it has one.
+    /// Its structure of `kind`, if it has one (the writers walk the row instead).
+    #[cfg(test)]
     pub fn structure(&self, kind: StructureKind) -> Option<&'p Allocation> {
         self.structures.iter().find(|a| a.kind == kind).copied()
     }
@@ -324,22 +325,28 @@ fn node_rows(m: &Machine, p: &Placement) -> Vec<NodeSummary> {
 pub fn build<'p>(m: &Machine, cfg: &PlanConfig, p: &'p Placement, mb: &Memblock) -> PlanReport<'p> {
     let topo = &m.topo;
     let cpus = cpu_rows(m, cfg, p);
-    let per_cpu = || p.live().filter(|a| a.kind.is_per_cpu());
-    let total = p.total();
-    let ncpus = cpus.len() as u32;
-    let totals = Totals {
-        cpus: ncpus,
-        structures: per_cpu().count() as u64,
-        local: per_cpu().filter(|a| a.is_local()).count() as u64,
-        homed: per_cpu().filter(|a| a.home_node.is_some()).count() as u64,
-        fallbacks: per_cpu().filter(|a| a.outcome.is_fallback()).count() as u64,
-        held: total,
-        real_mode_highest_end: p
-            .live()
-            .filter(|a| under_paca_limit(cfg.strategy, a.kind))
-            .map(|a| a.addr.saturating_add(a.reserved))
-            .max(),
+    // One pass over the structures for every count: at 8192 CPUs they are megabytes.
+    let mut totals = Totals {
+        cpus: cpus.len() as u32,
+        structures: 0,
+        local: 0,
+        homed: 0,
+        fallbacks: 0,
+        held: p.total(),
+        real_mode_highest_end: None,
     };
+    for a in p.live() {
+        if a.kind.is_per_cpu() {
+            totals.structures += 1;
+            totals.local += u64::from(a.is_local());
+            totals.homed += u64::from(a.home_node.is_some());
+            totals.fallbacks += u64::from(a.outcome.is_fallback());
+        }
+        if under_paca_limit(cfg.strategy, a.kind) {
+            let end = a.addr.saturating_add(a.reserved);
+            totals.real_mode_highest_end = totals.real_mode_highest_end.max(Some(end));
+        }
+    }
     let rma = topo.rma_size;
     PlanReport {
         machine: MachineInfo {

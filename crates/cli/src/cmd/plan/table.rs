@@ -159,9 +159,9 @@ fn push_left(o: &mut String, width: usize, text: impl FnOnce(&mut String)) {
 }
 
 /// A structure's cell: its address and the node of its memory, `!` when that is not
-/// its CPU's node.
-fn cell(o: &mut String, row: &CpuRow, kind: StructureKind) {
-    match row.structure(kind) {
+/// its CPU's node. `found` is the row's structure of `kind` ([`shown_structures`]).
+fn cell_of(o: &mut String, row: &CpuRow, kind: StructureKind, found: Option<&Allocation>) {
+    match found {
         Some(s) => {
             push_hex(o, s.addr.as_u64());
             o.push_str(" n");
@@ -179,12 +179,17 @@ fn cell(o: &mut String, row: &CpuRow, kind: StructureKind) {
     }
 }
 
-/// The length of [`cell`]'s text, counted without writing the usual cell (an address
+/// The length of [`cell_of`]'s text, counted without writing the usual cell (an address
 /// and a node): sizing the columns of 8192 rows is then a fraction of writing them.
 /// `scratch` holds the text of the other cells.
-fn cell_len(row: &CpuRow, kind: StructureKind, scratch: &mut String) -> usize {
+fn cell_len_of(
+    row: &CpuRow,
+    kind: StructureKind,
+    found: Option<&Allocation>,
+    scratch: &mut String,
+) -> usize {
     let dec_digits = |x: u64| x.checked_ilog10().map_or(1, |d| d as usize + 1);
-    match row.structure(kind) {
+    match found {
         Some(s) => {
             let node = s.memory_node.map_or(1, |n| dec_digits(u64::from(n.get())));
             let remote = !(s.is_local() || s.home_node.is_none());
@@ -192,7 +197,7 @@ fn cell_len(row: &CpuRow, kind: StructureKind, scratch: &mut String) -> usize {
         }
         None => {
             scratch.clear();
-            cell(scratch, row, kind);
+            cell_of(scratch, row, kind, None);
             scratch.len()
         }
     }
@@ -208,13 +213,26 @@ fn cpu_row(o: &mut String, row: &CpuRow, shown: &[StructureKind], widths: &[usiz
     });
     o.push(' ');
     push_right(o, 4, |o| push_node(o, row.node));
-    for (&kind, &w) in shown.iter().zip(widths) {
+    for ((&kind, found), &w) in shown.iter().zip(shown_structures(row, shown)).zip(widths) {
         o.push_str("  ");
-        push_left(o, w, |o| cell(o, row, kind));
+        push_left(o, w, |o| cell_of(o, row, kind, found));
     }
     o.push_str("  ");
     push_status(o, row);
     o.push('\n');
+}
+
+/// The row's structure of each kind of `shown`, in its order: one walk down the row
+/// (both lists ascend by kind) instead of a search per cell, each structure read once.
+fn shown_structures<'a, 'r: 'a>(
+    row: &'a CpuRow<'r>,
+    shown: &'a [StructureKind],
+) -> impl Iterator<Item = Option<&'r Allocation>> + 'a {
+    let mut structures = row.structures.iter().copied().peekable();
+    shown.iter().map(move |&kind| {
+        while structures.next_if(|a| a.kind < kind).is_some() {}
+        structures.next_if(|a| a.kind == kind)
+    })
 }
 
 /// The real-mode limit for people: the address and its size, or `none` with the reason
@@ -295,8 +313,9 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
     let mut buf = String::new();
     let mut widths: Vec<usize> = shown.iter().map(|k| k.column().len()).collect();
     for row in &r.cpus {
-        for (w, &kind) in widths.iter_mut().zip(&shown) {
-            *w = (*w).max(cell_len(row, kind, &mut buf));
+        let cells = shown.iter().zip(shown_structures(row, &shown));
+        for (w, (&kind, found)) in widths.iter_mut().zip(cells) {
+            *w = (*w).max(cell_len_of(row, kind, found, &mut buf));
         }
     }
     write!(o, "{:>5} {:>6} {:>4}", "cpu", "hw", "node")?;
@@ -592,10 +611,12 @@ mod tests {
             .collect();
         let mut scratch = String::new();
         for row in &rows {
-            for &kind in &shown {
+            for (&kind, found) in shown.iter().zip(shown_structures(row, &shown)) {
+                assert_eq!(found, row.structure(kind));
                 let mut text = String::new();
-                cell(&mut text, row, kind);
-                assert_eq!(cell_len(row, kind, &mut scratch), text.len(), "{text}");
+                cell_of(&mut text, row, kind, found);
+                let len = cell_len_of(row, kind, found, &mut scratch);
+                assert_eq!(len, text.len(), "{text}");
             }
         }
         for widths in [vec![0; shown.len()], vec![24; shown.len()]] {
