@@ -315,6 +315,13 @@ mod imp {
         }
         /// Leaf and offset of region `i < len` (the last leaf's end for `i == len`).
         fn locate(&self, i: usize) -> (usize, usize) {
+            // The leaf of the last allocation's gap first: the reservation that
+            // follows the search changes regions there.
+            if let Some(l) = self.memo.found.and_then(|(c, _)| self.leaves.get(c)) {
+                if l.start <= i && i < l.start + l.regions.len() {
+                    return (self.memo.found.map_or(0, |(c, _)| c), i - l.start);
+                }
+            }
             let c = self
                 .leaves
                 .partition_point(|l| l.start <= i)

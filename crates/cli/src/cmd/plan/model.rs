@@ -253,19 +253,22 @@ fn cpu_rows<'p>(m: &Machine, cfg: &PlanConfig, p: &'p Placement) -> Vec<CpuRow<'
             *slot = Some(a);
         }
     }
-    cfg.possible_cpus()
-        .map(|cpu| {
-            let present = m.topo.cpus.get(cpu as usize);
-            let structures = slots.get(cpu as usize).map_or(&[][..], |s| &s[..]);
-            CpuRow {
-                cpu,
-                hw_id: present.map(|c| c.hw_id),
-                node: present.and_then(|c| c.node),
-                structures: structures.iter().flatten().copied().collect(),
-                lppaca_in_kernel_image: p.strategy == Strategy::Linux415 && cpu == 0,
-            }
-        })
-        .collect()
+    let mut rows = Vec::with_capacity(cfg.possible_cpus().count());
+    rows.extend(cfg.possible_cpus().map(|cpu| {
+        let present = m.topo.cpus.get(cpu as usize);
+        let slots = slots.get(cpu as usize).map_or(&[][..], |s| &s[..]);
+        // Sized first: a collect through `flatten` would grow the list twice.
+        let mut structures = Vec::with_capacity(slots.iter().flatten().count());
+        structures.extend(slots.iter().flatten().copied());
+        CpuRow {
+            cpu,
+            hw_id: present.map(|c| c.hw_id),
+            node: present.and_then(|c| c.node),
+            structures,
+            lppaca_in_kernel_image: p.strategy == Strategy::Linux415 && cpu == 0,
+        }
+    }));
+    rows
 }
 
 /// One row per node of the plan's totals, plus the topology's nodes without plan
