@@ -191,10 +191,12 @@ mod imp {
         pub(crate) fn nodes(&self) -> Option<&NodeLinks> {
             Some(&self.nodes).filter(|n| n.usable())
         }
-        /// Takes the search memo out for a search that may update it
-        /// ([`Store::put_memo`] puts it back).
-        pub(crate) fn take_memo(&mut self) -> index::WalkMemo {
-            core::mem::replace(&mut self.memo, index::WalkMemo::NONE)
+        /// A copy of the search memo for a search that may update it
+        /// ([`Store::put_memo`] puts it back). The store's own copy is left as it
+        /// is: nothing reads it during the search, and clearing it cost a write of
+        /// the whole memo per allocation.
+        pub(crate) fn take_memo(&self) -> index::WalkMemo {
+            self.memo
         }
         /// Puts back the memo [`Store::take_memo`] took out.
         pub(crate) fn put_memo(&mut self, memo: index::WalkMemo) {
