@@ -45,6 +45,13 @@
 //!   describes. This is for the leaf that holds the top of a window together with
 //!   long gaps above it, which its summary cannot tell apart from the small gaps
 //!   below; a planner searching below the RMA meets that leaf on every search.
+//! * Positions found are kept in the memo too: the gap a search returned from
+//!   (the reservation that follows reads its neighbours there, `Store::seek`) and
+//!   the gaps holding the window's ends (the next search for the same window tries
+//!   them first). Each is checked against the regions before use (the regions on
+//!   either side must straddle the address), so after any change a stale position
+//!   costs two comparisons and falls back to the binary searches, never a wrong
+//!   answer.
 //! * Upkeep (`store.rs`): a change replaces a few gaps; the leaves owning them raise
 //!   their longest gap to the longest new one (and the bound to the others), and only a
 //!   leaf whose longest gap was replaced by one shorter than the bound is recomputed
