@@ -1686,7 +1686,7 @@ mod tests {
         };
         let linux = Some(PhysAddr::new(10 << 20));
         assert_eq!(find(&mb), linux);
-        mb.reserved.regions.corrupt_summary(2);
+        mb.reserved.regions.corrupt_leaf(2);
         assert_ne!(find(&mb), linux, "the wrong summary misleads the index");
         mb.set_linear_search(true);
         assert_eq!(find(&mb), linux);
@@ -1701,7 +1701,7 @@ mod tests {
         for what in 0..5 {
             let mut mb = striped(600);
             assert_eq!(mb.check_index(), Ok(()));
-            mb.reserved.regions.corrupt_summary(what);
+            mb.reserved.regions.corrupt_leaf(what);
             assert!(mb.check_index().is_err(), "summary {what}");
         }
     }

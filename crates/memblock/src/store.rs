@@ -236,7 +236,7 @@ mod imp {
         }
         /// Makes the last leaf wrong for `check_index`: a summary, or (5) its regions emptied.
         #[cfg(test)]
-        pub(crate) fn corrupt_summary(&mut self, what: usize) {
+        pub(crate) fn corrupt_leaf(&mut self, what: usize) {
             if let Some(l) = self.leaves.last_mut() {
                 match what {
                     0 => l.longest = l.longest.wrapping_add(1),
@@ -1269,7 +1269,7 @@ mod tests {
                 assert!(store.insert(n, region(2 * n as u64 + 1)));
             }
             assert_eq!(store.check_index(), Ok(()));
-            store.corrupt_summary(what);
+            store.corrupt_leaf(what);
             assert!(store.check_index().is_err(), "corruption {what} unnoticed");
         }
     }

@@ -31,7 +31,7 @@ fn pages(n: usize) -> Store<128> {
 fn dropped_index_is_not_checked_until_rebuilt() {
     let mut store = pages(600);
     store.drop_search_structures();
-    store.corrupt_summary(0);
+    store.corrupt_leaf(0);
     assert!(store.index().is_none());
     assert_eq!(store.check_index(), Ok(()));
     assert!(store.insert(600, page(600)));

@@ -417,6 +417,6 @@ fn check_index_names_an_empty_leaf() {
         assert!(s.insert(k as usize, page(k)));
     }
     assert_eq!(s.check_index(), Ok(()));
-    s.corrupt_summary(5);
+    s.corrupt_leaf(5);
     assert_eq!(s.check_index(), Err("a leaf is empty or too long"));
 }
