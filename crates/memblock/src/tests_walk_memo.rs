@@ -241,3 +241,38 @@ fn exactly_the_located_gap_passes_the_check() {
     assert!(!locates(&leaves, (leaves.len(), 0), 0, true));
     assert!(!locates(&[], (0, 0), 0, true));
 }
+
+/// The gap a search keeps is the one holding the address it returns, whichever way
+/// the search found it: the gap at the window's top, a gap of the walk down a leaf,
+/// the gap below a leaf's first region, or a leaf's longest gap checked alone.
+#[test]
+fn a_search_keeps_the_gap_of_its_address() {
+    let mut s = spaced();
+    // Region 300 goes: leaf 2's longest gap is then the one it leaves (0x1ff000),
+    // all its others 0xff000.
+    s.remove_range(300, 301);
+    let leaves = s.index().unwrap_or(&[]).to_vec();
+    let cases = [
+        // (window top, size): a gap at the top of the window.
+        (600 * MIB, 0x1000),
+        // Inside region 250 (300 MiB + 0x800): the walk down leaf 1.
+        (251 * MIB + 0x800, 0x1000),
+        // Inside region 128, leaf 1's first: the gap below it.
+        (129 * MIB + 0x800, 0x1000),
+        // Inside region 380 (leaf 2), longer than every gap but the longest.
+        (382 * MIB + 0x800, 0x10_0000),
+    ];
+    for (we, size) in cases {
+        let mut memo = WalkMemo::NONE;
+        let found = find_top_down(&leaves, 0x1000, we, size, 0x1000, &mut memo);
+        let (Some(addr), Some(at)) = (found, memo.found) else {
+            panic!("window top {we:#x}: found {found:?} at {:?}", memo.found);
+        };
+        assert!(addr + size <= we);
+        assert_eq!(
+            s.seek_at(at, addr),
+            Some(s.seek(addr)),
+            "window top {we:#x}: {addr:#x} kept at {at:?}"
+        );
+    }
+}
