@@ -409,22 +409,20 @@ mod imp {
         /// descent, if `addr` lies there: the gap's first region ending above `addr`
         /// is the one above it exactly when the region below ends at or below `addr`
         /// and the one above ends above it (ends ascend). `None` when the gap is not
-        /// in the store or does not hold `addr`: the position may be from before
-        /// later changes.
+        /// in the store or does not hold `addr` (the position may be from before
+        /// later changes), and for the end of a leaf other than the last, a position
+        /// the search never keeps (it names that gap as the next leaf's first).
         pub(crate) fn seek_at(
             &self,
             (c, k): index::Pos,
             addr: u64,
         ) -> Option<(usize, Option<Region>, Option<Region>)> {
-            let leaf = self
-                .leaves
-                .get(c)
-                .filter(|l| self.split && k <= l.regions.len())?;
+            let last = c + 1 == self.leaves.len();
+            let leaf = self.leaves.get(c).filter(|l| {
+                self.split && (k < l.regions.len() || (last && k == l.regions.len()))
+            })?;
             let left = index::region_below(&self.leaves, (c, k));
-            let right = leaf
-                .regions
-                .get(k)
-                .or_else(|| self.leaves.get(c + 1).and_then(|l| l.regions.first()));
+            let right = leaf.regions.get(k);
             let holds = left.is_none_or(|l| l.end().as_u64() <= addr)
                 && right.is_none_or(|r| r.end().as_u64() > addr);
             holds.then(|| (leaf.start + k, left.copied(), right.copied()))
