@@ -97,6 +97,10 @@ pub(crate) struct WalkMemo {
     /// first ([`locate_near`]) before the two binary searches that place an address.
     top_at: Option<Pos>,
     bottom_at: Option<Pos>,
+    /// The index of the last longest gap checked alone ([`gap_at_near`]): below the
+    /// RMA every search checks the same leaf's longest gap, which an allocation from
+    /// its top leaves at the same index.
+    longest_gap: Option<Pos>,
 }
 
 impl Default for WalkMemo {
@@ -115,6 +119,7 @@ impl WalkMemo {
         found: None,
         top_at: None,
         bottom_at: None,
+        longest_gap: None,
     };
 
     /// Whether the memo shows that no gap of leaf `c` (in state `gen`) between
@@ -225,6 +230,36 @@ pub(crate) fn gap_at(leaves: &[Leaf], c: usize, at: u64) -> Option<(usize, u64)>
     let leaf = leaves.get(c)?;
     // Gap k starts where region k - 1 ends: k regions of the leaf end at or below it.
     let k = leaf.regions.partition_point(|r| r.end().as_u64() <= at);
+    let (s, e) = gap(leaves, (c, k));
+    let owned = k < leaf.regions.len() || c + 1 == leaves.len();
+    (owned && s == at).then_some((k, e))
+}
+
+/// [`gap_at`], trying the index `hint` keeps first, and keeping the index found
+/// there. The index is checked against leaf `c`'s regions (the one below it ends at
+/// or below `at`, the one at it ends above `at`: exactly the index `gap_at`'s binary
+/// search finds), so a stale one costs two comparisons, never a wrong answer.
+pub(crate) fn gap_at_near(
+    leaves: &[Leaf],
+    c: usize,
+    at: u64,
+    hint: &mut Option<Pos>,
+) -> Option<(usize, u64)> {
+    let leaf = leaves.get(c)?;
+    let k = match *hint {
+        Some((_, k))
+            if k <= leaf.regions.len()
+                && leaf.regions.get(k).is_none_or(|r| r.end().as_u64() > at)
+                && end_below(leaves, (c, k)) <= at =>
+        {
+            k
+        }
+        _ => {
+            let k = leaf.regions.partition_point(|r| r.end().as_u64() <= at);
+            *hint = Some((c, k));
+            k
+        }
+    };
     let (s, e) = gap(leaves, (c, k));
     let owned = k < leaf.regions.len() || c + 1 == leaves.len();
     (owned && s == at).then_some((k, e))
@@ -369,7 +404,7 @@ fn top_down_gap(
             // Only the leaf's longest gap is long enough: check it alone (what the
             // walk below would stop at or pass), instead of walking to it.
             let at = leaf.longest_at;
-            if let Some((k, end)) = gap_at(leaves, c, at) {
+            if let Some((k, end)) = gap_at_near(leaves, c, at, &mut memo.longest_gap) {
                 if end.saturating_sub(at) == leaf.longest {
                     if (bottom..top).contains(&k) {
                         if let Some(a) = fit_top_down(at, end, size, align) {

@@ -274,3 +274,34 @@ fn a_search_keeps_the_gap_of_its_address() {
         );
     }
 }
+
+/// The longest-gap check from a kept position answers what the binary search
+/// answers, from any kept position (right, stale, in another leaf, out of range).
+#[test]
+fn a_kept_longest_gap_agrees_with_the_search() {
+    use crate::index::{gap_at, gap_at_near};
+    let mut s = spaced();
+    s.set(130, span(131 * MIB, MIB / 2));
+    s.remove_range(300, 301);
+    let leaves = s.index().unwrap_or(&[]).to_vec();
+    let mut kept = 0;
+    for at in probes(&s) {
+        for (c, l) in leaves.iter().enumerate() {
+            let want = gap_at(&leaves, c, at);
+            for hint in [None, Some((c + 1, 0)), Some((c, l.regions.len() + 1))]
+                .into_iter()
+                .chain((0..=l.regions.len()).map(|k| Some((c, k))))
+            {
+                let mut h = hint;
+                assert_eq!(
+                    gap_at_near(&leaves, c, at, &mut h),
+                    want,
+                    "{c} {at:#x} {hint:?}"
+                );
+                assert!(h == hint || h.is_some_and(|(hc, _)| hc == c));
+                kept += usize::from(want.is_some() && h == hint);
+            }
+        }
+    }
+    assert!(kept > 100, "{kept} answers came from the kept position");
+}
