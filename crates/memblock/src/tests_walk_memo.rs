@@ -152,14 +152,19 @@ fn probes(s: &Store<128>) -> Vec<u64> {
     at
 }
 
+/// [`spaced`] with gaps of other lengths: a region grown, one removed.
+fn reshaped() -> Store<128> {
+    let mut s = spaced();
+    s.set(130, span(131 * MIB, MIB / 2));
+    s.remove_range(200, 201);
+    s
+}
+
 /// `Store::seek_at` read at any position, for any address, either declines or gives
 /// what a descent from the root gives, and exactly one position answers.
 #[test]
 fn seek_at_any_gap_agrees_with_the_descent() {
-    let mut s = spaced();
-    // Gaps of other lengths: a region grown, one removed.
-    s.set(130, span(131 * MIB, MIB / 2));
-    s.remove_range(200, 201);
+    let s = reshaped();
     let leaves = s.index().unwrap_or(&[]).to_vec();
     for addr in probes(&s) {
         // A fresh memo finds no gap: `seek` descends.
@@ -218,9 +223,7 @@ fn a_found_gap_places_the_reservation() {
 #[test]
 fn exactly_the_located_gap_passes_the_check() {
     use crate::index::{locate, locates};
-    let mut s = spaced();
-    s.set(130, span(131 * MIB, MIB / 2));
-    s.remove_range(200, 201);
+    let s = reshaped();
     let leaves = s.index().unwrap_or(&[]).to_vec();
     for addr in probes(&s) {
         for inclusive in [false, true] {
