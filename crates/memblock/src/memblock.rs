@@ -1345,9 +1345,10 @@ impl<const N: usize> Memblock<N> {
         nid: Option<NodeId>,
     ) -> Result<u64, AllocError> {
         // The search memo travels with the reserved array (a restored snapshot brings
-        // back the memo that matches its leaves); it is out only during the search.
+        // back the memo that matches its leaves); the search updates a copy, stored
+        // back after it.
         #[cfg(feature = "alloc")]
-        let mut memo = self.reserved.regions.take_memo();
+        let mut memo = self.reserved.regions.memo();
         #[cfg(not(feature = "alloc"))]
         let mut memo = Memo::NONE;
         let found = self.find_with_memo(size, align, start, end, nid, RegionFlags::NONE, &mut memo);

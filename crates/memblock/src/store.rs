@@ -191,21 +191,15 @@ mod imp {
         pub(crate) fn nodes(&self) -> Option<&NodeLinks> {
             Some(&self.nodes).filter(|n| n.usable())
         }
-        /// A copy of the search memo for a search that may update it
-        /// ([`Store::put_memo`] puts it back). The store's own copy is left as it
-        /// is: nothing reads it during the search, and clearing it cost a write of
-        /// the whole memo per allocation.
-        pub(crate) fn take_memo(&self) -> index::WalkMemo {
-            self.memo
-        }
-        /// Puts back the memo [`Store::take_memo`] took out.
-        pub(crate) fn put_memo(&mut self, memo: index::WalkMemo) {
-            self.memo = memo;
-        }
-        /// The memo, for tests.
-        #[cfg(test)]
+        /// A copy of the search memo, for a search that may update it
+        /// ([`Store::put_memo`] stores what it learned). The store's own copy stays:
+        /// nothing reads it during the search.
         pub(crate) fn memo(&self) -> index::WalkMemo {
             self.memo
+        }
+        /// Stores the memo a search updated.
+        pub(crate) fn put_memo(&mut self, memo: index::WalkMemo) {
+            self.memo = memo;
         }
         /// Gives leaf `c` (every leaf for `None`: after leaves were split, joined or
         /// dropped) a new state number: its regions changed.
@@ -319,9 +313,11 @@ mod imp {
         fn locate(&self, i: usize) -> (usize, usize) {
             // The leaf of the last allocation's gap first: the reservation that
             // follows the search changes regions there.
-            if let Some(l) = self.memo.found.and_then(|(c, _)| self.leaves.get(c)) {
-                if l.start <= i && i < l.start + l.regions.len() {
-                    return (self.memo.found.map_or(0, |(c, _)| c), i - l.start);
+            if let Some((c, _)) = self.memo.found {
+                if let Some(l) = self.leaves.get(c) {
+                    if l.start <= i && i < l.start + l.regions.len() {
+                        return (c, i - l.start);
+                    }
                 }
             }
             let c = self
