@@ -265,16 +265,20 @@ pub(crate) fn gap_at_near(
     (owned && s == at).then_some((k, e))
 }
 
+/// Whether a region starting at `base` lies below the gap holding `addr` in
+/// [`locate`]'s sense: it starts at or below `addr` (`inclusive`), or below it.
+fn starts_below(base: u64, addr: u64, inclusive: bool) -> bool {
+    if inclusive {
+        base <= addr
+    } else {
+        base < addr
+    }
+}
+
 /// The gap holding `addr`: the one below the first region whose base is above `addr`
 /// (at or above it if `!inclusive`).
 pub(crate) fn locate(leaves: &[Leaf], addr: u64, inclusive: bool) -> Pos {
-    let below = |base: u64| {
-        if inclusive {
-            base <= addr
-        } else {
-            base < addr
-        }
-    };
+    let below = |base: u64| starts_below(base, addr, inclusive);
     let Some(c) = leaves.partition_point(|l| below(l.first)).checked_sub(1) else {
         return (0, 0);
     };
@@ -293,13 +297,7 @@ pub(crate) fn locate(leaves: &[Leaf], addr: u64, inclusive: bool) -> Pos {
 /// it (inside a leaf, or the end of the last one) whose region below passes the test
 /// and whose region above does not. Bases ascend, so exactly one position does.
 pub(crate) fn locates(leaves: &[Leaf], (c, k): Pos, addr: u64, inclusive: bool) -> bool {
-    let below = |base: u64| {
-        if inclusive {
-            base <= addr
-        } else {
-            base < addr
-        }
-    };
+    let below = |base: u64| starts_below(base, addr, inclusive);
     let Some(leaf) = leaves.get(c) else {
         return false;
     };

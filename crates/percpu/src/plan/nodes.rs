@@ -7,7 +7,13 @@ use topology::Topology;
 /// The node of the memory at `addr`, from the topology (`memory` is sorted by base).
 pub fn node_of_addr(topo: &Topology, addr: PhysAddr) -> Option<NodeId> {
     let idx = topo.memory.partition_point(|r| r.base <= addr);
-    let r = topo.memory.get(idx.checked_sub(1)?)?;
+    node_if_inside(topo, idx.checked_sub(1)?, addr)
+}
+
+/// The node of memory range `i` if `addr` lies inside it (`None` too for a range
+/// without a node).
+fn node_if_inside(topo: &Topology, i: usize, addr: PhysAddr) -> Option<NodeId> {
+    let r = topo.memory.get(i)?;
     (addr < r.base.saturating_add(r.size))
         .then_some(r.node)
         .flatten()
@@ -31,10 +37,7 @@ pub(crate) fn node_of_addr_near(
     if !last_at_or_below(*hint) {
         *hint = memory.partition_point(|r| r.base <= addr).checked_sub(1)?;
     }
-    let r = memory.get(*hint)?;
-    (addr < r.base.saturating_add(r.size))
-        .then_some(r.node)
-        .flatten()
+    node_if_inside(topo, *hint, addr)
 }
 
 /// `first_online_node` after `parse_numa_properties`: the lowest node with memory or a
