@@ -27,7 +27,7 @@
 //!
 //! ```
 //! use memblock::Memblock;
-//! use percpu::{boot, PlanConfig, Strategy, StructureKind};
+//! use percpu::{boot, boot_with, CallLog, PlanConfig, Strategy, StructureKind};
 //! use phys::{NodeId, PhysAddr, PhysSize};
 //! use topology::{Cpu, MemoryRange, Node, Topology};
 //!
@@ -57,6 +57,10 @@
 //! assert_eq!(lppaca.memory_node, n(1));
 //! // Every memblock call is kept as a replay line.
 //! assert!(placement.replay_script().contains("alloc_try_nid 0x400 0x400"));
+//! // A caller that never replays them can leave the calls out: same placement.
+//! let lean = boot_with(&mut Memblock::new(), &topo, &cfg, CallLog::Discard)?;
+//! assert!(lean.ops.is_empty());
+//! assert_eq!(lean.allocations, placement.allocations);
 //! # Ok::<(), percpu::PlanError>(())
 //! ```
 //!
@@ -180,7 +184,10 @@ pub mod vpa;
 pub use config::{ConfigError, Limit, PlanConfig, Strategy, UnknownStrategy};
 pub use error::PlanError;
 pub use mem::{MemOp, MemblockOps};
-pub use plan::{boot, early_cpu_to_node, first_online_node, init_memblock, node_of_addr, plan};
+pub use plan::{
+    boot, boot_with, early_cpu_to_node, first_online_node, init_memblock, node_of_addr, plan,
+    CallLog,
+};
 pub use report::{
     Allocation, FallbackReason, Family, Finding, LocalitySummary, NoNodeReason, NodeLocality,
     NodeTotals, Outcome, Placement, RealModeBound, StructureKind,

@@ -599,7 +599,8 @@ pub struct Placement {
     pub paca_limit: Limit,
     /// Every structure, in allocation order. Freed ones stay, marked `freed`.
     pub allocations: Vec<Allocation>,
-    /// The memblock calls, in order; [`Placement::replay_script`] prints them.
+    /// The memblock calls, in order; [`Placement::replay_script`] prints them. Empty
+    /// when the plan was asked not to keep them ([`crate::CallLog::Discard`]).
     pub ops: Vec<MemOp>,
     /// Totals per node, sorted by node (memory without a node last).
     pub nodes: Vec<NodeTotals>,

@@ -7,7 +7,9 @@ use common::*;
 use memblock::Memblock;
 use percpu::{PlanConfig, Strategy};
 use phys::{NodeId, PhysAddr, PhysSize};
-use proptest::prelude::{any, prop_assert, prop_oneof, proptest, Just, ProptestConfig};
+use proptest::prelude::{
+    any, prop_assert, prop_assert_eq, prop_oneof, proptest, Just, ProptestConfig,
+};
 use proptest::strategy::Strategy as _;
 use topology::{Cpu, MemoryRange, Node, Topology};
 
@@ -126,6 +128,31 @@ proptest! {
                 prop_assert!(!mb.bottom_up());
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Leaving the memblock calls out changes nothing else: the same placement (or the
+    /// same error) and the same memblock state afterwards.
+    #[test]
+    fn discarding_the_call_log_changes_only_the_log(
+        (topo, c) in arb_topology().prop_flat_map(|t| (Just(t.clone()), arb_config(&t)))
+    ) {
+        let (mut kept_mb, mut lean_mb) = (Memblock::new(), Memblock::new());
+        let kept = percpu::boot(&mut kept_mb, &topo, &c);
+        let lean = percpu::boot_with(&mut lean_mb, &topo, &c, percpu::CallLog::Discard);
+        match (kept, lean) {
+            (Ok(kept), Ok(lean)) => {
+                prop_assert!(!kept.ops.is_empty() && lean.ops.is_empty());
+                prop_assert_eq!(percpu::Placement { ops: Vec::new(), ..kept }, lean);
+            }
+            (kept, lean) => prop_assert_eq!(kept.map(|_| ()), lean.map(|_| ())),
+        }
+        prop_assert_eq!(kept_mb.memory(), lean_mb.memory());
+        prop_assert_eq!(kept_mb.reserved(), lean_mb.reserved());
+        prop_assert_eq!(kept_mb.bottom_up(), lean_mb.bottom_up());
     }
 }
 

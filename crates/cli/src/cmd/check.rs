@@ -54,7 +54,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let strategy = args.target.strategy();
-    let (m, cfg, planned) = args.target.prepare()?;
+    let (m, cfg, planned) = args.target.prepare(percpu::CallLog::Discard)?;
     let (p, mb) = match planned {
         Ok(x) => x,
         Err(e) => {

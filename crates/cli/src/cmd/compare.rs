@@ -199,7 +199,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let mut planned = Vec::new();
     for s in chosen {
         let t = Instant::now();
-        let (cfg, plan) = prepare_on(&m, &args.machine, s)?;
+        let (cfg, plan) = prepare_on(&m, &args.machine, s, percpu::CallLog::Keep)?;
         let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
         planned.push((s, cfg, plan, us));
     }

@@ -65,6 +65,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use percpu::CallLog;
 
 pub use checks::check_placement_on;
 pub use json::{write as write_json, Findings};
@@ -170,7 +171,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     }
     let strategy = args.target.strategy();
     let started = Instant::now();
-    let (m, cfg, planned) = args.target.prepare()?;
+    // Only the replay script reads the memblock calls.
+    let log = if args.format == Format::Replay {
+        CallLog::Keep
+    } else {
+        CallLog::Discard
+    };
+    let (m, cfg, planned) = args.target.prepare(log)?;
     let planned_at = Instant::now();
     let (p, mb) = match planned {
         Ok(x) => x,

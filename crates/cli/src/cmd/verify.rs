@@ -18,7 +18,7 @@ use anyhow::bail;
 use bootlog::{BootLog, Comparison, Entry, Mmu, ObserveConfig, Observed, Side};
 use clap::{Args, ValueEnum};
 use memblock::Memblock;
-use percpu::{PlanConfig, Strategy};
+use percpu::{CallLog, PlanConfig, Strategy};
 use phys::PhysSize;
 use topology::{Cpu, Topology};
 
@@ -250,7 +250,7 @@ fn verify(args: &VerifyArgs, shown: &str, log: &BootLog<'_>) -> anyhow::Result<E
     if let Some(b) = args.boot_cpu {
         m.boot_cpu = b;
     }
-    let (cfg, planned) = prepare_on(&m, &margs, strategy)?;
+    let (cfg, planned) = prepare_on(&m, &margs, strategy, CallLog::Discard)?;
     let (plan, plan_mb) = match planned {
         Ok(x) => x,
         Err(e) => return Ok(super::plan::no_fit(&m, strategy, &e)),

@@ -15,7 +15,7 @@ use crate::error::PlanError;
 use crate::mem::{MemOp, MemblockOps};
 use crate::report::{Placement, StructureKind};
 
-use super::plan_after;
+use super::{plan_after, CallLog};
 
 /// Puts into `mb` what `early_init_devtree` has set up when the per-CPU allocations
 /// begin, in Linux 6.1's order: every memory range of the topology (without its node:
@@ -146,6 +146,19 @@ pub fn boot<M: MemblockOps>(
     topo: &Topology,
     cfg: &PlanConfig,
 ) -> Result<Placement, PlanError> {
+    boot_with(mb, topo, cfg, CallLog::Keep)
+}
+
+/// [`boot`], keeping the memblock calls or not (`log`). With [`CallLog::Discard`] the
+/// placement's `ops` is empty and everything else is what [`boot`] returns, for a
+/// caller that reports where the structures went and never replays the calls.
+/// The crate's example (in its top documentation) plans both ways.
+pub fn boot_with<M: MemblockOps>(
+    mb: &mut M,
+    topo: &Topology,
+    cfg: &PlanConfig,
+    log: CallLog,
+) -> Result<Placement, PlanError> {
     let snapshot = mb.clone();
     let init = match init_memblock(mb, topo, cfg) {
         Ok(ops) => ops,
@@ -154,5 +167,6 @@ pub fn boot<M: MemblockOps>(
             return Err(e);
         }
     };
+    let init = (log == CallLog::Keep).then_some(init);
     plan_after(mb, topo, cfg, init).inspect_err(|_| *mb = snapshot)
 }

@@ -26,7 +26,7 @@ impl<M: MemblockOps> Planner<'_, M> {
     /// the hypervisor.)
     pub(super) fn early_init_mmu_lifts_limit(&mut self) {
         self.mb.set_current_limit(PhysAddr::MAX);
-        self.ops.push(MemOp::new(Op::Limit(PhysAddr::MAX)));
+        self.record(MemOp::new(Op::Limit(PhysAddr::MAX)));
     }
 
     /// `radix_init_pgtable`: `create_physical_mapping` over every memblock memory

@@ -36,7 +36,7 @@ mod mmu;
 mod nodes;
 mod setup;
 
-pub use init::{boot, init_memblock};
+pub use init::{boot, boot_with, init_memblock};
 pub use nodes::{early_cpu_to_node, first_online_node, node_of_addr};
 
 /// Runs the per-CPU allocation sequence of `cfg.strategy` against `mb`, which must hold
@@ -54,16 +54,32 @@ pub fn plan<M: MemblockOps>(
     topo: &Topology,
     cfg: &PlanConfig,
 ) -> Result<Placement, PlanError> {
-    plan_after(mb, topo, cfg, Vec::new())
+    plan_after(mb, topo, cfg, Some(Vec::new()))
+}
+
+/// Whether a plan keeps the memblock calls it makes ([`Placement::ops`]).
+///
+/// The log is one record per call, about nine per CPU: at 8192 CPUs, megabytes that a
+/// caller wanting only where the structures went (a table of them, their totals)
+/// writes and never reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CallLog {
+    /// Keep every call, in order: [`Placement::replay_script`] then rebuilds the
+    /// final memblock state.
+    #[default]
+    Keep,
+    /// Keep none: [`Placement::ops`] is empty. Everything else in the placement is
+    /// what [`CallLog::Keep`] gives.
+    Discard,
 }
 
 /// [`plan`], its log starting with `earlier` (the calls that built `mb`), so that
-/// [`boot`] hands over one log without copying the plan's.
+/// [`boot`] hands over one log without copying the plan's; `None` keeps no log.
 fn plan_after<M: MemblockOps>(
     mb: &mut M,
     topo: &Topology,
     cfg: &PlanConfig,
-    earlier: Vec<MemOp>,
+    earlier: Option<Vec<MemOp>>,
 ) -> Result<Placement, PlanError> {
     cfg.validate()?;
     if mb.memory_ranges().is_empty() {
@@ -113,7 +129,8 @@ pub(crate) struct Planner<'a, M> {
     pub(crate) mb: &'a mut M,
     pub(crate) topo: &'a Topology,
     pub(crate) cfg: &'a PlanConfig,
-    ops: Vec<MemOp>,
+    /// The calls made, when the caller keeps them ([`CallLog`]).
+    ops: Option<Vec<MemOp>>,
     pub(crate) allocs: Vec<Allocation>,
     findings: Vec<Finding>,
     /// [`PlanConfig::paca_limit`].
@@ -128,7 +145,12 @@ pub(crate) struct Planner<'a, M> {
 }
 
 impl<'a, M: MemblockOps> Planner<'a, M> {
-    fn new(mb: &'a mut M, topo: &'a Topology, cfg: &'a PlanConfig, mut ops: Vec<MemOp>) -> Self {
+    fn new(
+        mb: &'a mut M,
+        topo: &'a Topology,
+        cfg: &'a PlanConfig,
+        mut ops: Option<Vec<MemOp>>,
+    ) -> Self {
         // Both logs are sized once for the structures of every CPU the topology has:
         // growing them by doubling copies each several times, and at 8192 CPUs those
         // copies (megabytes of fresh pages) cost more than the records themselves.
@@ -137,7 +159,9 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             .len()
             .saturating_add(8)
             .saturating_mul(STRUCTURES_PER_CPU);
-        ops.reserve(expected);
+        if let Some(ops) = &mut ops {
+            ops.reserve(expected);
+        }
         Self {
             mb,
             topo,
@@ -160,10 +184,17 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
         Some(self.nodes.cpu_node(cpu))
     }
 
+    /// Logs a memblock call, if the caller keeps the log.
+    pub(crate) fn record(&mut self, op: MemOp) {
+        if let Some(ops) = &mut self.ops {
+            ops.push(op);
+        }
+    }
+
     pub(crate) fn set_bottom_up(&mut self, on: bool) {
         self.mb.set_bottom_up(on);
         self.bottom_up = on;
-        self.ops.push(MemOp::new(Op::BottomUp(on)));
+        self.record(MemOp::new(Op::BottomUp(on)));
     }
 
     pub(crate) fn free(&mut self, base: PhysAddr, size: u64) -> Result<(), PlanError> {
@@ -176,7 +207,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 size,
                 error,
             })?;
-        self.ops.push(MemOp::free(base, size));
+        self.record(MemOp::free(base, size));
         Ok(())
     }
 
@@ -227,7 +258,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
                 exact: false,
             }
         };
-        self.ops.push(MemOp::alloc(call, result));
+        self.record(MemOp::alloc(call, result));
         let eff_max = self.effective_max(r.max, r.try_nid);
         let Some(addr) = result else {
             return Err(PlanError::CannotFit {
@@ -427,7 +458,7 @@ impl<'a, M: MemblockOps> Planner<'a, M> {
             boot_cpu: self.cfg.boot_cpu,
             paca_limit: Limit::from_raw(self.paca_limit),
             allocations: self.allocs,
-            ops: self.ops,
+            ops: self.ops.unwrap_or_default(),
             nodes,
             findings: self.findings,
         }

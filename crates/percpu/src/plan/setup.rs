@@ -24,7 +24,7 @@ impl<M: MemblockOps> Planner<'_, M> {
                         size: r.size,
                         error,
                     })?;
-                self.ops.push(MemOp::new(Op::SetNode {
+                self.record(MemOp::new(Op::SetNode {
                     base: r.base,
                     size: r.size,
                     nid,

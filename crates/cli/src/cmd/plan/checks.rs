@@ -122,7 +122,7 @@ mod tests {
         let args = MachineArgs::default();
         let m = load(&args).unwrap();
         let cfg = config(&m, &args, percpu::Strategy::Linux61).unwrap();
-        let (p, _) = plan(&m, &cfg).unwrap();
+        let (p, _) = plan(&m, &cfg, percpu::CallLog::Keep).unwrap();
         (m, cfg, p)
     }
 

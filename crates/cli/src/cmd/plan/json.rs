@@ -621,7 +621,7 @@ mod tests {
         for args in &variants {
             for s in Strategy::ALL {
                 let cfg = config(&m, args, s).unwrap();
-                let Ok((p, mb)) = plan(&m, &cfg) else {
+                let Ok((p, mb)) = plan(&m, &cfg, percpu::CallLog::Keep) else {
                     continue;
                 };
                 let mut r = build(&m, &cfg, &p, &mb);

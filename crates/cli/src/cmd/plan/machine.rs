@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use memblock::Memblock;
-use percpu::{Placement, PlanConfig, PlanError, Strategy};
+use percpu::{CallLog, Placement, PlanConfig, PlanError, Strategy};
 use phys::PhysSize;
 use topology::rma::Mmu;
 use topology::{parse_dtb, topology_from_toml, DtbOptions, Topology};
@@ -147,8 +147,8 @@ impl TargetArgs {
     }
 
     /// [`prepare`] with these options.
-    pub fn prepare(&self) -> anyhow::Result<(Machine, PlanConfig, Planned)> {
-        prepare(&self.machine, self.strategy())
+    pub fn prepare(&self, log: CallLog) -> anyhow::Result<(Machine, PlanConfig, Planned)> {
+        prepare(&self.machine, self.strategy(), log)
     }
 }
 
@@ -349,9 +349,13 @@ pub fn no_fit(m: &Machine, strategy: Strategy, e: &PlanError) -> std::process::E
 
 /// Plans `cfg` on a fresh memblock holding `m`'s memory; returns the placement and the
 /// memblock state it left.
-pub fn plan(m: &Machine, cfg: &PlanConfig) -> Planned {
+///
+/// The memblock calls are kept in the placement or not (`log`): only a replay script
+/// and `compare`'s call counts read them, and at 8192 CPUs they are
+/// megabytes.
+pub fn plan(m: &Machine, cfg: &PlanConfig, log: CallLog) -> Planned {
     let mut mb = Memblock::new();
-    let p = percpu::boot(&mut mb, &m.topo, cfg)?;
+    let p = percpu::boot_with(&mut mb, &m.topo, cfg, log)?;
     Ok((p, mb))
 }
 
@@ -361,9 +365,10 @@ pub fn plan(m: &Machine, cfg: &PlanConfig) -> Planned {
 pub fn prepare(
     args: &MachineArgs,
     strategy: Strategy,
+    log: CallLog,
 ) -> anyhow::Result<(Machine, PlanConfig, Planned)> {
     let m = load(args)?;
-    let (cfg, planned) = prepare_on(&m, args, strategy)?;
+    let (cfg, planned) = prepare_on(&m, args, strategy, log)?;
     Ok((m, cfg, planned))
 }
 
@@ -372,9 +377,10 @@ pub fn prepare_on(
     m: &Machine,
     args: &MachineArgs,
     strategy: Strategy,
+    log: CallLog,
 ) -> anyhow::Result<(PlanConfig, Planned)> {
     let cfg = config(m, args, strategy)?;
-    match plan(m, &cfg) {
+    match plan(m, &cfg, log) {
         Err(PlanError::Config(e)) => bail!("{}: {e}", m.source),
         planned => Ok((cfg, planned)),
     }

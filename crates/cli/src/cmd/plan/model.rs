@@ -424,7 +424,7 @@ mod tests {
         let m = load(&args).unwrap();
         for s in Strategy::ALL {
             let cfg = config(&m, &args, s).unwrap();
-            let (p, mb) = plan(&m, &cfg).unwrap();
+            let (p, mb) = plan(&m, &cfg, percpu::CallLog::Keep).unwrap();
             let r = build(&m, &cfg, &p, &mb);
             let mut text = Vec::new();
             json::write(&mut text, &r).unwrap();
@@ -480,7 +480,7 @@ mod tests {
         let args = MachineArgs::default();
         let m = load(&args).unwrap();
         let cfg = config(&m, &args, Strategy::Linux61).unwrap();
-        let (p, mb) = plan(&m, &cfg).unwrap();
+        let (p, mb) = plan(&m, &cfg, percpu::CallLog::Keep).unwrap();
         let r = build(&m, &cfg, &p, &mb);
         for row in &r.cpus {
             assert!(row.structures.windows(2).all(|w| w[0].kind < w[1].kind));

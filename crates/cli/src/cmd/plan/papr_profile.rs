@@ -184,7 +184,7 @@ mod tests {
         let args = MachineArgs::default();
         let m = load(&args).unwrap();
         let cfg = config(&m, &args, Strategy::PackedVpa).unwrap();
-        let (mut p, _) = plan(&m, &cfg).unwrap();
+        let (mut p, _) = plan(&m, &cfg, percpu::CallLog::Keep).unwrap();
         for profile in Profile::ALL {
             let ok = profile != Profile::KvmPre414;
             assert_eq!(check_profile(&m, &cfg, &p, profile).is_empty(), ok);

@@ -567,7 +567,7 @@ mod tests {
             .into_iter()
             .map(|s| {
                 let cfg = config(&m, &args, s).unwrap();
-                let (p, mb) = plan(&m, &cfg).unwrap();
+                let (p, mb) = plan(&m, &cfg, percpu::CallLog::Keep).unwrap();
                 (cfg, p, mb)
             })
             .collect();
