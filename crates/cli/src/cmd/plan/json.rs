@@ -146,13 +146,12 @@ impl<W: Write> Doc<'_, W> {
 
     /// `"0x…"`, as [`Hex`] writes it.
     fn hex(&mut self, x: u64) -> io::Result<()> {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut buf = *b"\"0x0000000000000000\"";
         let n = super::table::hex_digits(x);
-        let first = buf.len() - 1 - n;
-        for (i, slot) in buf.iter_mut().skip(first).take(n).enumerate() {
-            *slot = DIGITS[((x >> (4 * (n - 1 - i))) & 0xf) as usize];
+        if let Some(d) = buf.get_mut(3..19) {
+            d.copy_from_slice(&super::table::hex16(x));
         }
+        let first = buf.len() - 1 - n;
         self.w.write_all(b"\"0x")?;
         self.w.write_all(buf.get(first..).unwrap_or(b"\""))
     }

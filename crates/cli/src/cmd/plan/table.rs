@@ -56,11 +56,8 @@ impl<'w, W: io::Write> Trimmed<'w, W> {
     }
 
     fn emit_line(&mut self) -> fmt::Result {
-        let line = self.line.trim_end();
-        let r = self
-            .out
-            .write_all(line.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"));
+        self.line.push('\n');
+        let r = write_line(self.out, &self.line);
         self.line.clear();
         r.map_err(|e| {
             self.error = Some(e);
@@ -85,28 +82,75 @@ impl<W: io::Write> fmt::Write for Trimmed<'_, W> {
         }
         let mut rest = s;
         while let Some(i) = rest.find('\n') {
-            self.line.push_str(&rest[..i]);
-            self.emit_line()?;
-            rest = &rest[i + 1..];
+            let (line, after) = rest.split_at(i + 1);
+            if self.line.is_empty() {
+                // A whole line in one piece goes straight out, without the copy.
+                write_line(self.out, line).map_err(|e| {
+                    self.error = Some(e);
+                    fmt::Error
+                })?;
+            } else {
+                self.line.push_str(line.strip_suffix('\n').unwrap_or(line));
+                self.emit_line()?;
+            }
+            rest = after;
         }
         self.line.push_str(rest);
         Ok(())
     }
 }
 
+/// Writes `line` (which ends in its newline) without the whitespace before the
+/// newline: in one write when there is none to cut, as in the per-CPU rows.
+fn write_line(out: &mut impl io::Write, line: &str) -> io::Result<()> {
+    let body = line.strip_suffix('\n').unwrap_or(line);
+    let kept = body.trim_end();
+    if kept.len() == body.len() {
+        return out.write_all(line.as_bytes());
+    }
+    out.write_all(kept.as_bytes())?;
+    out.write_all(b"\n")
+}
+
 fn node(n: Option<NodeId>) -> String {
     n.map_or_else(|| "-".into(), |n| n.to_string())
 }
 
-/// `x` as `{:#x}` prints it. The per-CPU rows are most of an 8192-CPU table (eight
-/// addresses per row), and `core::fmt`'s padding machinery was most of its cost.
-fn push_hex(o: &mut String, x: u64) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    o.push_str("0x");
-    for i in (0..hex_digits(x)).rev() {
-        let d = (x >> (i * 4)) & 0xf;
-        o.push(char::from(DIGITS[d as usize]));
+/// The per-CPU rows (most of an 8192-CPU table: eight addresses per row) are built as
+/// ASCII bytes: `core::fmt`'s padding machinery, then `String::push`'s per-character
+/// checks, were most of their cost.
+///
+/// `x` as `{:#x}` prints it. The digits are built in a fixed-size buffer that is
+/// appended whole and cut back: a copy of known length is a few moves, where one of
+/// the digits' length is a call to `memcpy`.
+fn push_hex(o: &mut Vec<u8>, x: u64) {
+    let n = hex_digits(x);
+    let mut buf = *b"0x0000000000000000";
+    if let Some(d) = buf.get_mut(2..) {
+        // The digits moved to the top of the word come first in its sixteen.
+        d.copy_from_slice(&hex16(x << (4 * (16 - n))));
     }
+    let at = o.len();
+    o.extend_from_slice(&buf);
+    o.truncate(at + 2 + n);
+}
+
+/// The sixteen lowercase hex digits of `x`, most significant first, computed eight
+/// at a time in a word (each nibble spread to a byte, then turned into its digit).
+pub(super) fn hex16(x: u64) -> [u8; 16] {
+    let half = |v: u64| {
+        let v = (v | (v << 16)) & 0x0000_ffff_0000_ffff;
+        let v = (v | (v << 8)) & 0x00ff_00ff_00ff_00ff;
+        let v = (v | (v << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+        // 0x01 in each byte whose nibble is 10 or more: those become letters.
+        let letters = ((v + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+        (v + 0x3030_3030_3030_3030 + letters * (b'a' - b'0' - 10) as u64).to_be_bytes()
+    };
+    let mut out = [0u8; 16];
+    let (hi, lo) = out.split_at_mut(8);
+    hi.copy_from_slice(&half(x >> 32));
+    lo.copy_from_slice(&half(x & 0xffff_ffff));
+    out
 }
 
 /// How many digits `{:x}` prints for `x`.
@@ -114,68 +158,86 @@ pub(super) fn hex_digits(x: u64) -> usize {
     (x.max(1).ilog2() / 4 + 1) as usize
 }
 
-/// `x` as `{}` prints it.
-fn push_dec(o: &mut String, x: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
+/// How many digits `{}` prints for `x`.
+fn dec_digits(x: u64) -> usize {
+    x.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// `x` as `{}` prints it, `n` being [`dec_digits`] of it (built as in [`push_hex`]).
+fn push_dec_n(o: &mut Vec<u8>, x: u64, n: usize) {
+    let mut buf = [b'0'; 20];
     let mut v = x;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
+    for slot in buf.iter_mut().take(n).rev() {
+        *slot = b'0' + (v % 10) as u8;
         v /= 10;
-        if v == 0 {
-            break;
-        }
     }
-    for &d in &digits[at..] {
-        o.push(char::from(d));
+    let at = o.len();
+    o.extend_from_slice(&buf);
+    o.truncate(at + n);
+}
+
+/// `x` as `{}` prints it.
+fn push_dec(o: &mut Vec<u8>, x: u64) {
+    push_dec_n(o, x, dec_digits(x));
+}
+
+/// `x` as `{:>width$}` prints it.
+fn push_dec_right(o: &mut Vec<u8>, width: usize, x: u64) {
+    let n = dec_digits(x);
+    pad(o, width.saturating_sub(n));
+    push_dec_n(o, x, n);
+}
+
+/// A node as the table names it, right-aligned in `width` columns: its number, or
+/// `-`.
+fn push_node_right(o: &mut Vec<u8>, width: usize, n: Option<NodeId>) {
+    match n {
+        Some(n) => push_dec_right(o, width, u64::from(n.get())),
+        None => {
+            pad(o, width.saturating_sub(1));
+            o.push(b'-');
+        }
     }
 }
 
 /// A node as the table names it: its number, or `-`.
-fn push_node(o: &mut String, n: Option<NodeId>) {
-    match n {
-        Some(n) => push_dec(o, u64::from(n.get())),
-        None => o.push('-'),
-    }
+fn push_node(o: &mut Vec<u8>, n: Option<NodeId>) {
+    push_node_right(o, 0, n);
 }
 
-/// `text` right-aligned in `width` columns (`{:>width$}`), `text` being ASCII.
-fn push_right(o: &mut String, width: usize, text: impl FnOnce(&mut String)) {
-    let at = o.len();
-    text(o);
-    for _ in o.len() - at..width {
-        o.insert(at, ' ');
-    }
+/// `n` spaces.
+fn pad(o: &mut Vec<u8>, n: usize) {
+    o.resize(o.len() + n, b' ');
 }
 
-/// `text` left-aligned in `width` columns (`{:<width$}`), `text` being ASCII.
-fn push_left(o: &mut String, width: usize, text: impl FnOnce(&mut String)) {
+/// `text` left-aligned in `width` columns (`{:<width$}`).
+fn push_left(o: &mut Vec<u8>, width: usize, text: impl FnOnce(&mut Vec<u8>)) {
     let at = o.len();
     text(o);
-    for _ in o.len() - at..width {
-        o.push(' ');
+    let end = at + width;
+    if o.len() < end {
+        o.resize(end, b' ');
     }
 }
 
 /// A structure's cell: its address and the node of its memory, `!` when that is not
 /// its CPU's node. `found` is the row's structure of `kind` ([`shown_structures`]).
-fn cell_of(o: &mut String, row: &CpuRow, kind: StructureKind, found: Option<&Allocation>) {
+fn cell_of(o: &mut Vec<u8>, row: &CpuRow, kind: StructureKind, found: Option<&Allocation>) {
     match found {
         Some(s) => {
             push_hex(o, s.addr.as_u64());
-            o.push_str(" n");
+            o.extend_from_slice(b" n");
             push_node(o, s.memory_node);
             // A possible CPU that is not present has no node, so nothing is remote for it.
             if !(s.is_local() || s.home_node.is_none()) {
-                o.push('!');
+                o.push(b'!');
             }
         }
         // Linux 4.15's CPU 0 uses the static lppaca[0] of the kernel image.
         None if kind == StructureKind::Lppaca && row.lppaca_in_kernel_image => {
-            o.push_str("static lppaca[0] (kernel image)");
+            o.extend_from_slice(b"static lppaca[0] (kernel image)");
         }
-        None => o.push('-'),
+        None => o.push(b'-'),
     }
 }
 
@@ -186,9 +248,8 @@ fn cell_len_of(
     row: &CpuRow,
     kind: StructureKind,
     found: Option<&Allocation>,
-    scratch: &mut String,
+    scratch: &mut Vec<u8>,
 ) -> usize {
-    let dec_digits = |x: u64| x.checked_ilog10().map_or(1, |d| d as usize + 1);
     match found {
         Some(s) => {
             let node = s.memory_node.map_or(1, |n| dec_digits(u64::from(n.get())));
@@ -204,22 +265,25 @@ fn cell_len_of(
 }
 
 /// One per-CPU row, cells padded to `widths` (trailing spaces are left to `Trimmed`).
-fn cpu_row(o: &mut String, row: &CpuRow, shown: &[StructureKind], widths: &[usize]) {
-    push_right(o, 5, |o| push_dec(o, u64::from(row.cpu)));
-    o.push(' ');
-    push_right(o, 6, |o| match row.hw_id {
-        Some(h) => push_hex(o, u64::from(h)),
-        None => o.push('-'),
-    });
-    o.push(' ');
-    push_right(o, 4, |o| push_node(o, row.node));
+fn cpu_row(o: &mut Vec<u8>, row: &CpuRow, shown: &[StructureKind], widths: &[usize]) {
+    push_dec_right(o, 5, u64::from(row.cpu));
+    o.push(b' ');
+    match row.hw_id {
+        Some(h) => {
+            pad(o, 6usize.saturating_sub(2 + hex_digits(u64::from(h))));
+            push_hex(o, u64::from(h));
+        }
+        None => o.extend_from_slice(b"     -"),
+    }
+    o.push(b' ');
+    push_node_right(o, 4, row.node);
     for ((&kind, found), &w) in shown.iter().zip(shown_structures(row, shown)).zip(widths) {
-        o.push_str("  ");
+        o.extend_from_slice(b"  ");
         push_left(o, w, |o| cell_of(o, row, kind, found));
     }
-    o.push_str("  ");
+    o.extend_from_slice(b"  ");
     push_status(o, row);
-    o.push('\n');
+    o.push(b'\n');
 }
 
 /// The row's structure of each kind of `shown`, in its order: one walk down the row
@@ -293,6 +357,9 @@ fn header(o: &mut impl fmt::Write, r: &PlanReport, command: &str) -> fmt::Result
     )
 }
 
+/// How many bytes of per-CPU rows are handed to the writer at once.
+const ROW_BLOCK: usize = 32 * 1024;
+
 /// One row per possible CPU and the legend under them. Columns are the per-CPU kinds
 /// some CPU has, in [`StructureKind`] order, each as wide as its widest cell.
 fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
@@ -310,7 +377,7 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
     }
     shown.sort_unstable();
     // One pass to size the columns, one to write them: no row is kept as text.
-    let mut buf = String::new();
+    let mut buf = Vec::new();
     let mut widths: Vec<usize> = shown.iter().map(|k| k.column().len()).collect();
     for row in &r.cpus {
         let cells = shown.iter().zip(shown_structures(row, &shown));
@@ -323,11 +390,17 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
         write!(o, "  {:<w$}", kind.column())?;
     }
     writeln!(o, "  placement")?;
+    // Rows go out a block at a time: one check that the bytes are text and one write
+    // per block, not per row.
+    buf.clear();
     for row in &r.cpus {
-        buf.clear();
         cpu_row(&mut buf, row, &shown, &widths);
-        o.write_str(&buf)?;
+        if buf.len() >= ROW_BLOCK {
+            o.write_str(core::str::from_utf8(&buf).map_err(|_| fmt::Error)?)?;
+            buf.clear();
+        }
     }
+    o.write_str(core::str::from_utf8(&buf).map_err(|_| fmt::Error)?)?;
     writeln!(
         o,
         "(address nN: the structure is in node N's memory; ! marks one not on its CPU's node)"
@@ -336,7 +409,7 @@ fn per_cpu_rows(o: &mut impl fmt::Write, r: &PlanReport) -> fmt::Result {
 
 /// The placement column, appended to `o`: how many of a CPU's structures are local,
 /// and fallbacks (without `format!`: it runs once per CPU row).
-fn push_status(o: &mut String, row: &CpuRow) {
+fn push_status(o: &mut Vec<u8>, row: &CpuRow) {
     let n = row.structures.len();
     let local = row.structures.iter().filter(|s| s.is_local()).count();
     let fb = row
@@ -345,18 +418,18 @@ fn push_status(o: &mut String, row: &CpuRow) {
         .filter(|s| s.outcome.is_fallback())
         .count();
     if row.hw_id.is_none() {
-        o.push_str("not present: no node");
+        o.extend_from_slice(b"not present: no node");
     } else if local == n {
-        o.push_str("local");
+        o.extend_from_slice(b"local");
     } else {
         push_dec(o, local as u64);
-        o.push('/');
+        o.push(b'/');
         push_dec(o, n as u64);
-        o.push_str(" local");
+        o.extend_from_slice(b" local");
         if fb > 0 {
-            o.push_str(", ");
+            o.extend_from_slice(b", ");
             push_dec(o, fb as u64);
-            o.push_str(" fallback");
+            o.extend_from_slice(b" fallback");
         }
     }
 }
@@ -609,25 +682,63 @@ mod tests {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut scratch = String::new();
+        let mut scratch = Vec::new();
         for row in &rows {
             for (&kind, found) in shown.iter().zip(shown_structures(row, &shown)) {
                 assert_eq!(found, row.structure(kind));
-                let mut text = String::new();
+                let mut text = Vec::new();
                 cell_of(&mut text, row, kind, found);
                 let len = cell_len_of(row, kind, found, &mut scratch);
-                assert_eq!(len, text.len(), "{text}");
+                assert_eq!(len, text.len(), "{}", String::from_utf8_lossy(&text));
             }
         }
         for widths in [vec![0; shown.len()], vec![24; shown.len()]] {
             for row in &rows {
-                let mut fast = String::new();
+                let mut fast = Vec::new();
                 cpu_row(&mut fast, row, &shown, &widths);
-                assert_eq!(fast, reference_row(row, &shown, &widths));
+                assert_eq!(
+                    String::from_utf8(fast),
+                    Ok(reference_row(row, &shown, &widths))
+                );
             }
         }
         assert!(rows.iter().any(|r| r.lppaca_in_kernel_image));
         assert!(rows.iter().any(|r| !r.all_local()));
+    }
+
+    #[test]
+    fn hex_digits_are_what_core_fmt_prints() {
+        let mut xs = vec![
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0xa5,
+            u64::MAX,
+            1 << 63,
+            0x0123_4567_89ab_cdef,
+        ];
+        xs.extend((0..64).map(|b| 1u64 << b));
+        xs.extend((0..64).map(|b| (1u64 << b) - 1));
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..1000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            xs.push(x >> (x % 64));
+        }
+        for x in xs {
+            assert_eq!(
+                String::from_utf8(hex16(x).to_vec()),
+                Ok(format!("{x:016x}"))
+            );
+            let mut o = b"abc".to_vec();
+            push_hex(&mut o, x);
+            assert_eq!(String::from_utf8(o), Ok(format!("abc{x:#x}")));
+            let mut o = Vec::new();
+            push_dec(&mut o, x);
+            assert_eq!(String::from_utf8(o), Ok(format!("{x}")));
+        }
     }
 
     fn trimmed(pieces: &[&str]) -> String {
