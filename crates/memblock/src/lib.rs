@@ -162,6 +162,8 @@ mod memblock;
 mod node;
 #[cfg(feature = "alloc")]
 mod nodes;
+#[cfg(feature = "alloc")]
+mod search;
 mod store;
 #[cfg(all(test, feature = "alloc"))]
 mod store_heap_tests;

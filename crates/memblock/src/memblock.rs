@@ -21,6 +21,8 @@
 use core::fmt;
 
 use crate::iter::FreeRanges;
+#[cfg(feature = "alloc")]
+use crate::search::Search;
 use crate::store::Store;
 use crate::view::Regions;
 use crate::{
@@ -31,7 +33,7 @@ use crate::{
 /// The search memo of the reserved array's leaves (nothing without the heap, which
 /// has no leaves).
 #[cfg(feature = "alloc")]
-type Memo = crate::index::WalkMemo;
+pub(crate) type Memo = crate::index::WalkMemo;
 #[cfg(not(feature = "alloc"))]
 #[derive(Clone, Copy)]
 struct Memo;
@@ -176,6 +178,18 @@ impl<const N: usize> RegionArray<N> {
         }
         self.total_size = self.total_size.saturating_add(r.size.as_u64());
         Ok(())
+    }
+
+    /// The indexed search over this (memory) array's regions.
+    #[cfg(feature = "alloc")]
+    fn search(&self, movable_node: bool, bottom_up: bool, bounds: (u64, u64)) -> Search<'_> {
+        Search {
+            memory: self.regions.flat(),
+            links: self.regions.nodes(),
+            movable_node,
+            bottom_up,
+            bounds,
+        }
     }
 
     fn get(&self, idx: usize) -> Option<Region> {
@@ -1173,88 +1187,14 @@ impl<const N: usize> Memblock<N> {
         #[cfg(feature = "alloc")]
         if !self.linear_search && size > 0 {
             if let Some(leaves) = self.reserved.regions.index() {
-                return self.find_indexed(leaves, size, align, start, end, nid, flags, memo);
+                let bounds = self.search_bounds(start, end);
+                let search = self
+                    .memory
+                    .search(self.movable_node, self.bottom_up, bounds);
+                return search.find_indexed(leaves, size, align, nid, flags, memo);
             }
         }
         self.find_linear(size, align, start, end, nid, flags)
-    }
-
-    /// `memblock_find_in_range_node` with the gap index (see `index.rs`): memory
-    /// regions are filtered in the outer loop as Linux filters them, and within each
-    /// region's window the index finds the gap Linux's walk would stop at. Only for a
-    /// nonzero `size` (a zero-sized request can stop at an empty clamped range, which
-    /// the linear walk handles).
-    #[cfg(feature = "alloc")]
-    #[allow(clippy::too_many_arguments)]
-    fn find_indexed(
-        &self,
-        leaves: &[crate::store::Leaf],
-        size: u64,
-        align: u64,
-        start: u64,
-        end: u64,
-        nid: Option<NodeId>,
-        flags: RegionFlags,
-        memo: &mut Memo,
-    ) -> u64 {
-        let (start, end) = self.search_bounds(start, end);
-        let memory = self.memory();
-        let window = |m: &Region| {
-            if crate::iter::should_skip(m, nid, flags, self.movable_node) {
-                return None;
-            }
-            let ws = m.base.as_u64().max(start);
-            let we = m.end().as_u64().min(end);
-            (ws < we).then_some((ws, we))
-        };
-        // A node-local request follows its node's chain when it is up to date; the
-        // regions it skips are those `should_skip` rejects for their node.
-        let chain = nid.zip(self.memory.regions.nodes());
-        if self.bottom_up {
-            let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
-                Some((n, links)) => &mut links
-                    .ascending(n.get())
-                    .filter_map(|i| memory.get(i))
-                    .skip_while(|m| m.end().as_u64() <= start),
-                None => {
-                    let first = memory.partition_point(|r| r.end().as_u64() <= start);
-                    &mut memory.get(first..).unwrap_or(&[]).iter()
-                }
-            };
-            for m in &mut regions {
-                if m.base.as_u64() >= end {
-                    break;
-                }
-                if let Some((ws, we)) = window(m) {
-                    if let Some(a) = crate::index::find_bottom_up(leaves, ws, we, size, align) {
-                        return a;
-                    }
-                }
-            }
-        } else {
-            let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
-                Some((n, links)) => &mut links
-                    .descending(n.get())
-                    .filter_map(|i| memory.get(i))
-                    .skip_while(|m| m.base.as_u64() >= end),
-                None => {
-                    let past = memory.partition_point(|r| r.base.as_u64() < end);
-                    &mut memory.get(..past).unwrap_or(&[]).iter().rev()
-                }
-            };
-            for m in &mut regions {
-                if m.end().as_u64() <= start {
-                    break;
-                }
-                if let Some((ws, we)) = window(m) {
-                    if let Some(a) = crate::index::find_top_down(leaves, ws, we, size, align, memo)
-                    {
-                        return a;
-                    }
-                }
-            }
-        }
-        0
     }
 
     /// The bounds `memblock_find_in_range_node` searches between: `end` 0 or 1
@@ -1345,15 +1285,25 @@ impl<const N: usize> Memblock<N> {
         nid: Option<NodeId>,
     ) -> Result<u64, AllocError> {
         // The search memo travels with the reserved array (a restored snapshot brings
-        // back the memo that matches its leaves); the search updates a copy, stored
-        // back after it.
+        // back the memo that matches its leaves), and the search updates it there.
         #[cfg(feature = "alloc")]
-        let mut memo = self.reserved.regions.memo();
+        let found = {
+            // Borrowed field by field, so that the reserved array's memo can be lent
+            // to the search below.
+            let bounds = self.search_bounds(start, end);
+            let search = self
+                .memory
+                .search(self.movable_node, self.bottom_up, bounds);
+            let indexed = !self.linear_search && size > 0;
+            match self.reserved.regions.index_and_memo().filter(|_| indexed) {
+                Some((leaves, memo)) => {
+                    search.find_indexed(leaves, size, align, nid, RegionFlags::NONE, memo)
+                }
+                None => self.find_linear(size, align, start, end, nid, RegionFlags::NONE),
+            }
+        };
         #[cfg(not(feature = "alloc"))]
-        let mut memo = Memo::NONE;
-        let found = self.find_with_memo(size, align, start, end, nid, RegionFlags::NONE, &mut memo);
-        #[cfg(feature = "alloc")]
-        self.reserved.regions.put_memo(memo);
+        let found = self.find_in_range_node_raw(size, align, start, end, nid, RegionFlags::NONE);
         if found == 0 {
             return Err(AllocError::NoFit);
         }

@@ -191,15 +191,20 @@ mod imp {
         pub(crate) fn nodes(&self) -> Option<&NodeLinks> {
             Some(&self.nodes).filter(|n| n.usable())
         }
-        /// A copy of the search memo, for a search that may update it
-        /// ([`Store::put_memo`] stores what it learned). The store's own copy stays:
-        /// nothing reads it during the search.
+        /// A copy of the search memo, for the tests.
+        #[cfg(test)]
         pub(crate) fn memo(&self) -> index::WalkMemo {
             self.memo
         }
-        /// Stores the memo a search updated.
+        /// Stores a memo (the tests' searches keep theirs outside the store).
+        #[cfg(test)]
         pub(crate) fn put_memo(&mut self, memo: index::WalkMemo) {
             self.memo = memo;
+        }
+        /// The leaves, for a search that updates the memo in place; `None` if the
+        /// store is not indexed ([`Store::index`]).
+        pub(crate) fn index_and_memo(&mut self) -> Option<(&[Leaf], &mut index::WalkMemo)> {
+            (self.split && self.indexed).then_some((self.leaves.as_slice(), &mut self.memo))
         }
         /// Gives leaf `c` (every leaf for `None`: after leaves were split, joined or
         /// dropped) a new state number: its regions changed.

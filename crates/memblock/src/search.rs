@@ -1,0 +1,105 @@
+//! The indexed allocation search over the memory regions: what Linux's
+//! `memblock_find_in_range_node` returns, found with the gap index of the reserved
+//! array (`index.rs`) inside each memory region's window.
+//!
+//! It borrows what it reads from the memblock field by field ([`Search`]), so that the
+//! allocator can hand it the reserved array's search memo in place while it reads the
+//! leaves beside it.
+
+use crate::memblock::Memo;
+use crate::nodes::NodeLinks;
+use crate::{NodeId, Region, RegionFlags};
+
+/// What the indexed search reads besides the reserved array's leaves, borrowed from
+/// the memory array and copied from the memblock's flags: the allocator can then lend
+/// the search the reserved array's memo in place (it copied the memo, some 130 bytes,
+/// out and back at every allocation).
+#[derive(Clone, Copy)]
+pub(crate) struct Search<'a> {
+    /// The memory regions.
+    pub(crate) memory: &'a [Region],
+    /// Their per-node chains, if up to date.
+    pub(crate) links: Option<&'a NodeLinks>,
+    /// `movable_node`: hotpluggable memory is skipped.
+    pub(crate) movable_node: bool,
+    /// Which way the walk goes.
+    pub(crate) bottom_up: bool,
+    /// The request's range, as `memblock_find_in_range_node` bounds it.
+    pub(crate) bounds: (u64, u64),
+}
+
+impl Search<'_> {
+    /// `memblock_find_in_range_node` with the gap index (see `index.rs`): memory
+    /// regions are filtered in the outer loop as Linux filters them, and within each
+    /// region's window the index finds the gap Linux's walk would stop at. Only for a
+    /// nonzero `size` (a zero-sized request can stop at an empty clamped range, which
+    /// the linear walk handles).
+    pub(crate) fn find_indexed(
+        self,
+        leaves: &[crate::store::Leaf],
+        size: u64,
+        align: u64,
+        nid: Option<NodeId>,
+        flags: RegionFlags,
+        memo: &mut Memo,
+    ) -> u64 {
+        let (start, end) = self.bounds;
+        let memory = self.memory;
+        let window = |m: &Region| {
+            if crate::iter::should_skip(m, nid, flags, self.movable_node) {
+                return None;
+            }
+            let ws = m.base.as_u64().max(start);
+            let we = m.end().as_u64().min(end);
+            (ws < we).then_some((ws, we))
+        };
+        // A node-local request follows its node's chain when it is up to date; the
+        // regions it skips are those `should_skip` rejects for their node.
+        let chain = nid.zip(self.links);
+        if self.bottom_up {
+            let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
+                Some((n, links)) => &mut links
+                    .ascending(n.get())
+                    .filter_map(|i| memory.get(i))
+                    .skip_while(|m| m.end().as_u64() <= start),
+                None => {
+                    let first = memory.partition_point(|r| r.end().as_u64() <= start);
+                    &mut memory.get(first..).unwrap_or(&[]).iter()
+                }
+            };
+            for m in &mut regions {
+                if m.base.as_u64() >= end {
+                    break;
+                }
+                if let Some((ws, we)) = window(m) {
+                    if let Some(a) = crate::index::find_bottom_up(leaves, ws, we, size, align) {
+                        return a;
+                    }
+                }
+            }
+        } else {
+            let mut regions: &mut dyn Iterator<Item = &Region> = match chain {
+                Some((n, links)) => &mut links
+                    .descending(n.get())
+                    .filter_map(|i| memory.get(i))
+                    .skip_while(|m| m.base.as_u64() >= end),
+                None => {
+                    let past = memory.partition_point(|r| r.base.as_u64() < end);
+                    &mut memory.get(..past).unwrap_or(&[]).iter().rev()
+                }
+            };
+            for m in &mut regions {
+                if m.end().as_u64() <= start {
+                    break;
+                }
+                if let Some((ws, we)) = window(m) {
+                    if let Some(a) = crate::index::find_top_down(leaves, ws, we, size, align, memo)
+                    {
+                        return a;
+                    }
+                }
+            }
+        }
+        0
+    }
+}
