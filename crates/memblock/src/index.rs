@@ -101,6 +101,11 @@ pub(crate) struct WalkMemo {
     /// RMA every search checks the same leaf's longest gap, which an allocation from
     /// its top leaves at the same index.
     longest_gap: Option<Pos>,
+    /// How many memory regions the last top-down search for any node found starting
+    /// below its end (`search.rs`): below the RMA it is the same count every time,
+    /// and the binary search that finds it, over a memory array other work has pushed
+    /// out of the first-level cache, waited on eight loads in a row.
+    pub(crate) memory_below: Option<usize>,
 }
 
 impl Default for WalkMemo {
@@ -120,6 +125,7 @@ impl WalkMemo {
         top_at: None,
         bottom_at: None,
         longest_gap: None,
+        memory_below: None,
     };
 
     /// Whether the memo shows that no gap of leaf `c` (in state `gen`) between

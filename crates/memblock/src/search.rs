@@ -84,7 +84,7 @@ impl Search<'_> {
                     .filter_map(|i| memory.get(i))
                     .skip_while(|m| m.base.as_u64() >= end),
                 None => {
-                    let past = memory.partition_point(|r| r.base.as_u64() < end);
+                    let past = starting_below(memory, end, &mut memo.memory_below);
                     &mut memory.get(..past).unwrap_or(&[]).iter().rev()
                 }
             };
@@ -101,5 +101,54 @@ impl Search<'_> {
             }
         }
         0
+    }
+}
+
+/// How many of the (sorted) memory regions start below `end`, trying `hint` (an
+/// earlier answer) first and keeping the answer there. The hint is checked against
+/// the regions on either side of it, so a stale one costs two comparisons, never a
+/// wrong answer.
+pub(crate) fn starting_below(memory: &[Region], end: u64, hint: &mut Option<usize>) -> usize {
+    let below = |r: &Region| r.base.as_u64() < end;
+    if let Some(k) = *hint {
+        let lower = k
+            .checked_sub(1)
+            .map_or(Some(true), |i| memory.get(i).map(below));
+        let upper = memory.get(k).is_none_or(|r| !below(r));
+        if lower == Some(true) && upper {
+            return k;
+        }
+    }
+    let k = memory.partition_point(below);
+    *hint = Some(k);
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starting_below;
+    use crate::test_util::span;
+    use alloc::vec::Vec;
+
+    /// Whatever the hint (right, stale, out of range or none), the count is the
+    /// binary search's, and the hint is left at it.
+    #[test]
+    fn a_hinted_count_is_the_binary_searchs() {
+        for n in 0..6u64 {
+            let memory: Vec<_> = (0..n).map(|i| span(0x1000 + i * 0x1000, 0x800)).collect();
+            for end in (0..=n + 2).flat_map(|i| [i * 0x1000, i * 0x1000 + 1, i * 0x1000 + 0x800]) {
+                let expected = memory.partition_point(|r| r.base.as_u64() < end);
+                let hints = (0..=memory.len() + 1).map(Some).chain([None]);
+                for start in hints {
+                    let mut hint = start;
+                    assert_eq!(
+                        starting_below(&memory, end, &mut hint),
+                        expected,
+                        "{start:?}"
+                    );
+                    assert_eq!(hint, Some(expected));
+                }
+            }
+        }
     }
 }
