@@ -106,6 +106,13 @@ pub(crate) struct WalkMemo {
     /// and the binary search that finds it, over a memory array other work has pushed
     /// out of the first-level cache, waited on eight loads in a row.
     pub(crate) memory_below: Option<usize>,
+    /// Leaves `a..b` whose longest gaps are all at most `m`, as `(a, b, m)`
+    /// ([`next_long_leaf`]): a search from the top of a window below the RMA crosses
+    /// the same full leaves every time, reading a header each. Unlike the other
+    /// facts here it is not checked before use: the store forgets it whenever a
+    /// leaf's longest gap grows or leaves are split, joined or dropped (their indices
+    /// move), so while it is kept it holds (`Store::check_index` checks that).
+    pub(crate) short: Option<(usize, usize, u64)>,
 }
 
 impl Default for WalkMemo {
@@ -126,6 +133,7 @@ impl WalkMemo {
         bottom_at: None,
         longest_gap: None,
         memory_below: None,
+        short: None,
     };
 
     /// Whether the memo shows that no gap of leaf `c` (in state `gen`) between
@@ -326,6 +334,44 @@ fn locate_near(leaves: &[Leaf], addr: u64, inclusive: bool, hint: &mut Option<Po
     }
 }
 
+/// The highest leaf of `lo..c` whose longest gap is at least `size`: a scan of the
+/// leaf headers down from `c`, jumping over the leaves `short` knows to be too short
+/// (leaves `a..b` with longest gaps at most `m`, when `c` lies in `a + 1..=b`), and
+/// leaving in `short` the leaves this scan passed over (`found + 1..c`, or `lo..c`).
+fn next_long_leaf(
+    leaves: &[Leaf],
+    lo: usize,
+    c: usize,
+    size: u64,
+    short: &mut Option<(usize, usize, u64)>,
+) -> Option<usize> {
+    let (mut upper, mut bound) = (c, 0);
+    if let Some((a, b, m)) = *short {
+        if m < size && a < c && c <= b {
+            (upper, bound) = (a, m);
+        }
+    }
+    let mut found = None;
+    for (i, l) in leaves
+        .get(lo..upper.max(lo))
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+        .rev()
+    {
+        if l.longest >= size {
+            found = Some(lo + i);
+            break;
+        }
+        bound = bound.max(l.longest);
+    }
+    let from = found.map_or(lo, |j| j + 1);
+    if from < c {
+        *short = Some((from, c, bound));
+    }
+    found
+}
+
 /// `fit` on gap `p` clipped to the window `[ws, we)`, if anything of it is left.
 fn clipped_fit(
     leaves: &[Leaf],
@@ -393,10 +439,7 @@ fn top_down_gap(
     // alone: a search from the top of a window often crosses many of them.
     let mut next = Some(hi.0);
     while let Some(c) = next {
-        next = leaves
-            .get(lo.0..c)
-            .and_then(|below| below.iter().rposition(|l| l.longest >= size))
-            .map(|i| lo.0 + i);
+        next = next_long_leaf(leaves, lo.0, c, size, &mut memo.short);
         let Some(leaf) = leaves.get(c) else {
             continue;
         };

@@ -224,6 +224,8 @@ mod imp {
                     for l in &mut self.leaves {
                         l.gen = next();
                     }
+                    // Leaves moved: the memo's leaf range names other leaves now.
+                    self.memo.short = None;
                 }
             }
         }
@@ -231,6 +233,7 @@ mod imp {
         #[cfg(test)]
         pub(crate) fn drop_search_structures(&mut self) {
             self.indexed = false;
+            self.memo.short = None;
             self.nodes.stale();
         }
         /// Makes the last leaf wrong for `check_index`: a summary, or (5) its regions emptied.
@@ -311,6 +314,12 @@ mod imp {
             }
             if !self.split && self.leaves.len() > 1 {
                 return Err("the memory array is split");
+            }
+            if let Some((a, b, m)) = self.memo.short {
+                let named = self.leaves.get(a..b);
+                if named.is_none_or(|ls| ls.iter().any(|l| l.longest > m)) {
+                    return Err("the search memo's short leaves are not all short");
+                }
             }
             self.nodes.check(self.flat())
         }
@@ -448,6 +457,9 @@ mod imp {
             for c in a..=b {
                 let (longest, second, at) = index::leaf_longest(&self.leaves, c);
                 if let Some(l) = self.leaves.get_mut(c) {
+                    if longest > l.longest {
+                        self.memo.short = None;
+                    }
                     l.longest = longest;
                     l.second = second;
                     l.longest_at = at;
@@ -566,6 +578,11 @@ mod imp {
                 return;
             };
             let (longest, second) = (l.longest, l.second);
+            if new.0 > longest {
+                // A gap grew past the leaf's longest: the leaves the memo knows to be
+                // short may include this one.
+                self.memo.short = None;
+            }
             if old < longest {
                 // The longest gap is still there (unchanged: a gap whose start moved
                 // was among the replaced ones).

@@ -308,3 +308,112 @@ fn a_kept_longest_gap_agrees_with_the_search() {
     }
     assert!(kept > 100, "{kept} answers came from the kept position");
 }
+
+/// A search through the store's own memo, as the allocator runs one.
+fn search_kept(s: &mut Store<128>) -> Option<u64> {
+    let mut memo = s.memo();
+    let found = search(s, &mut memo);
+    s.put_memo(memo);
+    found
+}
+
+/// The scan from the last leaf passes over leaves 1 and 2 (leaf 0 owns the gap below
+/// 1 MiB, long enough for its summary): the store's memo keeps them as short. After
+/// `change` to leaf 1, the store still passes `check_index` (which holds the memo's
+/// short leaves to being short) and has kept them only if `kept` (a change that may
+/// lengthen a gap, or moves leaves, forgets them), and a search with the store's memo
+/// gives what one without a memo gives: the gap the change opened, if `opened`.
+fn store_keeps_short_leaves_short(
+    change: impl FnOnce(&mut Store<128>),
+    kept: bool,
+    opened: bool,
+) -> Store<128> {
+    let mut s = spaced();
+    assert_eq!(search_kept(&mut s), None);
+    assert_eq!(search_kept(&mut s), None);
+    assert_eq!(
+        s.memo().short.map(|(a, b, _)| (a, b)),
+        Some((1, 3)),
+        "the scan over the full leaves was remembered"
+    );
+    change(&mut s);
+    assert_eq!(s.check_index(), Ok(()));
+    assert_eq!(s.memo().short.is_some(), kept);
+    let fresh = search(&s, &mut WalkMemo::default());
+    assert_eq!(fresh.is_some(), opened, "{fresh:?}");
+    assert_eq!(search_kept(&mut s), fresh);
+    s
+}
+
+#[test]
+fn short_leaves_are_forgotten_when_a_region_is_set_shorter() {
+    // Region 200 (at 201 MiB) moved up: the gap below it grows to the request.
+    store_keeps_short_leaves_short(|s| s.set(200, span(201 * MIB + 0x800, 0x800)), false, true);
+}
+
+#[test]
+fn short_leaves_are_forgotten_when_a_region_is_removed() {
+    store_keeps_short_leaves_short(|s| s.remove_range(200, 201), false, true);
+}
+
+#[test]
+fn short_leaves_are_forgotten_when_many_regions_are_removed() {
+    // Too many gaps change to follow one by one: the leaf is summarised again.
+    store_keeps_short_leaves_short(|s| s.remove_range(150, 160), false, true);
+}
+
+#[test]
+fn short_leaves_are_forgotten_when_leaves_move() {
+    // Leaf 1 fills up with small regions in one of its gaps (which only shrinks) and
+    // splits: the leaves above move up.
+    let s = store_keeps_short_leaves_short(
+        |s| {
+            for i in 0..130 {
+                assert!(s.insert(201 + i, span(201 * MIB + 0x2000 + i as u64 * 0x100, 0x10)));
+            }
+        },
+        false,
+        false,
+    );
+    assert_eq!(s.index().map(<[_]>::len), Some(5));
+    assert_eq!(s.memo().short.map(|(a, b, _)| (a, b)), Some((1, 4)));
+}
+
+#[test]
+fn short_leaves_stay_known_while_gaps_only_shrink() {
+    // Region 200 grew down into the gap below it: no gap grew, so the memo still
+    // holds and is kept.
+    let s = store_keeps_short_leaves_short(
+        |s| s.set(200, span(201 * MIB - 0x1000, 0x2000)),
+        true,
+        false,
+    );
+    assert_eq!(s.memo().short.map(|(a, b, _)| (a, b)), Some((1, 3)));
+}
+
+#[test]
+fn short_leaves_are_forgotten_with_the_summaries() {
+    let mut s = spaced();
+    assert_eq!(search_kept(&mut s), None);
+    assert!(s.memo().short.is_some());
+    s.drop_search_structures();
+    assert_eq!(s.memo().short, None);
+}
+
+/// Stale short leaves (a memo the store would have forgotten) are what
+/// `check_index` reports.
+#[test]
+fn check_index_sees_short_leaves_that_are_not() {
+    let mut s = spaced();
+    assert_eq!(search_kept(&mut s), None);
+    let mut memo = s.memo();
+    memo.short = Some((0, 3, 0));
+    s.put_memo(memo);
+    assert_eq!(
+        s.check_index(),
+        Err("the search memo's short leaves are not all short")
+    );
+    memo.short = Some((1, 9, u64::MAX));
+    s.put_memo(memo);
+    assert!(s.check_index().is_err());
+}
