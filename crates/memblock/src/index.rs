@@ -51,7 +51,15 @@
 //!   them first). Each is checked against the regions before use (the regions on
 //!   either side must straddle the address), so after any change a stale position
 //!   costs two comparisons and falls back to the binary searches, never a wrong
-//!   answer.
+//!   answer. So is the count of memory regions below a search's end (`search.rs`).
+//! * The run of leaves the last header scan passed over as too short is kept too,
+//!   with the longest gap among them ([`WalkMemo::short`]): below the RMA each search
+//!   crosses the same full leaves between the window's top and the free memory
+//!   below them, and the next scan that starts inside that run, for a request
+//!   longer than its longest gap, jumps below it. This fact is not checked before
+//!   use; the store forgets it whenever a leaf's longest gap grows or leaves move
+//!   (an allocation only shrinks gaps, so a planner keeps it from one allocation to
+//!   the next), and `Store::check_index` holds it to being true.
 //! * Upkeep (`store.rs`): a change replaces a few gaps; the leaves owning them raise
 //!   their longest gap to the longest new one (and the bound to the others), and only a
 //!   leaf whose longest gap was replaced by one shorter than the bound is recomputed
