@@ -346,7 +346,7 @@ fn locate_near(leaves: &[Leaf], addr: u64, inclusive: bool, hint: &mut Option<Po
 /// leaf headers down from `c`, jumping over the leaves `short` knows to be too short
 /// (leaves `a..b` with longest gaps at most `m`, when `c` lies in `a + 1..=b`), and
 /// leaving in `short` the leaves this scan passed over (`found + 1..c`, or `lo..c`).
-fn next_long_leaf(
+pub(crate) fn next_long_leaf(
     leaves: &[Leaf],
     lo: usize,
     c: usize,

@@ -204,7 +204,8 @@ mod imp {
         /// The leaves, for a search that updates the memo in place; `None` if the
         /// store is not indexed ([`Store::index`]).
         pub(crate) fn index_and_memo(&mut self) -> Option<(&[Leaf], &mut index::WalkMemo)> {
-            (self.split && self.indexed).then_some((self.leaves.as_slice(), &mut self.memo))
+            self.searchable()
+                .then_some((self.leaves.as_slice(), &mut self.memo))
         }
         /// Gives leaf `c` (every leaf for `None`: after leaves were split, joined or
         /// dropped) a new state number: its regions changed.
@@ -274,7 +275,11 @@ mod imp {
         }
         /// The leaves, if their gap summaries describe the array.
         pub(crate) fn index(&self) -> Option<&[Leaf]> {
-            (self.split && self.indexed).then_some(self.leaves.as_slice())
+            self.searchable().then_some(self.leaves.as_slice())
+        }
+        /// Whether the leaves and their summaries are the search index.
+        fn searchable(&self) -> bool {
+            self.split && self.indexed
         }
         /// Whether the leaves, their summaries and the node chains match the regions.
         pub(crate) fn check_index(&self) -> Result<(), &'static str> {
@@ -454,12 +459,12 @@ mod imp {
                 return;
             }
             let b = b.min(self.leaves.len().saturating_sub(1));
+            // A recomputed leaf may have a longer gap than the memo's short leaves
+            // allowed; recomputing is rare enough to forget them every time.
+            self.memo.short = None;
             for c in a..=b {
                 let (longest, second, at) = index::leaf_longest(&self.leaves, c);
                 if let Some(l) = self.leaves.get_mut(c) {
-                    if longest > l.longest {
-                        self.memo.short = None;
-                    }
                     l.longest = longest;
                     l.second = second;
                     l.longest_at = at;

@@ -417,3 +417,67 @@ fn check_index_sees_short_leaves_that_are_not() {
     s.put_memo(memo);
     assert!(s.check_index().is_err());
 }
+
+/// The header scan finds what a plain scan finds, from any start, for requests around
+/// the leaves' longest gaps, with no memo or with any true one, and remembers exactly
+/// the leaves it passed over.
+#[test]
+fn the_header_scan_agrees_with_a_plain_scan() {
+    use crate::index::next_long_leaf;
+    let s = spaced();
+    let leaves = s.index().unwrap_or(&[]);
+    let longest: Vec<u64> = leaves.iter().map(|l| l.longest).collect();
+    assert_eq!(longest.get(..3), Some(&[0x10_0000, 0xf_f000, 0xf_f000][..]));
+    let plain = |lo: usize, c: usize, size: u64| {
+        longest[lo..c]
+            .iter()
+            .rposition(|&l| l >= size)
+            .map(|i| lo + i)
+    };
+    let n = leaves.len();
+    for size in [0xf_efff, 0xf_f000, 0xf_f001, 0x10_0000, 0x10_0001] {
+        for lo in 0..n {
+            for c in lo..=n {
+                let expected = plain(lo, c, size);
+                let mut short = None;
+                assert_eq!(next_long_leaf(leaves, lo, c, size, &mut short), expected);
+                let from = expected.map_or(lo, |j| j + 1);
+                match short {
+                    Some((a, b, m)) => {
+                        assert_eq!((a, b), (from, c));
+                        assert!(m < size && longest[a..b].iter().all(|&l| l <= m));
+                    }
+                    None => assert_eq!(from, c),
+                }
+                for a in 0..n {
+                    for b in a + 1..=n {
+                        let m = longest[a..b].iter().copied().max().unwrap_or(0);
+                        let mut short = Some((a, b, m));
+                        let found = next_long_leaf(leaves, lo, c, size, &mut short);
+                        assert_eq!(found, expected, "{a}..{b} up to {m:#x}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The scan believes its memo: leaves it names as short are not read (here, a memo
+/// that is false on purpose sends the scan below leaves 1 and 2 to leaf 0).
+#[test]
+fn the_header_scan_jumps_over_the_memos_leaves() {
+    use crate::index::next_long_leaf;
+    let s = spaced();
+    let leaves = s.index().unwrap_or(&[]);
+    let mut short = Some((1, 3, 0));
+    assert_eq!(next_long_leaf(leaves, 0, 3, 0xf_f000, &mut short), Some(0));
+    assert_eq!(short, Some((1, 3, 0)));
+    // From inside the run, too; not from its bottom, nor for a request it cannot rule
+    // out.
+    let mut short = Some((1, 3, 0));
+    assert_eq!(next_long_leaf(leaves, 0, 2, 0xf_f000, &mut short), Some(0));
+    let mut short = Some((1, 3, 0));
+    assert_eq!(next_long_leaf(leaves, 0, 1, 0xf_f000, &mut short), Some(0));
+    let mut short = Some((1, 3, 0xf_f000));
+    assert_eq!(next_long_leaf(leaves, 0, 3, 0xf_f000, &mut short), Some(2));
+}
