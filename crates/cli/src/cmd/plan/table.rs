@@ -665,6 +665,11 @@ mod tests {
                 if i % 4 == 0 {
                     list.pop();
                 }
+                // No lppaca (a hypervisor-mode CPU), with or without the kernel
+                // image's static one.
+                if i % 4 == 1 {
+                    list.retain(|a| a.kind != StructureKind::Lppaca);
+                }
                 list
             })
             .collect();
@@ -674,6 +679,9 @@ mod tests {
             r.hw_id = [None, Some(0), Some(0xfff), Some(0x1000), Some(u32::MAX)][i % 5];
             r.node = [None, NodeId::new(0), NodeId::new(255)][i % 3];
             r.structures = list.iter().collect();
+            // The static lppaca belongs to the lppaca cell alone, and only when the row
+            // says so.
+            r.lppaca_in_kernel_image = i % 8 < 2;
             rows.push(r);
         }
         let shown: Vec<StructureKind> = rows
