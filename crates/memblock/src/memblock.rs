@@ -20,6 +20,8 @@
 
 use core::fmt;
 
+#[cfg(feature = "alloc")]
+use crate::index::WalkMemo;
 use crate::iter::FreeRanges;
 #[cfg(feature = "alloc")]
 use crate::search::Search;
@@ -29,18 +31,6 @@ use crate::{
     AllocError, AllocLimit, ArrayKind, Config, Error, NodeId, PhysAddr, PhysSize, Region,
     RegionFlags, RegionNid,
 };
-
-/// The search memo of the reserved array's leaves (nothing without the heap, which
-/// has no leaves).
-#[cfg(feature = "alloc")]
-pub(crate) type Memo = crate::index::WalkMemo;
-#[cfg(not(feature = "alloc"))]
-#[derive(Clone, Copy)]
-struct Memo;
-#[cfg(not(feature = "alloc"))]
-impl Memo {
-    const NONE: Self = Self;
-}
 
 /// One of Linux's `struct memblock_type`.
 #[derive(Clone, Debug)]
@@ -1156,7 +1146,8 @@ impl<const N: usize> Memblock<N> {
         self.find_in_range_node_raw(size, align, start, end, None, RegionFlags::NONE)
     }
 
-    /// `memblock_find_in_range_node`: the address Linux picks, or 0 for none.
+    /// `memblock_find_in_range_node`: the address Linux picks, or 0 for none. A search
+    /// outside the allocator keeps nothing for the next one (a fresh memo).
     fn find_in_range_node_raw(
         &self,
         size: u64,
@@ -1166,35 +1157,26 @@ impl<const N: usize> Memblock<N> {
         nid: Option<NodeId>,
         flags: RegionFlags,
     ) -> u64 {
-        let mut none = Memo::NONE;
-        self.find_with_memo(size, align, start, end, nid, flags, &mut none)
-    }
-
-    /// [`Memblock::find_in_range_node_raw`] with the search memo of the reserved array
-    /// (`index::WalkMemo`), which the allocator keeps between its searches.
-    #[allow(clippy::too_many_arguments)]
-    #[cfg_attr(not(feature = "alloc"), allow(unused_variables))]
-    fn find_with_memo(
-        &self,
-        size: u64,
-        align: u64,
-        start: u64,
-        end: u64,
-        nid: Option<NodeId>,
-        flags: RegionFlags,
-        memo: &mut Memo,
-    ) -> u64 {
         #[cfg(feature = "alloc")]
-        if !self.linear_search && size > 0 {
+        if self.searches_indexed(size) {
             if let Some(leaves) = self.reserved.regions.index() {
                 let bounds = self.search_bounds(start, end);
                 let search = self
                     .memory
                     .search(self.movable_node, self.bottom_up, bounds);
-                return search.find_indexed(leaves, size, align, nid, flags, memo);
+                let mut memo = WalkMemo::NONE;
+                return search.find_indexed(leaves, size, align, nid, flags, &mut memo);
             }
         }
         self.find_linear(size, align, start, end, nid, flags)
+    }
+
+    /// Whether a search for `size` bytes goes through the gap index: not while
+    /// [`Memblock::set_linear_search`] is on, nor for a zero-sized request (it can stop
+    /// at an empty clamped range, which only the linear walk handles).
+    #[cfg(feature = "alloc")]
+    fn searches_indexed(&self, size: u64) -> bool {
+        !self.linear_search && size > 0
     }
 
     /// The bounds `memblock_find_in_range_node` searches between: `end` 0 or 1
@@ -1294,7 +1276,7 @@ impl<const N: usize> Memblock<N> {
             let search = self
                 .memory
                 .search(self.movable_node, self.bottom_up, bounds);
-            let indexed = !self.linear_search && size > 0;
+            let indexed = self.searches_indexed(size);
             match self.reserved.regions.index_and_memo().filter(|_| indexed) {
                 Some((leaves, memo)) => {
                     search.find_indexed(leaves, size, align, nid, RegionFlags::NONE, memo)

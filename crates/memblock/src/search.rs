@@ -6,7 +6,7 @@
 //! allocator can hand it the reserved array's search memo in place while it reads the
 //! leaves beside it.
 
-use crate::memblock::Memo;
+use crate::index::WalkMemo;
 use crate::nodes::NodeLinks;
 use crate::{NodeId, Region, RegionFlags};
 
@@ -41,7 +41,7 @@ impl Search<'_> {
         align: u64,
         nid: Option<NodeId>,
         flags: RegionFlags,
-        memo: &mut Memo,
+        memo: &mut WalkMemo,
     ) -> u64 {
         let (start, end) = self.bounds;
         let memory = self.memory;
